@@ -1,0 +1,398 @@
+"""Claims use cases: register contracts, record participant events, decide claims.
+
+Each use case loads what it needs, changes aggregates, and ends in exactly one ``save``, so a
+recorded event and the claims it implies are stored in one transaction and can never be seen
+apart. Conflicting concurrent writes are retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from services.claims.domain import (
+    CATALOGUE,
+    Claim,
+    ClaimStatus,
+    Contract,
+    IllegalTransition,
+    IntakeReceipt,
+    Participant,
+    canonical_sha256,
+    claim_fingerprint,
+    participant_stream_id,
+    receipt_id,
+    versions_of,
+)
+from services.claims.errors import (
+    ClaimNotFound,
+    ClaimTransitionRefused,
+    ContractConflict,
+    ContractNotFound,
+    EventIdReused,
+    EventRejected,
+    ParticipantNotFound,
+    ProviderNotInContract,
+)
+from shared.errors import FieldProblem
+from shared.eventstore import OutcomesApplication
+from shared.identifiers import pseudonymise, stable_id
+from shared.rules.attributes import normalise_attributes
+from shared.rules.engine import RuleBookVersion, derive_claims
+from shared.rules.model import RuleBook
+
+MAX_CONFLICT_RETRIES = 5
+EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    event_id: str
+    participant_ref: str
+    type: str
+    occurred_on: dt.date
+    attributes: dict[str, Any]
+
+    def body_sha256(self) -> str:
+        return canonical_sha256(
+            {
+                "event_id": self.event_id,
+                "participant_ref": self.participant_ref,
+                "type": self.type,
+                "occurred_on": self.occurred_on.isoformat(),
+                "attributes": self.attributes,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    event_id: str
+    participant_id: str
+    position: int
+    claim_ids: list[str]
+    created: bool
+
+
+@dataclass
+class _Batch:
+    """Aggregates touched by one intake command, saved together at the end."""
+
+    participants: dict[UUID, Participant] = field(default_factory=dict)
+    claims: dict[UUID, Claim] = field(default_factory=dict)
+    receipts: list[IntakeReceipt] = field(default_factory=list)
+
+    def aggregates(self) -> list[Any]:
+        return [*self.participants.values(), *self.claims.values(), *self.receipts]
+
+
+class ClaimsApplication(OutcomesApplication):
+    name = "claims"
+    catalogue = CATALOGUE
+
+    def __init__(self, database_url: str, pseudonym_key: str, today: Callable[[], dt.date]) -> None:
+        super().__init__(database_url)
+        self._pseudonym_key = pseudonym_key
+        self._today = today
+        self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
+
+    # ---- contracts -----------------------------------------------------------------------
+    def register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
+        """Register a rule book, or a new version of it. Returns (version, created)."""
+        return _retrying(lambda: self._register_contract(rulebook))
+
+    def _register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
+        document = rulebook.canonical()
+        digest = canonical_sha256(document)
+        try:
+            contract = self._load_contract(rulebook.contract_id)
+        except ContractNotFound:
+            self.save(Contract(rulebook.contract_id, document, digest))
+            return 1, True
+        existing = contract.version_of_document(digest)
+        if existing is not None:
+            return existing, False
+        latest = RuleBook.model_validate(contract.documents[-1])
+        if rulebook.currency != latest.currency:
+            raise ContractConflict("a new version cannot change the contract's currency")
+        if rulebook.effective_from <= latest.effective_from:
+            raise ContractConflict(
+                "a new version must take effect after the current one "
+                f"({latest.effective_from.isoformat()})"
+            )
+        contract.amend(contract.current_version + 1, document, digest)
+        self.save(contract)
+        return contract.current_version, True
+
+    def contract(self, contract_id: str) -> Contract:
+        return self._load_contract(contract_id)
+
+    def _load_contract(self, contract_id: str) -> Contract:
+        try:
+            contract = self.repository.get(stable_id("contract", contract_id))
+        except AggregateNotFoundError:
+            raise ContractNotFound(contract_id) from None
+        assert isinstance(contract, Contract)
+        return contract
+
+    def _versions(self, contract: Contract) -> list[RuleBookVersion]:
+        versions = []
+        for number in range(1, contract.current_version + 1):
+            key = (contract.contract_id, number)
+            if key not in self._rulebooks:
+                self._rulebooks[key] = versions_of(contract)[number - 1]
+            versions.append(self._rulebooks[key])
+        return versions
+
+    # ---- intake ----------------------------------------------------------------------------
+    def record_events(
+        self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
+    ) -> list[IntakeResult]:
+        """Record events (one, or a batch) and derive their claims, all in one transaction."""
+        return _retrying(lambda: self._record_events(contract_id, provider_id, events, actor))
+
+    def _record_events(
+        self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
+    ) -> list[IntakeResult]:
+        contract = self._load_contract(contract_id)
+        versions = self._versions(contract)
+        latest = versions[-1].rulebook
+        if provider_id not in latest.provider_ids():
+            raise ProviderNotInContract(provider_id, contract_id)
+        self._check_events(latest, events)
+        batch = _Batch()
+        planned: list[tuple[IncomingEvent, IntakeResult | Participant]] = []
+        seen_in_batch: dict[str, str] = {}
+        for index, incoming in enumerate(events):
+            replay = self._replayed(contract_id, provider_id, incoming, index, seen_in_batch)
+            if replay is not None:
+                planned.append((incoming, replay))
+                continue
+            participant = self._participant_for(batch, contract_id, provider_id, incoming)
+            participant.record_event(
+                event_id=incoming.event_id,
+                type=incoming.type,
+                occurred_on=incoming.occurred_on.isoformat(),
+                attributes=incoming.attributes,
+                body_sha256=incoming.body_sha256(),
+                actor=actor,
+            )
+            planned.append((incoming, participant))
+        new_claims = self._rederive(batch, versions, actor)
+        for incoming, outcome in planned:
+            if isinstance(outcome, Participant):
+                self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
+        recordings = self.save(*batch.aggregates())
+        positions = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id for r in recordings}
+        return [self._result(outcome, incoming, positions, new_claims) for incoming, outcome in planned]
+
+    def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
+        problems: list[FieldProblem] = []
+        latest_allowed = self._today() + dt.timedelta(days=1)
+        for index, incoming in enumerate(events):
+            prefix = f"events.{index}." if len(events) > 1 else ""
+            spec = rulebook.event_types.get(incoming.type)
+            if spec is None:
+                known = ", ".join(sorted(rulebook.event_types))
+                problems.append(FieldProblem(f"{prefix}type", f"unknown event type; known: {known}"))
+                continue
+            if not EARLIEST_OCCURRED_ON <= incoming.occurred_on <= latest_allowed:
+                problems.append(
+                    FieldProblem(f"{prefix}occurred_on", "must be a real date, not in the future")
+                )
+            normalised, found = normalise_attributes(spec, incoming.attributes, f"{prefix}attributes")
+            problems.extend(found)
+            if not found:
+                incoming.attributes.clear()
+                incoming.attributes.update(normalised)
+        if problems:
+            raise EventRejected("the event does not fit the contract's event types", problems)
+
+    def _replayed(
+        self,
+        contract_id: str,
+        provider_id: str,
+        incoming: IncomingEvent,
+        index: int,
+        seen_in_batch: dict[str, str],
+    ) -> IntakeResult | None:
+        digest = incoming.body_sha256()
+        if incoming.event_id in seen_in_batch:
+            if seen_in_batch[incoming.event_id] != digest:
+                raise EventIdReused(f"event_id {incoming.event_id!r} appears twice with different bodies")
+            raise EventIdReused(f"event_id {incoming.event_id!r} appears twice in one batch")
+        seen_in_batch[incoming.event_id] = digest
+        try:
+            receipt = self.repository.get(receipt_id(contract_id, provider_id, incoming.event_id))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, IntakeReceipt)
+        if receipt.body_sha256 != digest:
+            raise EventIdReused(
+                f"event_id {incoming.event_id!r} was recorded before with a different body",
+                extra={"event_id": incoming.event_id, "index": index},
+            )
+        stream = participant_stream_id(contract_id, receipt.participant_id)
+        position = self.position_of(stream, receipt.participant_stream_version)
+        assert position is not None
+        return IntakeResult(incoming.event_id, receipt.participant_id, position, receipt.claim_ids, False)
+
+    def _participant_for(
+        self, batch: _Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
+    ) -> Participant:
+        participant_id = pseudonymise(
+            self._pseudonym_key, contract_id, provider_id, incoming.participant_ref
+        )
+        stream = participant_stream_id(contract_id, participant_id)
+        if stream not in batch.participants:
+            try:
+                loaded = self.repository.get(stream)
+                assert isinstance(loaded, Participant)
+                batch.participants[stream] = loaded
+            except AggregateNotFoundError:
+                batch.participants[stream] = Participant(contract_id, provider_id, participant_id)
+        return batch.participants[stream]
+
+    def _rederive(
+        self, batch: _Batch, versions: list[RuleBookVersion], actor: str
+    ) -> dict[str, list[str]]:
+        """Re-derive claims for every touched participant; returns new claim ids per event id."""
+        by_trigger: dict[str, list[str]] = {}
+        for participant in batch.participants.values():
+            derived = {c.claim_key: c for c in derive_claims(versions, participant.history())}
+            for key, link in list(participant.claims.items()):
+                fresh = derived.get(key)
+                if fresh is None or claim_fingerprint(fresh) != link["fingerprint"]:
+                    claim = self._claim(batch, UUID(link["claim_id"]))
+                    claim.retire(actor, "no longer supported by the participant's history")
+                    participant.unlink_claim(key, link["claim_id"])
+            for key, fresh in derived.items():
+                if key in participant.claims:
+                    continue
+                fingerprint = claim_fingerprint(fresh)
+                claim = self._new_claim(participant, fresh, fingerprint)
+                batch.claims[claim.id] = claim
+                participant.link_claim(key, str(claim.id), fingerprint)
+                by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
+        return by_trigger
+
+    def _new_claim(self, participant: Participant, fresh: Any, fingerprint: str) -> Claim:
+        return Claim(
+            contract_id=participant.contract_id,
+            participant_id=participant.participant_id,
+            claim_key=fresh.claim_key,
+            fingerprint=fingerprint,
+            provider_id=participant.provider_id,
+            outcome_id=fresh.outcome_id,
+            occurred_on=fresh.occurred_on.isoformat(),
+            amount_minor=fresh.amount_minor,
+            currency=fresh.currency,
+            contract_version=fresh.contract_version,
+            trigger_event_id=fresh.trigger_event_id,
+            source_event_ids=list(fresh.source_event_ids),
+            tier=fresh.tier,
+            trace=dict(fresh.trace),
+            status=ClaimStatus.SUBMITTED,
+        )
+
+    def _claim(self, batch: _Batch, claim_id: UUID) -> Claim:
+        if claim_id not in batch.claims:
+            loaded = self.repository.get(claim_id)
+            assert isinstance(loaded, Claim)
+            batch.claims[claim_id] = loaded
+        return batch.claims[claim_id]
+
+    def _issue_receipt(
+        self,
+        batch: _Batch,
+        contract_id: str,
+        provider_id: str,
+        incoming: IncomingEvent,
+        participant: Participant,
+        new_claims: dict[str, list[str]],
+    ) -> None:
+        stream_version = _stream_version_of(participant, incoming.event_id)
+        batch.receipts.append(
+            IntakeReceipt(
+                contract_id=contract_id,
+                provider_id=provider_id,
+                event_id=incoming.event_id,
+                body_sha256=incoming.body_sha256(),
+                participant_id=participant.participant_id,
+                participant_stream_version=stream_version,
+                claim_ids=new_claims.get(incoming.event_id, []),
+            )
+        )
+
+    def _result(
+        self,
+        outcome: IntakeResult | Participant,
+        incoming: IncomingEvent,
+        positions: dict[tuple[UUID, int], int],
+        new_claims: dict[str, list[str]],
+    ) -> IntakeResult:
+        if isinstance(outcome, IntakeResult):
+            return outcome
+        stream_version = _stream_version_of(outcome, incoming.event_id)
+        return IntakeResult(
+            event_id=incoming.event_id,
+            participant_id=outcome.participant_id,
+            position=positions[(outcome.id, stream_version)],
+            claim_ids=new_claims.get(incoming.event_id, []),
+            created=True,
+        )
+
+    # ---- participants and claims --------------------------------------------------------------
+    def participant(self, contract_id: str, participant_id: str) -> Participant:
+        self._load_contract(contract_id)
+        try:
+            loaded = self.repository.get(participant_stream_id(contract_id, participant_id))
+        except AggregateNotFoundError:
+            raise ParticipantNotFound(participant_id) from None
+        assert isinstance(loaded, Participant)
+        return loaded
+
+    def claim(self, claim_id: UUID) -> Claim:
+        try:
+            loaded = self.repository.get(claim_id)
+        except AggregateNotFoundError:
+            raise ClaimNotFound(str(claim_id)) from None
+        if not isinstance(loaded, Claim):
+            raise ClaimNotFound(str(claim_id))
+        return loaded
+
+    def verify(self, claim_id: UUID, actor: str, note: str) -> Claim:
+        return _retrying(lambda: self._decide(claim_id, lambda c: c.verify(actor, note)))
+
+    def reject(self, claim_id: UUID, actor: str, reason: str) -> Claim:
+        return _retrying(lambda: self._decide(claim_id, lambda c: c.reject(actor, reason)))
+
+    def _decide(self, claim_id: UUID, decision: Callable[[Claim], None]) -> Claim:
+        claim = self.claim(claim_id)
+        try:
+            decision(claim)
+        except IllegalTransition as exc:
+            raise ClaimTransitionRefused(str(exc), extra={"claim_status": exc.status.value}) from None
+        self.save(claim)
+        return claim
+
+
+def _stream_version_of(participant: Participant, event_id: str) -> int:
+    """The participant stream version at which an event was recorded."""
+    return next(int(e["stream_version"]) for e in participant.events if e["event_id"] == event_id)
+
+
+def _retrying(command: Callable[[], T]) -> T:
+    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
+        try:
+            return command()
+        except IntegrityError:
+            continue
+    return command()

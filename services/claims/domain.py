@@ -1,0 +1,276 @@
+"""Claims domain: contracts (versioned rule books), participants (event intake) and claims.
+
+Aggregates only: no I/O, no FastAPI, no SQLAlchemy, no settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.feed.envelope import EventCatalogue, PublicType
+from shared.identifiers import stable_id
+from shared.rules.engine import DerivedClaim, RecordedEvent, RuleBookVersion
+from shared.rules.model import RuleBook
+
+
+def canonical_sha256(value: Any) -> str:
+    """SHA-256 of a value's canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ClaimStatus(StrEnum):
+    AWAITING_EVIDENCE = "awaiting_evidence"
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    VOIDED = "voided"
+    REVERSAL_REQUESTED = "reversal_requested"
+
+
+class IllegalTransition(Exception):
+    def __init__(self, claim_id: UUID, status: ClaimStatus, action: str) -> None:
+        super().__init__(f"claim {claim_id} is {status.value}; it cannot be {action}")
+        self.status = status
+
+
+class Contract(Aggregate):
+    """A contract's rule book and its versions; each version is kept whole, forever."""
+
+    @staticmethod
+    def create_id(contract_id: str, rulebook: dict[str, Any], document_sha256: str) -> UUID:
+        return stable_id("contract", contract_id)
+
+    @event("Registered")
+    def __init__(self, contract_id: str, rulebook: dict[str, Any], document_sha256: str) -> None:
+        self.contract_id = contract_id
+        self.documents: list[dict[str, Any]] = [rulebook]
+        self.document_hashes: list[str] = [document_sha256]
+
+    @event("Amended")
+    def amend(self, version: int, rulebook: dict[str, Any], document_sha256: str) -> None:
+        self.documents.append(rulebook)
+        self.document_hashes.append(document_sha256)
+
+    @property
+    def current_version(self) -> int:
+        return len(self.documents)
+
+    def version_of_document(self, document_sha256: str) -> int | None:
+        if document_sha256 in self.document_hashes:
+            return self.document_hashes.index(document_sha256) + 1
+        return None
+
+
+class Participant(Aggregate):
+    """One participant of one contract: the events a provider recorded, and the claims derived."""
+
+    @staticmethod
+    def create_id(contract_id: str, provider_id: str, participant_id: str) -> UUID:
+        return participant_stream_id(contract_id, participant_id)
+
+    @event("Registered")
+    def __init__(self, contract_id: str, provider_id: str, participant_id: str) -> None:
+        self.contract_id = contract_id
+        self.provider_id = provider_id
+        self.participant_id = participant_id
+        self.events: list[dict[str, Any]] = []
+        self.claims: dict[str, dict[str, str]] = {}
+
+    @event("EventRecorded")
+    def record_event(
+        self,
+        event_id: str,
+        type: str,  # noqa: A002 - the public field name
+        occurred_on: str,
+        attributes: dict[str, Any],
+        body_sha256: str,
+        actor: str,
+    ) -> None:
+        self.events.append(
+            {
+                "event_id": event_id,
+                "type": type,
+                "occurred_on": occurred_on,
+                "attributes": attributes,
+                "body_sha256": body_sha256,
+                "actor": actor,
+                "stream_version": self.version + 1,
+            }
+        )
+
+    @event("ClaimLinked")
+    def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None:
+        self.claims[claim_key] = {"claim_id": claim_id, "fingerprint": fingerprint}
+
+    @event("ClaimUnlinked")
+    def unlink_claim(self, claim_key: str, claim_id: str) -> None:
+        del self.claims[claim_key]
+
+    def history(self) -> list[RecordedEvent]:
+        return [
+            RecordedEvent(
+                event_id=e["event_id"],
+                type=e["type"],
+                occurred_on=dt.date.fromisoformat(e["occurred_on"]),
+                attributes=e["attributes"],
+            )
+            for e in self.events
+        ]
+
+
+def participant_stream_id(contract_id: str, participant_id: str) -> UUID:
+    return stable_id("participant", contract_id, participant_id)
+
+
+def claim_fingerprint(derived: DerivedClaim) -> str:
+    return canonical_sha256([str(part) for part in derived.fingerprint()])
+
+
+class Claim(Aggregate):
+    """An outcome claim: what a participant achieved, what it is worth, and its verification."""
+
+    @staticmethod
+    def create_id(contract_id: str, participant_id: str, claim_key: str, fingerprint: str, **_: Any) -> UUID:
+        return stable_id("claim", contract_id, participant_id, claim_key, fingerprint)
+
+    @event("Derived")
+    def __init__(
+        self,
+        contract_id: str,
+        participant_id: str,
+        claim_key: str,
+        fingerprint: str,
+        provider_id: str,
+        outcome_id: str,
+        occurred_on: str,
+        amount_minor: int,
+        currency: str,
+        contract_version: int,
+        trigger_event_id: str,
+        source_event_ids: list[str],
+        tier: str | None,
+        trace: dict[str, Any],
+        status: ClaimStatus,
+    ) -> None:
+        self.contract_id = contract_id
+        self.participant_id = participant_id
+        self.claim_key = claim_key
+        self.fingerprint = fingerprint
+        self.provider_id = provider_id
+        self.outcome_id = outcome_id
+        self.occurred_on = occurred_on
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.contract_version = contract_version
+        self.trigger_event_id = trigger_event_id
+        self.source_event_ids = source_event_ids
+        self.tier = tier
+        self.trace = trace
+        self.status = ClaimStatus(status)
+
+    def booking_facts(self) -> dict[str, Any]:
+        """What a downstream ledger needs to book this claim, carried on its events."""
+        return {
+            "contract_id": self.contract_id,
+            "provider_id": self.provider_id,
+            "participant_id": self.participant_id,
+            "outcome_id": self.outcome_id,
+            "occurred_on": self.occurred_on,
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "contract_version": self.contract_version,
+        }
+
+    def verify(self, actor: str, note: str) -> None:
+        self.check_status({ClaimStatus.SUBMITTED}, "verified")
+        self._verified(actor=actor, note=note, booking=self.booking_facts())
+
+    @event("Verified")
+    def _verified(self, actor: str, note: str, booking: dict[str, Any]) -> None:
+        self.status = ClaimStatus.VERIFIED
+
+    def reject(self, actor: str, reason: str) -> None:
+        self.check_status({ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_EVIDENCE}, "rejected")
+        self._rejected(actor=actor, reason=reason, booking=self.booking_facts())
+
+    @event("Rejected")
+    def _rejected(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
+        self.status = ClaimStatus.REJECTED
+
+    def retire(self, actor: str, reason: str) -> None:
+        """The claim is no longer supported by the participant's history."""
+        if self.status is ClaimStatus.VERIFIED:
+            self._reversal_requested(actor=actor, reason=reason, booking=self.booking_facts())
+        elif self.status not in (ClaimStatus.VOIDED, ClaimStatus.REVERSAL_REQUESTED):
+            self._voided(actor=actor, reason=reason, booking=self.booking_facts())
+
+    @event("Voided")
+    def _voided(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
+        self.status = ClaimStatus.VOIDED
+
+    @event("ReversalRequested")
+    def _reversal_requested(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
+        self.status = ClaimStatus.REVERSAL_REQUESTED
+
+    def check_status(self, allowed: set[ClaimStatus], action: str) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(self.id, self.status, action)
+
+
+class IntakeReceipt(Aggregate):
+    """Remembers one provider event id, so a retried POST gets the first answer back."""
+
+    @staticmethod
+    def create_id(contract_id: str, provider_id: str, event_id: str, **_: Any) -> UUID:
+        return receipt_id(contract_id, provider_id, event_id)
+
+    @event("Issued")
+    def __init__(
+        self,
+        contract_id: str,
+        provider_id: str,
+        event_id: str,
+        body_sha256: str,
+        participant_id: str,
+        participant_stream_version: int,
+        claim_ids: list[str],
+    ) -> None:
+        self.event_id = event_id
+        self.body_sha256 = body_sha256
+        self.participant_id = participant_id
+        self.participant_stream_version = participant_stream_version
+        self.claim_ids = claim_ids
+
+
+def receipt_id(contract_id: str, provider_id: str, event_id: str) -> UUID:
+    return stable_id("receipt", contract_id, provider_id, event_id)
+
+
+def versions_of(contract: Contract) -> list[RuleBookVersion]:
+    return [
+        RuleBookVersion(version=index + 1, rulebook=RuleBook.model_validate(document))
+        for index, document in enumerate(contract.documents)
+    ]
+
+
+CATALOGUE = EventCatalogue(
+    {
+        Contract.Registered: PublicType("contract.registered", 1),
+        Contract.Amended: PublicType("contract.amended", 1),
+        Participant.Registered: PublicType("participant.registered", 1),
+        Participant.EventRecorded: PublicType("participant.event_recorded", 1),
+        Claim.Derived: PublicType("claim.derived", 1),
+        Claim.Verified: PublicType("claim.verified", 1),
+        Claim.Rejected: PublicType("claim.rejected", 1),
+        Claim.Voided: PublicType("claim.voided", 1),
+        Claim.ReversalRequested: PublicType("claim.reversal_requested", 1),
+    }
+)

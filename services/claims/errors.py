@@ -1,0 +1,41 @@
+"""Errors the claims service raises; shared.errors maps them to problem+json."""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+
+class ContractNotFound(NotFound):
+    def __init__(self, contract_id: str) -> None:
+        super().__init__(f"no contract {contract_id!r}")
+
+
+class ParticipantNotFound(NotFound):
+    def __init__(self, participant_id: str) -> None:
+        super().__init__(f"no participant {participant_id!r} in this contract")
+
+
+class ClaimNotFound(NotFound):
+    def __init__(self, claim_id: str) -> None:
+        super().__init__(f"no claim {claim_id!r}")
+
+
+class EventIdReused(Conflict):
+    """The same provider event id was posted before with a different body."""
+
+
+class ClaimTransitionRefused(Conflict):
+    """The claim's state does not allow this decision."""
+
+
+class ContractConflict(Conflict):
+    """A registration that would contradict the contract as registered."""
+
+
+class ProviderNotInContract(Forbidden):
+    def __init__(self, provider_id: str, contract_id: str) -> None:
+        super().__init__(f"provider {provider_id!r} is not a provider of contract {contract_id!r}")
+
+
+class EventRejected(InvalidInput):
+    """An incoming participant event does not fit the contract's event types."""

@@ -1,0 +1,120 @@
+"""Request and response bodies of the claims API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.identifiers import PUBLIC_ID_PATTERN
+from shared.rules.model import NAME_PATTERN
+
+EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContractRegistered(BaseModel):
+    contract_id: str
+    version: int
+
+
+class ContractVersionOut(BaseModel):
+    version: int
+    effective_from: dt.date
+    document_sha256: str
+
+
+class ContractOut(BaseModel):
+    contract_id: str
+    version: int
+    rulebook: dict[str, Any]
+    versions: list[ContractVersionOut]
+
+
+class EventIn(Body):
+    event_id: EventId
+    participant_ref: str = Field(min_length=1, max_length=128, description="The provider's own reference; never stored in clear")
+    type: str = Field(pattern=NAME_PATTERN)
+    occurred_on: dt.date
+    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(default_factory=dict, max_length=100)
+
+
+class EventRecordedOut(BaseModel):
+    event_id: str
+    participant_id: str
+    position: int = Field(description="Feed position of the recorded event")
+    claim_ids: list[str] = Field(description="Claims this event derived")
+
+
+class BatchIn(Body):
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchItemOut(EventRecordedOut):
+    index: int
+    status: int = Field(description="201 recorded now, 200 recorded before with the same body")
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemOut]
+
+
+class ParticipantEventOut(BaseModel):
+    event_id: str
+    type: str
+    occurred_on: dt.date
+    attributes: dict[str, Any]
+    recorded_at: dt.datetime
+    stream_version: int
+    actor: str
+
+
+class ParticipantClaimOut(BaseModel):
+    claim_key: str
+    claim_id: str
+
+
+class ParticipantOut(BaseModel):
+    contract_id: str
+    participant_id: str
+    provider_id: str
+    events: list[ParticipantEventOut]
+    claims: list[ParticipantClaimOut]
+
+
+class ClaimOut(BaseModel):
+    claim_id: str
+    contract_id: str
+    provider_id: str
+    participant_id: str
+    outcome_id: str
+    status: str
+    occurred_on: dt.date
+    amount_minor: int
+    amount: str = Field(description="The amount in major units, as a decimal string")
+    currency: str
+    contract_version: int
+    trigger_event_id: str | None = None
+    source_event_ids: list[str] | None = None
+    tier: str | None = None
+    trace: dict[str, Any] | None = None
+
+
+class ClaimListOut(BaseModel):
+    items: list[ClaimOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+class VerifyIn(Body):
+    note: str = Field(default="", max_length=2000)
+
+
+class RejectIn(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+ProviderId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]

@@ -1,0 +1,126 @@
+"""The ``outcomes`` command: run the services, mint local tokens, load rule books."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from shared.auth import Role, TokenSigner
+from shared.errors import OutcomesError
+from shared.settings import CommonSettings, InsecureSettingsError
+
+HTTP_TIMEOUT_S = 30.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+        return result
+    except (OutcomesError, InsecureSettingsError, OSError, ValueError) as exc:
+        print(f"outcomes: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outcomes", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run claims, ledger and metrics on 127.0.0.1:8001-8003")
+    run.set_defaults(handler=_run)
+
+    serve = commands.add_parser("serve", help="run one service (as containers do)")
+    serve.add_argument("service", choices=["claims", "ledger", "metrics"])
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser("token", help="print a signed token for local use")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--provider", help="provider id (provider tokens)")
+    token.add_argument("--contract", action="append", default=[], help="contract id; repeatable")
+    token.add_argument("--subject", help="who the token names (default: role or provider)")
+    token.add_argument("--ttl-s", type=int, default=3600, help="lifetime in seconds")
+    token.set_defaults(handler=_token)
+
+    contracts = commands.add_parser("contracts", help="manage contracts")
+    contract_commands = contracts.add_subparsers(required=True, metavar="ACTION")
+    load = contract_commands.add_parser("load", help="register a rule book (YAML or JSON)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--url", default=os.environ.get("OUTCOMES_CLAIMS_URL", "http://127.0.0.1:8001"))
+    load.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)")
+    load.set_defaults(handler=_load_contract)
+    return parser
+
+
+def _run(_: argparse.Namespace) -> int:
+    from services.runner import run_all
+
+    CommonSettings().check_secrets()
+    return run_all()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from services.runner import serve_command, service_specs
+
+    CommonSettings().check_secrets()
+    spec = next(s for s in service_specs() if s.name == args.service)
+    command = serve_command(spec, workers=args.workers)
+    if args.host:
+        command[command.index("--host") + 1] = args.host
+    if args.port:
+        command[command.index("--port") + 1] = str(args.port)
+    os.execv(command[0], command)  # noqa: S606 - replaces this process with uvicorn
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    signer = TokenSigner.from_settings(CommonSettings())
+    print(
+        signer.issue(
+            Role(args.role),
+            subject=args.subject,
+            provider_id=args.provider,
+            contract_ids=args.contract,
+            ttl_s=args.ttl_s,
+        )
+    )
+    return 0
+
+
+def read_rulebook_file(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+def _load_contract(args: argparse.Namespace) -> int:
+    document = read_rulebook_file(args.file)
+    token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.ADMIN, ttl_s=300)
+    response = httpx.post(
+        f"{args.url.rstrip('/')}/v1/contracts",
+        json=document,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if response.status_code in (200, 201):
+        body = response.json()
+        verb = "registered" if response.status_code == 201 else "already registered"
+        print(f"{verb}: {body['contract_id']} version {body['version']}")
+        return 0
+    print(f"refused ({response.status_code}): {response.text}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Ledger service settings (``LEDGER_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class LedgerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8002, ge=1, le=65535)
+    claims_url: str = "http://127.0.0.1:8001"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    follow: bool = Field(default=True, description="Run the claims-feed follower in this process")
+
+    def store_url(self, common: CommonSettings) -> str:
+        return self.database_url or common.sqlite_url("ledger")

@@ -1,0 +1,92 @@
+"""Run the three services as separate uvicorn processes and stop them together.
+
+SIGINT or SIGTERM to the runner is passed on to every service as SIGTERM; uvicorn then finishes
+requests in flight, runs each service's shutdown (followers stop, stores close) and exits. If one
+service exits on its own, the runner stops the others and exits with a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from services.claims.settings import ClaimsSettings
+from services.ledger.settings import LedgerSettings
+from services.metrics.settings import MetricsSettings
+
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    factory: str
+    host: str
+    port: int
+
+
+def service_specs() -> list[ServiceSpec]:
+    claims, ledger, metrics = ClaimsSettings(), LedgerSettings(), MetricsSettings()
+    return [
+        ServiceSpec("claims", "services.claims.api:create_app", claims.host, claims.port),
+        ServiceSpec("ledger", "services.ledger.api:create_app", ledger.host, ledger.port),
+        ServiceSpec("metrics", "services.metrics.api:create_app", metrics.host, metrics.port),
+    ]
+
+
+def serve_command(spec: ServiceSpec, workers: int = 1) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", spec.factory,
+        "--host", spec.host, "--port", str(spec.port),
+        "--workers", str(workers), "--timeout-graceful-shutdown", "10",
+        "--no-server-header",
+    ]  # fmt: skip
+
+
+def run_all() -> int:
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for spec in service_specs():
+            print(f"starting {spec.name} on http://{spec.host}:{spec.port}", flush=True)
+            processes[spec.name] = subprocess.Popen(serve_command(spec), start_new_session=True)
+        exit_code = 0
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; stopping the others", flush=True)
+                    exit_code = 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+        _stop(processes)
+        return exit_code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for name, process in processes.items():
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", flush=True)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    print("all services stopped", flush=True)

@@ -1,0 +1,129 @@
+"""The error hierarchy every service raises below the route layer, and its problem+json mapping.
+
+Services subclass these next to the code that raises them; :func:`install_error_handlers` maps
+them to RFC 9457 ``application/problem+json`` answers. Nothing below the routes raises
+``HTTPException``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class OutcomesError(Exception):
+    """Base of every error the services raise on purpose."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = dict(extra or {})
+
+
+class NotFound(OutcomesError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(OutcomesError):
+    status = 409
+    title = "Conflict"
+
+
+class InvalidInput(OutcomesError):
+    status = 422
+    title = "Invalid input"
+
+    def __init__(
+        self,
+        detail: str,
+        problems: Sequence[FieldProblem] = (),
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, extra=extra)
+        self.problems = list(problems)
+
+
+class Unauthenticated(OutcomesError):
+    status = 401
+    title = "Unauthenticated"
+
+
+class Forbidden(OutcomesError):
+    status = 403
+    title = "Forbidden"
+
+
+class PayloadTooLarge(OutcomesError):
+    status = 413
+    title = "Payload too large"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _on_outcomes_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OutcomesError)
+    extra = dict(exc.extra)
+    if isinstance(exc, InvalidInput):
+        extra["errors"] = [p.as_dict() for p in exc.problems]
+    return problem(exc.status, exc.title, exc.detail, **extra)
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        for err in exc.errors()
+    ]
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return problem(422, "Invalid input", f"invalid fields: {fields}", errors=errors)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OutcomesError, _on_outcomes_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "Role or scope does not allow this"},
+    422: {"description": "Invalid input; `errors` names each field at fault"},
+}

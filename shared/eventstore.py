@@ -1,0 +1,175 @@
+"""The event store: configuration of the ``eventsourcing`` library and the base application.
+
+Every service is an ``eventsourcing`` application over SQLite (the embedded default) or
+PostgreSQL (production). The library keeps its default PostgreSQL insert mode (a table lock on
+insert), so notification positions commit in order and a follower never skips one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+
+from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
+
+SQLITE_LOCK_TIMEOUT_S = 10
+POSTGRES_LOCK_TIMEOUT_S = 10
+
+
+class StoreConfigError(ValueError):
+    pass
+
+
+def is_postgres(database_url: str) -> bool:
+    return urlsplit(database_url).scheme.split("+")[0] in ("postgresql", "postgres")
+
+
+def eventsourcing_env(database_url: str) -> dict[str, str]:
+    """The library's environment for a ``sqlite:///path`` or ``postgresql://…`` URL."""
+    parts = urlsplit(database_url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme == "sqlite":
+        path = unquote(parts.path.lstrip("/")) if parts.netloc == "" else ""
+        if not path:
+            raise StoreConfigError(f"a SQLite URL needs a file path: {database_url!r}")
+        path = "/" + path if database_url.startswith("sqlite:////") else path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
+            "SINGLE_ROW_TRACKING": "y",
+        }
+    if scheme in ("postgresql", "postgres"):
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            raise StoreConfigError(f"a PostgreSQL URL needs a database name: {database_url!r}")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "8",
+            "SINGLE_ROW_TRACKING": "y",
+        }
+    raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def sqlalchemy_url(database_url: str, *, suffix: str = "views") -> str:
+    """Where a service keeps its SQL read models.
+
+    PostgreSQL: the same database as its events (psycopg 3 driver). SQLite: a sibling file, so
+    read-model writes never wait on the event store's write lock.
+    """
+    parts = urlsplit(database_url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    if scheme == "sqlite":
+        path = Path(eventsourcing_env(database_url)["SQLITE_DBNAME"])
+        return f"sqlite:///{path.with_suffix(f'.{suffix}{path.suffix}')}"
+    raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+class OutcomesApplication(Application[UUID]):
+    """Base of the three services' applications: a process recorder, a public feed."""
+
+    catalogue: ClassVar[EventCatalogue]
+
+    def __init__(self, database_url: str, extra_env: Mapping[str, str] | None = None) -> None:
+        env = eventsourcing_env(database_url)
+        env.update(extra_env or {})
+        super().__init__(env=env)
+        self.database_url = database_url
+        for event_class in self.catalogue.classes():
+            self.catalogue.register_topic(_topic_of(event_class), event_class)
+
+    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    # ---- the feed ------------------------------------------------------------------------
+    def read_feed(self, after: int, limit: int) -> list[FeedEntry]:
+        if not self.catalogue.topics():
+            return []
+        notifications = self.recorder.select_notifications(
+            start=after,
+            limit=limit,
+            topics=self.catalogue.topics(),
+            inclusive_of_start=False,
+        )
+        return [self.to_feed_entry(n) for n in notifications]
+
+    def to_feed_entry(self, notification: Notification) -> FeedEntry:
+        public = self.catalogue.public_type(notification.topic)
+        assert public is not None, notification.topic
+        domain_event = self.mapper.to_domain_event(notification)
+        return FeedEntry(
+            position=notification.id,
+            type=public.name,
+            schema_version=public.schema_version,
+            stream_id=str(domain_event.originator_id),
+            stream_version=domain_event.originator_version,
+            recorded_at=domain_event.timestamp,
+            data=event_data(domain_event),
+        )
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    # ---- tracked saves (followers) ---------------------------------------------------------
+    def tracked_position(self, upstream: str) -> int:
+        return self.process_recorder.max_tracking_id(upstream) or 0
+
+    def save_tracked(self, aggregates: Sequence[Any], upstream: str, position: int) -> None:
+        """Save the aggregates' new events and the upstream position in one transaction."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(Tracking(upstream, position))
+        processing_event.collect_events(*aggregates)
+        self._record(processing_event)
+        self._take_snapshots(processing_event)
+
+    # ---- positions of recorded events --------------------------------------------------------
+    def position_of(self, stream_id: UUID, stream_version: int) -> int | None:
+        """The feed position of one recorded event (used to answer idempotent retries)."""
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        if is_postgres(self.database_url):
+            schema = recorder.datastore.schema
+            statement = (
+                f'SELECT notification_id FROM "{schema}"."{table}" '  # noqa: S608
+                "WHERE originator_id = %s AND originator_version = %s"
+            )
+            params: tuple[Any, ...] = (stream_id, stream_version)
+        else:
+            statement = (
+                f"SELECT rowid FROM {table} "  # noqa: S608
+                "WHERE originator_id = ? AND originator_version = ?"
+            )
+            params = (stream_id.hex, stream_version)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return int(row[0] if not isinstance(row, Mapping) else next(iter(row.values())))
+
+
+def _topic_of(event_class: type) -> str:
+    from eventsourcing.utils import get_topic
+
+    return get_topic(event_class)

@@ -1,0 +1,47 @@
+"""``GET /feed``: the read side of the feed protocol, mounted by every service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Annotated, Protocol
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from shared.auth import Principal, Role, require
+from shared.errors import PROBLEM_RESPONSES
+from shared.feed.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WAIT_S, FeedEntry, FeedPage
+
+POLL_INTERVAL_S = 0.05
+
+
+class FeedReader(Protocol):
+    def read_feed(self, after: int, limit: int) -> list[FeedEntry]: ...
+
+
+def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
+    router = APIRouter(tags=["feed"])
+
+    @router.get("/feed", response_model=FeedPage, responses=PROBLEM_RESPONSES)
+    async def read_feed(
+        request: Request,
+        _: Annotated[Principal, Depends(require(Role.SERVICE, Role.AUDITOR, Role.ADMIN))],
+        after: Annotated[int, Query(ge=0, description="Return entries after this position")] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+        wait_s: Annotated[
+            float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long if empty")
+        ] = 0,
+    ) -> FeedPage:
+        """Entries after a position, in position order; long-polls when ``wait_s`` is set."""
+        reader = reader_of(request)
+        deadline = time.monotonic() + wait_s
+        while True:
+            items = await run_in_threadpool(reader.read_feed, after, limit)
+            if items or time.monotonic() >= deadline or await request.is_disconnected():
+                break
+            await asyncio.sleep(POLL_INTERVAL_S)
+        return FeedPage(items=items, last_position=items[-1].position if items else None)
+
+    return router

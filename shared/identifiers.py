@@ -1,0 +1,32 @@
+"""Identifiers: pseudonymous participant ids and deterministic aggregate ids."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+
+NAMESPACE = uuid.UUID("6f1c1d1e-9a55-4c33-8d0b-0a7c1f2e8b11")
+SEPARATOR = "\x1f"
+PUBLIC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+
+
+def stable_id(*parts: str) -> uuid.UUID:
+    """A UUID determined by its parts, the same on every machine and store."""
+    return uuid.uuid5(NAMESPACE, SEPARATOR.join(parts))
+
+
+def pseudonymise(key: str, contract_id: str, provider_id: str, participant_ref: str) -> str:
+    """The participant id: a keyed hash of (contract, provider, the provider's own reference).
+
+    Without the key nobody can go from an id back to a reference, or test a guess.
+    """
+    message = SEPARATOR.join((contract_id, provider_id, participant_ref)).encode()
+    digest = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return "p_" + digest[:32]
+
+
+def is_public_id(value: str) -> bool:
+    return bool(_PUBLIC_ID.match(value))

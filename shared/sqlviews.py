@@ -1,0 +1,102 @@
+"""SQL read models: engines, Alembic migrations, and the sink that applies a feed page.
+
+Read models are SQLAlchemy Core tables created by each service's Alembic migrations. A
+:class:`SqlSink` writes a page's rows and the page's last position in one transaction, and the
+position only moves forward from where the page was read: a second follower that read the same
+page fails its commit instead of applying it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from shared.feed.envelope import FeedEntry
+
+metadata_positions = sa.MetaData()
+feed_positions = sa.Table(
+    "feed_positions",
+    metadata_positions,
+    sa.Column("upstream", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+
+class ConcurrentFollowerError(RuntimeError):
+    """Another follower applied this page first; this one's transaction was rolled back."""
+
+
+def create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
+    """Bring a service's read-model tables to the newest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["version_table"] = version_table
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+Handler = Callable[[Connection, FeedEntry], None]
+
+
+class SqlSink:
+    def __init__(self, engine: Engine, upstream: str, handle: Handler) -> None:
+        self._engine = engine
+        self._upstream = upstream
+        self._handle = handle
+
+    def position(self) -> int:
+        with self._engine.connect() as connection:
+            value = connection.execute(
+                sa.select(feed_positions.c.position).where(
+                    feed_positions.c.upstream == self._upstream
+                )
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    def apply(self, entries: list[FeedEntry]) -> None:
+        if not entries:
+            return
+        with self._engine.begin() as connection:
+            self._advance(connection, entries[0].position, entries[-1].position)
+            for entry in entries:
+                self._handle(connection, entry)
+
+    def _advance(self, connection: Connection, first: int, last: int) -> None:
+        updated = connection.execute(
+            sa.update(feed_positions)
+            .where(feed_positions.c.upstream == self._upstream)
+            .where(feed_positions.c.position < first)
+            .values(position=last)
+        ).rowcount
+        if updated == 1:
+            return
+        exists = connection.execute(
+            sa.select(feed_positions.c.position).where(feed_positions.c.upstream == self._upstream)
+        ).scalar_one_or_none()
+        if exists is not None:
+            raise ConcurrentFollowerError(
+                f"{self._upstream}: position is {exists}, page starts at {first}"
+            )
+        connection.execute(sa.insert(feed_positions).values(upstream=self._upstream, position=last))

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.auth import Role, TokenSigner
+from shared.settings import CommonSettings
+from tests.stores import store_urls
+
+IPS_RULEBOOK = Path(__file__).parent.parent / "examples" / "contracts" / "ips-employment.yaml"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> str:
+    """Run the test once per store; PostgreSQL skips (or fails in CI) when absent."""
+    return str(request.param)
+
+
+@pytest.fixture
+def urls(store: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    with store_urls(store, tmp_path) as created:
+        yield created
+
+
+@pytest.fixture
+def common(tmp_path: Path) -> CommonSettings:
+    return CommonSettings(env="test", data_dir=tmp_path)
+
+
+@pytest.fixture
+def signer(common: CommonSettings) -> TokenSigner:
+    return TokenSigner.from_settings(common)
+
+
+@pytest.fixture
+def auth(signer: TokenSigner) -> Callable[..., dict[str, str]]:
+    """Headers for a role: ``auth("provider", provider_id="northside-ips")``."""
+
+    def headers(role: str, **claims: object) -> dict[str, str]:
+        token = signer.issue(Role(role), **claims)  # type: ignore[arg-type]
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client with the app's start-up and shut-down run around it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
