@@ -56,8 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     contract_commands = contracts.add_subparsers(required=True, metavar="ACTION")
     load = contract_commands.add_parser("load", help="register a rule book (YAML or JSON)")
     load.add_argument("file", type=Path)
-    load.add_argument("--url", default=os.environ.get("OUTCOMES_CLAIMS_URL", "http://127.0.0.1:8001"))
-    load.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)")
+    load.add_argument(
+        "--url", default=os.environ.get("OUTCOMES_CLAIMS_URL", "http://127.0.0.1:8001")
+    )
+    load.add_argument(
+        "--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)"
+    )
     load.set_defaults(handler=_load_contract)
     return parser
 

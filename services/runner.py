@@ -65,7 +65,9 @@ def run_all() -> int:
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; stopping the others", flush=True)
+                    print(
+                        f"{name} exited with {process.returncode}; stopping the others", flush=True
+                    )
                     exit_code = 1
                     stopping = True
                     break

@@ -86,7 +86,8 @@ class TokenSigner:
         claims: dict[str, Any] = {
             "iss": self._issuer,
             "aud": self._audience,
-            "sub": subject or (provider_id if role is Role.PROVIDER and provider_id else role.value),
+            "sub": subject
+            or (provider_id if role is Role.PROVIDER and provider_id else role.value),
             "role": role.value,
             "iat": issued_at,
             "nbf": issued_at,

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
 
 SQLITE_LOCK_TIMEOUT_S = 10
+A = TypeVar("A", bound=Aggregate)
 POSTGRES_LOCK_TIMEOUT_S = 10
 
 
@@ -103,6 +105,14 @@ class OutcomesApplication(Application[UUID]):
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
 
+    def load(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate with this id if it exists and is of this kind, else ``None``."""
+        try:
+            loaded: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return loaded if isinstance(loaded, kind) else None
+
     # ---- the feed ------------------------------------------------------------------------
     def read_feed(self, after: int, limit: int) -> list[FeedEntry]:
         if not self.catalogue.topics():
@@ -118,7 +128,7 @@ class OutcomesApplication(Application[UUID]):
     def to_feed_entry(self, notification: Notification) -> FeedEntry:
         public = self.catalogue.public_type(notification.topic)
         assert public is not None, notification.topic
-        domain_event = self.mapper.to_domain_event(notification)
+        domain_event: Any = self.mapper.to_domain_event(notification)
         return FeedEntry(
             position=notification.id,
             type=public.name,

@@ -29,8 +29,8 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("./var")
     signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
-    token_issuer: str = "outcomes"
-    token_audience: str = "outcomes-api"
+    token_issuer: str = "outcomes"  # noqa: S105 - a name, not a secret
+    token_audience: str = "outcomes-api"  # noqa: S105 - a name, not a secret
     service_token_ttl_s: int = Field(default=300, ge=30, le=3600)
 
     def check_secrets(self) -> None:
@@ -44,7 +44,9 @@ class CommonSettings(BaseSettings):
             problems.append("OUTCOMES_PSEUDONYM_KEY is the development default")
         for name, secret in (("SIGNING", self.signing_key), ("PSEUDONYM", self.pseudonym_key)):
             if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-                problems.append(f"OUTCOMES_{name}_KEY is shorter than {MIN_SECRET_LENGTH} characters")
+                problems.append(
+                    f"OUTCOMES_{name}_KEY is shorter than {MIN_SECRET_LENGTH} characters"
+                )
         if problems:
             raise InsecureSettingsError(
                 "refusing to start with OUTCOMES_ENV=production: " + "; ".join(problems)

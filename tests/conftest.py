@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.claims.application import ClaimsApplication
 from shared.auth import Role, TokenSigner
 from shared.settings import CommonSettings
 from tests.stores import store_urls
@@ -46,6 +47,17 @@ def auth(signer: TokenSigner) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+@pytest.fixture
+def claims(urls: dict[str, str]) -> Iterator[ClaimsApplication]:
+    """A claims application on the test store with the IPS example registered."""
+    from tests.claims.helpers import claims_app, ips_rulebook
+
+    application = claims_app(urls["claims"])
+    application.register_contract(ips_rulebook())
+    yield application
+    application.close()
 
 
 @asynccontextmanager

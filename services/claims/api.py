@@ -48,7 +48,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
 
 
-def create_app(settings: ClaimsSettings | None = None, common: CommonSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ClaimsSettings | None = None, common: CommonSettings | None = None
+) -> FastAPI:
     settings = settings or ClaimsSettings()
     common = common or CommonSettings()
 
@@ -101,16 +103,22 @@ def _contract_routes(app: FastAPI) -> None:
         "/v1/contracts",
         status_code=201,
         response_model=ContractRegistered,
-        responses={**PROBLEM_RESPONSES, 200: {"description": "This exact document was registered before"}, 409: {"description": "Conflicts with the registered contract"}},
+        responses={
+            **PROBLEM_RESPONSES,
+            200: {"description": "This exact document was registered before"},
+            409: {"description": "Conflicts with the registered contract"},
+        },
         tags=["contracts"],
     )
     def register_contract(
         request: Request,
         response: Response,
-        document: Annotated[dict[str, Any], Body(description="The rule book (see docs/rulebook.md)")],
+        document: Annotated[
+            dict[str, Any], Body(description="The rule book (see docs/rulebook.md)")
+        ],
         _: Annotated[Principal, Depends(require(Role.ADMIN))],
     ) -> ContractRegistered:
-        """Register a rule book; posting a changed document for an existing contract adds a version."""
+        """Register a rule book; a changed document for an existing contract adds a version."""
         try:
             rulebook = parse_rulebook(document)
         except RuleBookInvalid as exc:
@@ -120,7 +128,12 @@ def _contract_routes(app: FastAPI) -> None:
             response.status_code = 200
         return ContractRegistered(contract_id=rulebook.contract_id, version=version)
 
-    @app.get("/v1/contracts/{contract_id}", response_model=ContractOut, responses=PROBLEM_RESPONSES, tags=["contracts"])
+    @app.get(
+        "/v1/contracts/{contract_id}",
+        response_model=ContractOut,
+        responses=PROBLEM_RESPONSES,
+        tags=["contracts"],
+    )
     def get_contract(
         request: Request,
         contract_id: str,
@@ -166,7 +179,11 @@ def _recorded(result: IntakeResult) -> dict[str, Any]:
 
 
 def _intake_routes(app: FastAPI) -> None:
-    intake_errors = {**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}, 409: {"description": "event_id reused with a different body"}}
+    intake_errors = {
+        **PROBLEM_RESPONSES,
+        404: {"description": "Unknown contract"},
+        409: {"description": "event_id reused with a different body"},
+    }
 
     @app.post(
         "/v1/contracts/{contract_id}/events",
@@ -209,7 +226,10 @@ def _intake_routes(app: FastAPI) -> None:
         check_contract_scope(principal, contract_id)
         assert principal.provider_id is not None
         results = _app(request).record_events(
-            contract_id, principal.provider_id, [_incoming(e) for e in batch.events], principal.actor
+            contract_id,
+            principal.provider_id,
+            [_incoming(e) for e in batch.events],
+            principal.actor,
         )
         return BatchOut(
             results=[
@@ -306,13 +326,17 @@ def _parse_claim_id(claim_id: str) -> UUID:
 def _claim_routes(app: FastAPI) -> None:
     claim_errors = {**PROBLEM_RESPONSES, 404: {"description": "Unknown claim"}}
 
-    @app.get("/v1/claims", response_model=ClaimListOut, responses=PROBLEM_RESPONSES, tags=["claims"])
+    @app.get(
+        "/v1/claims", response_model=ClaimListOut, responses=PROBLEM_RESPONSES, tags=["claims"]
+    )
     def get_claims(
         request: Request,
         principal: Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))],
         contract_id: Annotated[str | None, Query(max_length=64)] = None,
         status: Annotated[str | None, Query(max_length=32)] = None,
-        after: Annotated[int, Query(ge=0, description="Cursor: `next_after` of the previous page")] = 0,
+        after: Annotated[
+            int, Query(ge=0, description="Cursor: `next_after` of the previous page")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     ) -> ClaimListOut:
         """Claims in the order they were derived; the cursor never skips or repeats one."""
@@ -328,7 +352,9 @@ def _claim_routes(app: FastAPI) -> None:
         next_after = rows[-1]["derived_position"] if len(rows) == limit else None
         return ClaimListOut(items=items, next_after=next_after)
 
-    @app.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=claim_errors, tags=["claims"])
+    @app.get(
+        "/v1/claims/{claim_id}", response_model=ClaimOut, responses=claim_errors, tags=["claims"]
+    )
     def get_claim(
         request: Request,
         claim_id: str,
@@ -340,7 +366,12 @@ def _claim_routes(app: FastAPI) -> None:
 
     decision_errors = {**claim_errors, 409: {"description": "The claim's state does not allow it"}}
 
-    @app.post("/v1/claims/{claim_id}/verify", response_model=ClaimOut, responses=decision_errors, tags=["claims"])
+    @app.post(
+        "/v1/claims/{claim_id}/verify",
+        response_model=ClaimOut,
+        responses=decision_errors,
+        tags=["claims"],
+    )
     def verify_claim(
         request: Request,
         claim_id: str,
@@ -351,21 +382,30 @@ def _claim_routes(app: FastAPI) -> None:
         note = body.note if body else ""
         return _claim_out(_app(request).verify(_parse_claim_id(claim_id), principal.actor, note))
 
-    @app.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=decision_errors, tags=["claims"])
+    @app.post(
+        "/v1/claims/{claim_id}/reject",
+        response_model=ClaimOut,
+        responses=decision_errors,
+        tags=["claims"],
+    )
     def reject_claim(
         request: Request,
         claim_id: str,
         body: RejectIn,
         principal: Annotated[Principal, Depends(require(Role.VERIFIER))],
     ) -> ClaimOut:
-        return _claim_out(_app(request).reject(_parse_claim_id(claim_id), principal.actor, body.reason))
+        return _claim_out(
+            _app(request).reject(_parse_claim_id(claim_id), principal.actor, body.reason)
+        )
 
 
 def _claim_filter(principal: Principal, contract_id: str | None, status: str | None) -> ClaimFilter:
     if contract_id is not None:
         check_contract_scope(principal, contract_id)
     if principal.role is Role.PAYER:
-        return ClaimFilter(contract_id=contract_id, status=status, contract_ids=principal.contract_ids)
+        return ClaimFilter(
+            contract_id=contract_id, status=status, contract_ids=principal.contract_ids
+        )
     if principal.role is Role.PROVIDER:
         return ClaimFilter(
             contract_id=contract_id,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.claims.domain import (
@@ -135,11 +134,9 @@ class ClaimsApplication(OutcomesApplication):
         return self._load_contract(contract_id)
 
     def _load_contract(self, contract_id: str) -> Contract:
-        try:
-            contract = self.repository.get(stable_id("contract", contract_id))
-        except AggregateNotFoundError:
-            raise ContractNotFound(contract_id) from None
-        assert isinstance(contract, Contract)
+        contract = self.load(stable_id("contract", contract_id), Contract)
+        if contract is None:
+            raise ContractNotFound(contract_id)
         return contract
 
     def _versions(self, contract: Contract) -> list[RuleBookVersion]:
@@ -190,8 +187,13 @@ class ClaimsApplication(OutcomesApplication):
             if isinstance(outcome, Participant):
                 self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
         recordings = self.save(*batch.aggregates())
-        positions = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id for r in recordings}
-        return [self._result(outcome, incoming, positions, new_claims) for incoming, outcome in planned]
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+            for r in recordings
+        }
+        return [
+            self._result(outcome, incoming, positions, new_claims) for incoming, outcome in planned
+        ]
 
     def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
         problems: list[FieldProblem] = []
@@ -201,13 +203,17 @@ class ClaimsApplication(OutcomesApplication):
             spec = rulebook.event_types.get(incoming.type)
             if spec is None:
                 known = ", ".join(sorted(rulebook.event_types))
-                problems.append(FieldProblem(f"{prefix}type", f"unknown event type; known: {known}"))
+                problems.append(
+                    FieldProblem(f"{prefix}type", f"unknown event type; known: {known}")
+                )
                 continue
             if not EARLIEST_OCCURRED_ON <= incoming.occurred_on <= latest_allowed:
                 problems.append(
                     FieldProblem(f"{prefix}occurred_on", "must be a real date, not in the future")
                 )
-            normalised, found = normalise_attributes(spec, incoming.attributes, f"{prefix}attributes")
+            normalised, found = normalise_attributes(
+                spec, incoming.attributes, f"{prefix}attributes"
+            )
             problems.extend(found)
             if not found:
                 incoming.attributes.clear()
@@ -226,14 +232,14 @@ class ClaimsApplication(OutcomesApplication):
         digest = incoming.body_sha256()
         if incoming.event_id in seen_in_batch:
             if seen_in_batch[incoming.event_id] != digest:
-                raise EventIdReused(f"event_id {incoming.event_id!r} appears twice with different bodies")
+                raise EventIdReused(
+                    f"event_id {incoming.event_id!r} appears twice with different bodies"
+                )
             raise EventIdReused(f"event_id {incoming.event_id!r} appears twice in one batch")
         seen_in_batch[incoming.event_id] = digest
-        try:
-            receipt = self.repository.get(receipt_id(contract_id, provider_id, incoming.event_id))
-        except AggregateNotFoundError:
+        receipt = self.load(receipt_id(contract_id, provider_id, incoming.event_id), IntakeReceipt)
+        if receipt is None:
             return None
-        assert isinstance(receipt, IntakeReceipt)
         if receipt.body_sha256 != digest:
             raise EventIdReused(
                 f"event_id {incoming.event_id!r} was recorded before with a different body",
@@ -242,7 +248,9 @@ class ClaimsApplication(OutcomesApplication):
         stream = participant_stream_id(contract_id, receipt.participant_id)
         position = self.position_of(stream, receipt.participant_stream_version)
         assert position is not None
-        return IntakeResult(incoming.event_id, receipt.participant_id, position, receipt.claim_ids, False)
+        return IntakeResult(
+            incoming.event_id, receipt.participant_id, position, receipt.claim_ids, False
+        )
 
     def _participant_for(
         self, batch: _Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
@@ -252,12 +260,10 @@ class ClaimsApplication(OutcomesApplication):
         )
         stream = participant_stream_id(contract_id, participant_id)
         if stream not in batch.participants:
-            try:
-                loaded = self.repository.get(stream)
-                assert isinstance(loaded, Participant)
-                batch.participants[stream] = loaded
-            except AggregateNotFoundError:
-                batch.participants[stream] = Participant(contract_id, provider_id, participant_id)
+            loaded = self.load(stream, Participant)
+            batch.participants[stream] = loaded or Participant(
+                contract_id, provider_id, participant_id
+            )
         return batch.participants[stream]
 
     def _rederive(
@@ -304,9 +310,7 @@ class ClaimsApplication(OutcomesApplication):
 
     def _claim(self, batch: _Batch, claim_id: UUID) -> Claim:
         if claim_id not in batch.claims:
-            loaded = self.repository.get(claim_id)
-            assert isinstance(loaded, Claim)
-            batch.claims[claim_id] = loaded
+            batch.claims[claim_id] = self.claim(claim_id)
         return batch.claims[claim_id]
 
     def _issue_receipt(
@@ -352,21 +356,16 @@ class ClaimsApplication(OutcomesApplication):
     # ---- participants and claims --------------------------------------------------------------
     def participant(self, contract_id: str, participant_id: str) -> Participant:
         self._load_contract(contract_id)
-        try:
-            loaded = self.repository.get(participant_stream_id(contract_id, participant_id))
-        except AggregateNotFoundError:
-            raise ParticipantNotFound(participant_id) from None
-        assert isinstance(loaded, Participant)
-        return loaded
+        participant = self.load(participant_stream_id(contract_id, participant_id), Participant)
+        if participant is None:
+            raise ParticipantNotFound(participant_id)
+        return participant
 
     def claim(self, claim_id: UUID) -> Claim:
-        try:
-            loaded = self.repository.get(claim_id)
-        except AggregateNotFoundError:
-            raise ClaimNotFound(str(claim_id)) from None
-        if not isinstance(loaded, Claim):
+        claim = self.load(claim_id, Claim)
+        if claim is None:
             raise ClaimNotFound(str(claim_id))
-        return loaded
+        return claim
 
     def verify(self, claim_id: UUID, actor: str, note: str) -> Claim:
         return _retrying(lambda: self._decide(claim_id, lambda c: c.verify(actor, note)))
@@ -379,7 +378,9 @@ class ClaimsApplication(OutcomesApplication):
         try:
             decision(claim)
         except IllegalTransition as exc:
-            raise ClaimTransitionRefused(str(exc), extra={"claim_status": exc.status.value}) from None
+            raise ClaimTransitionRefused(
+                str(exc), extra={"claim_status": exc.status.value}
+            ) from None
         self.save(claim)
         return claim
 

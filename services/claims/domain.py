@@ -44,17 +44,27 @@ class IllegalTransition(Exception):
 class Contract(Aggregate):
     """A contract's rule book and its versions; each version is kept whole, forever."""
 
+    class Registered(Aggregate.Created):
+        contract_id: str
+        rulebook: dict[str, Any]
+        document_sha256: str
+
+    class Amended(Aggregate.Event):
+        version: int
+        rulebook: dict[str, Any]
+        document_sha256: str
+
     @staticmethod
     def create_id(contract_id: str, rulebook: dict[str, Any], document_sha256: str) -> UUID:
         return stable_id("contract", contract_id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, contract_id: str, rulebook: dict[str, Any], document_sha256: str) -> None:
         self.contract_id = contract_id
         self.documents: list[dict[str, Any]] = [rulebook]
         self.document_hashes: list[str] = [document_sha256]
 
-    @event("Amended")
+    @event(Amended)
     def amend(self, version: int, rulebook: dict[str, Any], document_sha256: str) -> None:
         self.documents.append(rulebook)
         self.document_hashes.append(document_sha256)
@@ -72,11 +82,33 @@ class Contract(Aggregate):
 class Participant(Aggregate):
     """One participant of one contract: the events a provider recorded, and the claims derived."""
 
+    class Registered(Aggregate.Created):
+        contract_id: str
+        provider_id: str
+        participant_id: str
+
+    class EventRecorded(Aggregate.Event):
+        event_id: str
+        type: str
+        occurred_on: str
+        attributes: dict[str, Any]
+        body_sha256: str
+        actor: str
+
+    class ClaimLinked(Aggregate.Event):
+        claim_key: str
+        claim_id: str
+        fingerprint: str
+
+    class ClaimUnlinked(Aggregate.Event):
+        claim_key: str
+        claim_id: str
+
     @staticmethod
     def create_id(contract_id: str, provider_id: str, participant_id: str) -> UUID:
         return participant_stream_id(contract_id, participant_id)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, contract_id: str, provider_id: str, participant_id: str) -> None:
         self.contract_id = contract_id
         self.provider_id = provider_id
@@ -84,11 +116,11 @@ class Participant(Aggregate):
         self.events: list[dict[str, Any]] = []
         self.claims: dict[str, dict[str, str]] = {}
 
-    @event("EventRecorded")
+    @event(EventRecorded)
     def record_event(
         self,
         event_id: str,
-        type: str,  # noqa: A002 - the public field name
+        type: str,
         occurred_on: str,
         attributes: dict[str, Any],
         body_sha256: str,
@@ -106,11 +138,11 @@ class Participant(Aggregate):
             }
         )
 
-    @event("ClaimLinked")
+    @event(ClaimLinked)
     def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None:
         self.claims[claim_key] = {"claim_id": claim_id, "fingerprint": fingerprint}
 
-    @event("ClaimUnlinked")
+    @event(ClaimUnlinked)
     def unlink_claim(self, claim_key: str, claim_id: str) -> None:
         del self.claims[claim_key]
 
@@ -137,11 +169,48 @@ def claim_fingerprint(derived: DerivedClaim) -> str:
 class Claim(Aggregate):
     """An outcome claim: what a participant achieved, what it is worth, and its verification."""
 
+    class Derived(Aggregate.Created):
+        contract_id: str
+        participant_id: str
+        claim_key: str
+        fingerprint: str
+        provider_id: str
+        outcome_id: str
+        occurred_on: str
+        amount_minor: int
+        currency: str
+        contract_version: int
+        trigger_event_id: str
+        source_event_ids: list[str]
+        tier: str | None
+        trace: dict[str, Any]
+        status: ClaimStatus
+
+    class Decided(Aggregate.Event):
+        """A change of status: who made it, and the facts a ledger needs to act on it."""
+
+        actor: str
+        booking: dict[str, Any]
+
+    class Verified(Decided):
+        note: str
+
+    class Rejected(Decided):
+        reason: str
+
+    class Voided(Decided):
+        reason: str
+
+    class ReversalRequested(Decided):
+        reason: str
+
     @staticmethod
-    def create_id(contract_id: str, participant_id: str, claim_key: str, fingerprint: str, **_: Any) -> UUID:
+    def create_id(
+        contract_id: str, participant_id: str, claim_key: str, fingerprint: str, **_: Any
+    ) -> UUID:
         return stable_id("claim", contract_id, participant_id, claim_key, fingerprint)
 
-    @event("Derived")
+    @event(Derived)
     def __init__(
         self,
         contract_id: str,
@@ -193,7 +262,7 @@ class Claim(Aggregate):
         self.check_status({ClaimStatus.SUBMITTED}, "verified")
         self._verified(actor=actor, note=note, booking=self.booking_facts())
 
-    @event("Verified")
+    @event(Verified)
     def _verified(self, actor: str, note: str, booking: dict[str, Any]) -> None:
         self.status = ClaimStatus.VERIFIED
 
@@ -201,7 +270,7 @@ class Claim(Aggregate):
         self.check_status({ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_EVIDENCE}, "rejected")
         self._rejected(actor=actor, reason=reason, booking=self.booking_facts())
 
-    @event("Rejected")
+    @event(Rejected)
     def _rejected(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
         self.status = ClaimStatus.REJECTED
 
@@ -212,11 +281,11 @@ class Claim(Aggregate):
         elif self.status not in (ClaimStatus.VOIDED, ClaimStatus.REVERSAL_REQUESTED):
             self._voided(actor=actor, reason=reason, booking=self.booking_facts())
 
-    @event("Voided")
+    @event(Voided)
     def _voided(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
         self.status = ClaimStatus.VOIDED
 
-    @event("ReversalRequested")
+    @event(ReversalRequested)
     def _reversal_requested(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
         self.status = ClaimStatus.REVERSAL_REQUESTED
 
@@ -228,11 +297,20 @@ class Claim(Aggregate):
 class IntakeReceipt(Aggregate):
     """Remembers one provider event id, so a retried POST gets the first answer back."""
 
+    class Issued(Aggregate.Created):
+        contract_id: str
+        provider_id: str
+        event_id: str
+        body_sha256: str
+        participant_id: str
+        participant_stream_version: int
+        claim_ids: list[str]
+
     @staticmethod
     def create_id(contract_id: str, provider_id: str, event_id: str, **_: Any) -> UUID:
         return receipt_id(contract_id, provider_id, event_id)
 
-    @event("Issued")
+    @event(Issued)
     def __init__(
         self,
         contract_id: str,

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.rules.model import NAME_PATTERN
 
-EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+EventId = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+]
 
 
 class Body(BaseModel):
@@ -37,10 +39,16 @@ class ContractOut(BaseModel):
 
 class EventIn(Body):
     event_id: EventId
-    participant_ref: str = Field(min_length=1, max_length=128, description="The provider's own reference; never stored in clear")
+    participant_ref: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The provider's own reference; never stored in clear",
+    )
     type: str = Field(pattern=NAME_PATTERN)
     occurred_on: dt.date
-    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(default_factory=dict, max_length=100)
+    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=100
+    )
 
 
 class EventRecordedOut(BaseModel):

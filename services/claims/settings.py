@@ -12,7 +12,8 @@ class ClaimsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLAIMS_", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="sqlite:///path or postgresql://…; default: SQLite in the data dir"
+        default=None,
+        description="sqlite:///path or postgresql://…; default: SQLite in the data dir",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)

@@ -38,7 +38,9 @@ class BalancesOut(BaseModel):
     providers: list[ProviderBalance]
 
 
-def create_app(settings: LedgerSettings | None = None, common: CommonSettings | None = None) -> FastAPI:
+def create_app(
+    settings: LedgerSettings | None = None, common: CommonSettings | None = None
+) -> FastAPI:
     settings = settings or LedgerSettings()
     common = common or CommonSettings()
 
@@ -95,7 +97,10 @@ def create_app(settings: LedgerSettings | None = None, common: CommonSettings | 
             )
             for account, balance in sorted(book.balances.items())
             if account.startswith(PAYABLE_PREFIX)
-            and (principal.role is not Role.PROVIDER or account == PAYABLE_PREFIX + str(principal.provider_id))
+            and (
+                principal.role is not Role.PROVIDER
+                or account == PAYABLE_PREFIX + str(principal.provider_id)
+            )
         ]
         contract_total = book.balances.get(OUTCOME_PAYMENTS, 0)
         return BalancesOut(

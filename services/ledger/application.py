@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.ledger.domain import CATALOGUE, Book, book_id
 from services.ledger.errors import BookNotFound
 from shared.eventstore import OutcomesApplication
@@ -20,12 +18,10 @@ class LedgerApplication(OutcomesApplication):
     snapshotting_intervals = {Book: 200}
 
     def book(self, contract_id: str) -> Book:
-        try:
-            loaded = self.repository.get(book_id(contract_id))
-        except AggregateNotFoundError:
-            raise BookNotFound(contract_id) from None
-        assert isinstance(loaded, Book)
-        return loaded
+        book = self.load(book_id(contract_id), Book)
+        if book is None:
+            raise BookNotFound(contract_id)
+        return book
 
     def apply_claims_page(self, entries: list[FeedEntry]) -> None:
         """Book a page of the claims feed, and its position, in one transaction."""

@@ -37,11 +37,23 @@ class UnbalancedTransaction(ValueError):
 class Book(Aggregate):
     """A contract's double-entry book and its running balances."""
 
+    class Opened(Aggregate.Created):
+        contract_id: str
+        currency: str
+
+    class TransactionPosted(Aggregate.Event):
+        transaction_id: str
+        kind: str
+        claim_id: str
+        provider_id: str
+        currency: str
+        entries: list[dict[str, Any]]
+
     @staticmethod
     def create_id(contract_id: str, currency: str) -> UUID:
         return book_id(contract_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, contract_id: str, currency: str) -> None:
         self.contract_id = contract_id
         self.currency = currency
@@ -57,7 +69,9 @@ class Book(Aggregate):
             {"account": payable_account(booking["provider_id"]), "amount_minor": -amount_minor},
         ]
         self.post(
-            transaction_id=str(stable_id("ledger-transaction", self.contract_id, claim_id, "accrual")),
+            transaction_id=str(
+                stable_id("ledger-transaction", self.contract_id, claim_id, "accrual")
+            ),
             kind=TransactionKind.ACCRUAL.value,
             claim_id=claim_id,
             provider_id=booking["provider_id"],
@@ -69,7 +83,7 @@ class Book(Aggregate):
         if currency != self.currency:
             raise UnbalancedTransaction(f"book is in {self.currency}, not {currency}")
 
-    @event("TransactionPosted")
+    @event(TransactionPosted)
     def post(
         self,
         transaction_id: str,

@@ -38,7 +38,9 @@ class FunnelOut(BaseModel):
     by_month: dict[str, dict[str, StageCountOut]]
 
 
-def create_app(settings: MetricsSettings | None = None, common: CommonSettings | None = None) -> FastAPI:
+def create_app(
+    settings: MetricsSettings | None = None, common: CommonSettings | None = None
+) -> FastAPI:
     settings = settings or MetricsSettings()
     common = common or CommonSettings()
 

@@ -74,10 +74,14 @@ def _upsert_contract(connection: Connection, entry: FeedEntry) -> None:
     rulebook = entry.data["rulebook"]
     values = {"name": rulebook["name"], "stages": json.dumps(list(rulebook["event_types"]))}
     updated = connection.execute(
-        sa.update(contracts).where(contracts.c.contract_id == rulebook["contract_id"]).values(**values)
+        sa.update(contracts)
+        .where(contracts.c.contract_id == rulebook["contract_id"])
+        .values(**values)
     ).rowcount
     if not updated:
-        connection.execute(sa.insert(contracts).values(contract_id=rulebook["contract_id"], **values))
+        connection.execute(
+            sa.insert(contracts).values(contract_id=rulebook["contract_id"], **values)
+        )
 
 
 def _count_event(connection: Connection, entry: FeedEntry) -> None:
@@ -88,7 +92,11 @@ def _count_event(connection: Connection, entry: FeedEntry) -> None:
     ).one()
     event_type = entry.data["type"]
     occurred_on = dt.date.fromisoformat(entry.data["occurred_on"])
-    key = {"contract_id": owner.contract_id, "provider_id": owner.provider_id, "event_type": event_type}
+    key = {
+        "contract_id": owner.contract_id,
+        "provider_id": owner.provider_id,
+        "event_type": event_type,
+    }
     _add(connection, key, _month(occurred_on), participants_delta=0, events_delta=1)
     first = connection.execute(
         sa.select(participant_stages.c.first_occurred_on).where(
@@ -121,7 +129,12 @@ def _month(day: dt.date) -> str:
 
 
 def _add(
-    connection: Connection, key: dict[str, str], month: str, *, participants_delta: int, events_delta: int
+    connection: Connection,
+    key: dict[str, str],
+    month: str,
+    *,
+    participants_delta: int,
+    events_delta: int,
 ) -> None:
     where = [
         funnel_counts.c.contract_id == key["contract_id"],

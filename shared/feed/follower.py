@@ -127,7 +127,9 @@ class Follower:
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=f"follower-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"follower-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:

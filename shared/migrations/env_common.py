@@ -10,7 +10,9 @@ def run_migrations(target_metadata: sa.MetaData | None = None) -> None:
     config = context.config
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("run migrations through shared.sqlviews.migrate(), which passes a connection")
+        raise RuntimeError(
+            "run migrations through shared.sqlviews.migrate(), which passes a connection"
+        )
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -111,7 +111,10 @@ def _evaluate(
             days_before = (trigger.occurred_on - candidate.occurred_on).days
             if days_before < requirement.min_days_before:
                 continue
-            if requirement.max_days_before is not None and days_before > requirement.max_days_before:
+            if (
+                requirement.max_days_before is not None
+                and days_before > requirement.max_days_before
+            ):
                 continue
             latest = candidate
         if latest is None:
@@ -126,7 +129,9 @@ def _evaluate(
         return None
     sources = tuple(sorted({e.event_id for e in scope.values()}))
     return DerivedClaim(
-        claim_key=outcome.id if outcome.once_per_participant else f"{outcome.id}:{trigger.event_id}",
+        claim_key=outcome.id
+        if outcome.once_per_participant
+        else f"{outcome.id}:{trigger.event_id}",
         outcome_id=outcome.id,
         occurred_on=trigger.occurred_on,
         amount_minor=exact_minor(tariff, book.currency),

@@ -261,7 +261,9 @@ def _condition_problems(
     yield from _value_problems(path, spec, condition)
 
 
-def _value_problems(path: str, spec: AttributeSpec, condition: Comparison) -> Iterator[FieldProblem]:
+def _value_problems(
+    path: str, spec: AttributeSpec, condition: Comparison
+) -> Iterator[FieldProblem]:
     values = condition.value if isinstance(condition.value, list) else [condition.value]
     if condition.op in ("in", "not_in") and not isinstance(condition.value, list):
         yield FieldProblem(f"{path}.value", f"{condition.op} needs a list of values")
@@ -271,7 +273,9 @@ def _value_problems(path: str, spec: AttributeSpec, condition: Comparison) -> It
         return
     ordered = ("<", "<=", ">", ">=")
     if condition.op in ordered and spec.type in (AttributeType.BOOLEAN, AttributeType.ENUM):
-        yield FieldProblem(f"{path}.op", f"{condition.op} does not apply to a {spec.type} attribute")
+        yield FieldProblem(
+            f"{path}.op", f"{condition.op} does not apply to a {spec.type} attribute"
+        )
     for value in values:
         message = _value_type_problem(spec, value)
         if message:

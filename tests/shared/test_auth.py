@@ -50,7 +50,7 @@ def test_token_not_yet_valid_is_refused() -> None:
 
 def test_wrong_audience_is_refused() -> None:
     token = signer(audience="someone-else").issue(Role.ADMIN)
-    with pytest.raises(Unauthenticated, match="(?i)audience"):
+    with pytest.raises(Unauthenticated, match=r"(?i)audience"):
         signer().verify(token)
 
 

@@ -48,7 +48,9 @@ def test_every_semantic_problem_is_listed_at_once() -> None:
         "outcomes.0.trigger": "undefined event type 'enrolment'",
         "outcomes.1.requires.0.event": "undefined event type 'intake'",
         "outcomes.2.requires.0": "max_days_before is less than min_days_before",
-        "outcomes.2.price_tiers.0.when.attribute": "event type 'job_start' has no attribute 'hours'",
+        "outcomes.2.price_tiers.0.when.attribute": (
+            "event type 'job_start' has no attribute 'hours'"
+        ),
         "outcomes.2.price": "12.345 has more than 2 decimal places for GBP",
     }
 
@@ -80,5 +82,7 @@ def test_an_enum_attribute_needs_values() -> None:
     document = ips()
     del document["event_types"]["referral"]["attributes"]["referral_source"]["values"]
     assert problems_of(document) == {
-        "event_types.referral.attributes.referral_source.values": "an enum attribute needs its values"
+        "event_types.referral.attributes.referral_source.values": (
+            "an enum attribute needs its values"
+        )
     }

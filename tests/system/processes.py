@@ -1,0 +1,126 @@
+"""Start the services as real processes on free loopback ports, and stop or kill them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """Three services wired together; ``urls`` maps each to its base URL."""
+
+    folder: Path
+    store_urls: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ports = {name: free_port() for name in ("claims", "ledger", "metrics")}
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("CLAIMS_", "LEDGER_", "METRICS_"))
+        }
+        env.update(
+            OUTCOMES_ENV="test",
+            OUTCOMES_DATA_DIR=str(self.folder),
+            LEDGER_CLAIMS_URL=self.urls["claims"],
+            METRICS_CLAIMS_URL=self.urls["claims"],
+        )
+        for name, port in self.ports.items():
+            prefix = name.upper()
+            env[f"{prefix}_PORT"] = str(port)
+            env[f"{prefix}_DATABASE_URL"] = self.store_urls[name]
+        return env
+
+    def start(self, name: str) -> None:
+        with (self.folder / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", name],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(lambda: _healthy(self.urls[name]), f"{name} to start", START_TIMEOUT_S)
+
+    def start_all(self) -> None:
+        for name in ("claims", "ledger", "metrics"):
+            self.start(name)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.folder.glob("*.log"))
+        )
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> float:
+    """Poll until the condition holds; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@contextmanager
+def running_stack(folder: Path, store_urls: dict[str, str]) -> Iterator[Stack]:
+    """The three services started, and stopped afterwards; their logs are printed on failure."""
+    stack = Stack(folder, store_urls)
+    try:
+        stack.start_all()
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop_all()

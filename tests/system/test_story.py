@@ -1,0 +1,212 @@
+"""Cross-service stories against real uvicorn processes on loopback ports, on both stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.auth import Role, TokenSigner
+from tests.claims.helpers import PROVIDER, story_json
+from tests.conftest import IPS_RULEBOOK
+from tests.system.processes import Stack, _healthy, free_port, running_stack, wait_until
+
+pytestmark = pytest.mark.system
+CONTRACT = "ips-employment"
+LAG_BUDGET_S = 5.0
+
+
+@pytest.fixture
+def stack(urls: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path, urls) as stack:
+        yield stack
+
+
+class Client:
+    def __init__(self, stack: Stack, signer: TokenSigner) -> None:
+        self.stack = stack
+        self.http = httpx.Client(timeout=10.0)
+        self.provider = self._headers(signer.issue(Role.PROVIDER, provider_id=PROVIDER))
+        self.verifier = self._headers(signer.issue(Role.VERIFIER))
+        self.admin = self._headers(signer.issue(Role.ADMIN))
+
+    @staticmethod
+    def _headers(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def load_contract(self) -> None:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "contracts",
+                "load",
+                str(IPS_RULEBOOK),
+                "--url",
+                self.stack.urls["claims"],
+            ],
+            env=self.stack.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "registered: ips-employment version 1" in result.stdout
+
+    def post_story(self, ref: str, prefix: str) -> list[str]:
+        claim_ids = []
+        for event in story_json(ref, prefix):
+            response = self.http.post(
+                f"{self.stack.urls['claims']}/v1/contracts/{CONTRACT}/events",
+                json=event,
+                headers=self.provider,
+            )
+            assert response.status_code == 201, response.text
+            claim_ids += response.json()["claim_ids"]
+        return claim_ids
+
+    def verify(self, claim_id: str) -> int:
+        response = self.http.post(
+            f"{self.stack.urls['claims']}/v1/claims/{claim_id}/verify",
+            json={"note": "seen"},
+            headers=self.verifier,
+        )
+        assert response.status_code == 200, response.text
+        amount: int = response.json()["amount_minor"]
+        return amount
+
+    def balances(self) -> dict[str, Any] | None:
+        response = self.http.get(
+            f"{self.stack.urls['ledger']}/v1/contracts/{CONTRACT}/balances", headers=self.admin
+        )
+        return response.json() if response.status_code == 200 else None
+
+    def funnel(self) -> dict[str, Any] | None:
+        response = self.http.get(
+            f"{self.stack.urls['metrics']}/v1/contracts/{CONTRACT}/funnel", headers=self.admin
+        )
+        return response.json() if response.status_code == 200 else None
+
+    def ledger_transactions(self) -> list[dict[str, Any]]:
+        page = self.http.get(
+            f"{self.stack.urls['ledger']}/feed",
+            params={"after": 0, "limit": 1000},
+            headers=self.admin,
+        ).json()
+        return [e for e in page["items"] if e["type"] == "ledger.transaction_posted"]
+
+
+@pytest.fixture
+def client(stack: Stack, signer: TokenSigner) -> Iterator[Client]:
+    client = Client(stack, signer)
+    yield client
+    client.http.close()
+
+
+def payable(client: Client) -> int:
+    balances = client.balances()
+    if balances is None or not balances["providers"]:
+        return 0
+    return int(balances["providers"][0]["payable_minor"])
+
+
+def funnel_counts(client: Client) -> list[int]:
+    report = client.funnel()
+    if report is None:
+        return []
+    return [report["overall"][stage]["participants"] for stage in report["stages"]]
+
+
+def test_the_story_reaches_the_ledger_and_metrics(client: Client) -> None:
+    client.load_contract()
+    claim_ids = client.post_story("case-0042", "ev")
+    assert len(claim_ids) == 3
+    total = sum(client.verify(claim_id) for claim_id in claim_ids)
+    assert total == 50_000 + 150_000 + 250_000
+    started = time.monotonic()
+    wait_until(
+        lambda: payable(client) == total, "the ledger to book the three claims", LAG_BUDGET_S
+    )
+    remaining = LAG_BUDGET_S - (time.monotonic() - started)
+    wait_until(
+        lambda: funnel_counts(client) == [1, 1, 1, 1],
+        "the funnel to show 1/1/1/1",
+        max(remaining, 0.1),
+    )
+    balances = client.balances()
+    assert balances is not None
+    assert balances["providers"] == [
+        {"provider_id": PROVIDER, "payable_minor": total, "payable": "4500.00"}
+    ]
+    assert balances["outcome_payments_minor"] == total
+
+
+def test_a_killed_ledger_resumes_without_losing_or_repeating_a_booking(
+    stack: Stack, client: Client
+) -> None:
+    client.load_contract()
+    claim_ids = [c for index in range(6) for c in client.post_story(f"case-{index}", f"p{index}")]
+    first, second, third = claim_ids[:6], claim_ids[6:12], claim_ids[12:]
+    booked = sum(client.verify(c) for c in first)
+    wait_until(lambda: payable(client) == booked, "the first bookings", LAG_BUDGET_S)
+    booked += sum(client.verify(c) for c in second)
+    stack.kill("ledger")  # possibly in the middle of a page
+    booked += sum(client.verify(c) for c in third)
+    stack.start("ledger")
+    wait_until(lambda: payable(client) == booked, "the ledger to catch up after a restart", 15.0)
+    transactions = client.ledger_transactions()
+    assert sorted(t["data"]["claim_id"] for t in transactions) == sorted(claim_ids)
+    assert len({t["data"]["transaction_id"] for t in transactions}) == len(claim_ids) == 18
+    time.sleep(1.0)
+    assert payable(client) == booked
+
+
+def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
+    """`outcomes run` is the embedded-default (SQLite) command, so this runs on SQLite only."""
+    ports = {name: free_port() for name in ("CLAIMS", "LEDGER", "METRICS")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "LEDGER_", "METRICS_"))
+    }
+    env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
+    env.update(
+        OUTCOMES_ENV="test",
+        OUTCOMES_DATA_DIR=str(tmp_path),
+        LEDGER_CLAIMS_URL=f"http://127.0.0.1:{ports['CLAIMS']}",
+        METRICS_CLAIMS_URL=f"http://127.0.0.1:{ports['CLAIMS']}",
+    )
+    with (tmp_path / "run.log").open("wb") as log:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for port in ports.values():
+            wait_until(lambda port=port: _healthy(f"http://127.0.0.1:{port}"), f"port {port}", 30.0)
+        assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == [
+            "claims.sqlite",
+            "claims.views.sqlite",
+            "ledger.sqlite",
+            "metrics.sqlite",
+            "metrics.views.sqlite",
+        ]
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(30) == 0
+        for port in ports.values():
+            assert not _healthy(f"http://127.0.0.1:{port}")
+        assert "all services stopped" in (tmp_path / "run.log").read_text()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
