@@ -22,6 +22,7 @@ from tests.system.processes import Stack, _healthy, free_port, running_stack, wa
 pytestmark = pytest.mark.system
 CONTRACT = "ips-employment"
 LAG_BUDGET_S = 5.0
+IDLE_LAG_LIMIT_S = 1.0
 
 
 @pytest.fixture
@@ -149,6 +150,20 @@ def test_the_story_reaches_the_ledger_and_metrics(client: Client) -> None:
         {"provider_id": PROVIDER, "payable_minor": total, "payable": "4500.00"}
     ]
     assert balances["outcome_payments_minor"] == total
+
+
+def test_idle_lag_from_a_verification_to_the_ledger_is_under_a_second(client: Client) -> None:
+    client.load_contract()
+    lags = []
+    for index in range(3):
+        [claim_id, *_] = client.post_story(f"lag-{index}", f"lag{index}")
+        before = payable(client)
+        time.sleep(1.5)  # let the followers go idle in their long poll
+        amount = client.verify(claim_id)
+        target = before + amount
+        lags.append(wait_until(lambda t=target: payable(client) == t, "the booking", LAG_BUDGET_S))
+    print(f"idle lag verify -> ledger: {[round(lag, 3) for lag in lags]} s")
+    assert max(lags) < IDLE_LAG_LIMIT_S
 
 
 def test_a_killed_ledger_resumes_without_losing_or_repeating_a_booking(
