@@ -23,9 +23,13 @@ PROBLEM_JSON = "application/problem+json"
 class FieldProblem:
     field: str
     message: str
+    line: int | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.line is not None:
+            found["line"] = self.line
+        return found
 
 
 class OutcomesError(Exception):

@@ -20,6 +20,7 @@ from services.claims.domain import (
     Claim,
     ClaimStatus,
     Contract,
+    EventWithdrawn,
     IllegalTransition,
     IntakeReceipt,
     Participant,
@@ -35,7 +36,9 @@ from services.claims.errors import (
     ContractConflict,
     ContractNotFound,
     EventIdReused,
+    EventNotFound,
     EventRejected,
+    EventRetracted,
     ParticipantNotFound,
     ProviderNotInContract,
 )
@@ -43,10 +46,11 @@ from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication
 from shared.identifiers import pseudonymise, stable_id
 from shared.rules.attributes import normalise_attributes
-from shared.rules.engine import RuleBookVersion, derive_claims
-from shared.rules.model import RuleBook
+from shared.rules.engine import Derivation, RuleBookVersion, derive
+from shared.rules.model import PARTICIPANT, RuleBook
 
 MAX_CONFLICT_RETRIES = 5
+EVENT_DATE_TOLERANCE_DAYS = 1
 EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 T = TypeVar("T")
 
@@ -78,6 +82,24 @@ class IntakeResult:
     position: int
     claim_ids: list[str]
     created: bool
+
+
+@dataclass(frozen=True)
+class CorrectionResult:
+    event_id: str
+    participant_id: str
+    changed: bool
+    derived_claim_ids: list[str]
+    retired_claim_ids: list[str]
+
+
+@dataclass
+class _Rederivation:
+    new_by_trigger: dict[str, list[str]] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)
+
+    def derived(self) -> list[str]:
+        return [claim_id for ids in self.new_by_trigger.values() for claim_id in ids]
 
 
 @dataclass
@@ -125,6 +147,12 @@ class ClaimsApplication(OutcomesApplication):
             raise ContractConflict(
                 "a new version must take effect after the current one "
                 f"({latest.effective_from.isoformat()})"
+            )
+        earliest = self._today() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS + 1)
+        if rulebook.effective_from < earliest:
+            raise ContractConflict(
+                f"a new version must take effect on or after {earliest.isoformat()}: events up "
+                "to then may be recorded already, with claims priced under the current version"
             )
         contract.amend(contract.current_version + 1, document, digest)
         self.save(contract)
@@ -182,7 +210,7 @@ class ClaimsApplication(OutcomesApplication):
                 actor=actor,
             )
             planned.append((incoming, participant))
-        new_claims = self._rederive(batch, versions, actor)
+        new_claims = self._rederive(batch, versions, actor).new_by_trigger
         for incoming, outcome in planned:
             if isinstance(outcome, Participant):
                 self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
@@ -197,7 +225,7 @@ class ClaimsApplication(OutcomesApplication):
 
     def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
         problems: list[FieldProblem] = []
-        latest_allowed = self._today() + dt.timedelta(days=1)
+        latest_allowed = self._today() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
         for index, incoming in enumerate(events):
             prefix = f"events.{index}." if len(events) > 1 else ""
             spec = rulebook.event_types.get(incoming.type)
@@ -255,30 +283,35 @@ class ClaimsApplication(OutcomesApplication):
     def _participant_for(
         self, batch: _Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
     ) -> Participant:
-        participant_id = pseudonymise(
-            self._pseudonym_key, contract_id, provider_id, incoming.participant_ref
-        )
+        """The subject an event is about; entities are kept apart from people of the same ref."""
+        rulebook = self._versions(self._load_contract(contract_id))[-1].rulebook
+        subject = rulebook.event_types[incoming.type].subject
+        reference = incoming.participant_ref
+        if subject != PARTICIPANT:
+            reference = f"{subject}:{reference}"
+        participant_id = pseudonymise(self._pseudonym_key, contract_id, provider_id, reference)
         stream = participant_stream_id(contract_id, participant_id)
         if stream not in batch.participants:
             loaded = self.load(stream, Participant)
             batch.participants[stream] = loaded or Participant(
-                contract_id, provider_id, participant_id
+                contract_id, provider_id, participant_id, subject
             )
         return batch.participants[stream]
 
     def _rederive(
         self, batch: _Batch, versions: list[RuleBookVersion], actor: str
-    ) -> dict[str, list[str]]:
-        """Re-derive claims for every touched participant; returns new claim ids per event id."""
-        by_trigger: dict[str, list[str]] = {}
+    ) -> _Rederivation:
+        """Re-derive each touched participant's claims: retire what no longer holds, add new."""
+        result = _Rederivation()
         for participant in batch.participants.values():
-            derived = {c.claim_key: c for c in derive_claims(versions, participant.history())}
+            derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
             for key, link in list(participant.claims.items()):
                 fresh = derived.get(key)
                 if fresh is None or claim_fingerprint(fresh) != link["fingerprint"]:
                     claim = self._claim(batch, UUID(link["claim_id"]))
                     claim.retire(actor, "no longer supported by the participant's history")
                     participant.unlink_claim(key, link["claim_id"])
+                    result.retired.append(link["claim_id"])
             for key, fresh in derived.items():
                 if key in participant.claims:
                     continue
@@ -286,8 +319,8 @@ class ClaimsApplication(OutcomesApplication):
                 claim = self._new_claim(participant, fresh, fingerprint)
                 batch.claims[claim.id] = claim
                 participant.link_claim(key, str(claim.id), fingerprint)
-                by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
-        return by_trigger
+                result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
+        return result
 
     def _new_claim(self, participant: Participant, fresh: Any, fingerprint: str) -> Claim:
         return Claim(
@@ -353,7 +386,90 @@ class ClaimsApplication(OutcomesApplication):
             created=True,
         )
 
+    # ---- corrections ----------------------------------------------------------------------------
+    def correct_event(
+        self, contract_id: str, provider_id: str, correction: IncomingEvent, actor: str, reason: str
+    ) -> CorrectionResult:
+        """Replace a recorded event's body; claims are re-derived in the same transaction."""
+        return _retrying(
+            lambda: self._amend_event(
+                contract_id, provider_id, correction.event_id, actor, correction, reason
+            )
+        )
+
+    def retract_event(
+        self, contract_id: str, provider_id: str, event_id: str, actor: str, reason: str
+    ) -> CorrectionResult:
+        """Withdraw a recorded event; claims it supported are voided or marked for reversal."""
+        return _retrying(
+            lambda: self._amend_event(contract_id, provider_id, event_id, actor, None, reason)
+        )
+
+    def _amend_event(
+        self,
+        contract_id: str,
+        provider_id: str,
+        event_id: str,
+        actor: str,
+        correction: IncomingEvent | None,
+        reason: str,
+    ) -> CorrectionResult:
+        contract = self._load_contract(contract_id)
+        versions = self._versions(contract)
+        receipt = self.load(receipt_id(contract_id, provider_id, event_id), IntakeReceipt)
+        if receipt is None:
+            raise EventNotFound(event_id)
+        participant = self.participant(contract_id, receipt.participant_id)
+        if correction is None:
+            changed = participant.retract_event(event_id, actor, reason)
+        else:
+            self._check_events(versions[-1].rulebook, [correction])
+            self._check_same_subject(versions[-1].rulebook, participant, correction)
+            changed = self._apply_correction(participant, correction, actor, reason)
+        batch = _Batch(participants={participant.id: participant})
+        outcome = self._rederive(batch, versions, actor) if changed else _Rederivation()
+        self.save(*batch.aggregates())
+        return CorrectionResult(
+            event_id, participant.participant_id, changed, outcome.derived(), outcome.retired
+        )
+
+    @staticmethod
+    def _apply_correction(
+        participant: Participant, correction: IncomingEvent, actor: str, reason: str
+    ) -> bool:
+        try:
+            return participant.correct_event(
+                event_id=correction.event_id,
+                type=correction.type,
+                occurred_on=correction.occurred_on.isoformat(),
+                attributes=correction.attributes,
+                body_sha256=correction.body_sha256(),
+                actor=actor,
+                reason=reason,
+            )
+        except EventWithdrawn:
+            raise EventRetracted(
+                f"event {correction.event_id!r} was retracted; it cannot be corrected"
+            ) from None
+
+    @staticmethod
+    def _check_same_subject(
+        rulebook: RuleBook, participant: Participant, correction: IncomingEvent
+    ) -> None:
+        subject = rulebook.event_types[correction.type].subject
+        if subject != participant.subject:
+            message = f"{correction.type!r} is about a {subject}, not a {participant.subject}"
+            raise EventRejected(
+                "a correction cannot move an event to another kind of subject",
+                [FieldProblem("type", message)],
+            )
+
     # ---- participants and claims --------------------------------------------------------------
+    def derivation(self, participant: Participant) -> Derivation:
+        """What the participant's history earns now, and whether the participant is eligible."""
+        versions = self._versions(self._load_contract(participant.contract_id))
+        return derive(versions, participant.history())
+
     def participant(self, contract_id: str, participant_id: str) -> Participant:
         self._load_contract(contract_id)
         participant = self.load(participant_stream_id(contract_id, participant_id), Participant)

@@ -35,6 +35,14 @@ class ClaimStatus(StrEnum):
     REVERSAL_REQUESTED = "reversal_requested"
 
 
+class UnknownEvent(LookupError):
+    """No event with this id was recorded for this participant."""
+
+
+class EventWithdrawn(Exception):
+    """The event was retracted; it cannot be corrected any more."""
+
+
 class IllegalTransition(Exception):
     def __init__(self, claim_id: UUID, status: ClaimStatus, action: str) -> None:
         super().__init__(f"claim {claim_id} is {status.value}; it cannot be {action}")
@@ -86,6 +94,7 @@ class Participant(Aggregate):
         contract_id: str
         provider_id: str
         participant_id: str
+        subject: str
 
     class EventRecorded(Aggregate.Event):
         event_id: str
@@ -94,6 +103,20 @@ class Participant(Aggregate):
         attributes: dict[str, Any]
         body_sha256: str
         actor: str
+
+    class EventCorrected(Aggregate.Event):
+        event_id: str
+        type: str
+        occurred_on: str
+        attributes: dict[str, Any]
+        body_sha256: str
+        actor: str
+        reason: str
+
+    class EventRetracted(Aggregate.Event):
+        event_id: str
+        actor: str
+        reason: str
 
     class ClaimLinked(Aggregate.Event):
         claim_key: str
@@ -105,14 +128,17 @@ class Participant(Aggregate):
         claim_id: str
 
     @staticmethod
-    def create_id(contract_id: str, provider_id: str, participant_id: str) -> UUID:
+    def create_id(contract_id: str, provider_id: str, participant_id: str, subject: str) -> UUID:
         return participant_stream_id(contract_id, participant_id)
 
     @event(Registered)
-    def __init__(self, contract_id: str, provider_id: str, participant_id: str) -> None:
+    def __init__(
+        self, contract_id: str, provider_id: str, participant_id: str, subject: str
+    ) -> None:
         self.contract_id = contract_id
         self.provider_id = provider_id
         self.participant_id = participant_id
+        self.subject = subject
         self.events: list[dict[str, Any]] = []
         self.claims: dict[str, dict[str, str]] = {}
 
@@ -138,6 +164,68 @@ class Participant(Aggregate):
             }
         )
 
+    def correct_event(
+        self,
+        event_id: str,
+        type: str,
+        occurred_on: str,
+        attributes: dict[str, Any],
+        body_sha256: str,
+        actor: str,
+        reason: str,
+    ) -> bool:
+        """Replace an event's body; returns False (and records nothing) if it is unchanged."""
+        current = self.check_correctable(event_id)
+        if (current["type"], current["occurred_on"], current["attributes"]) == (
+            type,
+            occurred_on,
+            attributes,
+        ):
+            return False
+        self._corrected(event_id, type, occurred_on, attributes, body_sha256, actor, reason)
+        return True
+
+    @event(EventCorrected)
+    def _corrected(
+        self,
+        event_id: str,
+        type: str,
+        occurred_on: str,
+        attributes: dict[str, Any],
+        body_sha256: str,
+        actor: str,
+        reason: str,
+    ) -> None:
+        entry = self.event_entry(event_id)
+        entry.update(
+            type=type, occurred_on=occurred_on, attributes=attributes, body_sha256=body_sha256
+        )
+        entry["corrections"] = entry.get("corrections", 0) + 1
+
+    def retract_event(self, event_id: str, actor: str, reason: str) -> bool:
+        """Withdraw an event from the history; returns False if it was withdrawn before."""
+        entry = self.event_entry(event_id)
+        if entry.get("retracted"):
+            return False
+        self._retracted(event_id, actor, reason)
+        return True
+
+    @event(EventRetracted)
+    def _retracted(self, event_id: str, actor: str, reason: str) -> None:
+        self.event_entry(event_id)["retracted"] = True
+
+    def event_entry(self, event_id: str) -> dict[str, Any]:
+        for entry in self.events:
+            if entry["event_id"] == event_id:
+                return entry
+        raise UnknownEvent(event_id)
+
+    def check_correctable(self, event_id: str) -> dict[str, Any]:
+        entry = self.event_entry(event_id)
+        if entry.get("retracted"):
+            raise EventWithdrawn(event_id)
+        return entry
+
     @event(ClaimLinked)
     def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None:
         self.claims[claim_key] = {"claim_id": claim_id, "fingerprint": fingerprint}
@@ -155,6 +243,7 @@ class Participant(Aggregate):
                 attributes=e["attributes"],
             )
             for e in self.events
+            if not e.get("retracted")
         ]
 
 
@@ -345,6 +434,8 @@ CATALOGUE = EventCatalogue(
         Contract.Amended: PublicType("contract.amended", 1),
         Participant.Registered: PublicType("participant.registered", 1),
         Participant.EventRecorded: PublicType("participant.event_recorded", 1),
+        Participant.EventCorrected: PublicType("participant.event_corrected", 1),
+        Participant.EventRetracted: PublicType("participant.event_retracted", 1),
         Claim.Derived: PublicType("claim.derived", 1),
         Claim.Verified: PublicType("claim.verified", 1),
         Claim.Rejected: PublicType("claim.rejected", 1),

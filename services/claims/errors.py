@@ -20,6 +20,15 @@ class ClaimNotFound(NotFound):
         super().__init__(f"no claim {claim_id!r}")
 
 
+class EventNotFound(NotFound):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"this provider recorded no event {event_id!r} in this contract")
+
+
+class EventRetracted(Conflict):
+    """The event was retracted and can no longer be corrected."""
+
+
 class EventIdReused(Conflict):
     """The same provider event id was posted before with a different body."""
 

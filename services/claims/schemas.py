@@ -11,7 +11,7 @@ from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.rules.model import NAME_PATTERN
 
 EventId = Annotated[
-    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 ]
 
 
@@ -79,6 +79,8 @@ class ParticipantEventOut(BaseModel):
     recorded_at: dt.datetime
     stream_version: int
     actor: str
+    corrections: int = 0
+    retracted: bool = False
 
 
 class ParticipantClaimOut(BaseModel):
@@ -86,10 +88,17 @@ class ParticipantClaimOut(BaseModel):
     claim_id: str
 
 
+class EligibilityOut(BaseModel):
+    eligible: bool
+    reasons: list[str] = Field(description="Why not, when not eligible")
+
+
 class ParticipantOut(BaseModel):
     contract_id: str
     participant_id: str
     provider_id: str
+    subject: str
+    eligibility: EligibilityOut
     events: list[ParticipantEventOut]
     claims: list[ParticipantClaimOut]
 
@@ -126,3 +135,41 @@ class RejectIn(Body):
 
 
 ProviderId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]
+
+
+class CorrectionIn(Body):
+    type: str = Field(pattern=NAME_PATTERN)
+    occurred_on: dt.date
+    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=100
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RetractionIn(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CorrectionOut(BaseModel):
+    event_id: str
+    participant_id: str
+    changed: bool = Field(
+        description="False when the same correction or retraction was made before"
+    )
+    derived_claim_ids: list[str]
+    retired_claim_ids: list[str] = Field(description="Voided, or marked for reversal if verified")
+
+
+class ChangeOut(BaseModel):
+    path: str
+    kind: str
+    before: Any = None
+    after: Any = None
+
+
+class DiffOut(BaseModel):
+    contract_id: str
+    from_version: int
+    to_version: int
+    changes: list[ChangeOut]
+    text: str = Field(description="The same changes, one readable line each")

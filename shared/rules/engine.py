@@ -1,9 +1,9 @@
-"""The rule engine: derive outcome claims from a participant's history. Pure: no I/O, no clock.
+"""The rule engine: derive outcome claims from a subject's history. Pure: no I/O, no clock.
 
-Derivation is a function of (the contract's rule-book versions, the participant's history).
-The history is ordered by ``occurred_on`` then ``event_id``, so the order in which events
-arrived never changes the result. Claims, what-if replays and an auditor's independent
-recomputation all call :func:`derive_claims`.
+Derivation is a function of (the contract's rule-book versions, the subject's history). The
+history is de-duplicated by event id and ordered by ``occurred_on`` then ``event_id``, so neither
+arrival order nor duplicate delivery changes the result. Claims, what-if replays and an
+auditor's independent recomputation all call :func:`derive`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.money import exact_minor
-from shared.rules.attributes import typed_value
-from shared.rules.model import AllOf, AnyOf, Comparison, Condition, Outcome, RuleBook
+from shared.money import to_minor
+from shared.rules.conditions import Context, RecordedEvent, holds
+from shared.rules.model import Outcome, PriceTier, RuleBook
 
+__all__ = [
+    "Derivation",
+    "DerivedClaim",
+    "RecordedEvent",
+    "RuleBookVersion",
+    "derive",
+    "derive_claims",
+    "history_order",
+    "version_in_effect",
+]
 
-@dataclass(frozen=True)
-class RecordedEvent:
-    event_id: str
-    type: str
-    occurred_on: dt.date
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,19 @@ class DerivedClaim:
         )
 
 
+@dataclass(frozen=True)
+class Derivation:
+    claims: list[DerivedClaim]
+    eligible: bool
+    ineligible_reasons: list[str] = field(default_factory=list)
+
+
 def history_order(history: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-    return sorted(history, key=lambda e: (e.occurred_on, e.event_id))
+    """Sorted by (occurred_on, event_id), one entry per event id."""
+    unique: dict[str, RecordedEvent] = {}
+    for event in sorted(history, key=lambda e: (e.occurred_on, e.event_id)):
+        unique.setdefault(event.event_id, event)
+    return list(unique.values())
 
 
 def version_in_effect(versions: Sequence[RuleBookVersion], on: dt.date) -> RuleBookVersion | None:
@@ -77,23 +93,93 @@ def version_in_effect(versions: Sequence[RuleBookVersion], on: dt.date) -> RuleB
 def derive_claims(
     versions: Sequence[RuleBookVersion], history: Sequence[RecordedEvent]
 ) -> list[DerivedClaim]:
+    return derive(versions, history).claims
+
+
+def derive(versions: Sequence[RuleBookVersion], history: Sequence[RecordedEvent]) -> Derivation:
     ordered = history_order(history)
     claims: list[DerivedClaim] = []
-    claimed_outcomes: set[str] = set()
+    counts: dict[str, int] = {}
     for trigger in ordered:
         in_effect = version_in_effect(versions, trigger.occurred_on)
-        if in_effect is None:
+        if in_effect is None or not _eligible(in_effect.rulebook, ordered, trigger.occurred_on)[0]:
             continue
         for outcome in in_effect.rulebook.outcomes:
             if outcome.trigger != trigger.type:
                 continue
-            if outcome.once_per_participant and outcome.id in claimed_outcomes:
+            limit_key = _limit_key(outcome, trigger)
+            if (
+                outcome.max_per_participant is not None
+                and counts.get(limit_key, 0) >= outcome.max_per_participant
+            ):
                 continue
             claim = _evaluate(in_effect, outcome, trigger, ordered)
             if claim is not None:
                 claims.append(claim)
-                claimed_outcomes.add(outcome.id)
-    return claims
+                counts[limit_key] = counts.get(limit_key, 0) + 1
+    eligible, reasons = _current_eligibility(versions, ordered)
+    return Derivation(claims, eligible, reasons)
+
+
+def _current_eligibility(
+    versions: Sequence[RuleBookVersion], ordered: list[RecordedEvent]
+) -> tuple[bool, list[str]]:
+    if not ordered:
+        return True, []
+    in_effect = version_in_effect(versions, ordered[-1].occurred_on)
+    if in_effect is None:
+        return False, ["no contract version was in effect on the participant's latest event"]
+    return _eligible(in_effect.rulebook, ordered, ordered[-1].occurred_on)
+
+
+def _eligible(
+    book: RuleBook, ordered: list[RecordedEvent], as_of: dt.date
+) -> tuple[bool, list[str]]:
+    """Eligibility is judged on the subject's first event of each type."""
+    if book.eligibility is None:
+        return True, []
+    first: dict[str, RecordedEvent] = {}
+    for event in ordered:
+        first.setdefault(event.type, event)
+    context = Context(book, first, ordered, as_of)
+    reasons = [
+        f"condition {index} does not hold"
+        for index, condition in enumerate(book.eligibility.conditions)
+        if not holds(context, condition)
+    ]
+    return not reasons, reasons
+
+
+def _limit_key(outcome: Outcome, trigger: RecordedEvent) -> str:
+    if outcome.per_period is None:
+        return outcome.id
+    return f"{outcome.id}@{outcome.per_period.label(trigger.occurred_on)}"
+
+
+def _claim_key(outcome: Outcome, trigger: RecordedEvent) -> str:
+    if outcome.max_per_participant == 1:
+        return _limit_key(outcome, trigger)
+    return f"{outcome.id}:{trigger.event_id}"
+
+
+def _bind(
+    outcome: Outcome, trigger: RecordedEvent, history: Sequence[RecordedEvent]
+) -> dict[str, RecordedEvent] | None:
+    bound: dict[str, RecordedEvent] = {"trigger": trigger}
+    for requirement in outcome.requires:
+        candidates = [
+            candidate
+            for candidate in history
+            if candidate.event_id != trigger.event_id
+            and candidate.type == requirement.event
+            and requirement.min_days_before
+            <= (trigger.occurred_on - candidate.occurred_on).days
+            <= (requirement.max_days_before if requirement.max_days_before is not None else 10**9)
+        ]
+        if not candidates:
+            return None
+        bound[requirement.name] = candidates[-1] if requirement.pick == "latest" else candidates[0]
+    return bound
 
 
 def _evaluate(
@@ -102,89 +188,73 @@ def _evaluate(
     trigger: RecordedEvent,
     history: Sequence[RecordedEvent],
 ) -> DerivedClaim | None:
-    scope: dict[str, RecordedEvent] = {"trigger": trigger}
-    for requirement in outcome.requires:
-        latest = None
-        for candidate in history:
-            if candidate.event_id == trigger.event_id or candidate.type != requirement.event:
-                continue
-            days_before = (trigger.occurred_on - candidate.occurred_on).days
-            if days_before < requirement.min_days_before:
-                continue
-            if (
-                requirement.max_days_before is not None
-                and days_before > requirement.max_days_before
-            ):
-                continue
-            latest = candidate
-        if latest is None:
-            return None
-        scope[requirement.name] = latest
+    bound = _bind(outcome, trigger, history)
+    if bound is None:
+        return None
     book = in_effect.rulebook
-    if not all(_holds(book, scope, condition) for condition in outcome.conditions):
+    context = Context(book, bound, history, trigger.occurred_on)
+    if not all(holds(context, condition) for condition in outcome.conditions):
         return None
-    tier = next((t for t in outcome.price_tiers if _holds(book, scope, t.when)), None)
-    tariff = tier.price if tier is not None else outcome.price
-    if tariff is None:
+    tier = next((t for t in outcome.price_tiers if holds(context, t.when)), None)
+    if tier is None and outcome.price_tiers and outcome.otherwise == "nothing":
         return None
-    sources = tuple(sorted({e.event_id for e in scope.values()}))
+    pricing = _price(book, outcome, tier, bound)
     return DerivedClaim(
-        claim_key=outcome.id
-        if outcome.once_per_participant
-        else f"{outcome.id}:{trigger.event_id}",
+        claim_key=_claim_key(outcome, trigger),
         outcome_id=outcome.id,
         occurred_on=trigger.occurred_on,
-        amount_minor=exact_minor(tariff, book.currency),
+        amount_minor=pricing["amount_minor"],
         currency=book.currency,
         contract_version=in_effect.version,
         trigger_event_id=trigger.event_id,
-        source_event_ids=sources,
+        source_event_ids=tuple(sorted({e.event_id for e in bound.values()})),
         tier=tier.id if tier is not None else None,
         trace={
             "contract_version": in_effect.version,
             "outcome_id": outcome.id,
-            "tariff": tariff,
-            "tier": tier.id if tier is not None else None,
-            "rounding": book.rounding.value,
-            "events": {name: event.event_id for name, event in sorted(scope.items())},
+            "events": {name: event.event_id for name, event in sorted(bound.items())},
+            **pricing,
         },
     )
 
 
-def _holds(book: RuleBook, scope: Mapping[str, RecordedEvent], condition: Condition) -> bool:
-    if isinstance(condition, AllOf):
-        return all(_holds(book, scope, part) for part in condition.all)
-    if isinstance(condition, AnyOf):
-        return any(_holds(book, scope, part) for part in condition.any)
-    return _compare(book, scope, condition)
+def _price(
+    book: RuleBook, outcome: Outcome, tier: PriceTier | None, bound: Mapping[str, RecordedEvent]
+) -> dict[str, Any]:
+    """Tariff times percentage times multiplier, rounded once by the contract's rule."""
+    if tier is not None and tier.price is not None:
+        tariff, source = tier.price, f"tier {tier.id}"
+    elif outcome.base is not None:
+        tariff, source = book.base_amounts[outcome.base], f"base {outcome.base}"
+    else:
+        assert outcome.price is not None
+        tariff, source = outcome.price, "price"
+    percentage = (
+        tier.percentage if tier is not None and tier.percentage is not None else outcome.percentage
+    )
+    factor, multiplier_trace = _multiplier(book, outcome, bound)
+    unrounded = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor
+    return {
+        "tariff": tariff,
+        "tariff_source": source,
+        "percentage": percentage,
+        "multiplier": multiplier_trace,
+        "unrounded": str(unrounded),
+        "rounding": book.rounding.value,
+        "tier": tier.id if tier is not None else None,
+        "amount_minor": to_minor(unrounded, book.currency, book.rounding),
+    }
 
 
-def _compare(book: RuleBook, scope: Mapping[str, RecordedEvent], condition: Comparison) -> bool:
-    alias, name = condition.attribute.split(".", 1)
-    event = scope[alias]
-    spec = book.event_types[event.type].attributes[name]
-    actual = typed_value(spec, event.attributes.get(name))
-    if condition.op in ("in", "not_in"):
-        expected_values = [typed_value(spec, v) for v in condition.value or []]  # type: ignore[union-attr]
-        found = actual in expected_values
-        return found if condition.op == "in" else not found
-    expected = typed_value(spec, condition.value)
-    if condition.op == "==":
-        return bool(actual == expected)
-    if condition.op == "!=":
-        return bool(actual != expected)
-    if actual is None or expected is None:
-        return False
-    return _ordered(condition.op, actual, expected)
-
-
-def _ordered(op: str, actual: Any, expected: Any) -> bool:
-    if isinstance(actual, Decimal) or isinstance(expected, Decimal):
-        actual, expected = Decimal(str(actual)), Decimal(str(expected))
-    if op == "<":
-        return bool(actual < expected)
-    if op == "<=":
-        return bool(actual <= expected)
-    if op == ">":
-        return bool(actual > expected)
-    return bool(actual >= expected)
+def _multiplier(
+    book: RuleBook, outcome: Outcome, bound: Mapping[str, RecordedEvent]
+) -> tuple[Decimal, dict[str, str] | None]:
+    reference = outcome.multiplier
+    if reference is None:
+        return Decimal(1), None
+    table = book.multiplier_tables[reference.table]
+    name, attribute = reference.attribute.split(".", 1)
+    key = str(bound[name].attributes.get(attribute, ""))
+    factor = table.values.get(key, table.default)
+    assert factor is not None, "validation guarantees a multiplier or a default"
+    return Decimal(factor), {"table": reference.table, "key": key, "factor": factor}

@@ -1,0 +1,231 @@
+"""Intake routes: providers post, correct and retract participant events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.claims.application import (
+    ClaimsApplication,
+    CorrectionResult,
+    IncomingEvent,
+    IntakeResult,
+)
+from services.claims.domain import Participant
+from services.claims.schemas import (
+    BatchIn,
+    BatchItemOut,
+    BatchOut,
+    CorrectionIn,
+    CorrectionOut,
+    EligibilityOut,
+    EventId,
+    EventIn,
+    EventRecordedOut,
+    ParticipantEventOut,
+    ParticipantOut,
+    RetractionIn,
+)
+from shared.auth import Principal, Role, check_contract_scope, require
+from shared.errors import PROBLEM_RESPONSES, Forbidden
+
+router = APIRouter(tags=["intake"])
+READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
+INTAKE_ERRORS = {
+    **PROBLEM_RESPONSES,
+    404: {"description": "Unknown contract"},
+    409: {"description": "event_id reused with a different body"},
+}
+ProviderCaller = Annotated[Principal, Depends(require(Role.PROVIDER))]
+
+
+def _app(request: Request) -> ClaimsApplication:
+    application: ClaimsApplication = request.app.state.application
+    return application
+
+
+def _provider_of(principal: Principal, contract_id: str) -> str:
+    check_contract_scope(principal, contract_id)
+    assert principal.provider_id is not None
+    return principal.provider_id
+
+
+def _incoming(event: EventIn) -> IncomingEvent:
+    return IncomingEvent(
+        event_id=event.event_id,
+        participant_ref=event.participant_ref,
+        type=event.type,
+        occurred_on=event.occurred_on,
+        attributes=dict(event.attributes),
+    )
+
+
+def _recorded(result: IntakeResult) -> dict[str, Any]:
+    return {
+        "event_id": result.event_id,
+        "participant_id": result.participant_id,
+        "position": result.position,
+        "claim_ids": result.claim_ids,
+    }
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/events",
+    status_code=201,
+    response_model=EventRecordedOut,
+    responses={**INTAKE_ERRORS, 200: {"description": "Recorded before with the same body"}},
+)
+def post_event(
+    request: Request,
+    response: Response,
+    contract_id: str,
+    event: EventIn,
+    principal: ProviderCaller,
+) -> EventRecordedOut:
+    """Record one participant event and derive its claims, atomically and idempotently."""
+    provider_id = _provider_of(principal, contract_id)
+    [result] = _app(request).record_events(
+        contract_id, provider_id, [_incoming(event)], principal.actor
+    )
+    if not result.created:
+        response.status_code = 200
+    return EventRecordedOut(**_recorded(result))
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/events/batch",
+    status_code=201,
+    response_model=BatchOut,
+    responses=INTAKE_ERRORS,
+)
+def post_batch(
+    request: Request, contract_id: str, batch: BatchIn, principal: ProviderCaller
+) -> BatchOut:
+    """Record up to 1,000 events in one transaction: all of them, or none if any is refused."""
+    provider_id = _provider_of(principal, contract_id)
+    events = [_incoming(e) for e in batch.events]
+    results = _app(request).record_events(contract_id, provider_id, events, principal.actor)
+    return BatchOut(
+        results=[
+            BatchItemOut(index=index, status=201 if r.created else 200, **_recorded(r))
+            for index, r in enumerate(results)
+        ]
+    )
+
+
+def _correction_out(result: CorrectionResult) -> CorrectionOut:
+    return CorrectionOut(
+        event_id=result.event_id,
+        participant_id=result.participant_id,
+        changed=result.changed,
+        derived_claim_ids=result.derived_claim_ids,
+        retired_claim_ids=result.retired_claim_ids,
+    )
+
+
+AMEND_ERRORS = {
+    **PROBLEM_RESPONSES,
+    404: {"description": "This provider recorded no such event in this contract"},
+    409: {"description": "The event was retracted"},
+}
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/events/{event_id}/correct",
+    response_model=CorrectionOut,
+    responses=AMEND_ERRORS,
+)
+def correct_event(
+    request: Request,
+    contract_id: str,
+    event_id: EventId,
+    body: CorrectionIn,
+    principal: ProviderCaller,
+) -> CorrectionOut:
+    """Replace an event's body. History keeps both; claims are re-derived at once."""
+    provider_id = _provider_of(principal, contract_id)
+    correction = IncomingEvent(event_id, "", body.type, body.occurred_on, dict(body.attributes))
+    result = _app(request).correct_event(
+        contract_id, provider_id, correction, principal.actor, body.reason
+    )
+    return _correction_out(result)
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/events/{event_id}/retract",
+    response_model=CorrectionOut,
+    responses=AMEND_ERRORS,
+)
+def retract_event(
+    request: Request,
+    contract_id: str,
+    event_id: EventId,
+    body: RetractionIn,
+    principal: ProviderCaller,
+) -> CorrectionOut:
+    """Withdraw an event. Claims it supported are voided, or marked for reversal if verified."""
+    provider_id = _provider_of(principal, contract_id)
+    result = _app(request).retract_event(
+        contract_id, provider_id, event_id, principal.actor, body.reason
+    )
+    return _correction_out(result)
+
+
+@router.get(
+    "/v1/contracts/{contract_id}/participants/{participant_id}",
+    response_model=ParticipantOut,
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract or participant"}},
+)
+def get_participant(
+    request: Request,
+    contract_id: str,
+    participant_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
+) -> ParticipantOut:
+    """A participant's events in occurred order, whether it is eligible, and its live claims."""
+    check_contract_scope(principal, contract_id)
+    application = _app(request)
+    participant = application.participant(contract_id, participant_id)
+    if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
+        raise Forbidden("a provider may read only its own participants")
+    return _participant_out(application, participant)
+
+
+def _participant_out(application: ClaimsApplication, participant: Participant) -> ParticipantOut:
+    recorded = {
+        e.event_id: e
+        for e in application.events.get(participant.id)
+        if isinstance(e, Participant.EventRecorded)
+    }
+    events = [
+        ParticipantEventOut(
+            event_id=entry["event_id"],
+            type=entry["type"],
+            occurred_on=dt.date.fromisoformat(entry["occurred_on"]),
+            attributes=entry["attributes"],
+            recorded_at=recorded[entry["event_id"]].timestamp,
+            stream_version=entry["stream_version"],
+            actor=entry["actor"],
+            corrections=entry.get("corrections", 0),
+            retracted=bool(entry.get("retracted")),
+        )
+        for entry in participant.events
+    ]
+    events.sort(key=lambda e: (e.occurred_on, e.event_id))
+    derivation = application.derivation(participant)
+    return ParticipantOut(
+        contract_id=participant.contract_id,
+        participant_id=participant.participant_id,
+        provider_id=participant.provider_id,
+        subject=participant.subject,
+        eligibility=EligibilityOut(
+            eligible=derivation.eligible, reasons=derivation.ineligible_reasons
+        ),
+        events=events,
+        claims=[
+            {"claim_key": key, "claim_id": link["claim_id"]}  # type: ignore[misc]
+            for key, link in sorted(participant.claims.items())
+        ],
+    )

@@ -1,0 +1,387 @@
+"""What a rule book means: references, types, windows, prices, and conditions that can hold.
+
+Every problem is collected (never just the first) with the path of the field at fault, so an
+author can fix a document in one pass. Nothing half-valid is ever registered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import FieldProblem
+from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
+from shared.rules.model import (
+    PARTICIPANT,
+    AllOf,
+    AnyOf,
+    AttributeSpec,
+    AttributeType,
+    Comparison,
+    Condition,
+    CumulativeDays,
+    DaysBetween,
+    EventTypeSpec,
+    Not,
+    Outcome,
+    Period,
+    RuleBook,
+    RuleBookInvalid,
+)
+from shared.rules.satisfiable import can_hold
+
+Scope = dict[str, str]
+
+
+def validate_rulebook(document: Any) -> RuleBook:
+    try:
+        book = RuleBook.model_validate(document)
+    except ValidationError as exc:
+        raise RuleBookInvalid(
+            [
+                FieldProblem(".".join(str(p) for p in err["loc"]) or "document", err["msg"])
+                for err in exc.errors()
+            ]
+        ) from None
+    problems = list(_problems(book))
+    if problems:
+        raise RuleBookInvalid(problems)
+    return book
+
+
+def _problems(book: RuleBook) -> Iterator[FieldProblem]:
+    if book.currency not in MINOR_UNIT_EXPONENTS:
+        supported = ", ".join(sorted(MINOR_UNIT_EXPONENTS))
+        yield FieldProblem("currency", f"unsupported currency; supported: {supported}")
+    if len(book.provider_ids()) != len(book.providers):
+        yield FieldProblem("providers", "provider ids must be unique")
+    if book.contract_end is not None and book.contract_end <= book.effective_from:
+        yield FieldProblem("contract_end", "the contract must end after it takes effect")
+    for name, spec in book.event_types.items():
+        yield from _attribute_problems(f"event_types.{name}", spec)
+    yield from _amount_problems(book)
+    if book.eligibility is not None:
+        scope = {t: t for t, s in book.event_types.items() if s.subject == PARTICIPANT}
+        for index, condition in enumerate(book.eligibility.conditions):
+            yield from _condition_problems(
+                book, scope, f"eligibility.conditions.{index}", condition
+            )
+    seen: set[str] = set()
+    for index, outcome in enumerate(book.outcomes):
+        if outcome.id in seen:
+            yield FieldProblem(f"outcomes.{index}.id", f"duplicate outcome id {outcome.id!r}")
+        seen.add(outcome.id)
+        yield from _outcome_problems(book, f"outcomes.{index}", outcome)
+    yield from _cap_problems(book)
+    yield from _target_and_kpi_problems(book)
+
+
+def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem]:
+    for name, attribute in spec.attributes.items():
+        where = f"{path}.attributes.{name}"
+        if attribute.type is AttributeType.ENUM and not attribute.values:
+            yield FieldProblem(f"{where}.values", "an enum attribute needs its values")
+        if attribute.type is not AttributeType.ENUM and attribute.values is not None:
+            yield FieldProblem(f"{where}.values", "only enum attributes take values")
+        if attribute.values is not None and len(set(attribute.values)) != len(attribute.values):
+            yield FieldProblem(f"{where}.values", "values must be unique")
+        has_bounds = attribute.minimum is not None or attribute.maximum is not None
+        if has_bounds and attribute.type not in (AttributeType.INTEGER, AttributeType.DECIMAL):
+            yield FieldProblem(where, "only integer and decimal attributes take minimum/maximum")
+        low, high = attribute.minimum, attribute.maximum
+        if low is not None and high is not None and Decimal(str(low)) > Decimal(str(high)):
+            yield FieldProblem(where, "minimum exceeds maximum")
+
+
+def _amount_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    for name, amount in book.base_amounts.items():
+        yield from _money_problems(book, f"base_amounts.{name}", amount)
+    for name, table in book.multiplier_tables.items():
+        for key, factor in table.values.items():
+            if Decimal(factor) < 0:
+                yield FieldProblem(f"multiplier_tables.{name}.values.{key}", "cannot be negative")
+        if table.default is not None and Decimal(table.default) < 0:
+            yield FieldProblem(f"multiplier_tables.{name}.default", "cannot be negative")
+
+
+def _money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProblem]:
+    try:
+        amount = parse_decimal(text)
+    except MoneyError as exc:
+        yield FieldProblem(path, str(exc))
+        return
+    exponent = MINOR_UNIT_EXPONENTS.get(book.currency, 2)
+    if amount < 0:
+        yield FieldProblem(path, "an amount cannot be negative")
+    elif amount.as_tuple().exponent < -exponent:  # type: ignore[operator]
+        yield FieldProblem(
+            path, f"{text} has more than {exponent} decimal places for {book.currency}"
+        )
+
+
+# ---- outcomes --------------------------------------------------------------------------------
+def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[FieldProblem]:
+    trigger = book.event_types.get(outcome.trigger)
+    if trigger is None:
+        yield FieldProblem(f"{path}.trigger", f"undefined event type {outcome.trigger!r}")
+        return
+    scope: Scope = {"trigger": outcome.trigger}
+    for r_index, requirement in enumerate(outcome.requires):
+        where = f"{path}.requires.{r_index}"
+        required = book.event_types.get(requirement.event)
+        if required is None:
+            yield FieldProblem(f"{where}.event", f"undefined event type {requirement.event!r}")
+            continue
+        if required.subject != trigger.subject:
+            yield FieldProblem(
+                f"{where}.event", "a required event must be about the trigger's subject"
+            )
+        if requirement.name in scope:
+            yield FieldProblem(where, f"name {requirement.name!r} is used twice; set an alias")
+        scope[requirement.name] = requirement.event
+        maximum = requirement.max_days_before
+        if maximum is not None and maximum < requirement.min_days_before:
+            yield FieldProblem(where, "max_days_before is less than min_days_before")
+    for c_index, condition in enumerate(outcome.conditions):
+        where = f"{path}.conditions.{c_index}"
+        yield from _condition_problems(book, scope, where, condition)
+        if not can_hold(book, scope, condition):
+            yield FieldProblem(where, "this condition can never hold")
+    yield from _price_problems(book, scope, path, outcome)
+    for e_index, evidence in enumerate(outcome.evidence):
+        if evidence not in book.evidence_types:
+            yield FieldProblem(
+                f"{path}.evidence.{e_index}", f"undefined evidence type {evidence!r}"
+            )
+
+
+def _price_problems(
+    book: RuleBook, scope: Scope, path: str, outcome: Outcome
+) -> Iterator[FieldProblem]:
+    if outcome.price is not None and outcome.base is not None:
+        yield FieldProblem(f"{path}.base", "set a price or a base, not both")
+    if outcome.base is not None and outcome.base not in book.base_amounts:
+        yield FieldProblem(f"{path}.base", f"undefined base amount {outcome.base!r}")
+    if outcome.price is not None:
+        yield from _money_problems(book, f"{path}.price", outcome.price)
+    has_base = outcome.price is not None or outcome.base is not None
+    if not has_base and not all(t.price is not None for t in outcome.price_tiers):
+        yield FieldProblem(f"{path}.price", "percentages need a price or a base to apply to")
+    if not has_base and outcome.otherwise == "base":
+        yield FieldProblem(f"{path}.otherwise", "with no price or base, set otherwise: nothing")
+    yield from _tier_problems(book, scope, path, outcome)
+    if outcome.multiplier is not None:
+        yield from _multiplier_problems(book, scope, f"{path}.multiplier", outcome)
+
+
+def _tier_problems(
+    book: RuleBook, scope: Scope, path: str, outcome: Outcome
+) -> Iterator[FieldProblem]:
+    earlier: dict[str, str] = {}
+    for index, tier in enumerate(outcome.price_tiers):
+        where = f"{path}.price_tiers.{index}"
+        problems = list(_condition_problems(book, scope, f"{where}.when", tier.when))
+        yield from problems
+        if tier.price is not None:
+            yield from _money_problems(book, f"{where}.price", tier.price)
+        key = json.dumps(tier.when.model_dump(mode="json", by_alias=True), sort_keys=True)
+        if key in earlier:
+            yield FieldProblem(
+                f"{where}.when", f"can never match: tier {earlier[key]!r} has the same condition"
+            )
+        elif not problems and not can_hold(book, scope, tier.when):
+            yield FieldProblem(
+                f"{where}.when",
+                "can never match: its conditions contradict each other or the attribute's range",
+            )
+        earlier.setdefault(key, tier.id)
+
+
+def _multiplier_problems(
+    book: RuleBook, scope: Scope, path: str, outcome: Outcome
+) -> Iterator[FieldProblem]:
+    reference = outcome.multiplier
+    assert reference is not None
+    table = book.multiplier_tables.get(reference.table)
+    if table is None:
+        yield FieldProblem(f"{path}.table", f"undefined multiplier table {reference.table!r}")
+        return
+    spec = _attribute(book, scope, reference.attribute)
+    if isinstance(spec, str):
+        yield FieldProblem(f"{path}.attribute", spec)
+        return
+    if not spec.required and table.default is None:
+        yield FieldProblem(
+            f"{path}.attribute", "the attribute is optional, so the table needs a default"
+        )
+    if spec.type is AttributeType.ENUM:
+        missing = sorted(set(spec.values or []) - set(table.values))
+        if missing and table.default is None:
+            yield FieldProblem(
+                f"multiplier_tables.{reference.table}.values",
+                f"no multiplier for {', '.join(missing)} (allowed by {reference.attribute})"
+                " and no default",
+            )
+    elif spec.type is not AttributeType.STRING:
+        yield FieldProblem(
+            f"{path}.attribute", "a multiplier is looked up by an enum or string attribute"
+        )
+    elif table.default is None:
+        yield FieldProblem(
+            f"multiplier_tables.{reference.table}.default",
+            "a table keyed by a free string needs a default",
+        )
+
+
+# ---- conditions ------------------------------------------------------------------------------
+def _attribute(book: RuleBook, scope: Scope, reference: str) -> AttributeSpec | str:
+    name, attribute_name = reference.split(".", 1)
+    if name not in scope:
+        return f"unknown name {name!r}; known: {', '.join(sorted(scope))}"
+    event_type = scope[name]
+    spec = book.event_types[event_type].attributes.get(attribute_name)
+    if spec is None:
+        return f"event type {event_type!r} has no attribute {attribute_name!r}"
+    return spec
+
+
+def _condition_problems(
+    book: RuleBook, scope: Scope, path: str, condition: Condition
+) -> Iterator[FieldProblem]:
+    if isinstance(condition, AllOf | AnyOf):
+        parts, key = (
+            (condition.all, "all") if isinstance(condition, AllOf) else (condition.any, "any")
+        )
+        for index, part in enumerate(parts):
+            yield from _condition_problems(book, scope, f"{path}.{key}.{index}", part)
+    elif isinstance(condition, Not):
+        yield from _condition_problems(book, scope, f"{path}.not", condition.not_)
+    elif isinstance(condition, DaysBetween):
+        for field in ("start", "end"):
+            name = getattr(condition.days_between, field)
+            if name not in scope:
+                yield FieldProblem(
+                    f"{path}.days_between.{field}",
+                    f"unknown name {name!r}; known: {', '.join(sorted(scope))}",
+                )
+    elif isinstance(condition, CumulativeDays):
+        for field in ("start", "stop"):
+            name = getattr(condition.cumulative_days, field)
+            if name not in book.event_types:
+                yield FieldProblem(
+                    f"{path}.cumulative_days.{field}", f"undefined event type {name!r}"
+                )
+    else:
+        spec = _attribute(book, scope, condition.attribute)
+        if isinstance(spec, str):
+            yield FieldProblem(f"{path}.attribute", spec)
+        else:
+            yield from _value_problems(path, spec, condition)
+
+
+def _value_problems(
+    path: str, spec: AttributeSpec, condition: Comparison
+) -> Iterator[FieldProblem]:
+    is_list = isinstance(condition.value, list)
+    if condition.op in ("in", "not_in") and not is_list:
+        yield FieldProblem(f"{path}.value", f"{condition.op} needs a list of values")
+        return
+    if condition.op not in ("in", "not_in") and is_list:
+        yield FieldProblem(f"{path}.value", f"{condition.op} needs a single value")
+        return
+    if condition.op in ("<", "<=", ">", ">=") and spec.type in (
+        AttributeType.BOOLEAN,
+        AttributeType.ENUM,
+    ):
+        yield FieldProblem(
+            f"{path}.op", f"{condition.op} does not apply to a {spec.type} attribute"
+        )
+    values = condition.value if isinstance(condition.value, list) else [condition.value]
+    for value in values:
+        message = _value_type_problem(spec, value)
+        if message:
+            yield FieldProblem(f"{path}.value", message)
+
+
+def _value_type_problem(spec: AttributeSpec, value: Any) -> str | None:
+    kind = spec.type
+    if value is None:
+        return None
+    if kind is AttributeType.INTEGER and (isinstance(value, bool) or not isinstance(value, int)):
+        return "expected an integer"
+    if kind is AttributeType.BOOLEAN and not isinstance(value, bool):
+        return "expected true or false"
+    if kind is AttributeType.ENUM and value not in (spec.values or []):
+        return f"{value!r} is not one of the attribute's values"
+    if kind is AttributeType.DATE:
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            return "expected an ISO date"
+    if kind is AttributeType.DECIMAL:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return "expected a decimal written as a string"
+        try:
+            parse_decimal(str(value))
+        except MoneyError as exc:
+            return str(exc)
+    if kind is AttributeType.STRING and not isinstance(value, str):
+        return "expected a string"
+    return None
+
+
+# ---- caps, targets, KPIs -----------------------------------------------------------------------
+def _cap_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    outcome_ids = {o.id for o in book.outcomes}
+    seen: set[str] = set()
+    for index, cap in enumerate(book.caps):
+        path = f"caps.{index}"
+        if cap.id in seen:
+            yield FieldProblem(f"{path}.id", f"duplicate cap id {cap.id!r}")
+        seen.add(cap.id)
+        yield from _money_problems(book, f"{path}.amount", cap.amount)
+        if cap.scope == "outcome" and cap.outcome not in outcome_ids:
+            yield FieldProblem(f"{path}.outcome", "an outcome cap names a defined outcome")
+        if cap.scope != "outcome" and cap.outcome is not None:
+            yield FieldProblem(f"{path}.outcome", "only outcome caps name an outcome")
+        if (cap.scope == "period") != (cap.period is not None):
+            yield FieldProblem(f"{path}.period", "period caps, and only they, name a period")
+
+
+def _target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    for index, target in enumerate(book.targets):
+        path = f"targets.{index}"
+        if target.stage not in book.event_types:
+            yield FieldProblem(f"{path}.stage", f"undefined event type {target.stage!r}")
+        for label, value in target.values.items():
+            if not _label_fits(target.period, label):
+                yield FieldProblem(f"{path}.values.{label}", f"not a {target.period.value} label")
+            if value < 0:
+                yield FieldProblem(f"{path}.values.{label}", "a target cannot be negative")
+    for index, kpi in enumerate(book.kpis):
+        path = f"kpis.{index}"
+        for field in ("start", "end"):
+            if getattr(kpi, field) not in book.event_types:
+                yield FieldProblem(
+                    f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
+                )
+        levels = [Decimal(v) for v in (kpi.minimum_level, kpi.lower_level) if v is not None]
+        if any(level > 100 for level in levels):
+            yield FieldProblem(path, "performance levels are percentages up to 100")
+        if len(levels) == 2 and levels[1] > levels[0]:
+            yield FieldProblem(
+                f"{path}.lower_level", "the lower level cannot exceed the minimum level"
+            )
+
+
+def _label_fits(period: Period, label: str) -> bool:
+    if period is Period.MONTH:
+        return len(label) == 7 and "Q" not in label
+    if period is Period.QUARTER:
+        return "-Q" in label
+    return len(label) == 4
