@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from shared.auth import Role, TokenSigner
 from shared.errors import OutcomesError
@@ -101,20 +99,15 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_rulebook_file(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        return json.loads(text)
-    return yaml.safe_load(text)
-
-
 def _load_contract(args: argparse.Namespace) -> int:
-    document = read_rulebook_file(args.file)
+    """Send the file as it is, so the service can point at lines when it refuses it."""
+    path: Path = args.file
+    content_type = "application/json" if path.suffix.lower() == ".json" else "application/yaml"
     token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.ADMIN, ttl_s=300)
     response = httpx.post(
         f"{args.url.rstrip('/')}/v1/contracts",
-        json=document,
-        headers={"Authorization": f"Bearer {token}"},
+        content=path.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
         timeout=HTTP_TIMEOUT_S,
     )
     if response.status_code in (200, 201):
@@ -122,8 +115,26 @@ def _load_contract(args: argparse.Namespace) -> int:
         verb = "registered" if response.status_code == 201 else "already registered"
         print(f"{verb}: {body['contract_id']} version {body['version']}")
         return 0
-    print(f"refused ({response.status_code}): {response.text}", file=sys.stderr)
+    print(f"refused ({response.status_code}): {_problem_text(response)}", file=sys.stderr)
+    for problem in _problems(response):
+        line = f":{problem['line']}" if problem.get("line") else ""
+        print(f"{path}{line}: {problem['field']}: {problem['message']}", file=sys.stderr)
     return 1
+
+
+def _problem_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
+
+
+def _problems(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        problems = response.json().get("errors", [])
+    except ValueError:
+        return []
+    return problems if isinstance(problems, list) else []
 
 
 if __name__ == "__main__":

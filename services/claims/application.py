@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from services.claims.commands import (
+    Batch,
+    CorrectionResult,
+    IncomingEvent,
+    IntakeResult,
+    Rederivation,
+)
+from services.claims.derivation import rederive
 from services.claims.domain import (
     CATALOGUE,
     Claim,
-    ClaimStatus,
     Contract,
     EventWithdrawn,
     IllegalTransition,
     IntakeReceipt,
     Participant,
     canonical_sha256,
-    claim_fingerprint,
     participant_stream_id,
     receipt_id,
     versions_of,
@@ -53,65 +58,6 @@ MAX_CONFLICT_RETRIES = 5
 EVENT_DATE_TOLERANCE_DAYS = 1
 EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    event_id: str
-    participant_ref: str
-    type: str
-    occurred_on: dt.date
-    attributes: dict[str, Any]
-
-    def body_sha256(self) -> str:
-        return canonical_sha256(
-            {
-                "event_id": self.event_id,
-                "participant_ref": self.participant_ref,
-                "type": self.type,
-                "occurred_on": self.occurred_on.isoformat(),
-                "attributes": self.attributes,
-            }
-        )
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    event_id: str
-    participant_id: str
-    position: int
-    claim_ids: list[str]
-    created: bool
-
-
-@dataclass(frozen=True)
-class CorrectionResult:
-    event_id: str
-    participant_id: str
-    changed: bool
-    derived_claim_ids: list[str]
-    retired_claim_ids: list[str]
-
-
-@dataclass
-class _Rederivation:
-    new_by_trigger: dict[str, list[str]] = field(default_factory=dict)
-    retired: list[str] = field(default_factory=list)
-
-    def derived(self) -> list[str]:
-        return [claim_id for ids in self.new_by_trigger.values() for claim_id in ids]
-
-
-@dataclass
-class _Batch:
-    """Aggregates touched by one intake command, saved together at the end."""
-
-    participants: dict[UUID, Participant] = field(default_factory=dict)
-    claims: dict[UUID, Claim] = field(default_factory=dict)
-    receipts: list[IntakeReceipt] = field(default_factory=list)
-
-    def aggregates(self) -> list[Any]:
-        return [*self.participants.values(), *self.claims.values(), *self.receipts]
 
 
 class ClaimsApplication(OutcomesApplication):
@@ -192,7 +138,7 @@ class ClaimsApplication(OutcomesApplication):
         if provider_id not in latest.provider_ids():
             raise ProviderNotInContract(provider_id, contract_id)
         self._check_events(latest, events)
-        batch = _Batch()
+        batch = Batch()
         planned: list[tuple[IncomingEvent, IntakeResult | Participant]] = []
         seen_in_batch: dict[str, str] = {}
         for index, incoming in enumerate(events):
@@ -210,7 +156,7 @@ class ClaimsApplication(OutcomesApplication):
                 actor=actor,
             )
             planned.append((incoming, participant))
-        new_claims = self._rederive(batch, versions, actor).new_by_trigger
+        new_claims = rederive(batch, versions, actor, self.claim).new_by_trigger
         for incoming, outcome in planned:
             if isinstance(outcome, Participant):
                 self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
@@ -281,7 +227,7 @@ class ClaimsApplication(OutcomesApplication):
         )
 
     def _participant_for(
-        self, batch: _Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
+        self, batch: Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
     ) -> Participant:
         """The subject an event is about; entities are kept apart from people of the same ref."""
         rulebook = self._versions(self._load_contract(contract_id))[-1].rulebook
@@ -298,57 +244,9 @@ class ClaimsApplication(OutcomesApplication):
             )
         return batch.participants[stream]
 
-    def _rederive(
-        self, batch: _Batch, versions: list[RuleBookVersion], actor: str
-    ) -> _Rederivation:
-        """Re-derive each touched participant's claims: retire what no longer holds, add new."""
-        result = _Rederivation()
-        for participant in batch.participants.values():
-            derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
-            for key, link in list(participant.claims.items()):
-                fresh = derived.get(key)
-                if fresh is None or claim_fingerprint(fresh) != link["fingerprint"]:
-                    claim = self._claim(batch, UUID(link["claim_id"]))
-                    claim.retire(actor, "no longer supported by the participant's history")
-                    participant.unlink_claim(key, link["claim_id"])
-                    result.retired.append(link["claim_id"])
-            for key, fresh in derived.items():
-                if key in participant.claims:
-                    continue
-                fingerprint = claim_fingerprint(fresh)
-                claim = self._new_claim(participant, fresh, fingerprint)
-                batch.claims[claim.id] = claim
-                participant.link_claim(key, str(claim.id), fingerprint)
-                result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
-        return result
-
-    def _new_claim(self, participant: Participant, fresh: Any, fingerprint: str) -> Claim:
-        return Claim(
-            contract_id=participant.contract_id,
-            participant_id=participant.participant_id,
-            claim_key=fresh.claim_key,
-            fingerprint=fingerprint,
-            provider_id=participant.provider_id,
-            outcome_id=fresh.outcome_id,
-            occurred_on=fresh.occurred_on.isoformat(),
-            amount_minor=fresh.amount_minor,
-            currency=fresh.currency,
-            contract_version=fresh.contract_version,
-            trigger_event_id=fresh.trigger_event_id,
-            source_event_ids=list(fresh.source_event_ids),
-            tier=fresh.tier,
-            trace=dict(fresh.trace),
-            status=ClaimStatus.SUBMITTED,
-        )
-
-    def _claim(self, batch: _Batch, claim_id: UUID) -> Claim:
-        if claim_id not in batch.claims:
-            batch.claims[claim_id] = self.claim(claim_id)
-        return batch.claims[claim_id]
-
     def _issue_receipt(
         self,
-        batch: _Batch,
+        batch: Batch,
         contract_id: str,
         provider_id: str,
         incoming: IncomingEvent,
@@ -426,8 +324,8 @@ class ClaimsApplication(OutcomesApplication):
             self._check_events(versions[-1].rulebook, [correction])
             self._check_same_subject(versions[-1].rulebook, participant, correction)
             changed = self._apply_correction(participant, correction, actor, reason)
-        batch = _Batch(participants={participant.id: participant})
-        outcome = self._rederive(batch, versions, actor) if changed else _Rederivation()
+        batch = Batch(participants={participant.id: participant})
+        outcome = rederive(batch, versions, actor, self.claim) if changed else Rederivation()
         self.save(*batch.aggregates())
         return CorrectionResult(
             event_id, participant.participant_id, changed, outcome.derived(), outcome.retired

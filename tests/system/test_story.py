@@ -225,3 +225,29 @@ def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) 
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+
+
+def test_the_cli_points_at_the_lines_of_a_bad_rule_book(stack: Stack, tmp_path: Path) -> None:
+    text = IPS_RULEBOOK.read_text().replace("trigger: job_sustained", "trigger: job_kept")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "contracts",
+            "load",
+            str(broken),
+            "--url",
+            stack.urls["claims"],
+        ],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    line = text.splitlines().index("    trigger: job_kept") + 1
+    assert f"{broken}:{line}: outcomes.2.trigger: undefined event type 'job_kept'" in result.stderr

@@ -1,0 +1,69 @@
+"""What the claims use cases take and give back: plain values, no behaviour beyond hashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from services.claims.domain import Claim, IntakeReceipt, Participant, canonical_sha256
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    event_id: str
+    participant_ref: str
+    type: str
+    occurred_on: dt.date
+    attributes: dict[str, Any]
+
+    def body_sha256(self) -> str:
+        return canonical_sha256(
+            {
+                "event_id": self.event_id,
+                "participant_ref": self.participant_ref,
+                "type": self.type,
+                "occurred_on": self.occurred_on.isoformat(),
+                "attributes": self.attributes,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    event_id: str
+    participant_id: str
+    position: int
+    claim_ids: list[str]
+    created: bool
+
+
+@dataclass(frozen=True)
+class CorrectionResult:
+    event_id: str
+    participant_id: str
+    changed: bool
+    derived_claim_ids: list[str]
+    retired_claim_ids: list[str]
+
+
+@dataclass
+class Rederivation:
+    new_by_trigger: dict[str, list[str]] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)
+
+    def derived(self) -> list[str]:
+        return [claim_id for ids in self.new_by_trigger.values() for claim_id in ids]
+
+
+@dataclass
+class Batch:
+    """Aggregates touched by one intake command, saved together at the end."""
+
+    participants: dict[UUID, Participant] = field(default_factory=dict)
+    claims: dict[UUID, Claim] = field(default_factory=dict)
+    receipts: list[IntakeReceipt] = field(default_factory=list)
+
+    def aggregates(self) -> list[Any]:
+        return [*self.participants.values(), *self.claims.values(), *self.receipts]
