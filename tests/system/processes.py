@@ -68,6 +68,17 @@ class Stack:
             )
         wait_until(lambda: _healthy(self.urls[name]), f"{name} to start", START_TIMEOUT_S)
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``outcomes`` command with this stack's environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "services.cli", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
     def start_all(self) -> None:
         for name in ("claims", "ledger", "metrics"):
             self.start(name)

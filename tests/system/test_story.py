@@ -44,22 +44,8 @@ class Client:
         return {"Authorization": f"Bearer {token}"}
 
     def load_contract(self) -> None:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "services.cli",
-                "contracts",
-                "load",
-                str(IPS_RULEBOOK),
-                "--url",
-                self.stack.urls["claims"],
-            ],
-            env=self.stack.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = self.stack.cli(
+            "contracts", "load", str(IPS_RULEBOOK), "--url", self.stack.urls["claims"]
         )
         assert result.returncode == 0, result.stderr
         assert "registered: ips-employment version 1" in result.stdout
@@ -231,23 +217,7 @@ def test_the_cli_points_at_the_lines_of_a_bad_rule_book(stack: Stack, tmp_path: 
     text = IPS_RULEBOOK.read_text().replace("trigger: job_sustained", "trigger: job_kept")
     broken = tmp_path / "broken.yaml"
     broken.write_text(text)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "contracts",
-            "load",
-            str(broken),
-            "--url",
-            stack.urls["claims"],
-        ],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = stack.cli("contracts", "load", str(broken), "--url", stack.urls["claims"])
     assert result.returncode == 1
     line = text.splitlines().index("    trigger: job_kept") + 1
     assert f"{broken}:{line}: outcomes.2.trigger: undefined event type 'job_kept'" in result.stderr
