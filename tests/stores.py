@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -68,3 +69,18 @@ def store_urls(store: str, folder: Path) -> Iterator[dict[str, str]]:
             yield urls
     else:
         yield {name: f"sqlite:///{folder / f'{name}.sqlite'}" for name in SERVICES}
+
+
+@contextmanager
+def migrated_engine(store_url: str, service: str) -> Iterator[Any]:
+    """A service's read-model engine on a test store, migrated to the newest revision."""
+    from shared.eventstore import sqlalchemy_url
+    from shared.sqlviews import create_engine, migrate
+
+    engine = create_engine(sqlalchemy_url(store_url))
+    root = Path(__file__).parent.parent / "services" / service / "migrations"
+    migrate(engine, root, f"alembic_version_{service}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -37,7 +37,7 @@ def create_app(
         application = ClaimsApplication(
             store_url,
             common.pseudonym_key.get_secret_value(),
-            today=lambda: dt.datetime.now(dt.UTC).date(),
+            clock=lambda: dt.datetime.now(dt.UTC),
         )
         engine = create_engine(sqlalchemy_url(store_url))
         migrate(engine, MIGRATIONS, "alembic_version_claims")

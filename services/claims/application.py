@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
 from services.claims.commands import (
     Batch,
     CorrectionResult,
@@ -24,10 +22,8 @@ from services.claims.commands import (
 from services.claims.derivation import rederive
 from services.claims.domain import (
     CATALOGUE,
-    Claim,
     Contract,
     EventWithdrawn,
-    IllegalTransition,
     IntakeReceipt,
     Participant,
     canonical_sha256,
@@ -36,8 +32,6 @@ from services.claims.domain import (
     versions_of,
 )
 from services.claims.errors import (
-    ClaimNotFound,
-    ClaimTransitionRefused,
     ContractConflict,
     ContractNotFound,
     EventIdReused,
@@ -47,6 +41,7 @@ from services.claims.errors import (
     ParticipantNotFound,
     ProviderNotInContract,
 )
+from services.claims.verification import VerificationUseCases, retrying
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication
 from shared.identifiers import pseudonymise, stable_id
@@ -60,20 +55,22 @@ EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 T = TypeVar("T")
 
 
-class ClaimsApplication(OutcomesApplication):
+class ClaimsApplication(VerificationUseCases, OutcomesApplication):
     name = "claims"
     catalogue = CATALOGUE
 
-    def __init__(self, database_url: str, pseudonym_key: str, today: Callable[[], dt.date]) -> None:
+    def __init__(
+        self, database_url: str, pseudonym_key: str, clock: Callable[[], dt.datetime]
+    ) -> None:
         super().__init__(database_url)
         self._pseudonym_key = pseudonym_key
-        self._today = today
+        self._clock = clock
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
 
     # ---- contracts -----------------------------------------------------------------------
     def register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
         """Register a rule book, or a new version of it. Returns (version, created)."""
-        return _retrying(lambda: self._register_contract(rulebook))
+        return retrying(lambda: self._register_contract(rulebook))
 
     def _register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
         document = rulebook.canonical()
@@ -94,7 +91,7 @@ class ClaimsApplication(OutcomesApplication):
                 "a new version must take effect after the current one "
                 f"({latest.effective_from.isoformat()})"
             )
-        earliest = self._today() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS + 1)
+        earliest = self._clock().date() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS + 1)
         if rulebook.effective_from < earliest:
             raise ContractConflict(
                 f"a new version must take effect on or after {earliest.isoformat()}: events up "
@@ -127,7 +124,7 @@ class ClaimsApplication(OutcomesApplication):
         self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
     ) -> list[IntakeResult]:
         """Record events (one, or a batch) and derive their claims, all in one transaction."""
-        return _retrying(lambda: self._record_events(contract_id, provider_id, events, actor))
+        return retrying(lambda: self._record_events(contract_id, provider_id, events, actor))
 
     def _record_events(
         self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
@@ -156,7 +153,7 @@ class ClaimsApplication(OutcomesApplication):
                 actor=actor,
             )
             planned.append((incoming, participant))
-        new_claims = rederive(batch, versions, actor, self.claim).new_by_trigger
+        new_claims = rederive(batch, versions, actor, self.claim, self._clock()).new_by_trigger
         for incoming, outcome in planned:
             if isinstance(outcome, Participant):
                 self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
@@ -171,7 +168,7 @@ class ClaimsApplication(OutcomesApplication):
 
     def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
         problems: list[FieldProblem] = []
-        latest_allowed = self._today() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
+        latest_allowed = self._clock().date() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
         for index, incoming in enumerate(events):
             prefix = f"events.{index}." if len(events) > 1 else ""
             spec = rulebook.event_types.get(incoming.type)
@@ -289,7 +286,7 @@ class ClaimsApplication(OutcomesApplication):
         self, contract_id: str, provider_id: str, correction: IncomingEvent, actor: str, reason: str
     ) -> CorrectionResult:
         """Replace a recorded event's body; claims are re-derived in the same transaction."""
-        return _retrying(
+        return retrying(
             lambda: self._amend_event(
                 contract_id, provider_id, correction.event_id, actor, correction, reason
             )
@@ -299,7 +296,7 @@ class ClaimsApplication(OutcomesApplication):
         self, contract_id: str, provider_id: str, event_id: str, actor: str, reason: str
     ) -> CorrectionResult:
         """Withdraw a recorded event; claims it supported are voided or marked for reversal."""
-        return _retrying(
+        return retrying(
             lambda: self._amend_event(contract_id, provider_id, event_id, actor, None, reason)
         )
 
@@ -325,7 +322,11 @@ class ClaimsApplication(OutcomesApplication):
             self._check_same_subject(versions[-1].rulebook, participant, correction)
             changed = self._apply_correction(participant, correction, actor, reason)
         batch = Batch(participants={participant.id: participant})
-        outcome = rederive(batch, versions, actor, self.claim) if changed else Rederivation()
+        outcome = (
+            rederive(batch, versions, actor, self.claim, self._clock())
+            if changed
+            else Rederivation()
+        )
         self.save(*batch.aggregates())
         return CorrectionResult(
             event_id, participant.participant_id, changed, outcome.derived(), outcome.retired
@@ -375,39 +376,7 @@ class ClaimsApplication(OutcomesApplication):
             raise ParticipantNotFound(participant_id)
         return participant
 
-    def claim(self, claim_id: UUID) -> Claim:
-        claim = self.load(claim_id, Claim)
-        if claim is None:
-            raise ClaimNotFound(str(claim_id))
-        return claim
-
-    def verify(self, claim_id: UUID, actor: str, note: str) -> Claim:
-        return _retrying(lambda: self._decide(claim_id, lambda c: c.verify(actor, note)))
-
-    def reject(self, claim_id: UUID, actor: str, reason: str) -> Claim:
-        return _retrying(lambda: self._decide(claim_id, lambda c: c.reject(actor, reason)))
-
-    def _decide(self, claim_id: UUID, decision: Callable[[Claim], None]) -> Claim:
-        claim = self.claim(claim_id)
-        try:
-            decision(claim)
-        except IllegalTransition as exc:
-            raise ClaimTransitionRefused(
-                str(exc), extra={"claim_status": exc.status.value}
-            ) from None
-        self.save(claim)
-        return claim
-
 
 def _stream_version_of(participant: Participant, event_id: str) -> int:
     """The participant stream version at which an event was recorded."""
     return next(int(e["stream_version"]) for e in participant.events if e["event_id"] == event_id)
-
-
-def _retrying(command: Callable[[], T]) -> T:
-    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
-        try:
-            return command()
-        except IntegrityError:
-            continue
-    return command()

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from services.claims.claim import Claim, ClaimStatus, is_sampled
 from services.claims.commands import Batch, Rederivation
-from services.claims.domain import Claim, ClaimStatus, Participant, claim_fingerprint
+from services.claims.domain import Participant, claim_fingerprint
 from shared.rules.engine import RuleBookVersion, derive
+from shared.rules.model import Period, Verification
+
+AUTOMATIC = "system:automatic"
+SAMPLE_PASSED = "system:not-sampled"
+
+
+def settle_submission(claim: Claim, verification: Verification, at: dt.datetime) -> None:
+    """Submit a claim whose evidence is complete; then verify it where the contract says so.
+
+    manual: it waits for a verifier. automatic: it is verified at once. sampled: a reproducible
+    share goes to a verifier and the rest is verified at once.
+    """
+    period = Period.MONTH.label(dt.date.fromisoformat(claim.occurred_on))
+    percent = Decimal(verification.sample_percent or "0")
+    sampled = verification.mode == "sampled" and is_sampled(
+        claim.contract_id, period, claim.provider_id, str(claim.id), percent
+    )
+    if not claim.submit_if_complete("system:evidence-complete", at, sampled, period):
+        return
+    if verification.mode == "automatic":
+        claim.verify(AUTOMATIC, at, "verified automatically on complete evidence")
+    elif verification.mode == "sampled" and not sampled:
+        claim.verify(SAMPLE_PASSED, at, "outside the manual-review sample")
 
 
 def rederive(
-    batch: Batch, versions: list[RuleBookVersion], actor: str, load_claim: Callable[[UUID], Claim]
+    batch: Batch,
+    versions: list[RuleBookVersion],
+    actor: str,
+    load_claim: Callable[[UUID], Claim],
+    at: dt.datetime,
 ) -> Rederivation:
     """Re-derive each touched participant's claims: retire what no longer holds, add new."""
     result = Rederivation()
@@ -25,7 +55,7 @@ def rederive(
                 if claim_id not in batch.claims:
                     batch.claims[claim_id] = load_claim(claim_id)
                 batch.claims[claim_id].retire(
-                    actor, "no longer supported by the participant's history"
+                    actor, at, "no longer supported by the participant's history"
                 )
                 participant.unlink_claim(key, link["claim_id"])
                 result.retired.append(link["claim_id"])
@@ -34,6 +64,7 @@ def rederive(
                 continue
             fingerprint = claim_fingerprint(fresh)
             claim = new_claim(participant, fresh, fingerprint)
+            settle_submission(claim, versions[-1].rulebook.verification, at)
             batch.claims[claim.id] = claim
             participant.link_claim(key, str(claim.id), fingerprint)
             result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
@@ -56,5 +87,6 @@ def new_claim(participant: Participant, fresh: Any, fingerprint: str) -> Claim:
         source_event_ids=list(fresh.source_event_ids),
         tier=fresh.tier,
         trace=dict(fresh.trace),
-        status=ClaimStatus.SUBMITTED,
+        evidence_required=list(fresh.evidence_required),
+        status=ClaimStatus.AWAITING_EVIDENCE,
     )

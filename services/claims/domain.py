@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from services.claims.claim import Claim
 from shared.feed.envelope import EventCatalogue, PublicType
 from shared.identifiers import stable_id
 from shared.rules.engine import DerivedClaim, RecordedEvent, RuleBookVersion
@@ -26,27 +26,12 @@ def canonical_sha256(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class ClaimStatus(StrEnum):
-    AWAITING_EVIDENCE = "awaiting_evidence"
-    SUBMITTED = "submitted"
-    VERIFIED = "verified"
-    REJECTED = "rejected"
-    VOIDED = "voided"
-    REVERSAL_REQUESTED = "reversal_requested"
-
-
 class UnknownEvent(LookupError):
     """No event with this id was recorded for this participant."""
 
 
 class EventWithdrawn(Exception):
     """The event was retracted; it cannot be corrected any more."""
-
-
-class IllegalTransition(Exception):
-    def __init__(self, claim_id: UUID, status: ClaimStatus, action: str) -> None:
-        super().__init__(f"claim {claim_id} is {status.value}; it cannot be {action}")
-        self.status = status
 
 
 class Contract(Aggregate):
@@ -255,134 +240,6 @@ def claim_fingerprint(derived: DerivedClaim) -> str:
     return canonical_sha256([str(part) for part in derived.fingerprint()])
 
 
-class Claim(Aggregate):
-    """An outcome claim: what a participant achieved, what it is worth, and its verification."""
-
-    class Derived(Aggregate.Created):
-        contract_id: str
-        participant_id: str
-        claim_key: str
-        fingerprint: str
-        provider_id: str
-        outcome_id: str
-        occurred_on: str
-        amount_minor: int
-        currency: str
-        contract_version: int
-        trigger_event_id: str
-        source_event_ids: list[str]
-        tier: str | None
-        trace: dict[str, Any]
-        status: ClaimStatus
-
-    class Decided(Aggregate.Event):
-        """A change of status: who made it, and the facts a ledger needs to act on it."""
-
-        actor: str
-        booking: dict[str, Any]
-
-    class Verified(Decided):
-        note: str
-
-    class Rejected(Decided):
-        reason: str
-
-    class Voided(Decided):
-        reason: str
-
-    class ReversalRequested(Decided):
-        reason: str
-
-    @staticmethod
-    def create_id(
-        contract_id: str, participant_id: str, claim_key: str, fingerprint: str, **_: Any
-    ) -> UUID:
-        return stable_id("claim", contract_id, participant_id, claim_key, fingerprint)
-
-    @event(Derived)
-    def __init__(
-        self,
-        contract_id: str,
-        participant_id: str,
-        claim_key: str,
-        fingerprint: str,
-        provider_id: str,
-        outcome_id: str,
-        occurred_on: str,
-        amount_minor: int,
-        currency: str,
-        contract_version: int,
-        trigger_event_id: str,
-        source_event_ids: list[str],
-        tier: str | None,
-        trace: dict[str, Any],
-        status: ClaimStatus,
-    ) -> None:
-        self.contract_id = contract_id
-        self.participant_id = participant_id
-        self.claim_key = claim_key
-        self.fingerprint = fingerprint
-        self.provider_id = provider_id
-        self.outcome_id = outcome_id
-        self.occurred_on = occurred_on
-        self.amount_minor = amount_minor
-        self.currency = currency
-        self.contract_version = contract_version
-        self.trigger_event_id = trigger_event_id
-        self.source_event_ids = source_event_ids
-        self.tier = tier
-        self.trace = trace
-        self.status = ClaimStatus(status)
-
-    def booking_facts(self) -> dict[str, Any]:
-        """What a downstream ledger needs to book this claim, carried on its events."""
-        return {
-            "contract_id": self.contract_id,
-            "provider_id": self.provider_id,
-            "participant_id": self.participant_id,
-            "outcome_id": self.outcome_id,
-            "occurred_on": self.occurred_on,
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "contract_version": self.contract_version,
-        }
-
-    def verify(self, actor: str, note: str) -> None:
-        self.check_status({ClaimStatus.SUBMITTED}, "verified")
-        self._verified(actor=actor, note=note, booking=self.booking_facts())
-
-    @event(Verified)
-    def _verified(self, actor: str, note: str, booking: dict[str, Any]) -> None:
-        self.status = ClaimStatus.VERIFIED
-
-    def reject(self, actor: str, reason: str) -> None:
-        self.check_status({ClaimStatus.SUBMITTED, ClaimStatus.AWAITING_EVIDENCE}, "rejected")
-        self._rejected(actor=actor, reason=reason, booking=self.booking_facts())
-
-    @event(Rejected)
-    def _rejected(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
-        self.status = ClaimStatus.REJECTED
-
-    def retire(self, actor: str, reason: str) -> None:
-        """The claim is no longer supported by the participant's history."""
-        if self.status is ClaimStatus.VERIFIED:
-            self._reversal_requested(actor=actor, reason=reason, booking=self.booking_facts())
-        elif self.status not in (ClaimStatus.VOIDED, ClaimStatus.REVERSAL_REQUESTED):
-            self._voided(actor=actor, reason=reason, booking=self.booking_facts())
-
-    @event(Voided)
-    def _voided(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
-        self.status = ClaimStatus.VOIDED
-
-    @event(ReversalRequested)
-    def _reversal_requested(self, actor: str, reason: str, booking: dict[str, Any]) -> None:
-        self.status = ClaimStatus.REVERSAL_REQUESTED
-
-    def check_status(self, allowed: set[ClaimStatus], action: str) -> None:
-        if self.status not in allowed:
-            raise IllegalTransition(self.id, self.status, action)
-
-
 class IntakeReceipt(Aggregate):
     """Remembers one provider event id, so a retried POST gets the first answer back."""
 
@@ -417,6 +274,31 @@ class IntakeReceipt(Aggregate):
         self.claim_ids = claim_ids
 
 
+class DecisionReceipt(Aggregate):
+    """Remembers one bulk decision request by its Idempotency-Key, with the answer it got."""
+
+    class Issued(Aggregate.Created):
+        actor: str
+        key: str
+        body_sha256: str
+        results: list[dict[str, Any]]
+
+    @staticmethod
+    def create_id(actor: str, key: str, **_: Any) -> UUID:
+        return decision_receipt_id(actor, key)
+
+    @event(Issued)
+    def __init__(
+        self, actor: str, key: str, body_sha256: str, results: list[dict[str, Any]]
+    ) -> None:
+        self.body_sha256 = body_sha256
+        self.results = results
+
+
+def decision_receipt_id(actor: str, key: str) -> UUID:
+    return stable_id("decisions", actor, key)
+
+
 def receipt_id(contract_id: str, provider_id: str, event_id: str) -> UUID:
     return stable_id("receipt", contract_id, provider_id, event_id)
 
@@ -437,8 +319,11 @@ CATALOGUE = EventCatalogue(
         Participant.EventCorrected: PublicType("participant.event_corrected", 1),
         Participant.EventRetracted: PublicType("participant.event_retracted", 1),
         Claim.Derived: PublicType("claim.derived", 1),
+        Claim.EvidenceAttached: PublicType("claim.evidence_attached", 1),
+        Claim.Submitted: PublicType("claim.submitted", 1),
         Claim.Verified: PublicType("claim.verified", 1),
         Claim.Rejected: PublicType("claim.rejected", 1),
+        Claim.Disputed: PublicType("claim.disputed", 1),
         Claim.Voided: PublicType("claim.voided", 1),
         Claim.ReversalRequested: PublicType("claim.reversal_requested", 1),
     }

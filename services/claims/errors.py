@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 
 
 class ContractNotFound(NotFound):
@@ -48,3 +48,27 @@ class ProviderNotInContract(Forbidden):
 
 class EventRejected(InvalidInput):
     """An incoming participant event does not fit the contract's event types."""
+
+
+class EvidenceRefused(InvalidInput):
+    """Evidence of a type the outcome does not take, or for a claim that takes no more."""
+
+
+class UnknownReasonCode(InvalidInput):
+    def __init__(self, code: str, known: list[str]) -> None:
+        super().__init__(
+            f"unknown reason code {code!r}",
+            [FieldProblem("reason_code", f"expected one of {', '.join(known)}")],
+        )
+
+
+class DecisionKeyReused(Conflict):
+    """An Idempotency-Key was used before with other decisions."""
+
+
+class DecisionsRefused(Conflict):
+    """At least one decision in a bulk request was refused, so none was applied."""
+
+
+class DisputeRefused(Conflict):
+    """The rejection can no longer be disputed."""

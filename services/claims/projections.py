@@ -1,4 +1,5 @@
-"""The claims service's own read model: an index of claims for filtered, cursor-paged lists.
+"""The claims service's own read models: a claim index for filtered, cursor-paged lists, and
+each contract's verification deadlines.
 
 Built from the service's own feed (not from aggregates), by a local follower that stores its
 position in the same transaction as the rows. Claim details always come from the aggregate.
@@ -31,40 +32,85 @@ claim_index = sa.Table(
     sa.Column("contract_version", sa.Integer, nullable=False),
     sa.Column("derived_position", sa.BigInteger, nullable=False, unique=True),
     sa.Column("updated_position", sa.BigInteger, nullable=False),
+    sa.Column("sampled", sa.Boolean, nullable=False),
+    sa.Column("sample_period", sa.String(7)),
+    sa.Column("derived_at", sa.DateTime(timezone=True)),
+    sa.Column("status_since", sa.DateTime(timezone=True)),
 )
 
-STATUS_BY_TYPE = {
-    "claim.verified": "verified",
-    "claim.rejected": "rejected",
-    "claim.voided": "voided",
-    "claim.reversal_requested": "reversal_requested",
+contract_settings = sa.Table(
+    "claims_contract_settings",
+    metadata,
+    sa.Column("contract_id", sa.String(64), primary_key=True),
+    sa.Column("decision_days", sa.Integer, nullable=False),
+    sa.Column("dispute_decision_days", sa.Integer, nullable=False),
+)
+
+TRANSITIONS = {
+    "claim.submitted",
+    "claim.verified",
+    "claim.rejected",
+    "claim.disputed",
+    "claim.voided",
+    "claim.reversal_requested",
 }
 
 
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
-    if entry.type == "claim.derived":
-        data = entry.data
+    if entry.type in ("contract.registered", "contract.amended"):
+        _upsert_settings(connection, entry)
+    elif entry.type == "claim.derived":
+        _insert_claim(connection, entry)
+    elif entry.type in TRANSITIONS:
+        values: dict[str, object] = {
+            "status": entry.data["status"],
+            "status_since": dt.datetime.fromisoformat(entry.data["at"]),
+            "updated_position": entry.position,
+        }
+        if entry.type == "claim.submitted":
+            values |= {
+                "sampled": entry.data["sampled"],
+                "sample_period": entry.data["sample_period"],
+            }
         connection.execute(
-            sa.insert(claim_index).values(
-                claim_id=entry.stream_id,
-                contract_id=data["contract_id"],
-                provider_id=data["provider_id"],
-                participant_id=data["participant_id"],
-                outcome_id=data["outcome_id"],
-                status=data["status"],
-                amount_minor=data["amount_minor"],
-                currency=data["currency"],
-                occurred_on=dt.date.fromisoformat(data["occurred_on"]),
-                contract_version=data["contract_version"],
-                derived_position=entry.position,
-                updated_position=entry.position,
-            )
+            sa.update(claim_index).where(claim_index.c.claim_id == entry.stream_id).values(**values)
         )
-    elif entry.type in STATUS_BY_TYPE:
+
+
+def _insert_claim(connection: Connection, entry: FeedEntry) -> None:
+    data = entry.data
+    connection.execute(
+        sa.insert(claim_index).values(
+            claim_id=entry.stream_id,
+            contract_id=data["contract_id"],
+            provider_id=data["provider_id"],
+            participant_id=data["participant_id"],
+            outcome_id=data["outcome_id"],
+            status=data["status"],
+            amount_minor=data["amount_minor"],
+            currency=data["currency"],
+            occurred_on=dt.date.fromisoformat(data["occurred_on"]),
+            contract_version=data["contract_version"],
+            derived_position=entry.position,
+            updated_position=entry.position,
+            sampled=False,
+            derived_at=entry.recorded_at,
+            status_since=entry.recorded_at,
+        )
+    )
+
+
+def _upsert_settings(connection: Connection, entry: FeedEntry) -> None:
+    rulebook = entry.data["rulebook"]
+    verification = rulebook["verification"]
+    values = {
+        "decision_days": verification["decision_days"],
+        "dispute_decision_days": verification["dispute_decision_days"],
+    }
+    where = contract_settings.c.contract_id == rulebook["contract_id"]
+    if not connection.execute(sa.update(contract_settings).where(where).values(**values)).rowcount:
         connection.execute(
-            sa.update(claim_index)
-            .where(claim_index.c.claim_id == entry.stream_id)
-            .values(status=STATUS_BY_TYPE[entry.type], updated_position=entry.position)
+            sa.insert(contract_settings).values(contract_id=rulebook["contract_id"], **values)
         )
 
 
@@ -73,20 +119,76 @@ class ClaimFilter:
     contract_id: str | None = None
     provider_id: str | None = None
     status: str | None = None
+    outcome_id: str | None = None
+    occurred_from: dt.date | None = None
+    occurred_to: dt.date | None = None
+    recorded_from: dt.datetime | None = None
+    recorded_to: dt.datetime | None = None
     contract_ids: frozenset[str] | None = None
 
 
 def list_claims(engine: Engine, claim_filter: ClaimFilter, after: int, limit: int) -> list[dict]:
     """Claims in derivation order after a cursor; new claims always sort after old ones."""
-    query = sa.select(claim_index).where(claim_index.c.derived_position > after)
-    if claim_filter.contract_id is not None:
-        query = query.where(claim_index.c.contract_id == claim_filter.contract_id)
-    if claim_filter.contract_ids is not None:
-        query = query.where(claim_index.c.contract_id.in_(sorted(claim_filter.contract_ids)))
-    if claim_filter.provider_id is not None:
-        query = query.where(claim_index.c.provider_id == claim_filter.provider_id)
-    if claim_filter.status is not None:
-        query = query.where(claim_index.c.status == claim_filter.status)
-    query = query.order_by(claim_index.c.derived_position).limit(limit)
+    c = claim_index.c
+    f = claim_filter
+    conditions = [
+        c.derived_position > after,
+        *([c.contract_id == f.contract_id] if f.contract_id is not None else []),
+        *([c.contract_id.in_(sorted(f.contract_ids))] if f.contract_ids is not None else []),
+        *([c.provider_id == f.provider_id] if f.provider_id is not None else []),
+        *([c.status == f.status] if f.status is not None else []),
+        *([c.outcome_id == f.outcome_id] if f.outcome_id is not None else []),
+        *([c.occurred_on >= f.occurred_from] if f.occurred_from is not None else []),
+        *([c.occurred_on <= f.occurred_to] if f.occurred_to is not None else []),
+        *([c.derived_at >= f.recorded_from] if f.recorded_from is not None else []),
+        *([c.derived_at < f.recorded_to] if f.recorded_to is not None else []),
+    ]
+    query = sa.select(claim_index).where(*conditions).order_by(c.derived_position).limit(limit)
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def overdue_claims(
+    engine: Engine, claim_filter: ClaimFilter, now: dt.datetime, limit: int
+) -> list[dict]:
+    """Submitted claims past their decision deadline, and disputes past theirs, oldest first."""
+    c, s = claim_index.c, contract_settings.c
+    query = sa.select(claim_index, s.decision_days, s.dispute_decision_days).join(
+        contract_settings, s.contract_id == c.contract_id
+    )
+    if claim_filter.contract_id is not None:
+        query = query.where(c.contract_id == claim_filter.contract_id)
+    if claim_filter.contract_ids is not None:
+        query = query.where(c.contract_id.in_(sorted(claim_filter.contract_ids)))
+    if claim_filter.provider_id is not None:
+        query = query.where(c.provider_id == claim_filter.provider_id)
+    query = query.where(c.status.in_(["submitted", "disputed"])).order_by(c.status_since)
+    rows = []
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            found = dict(row._mapping)
+            days = (
+                found["decision_days"]
+                if found["status"] == "submitted"
+                else found["dispute_decision_days"]
+            )
+            since = _aware(found["status_since"])
+            due = since + dt.timedelta(days=days)
+            if due < now:
+                rows.append(found | {"due_at": due, "days_overdue": (now - due).days})
+                if len(rows) >= limit:
+                    break
+    return rows
+
+
+def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict]:
+    query = sa.select(claim_index).where(
+        claim_index.c.contract_id == contract_id, claim_index.c.sample_period == period
+    )
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

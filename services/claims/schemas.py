@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,6 +103,13 @@ class ParticipantOut(BaseModel):
     claims: list[ParticipantClaimOut]
 
 
+class EvidenceOut(BaseModel):
+    evidence_type: str
+    sha256: str
+    uri: str | None
+    issued_on: dt.date
+
+
 class ClaimOut(BaseModel):
     claim_id: str
     contract_id: str
@@ -119,6 +126,10 @@ class ClaimOut(BaseModel):
     source_event_ids: list[str] | None = None
     tier: str | None = None
     trace: dict[str, Any] | None = None
+    sampled: bool = False
+    evidence_required: list[str] | None = None
+    evidence: list[EvidenceOut] | None = None
+    missing_evidence: list[str] | None = None
 
 
 class ClaimListOut(BaseModel):
@@ -131,7 +142,80 @@ class VerifyIn(Body):
 
 
 class RejectIn(Body):
+    reason_code: str = Field(pattern=NAME_PATTERN, description="One of the contract's reason codes")
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeIn(Body):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class EvidenceIn(Body):
+    evidence_type: str = Field(pattern=NAME_PATTERN)
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the document, lower-case hex"
+    )
+    uri: str | None = Field(default=None, max_length=2000, pattern=r"^(https|urn|s3|file):\S+$")
+    issued_on: dt.date
+
+
+class DecisionIn(Body):
+    claim_id: str = Field(max_length=36)
+    action: Literal["verify", "reject"]
+    reason_code: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class DecisionsIn(Body):
+    decisions: list[DecisionIn] = Field(min_length=1, max_length=1000)
+
+
+class DecisionResultOut(BaseModel):
+    claim_id: str
+    status: str
+
+
+class DecisionsOut(BaseModel):
+    results: list[DecisionResultOut]
+
+
+class HistoryEntryOut(BaseModel):
+    type: str
+    stream_version: int
+    recorded_at: dt.datetime
+    actor: str | None = None
+    status: str | None = None
+    note: str | None = None
+    data: dict[str, Any]
+
+
+class OverdueOut(BaseModel):
+    claim_id: str
+    contract_id: str
+    provider_id: str
+    outcome_id: str
+    status: str
+    status_since: dt.datetime
+    due_at: dt.datetime
+    days_overdue: int
+
+
+class SamplingProviderOut(BaseModel):
+    provider_id: str
+    submitted: int
+    sampled: int
+    sampled_decided: int
+    sampled_rejected: int
+    rejection_rate: str = Field(description="Rejected share of the decided sample, by amount")
+    population_amount_minor: int
+    extrapolated_rejected_amount_minor: int
+
+
+class SamplingOut(BaseModel):
+    contract_id: str
+    period: str
+    sample_percent: str | None
+    providers: list[SamplingProviderOut]
 
 
 ProviderId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]

@@ -50,6 +50,7 @@ class DerivedClaim:
     source_event_ids: tuple[str, ...]
     tier: str | None
     trace: Mapping[str, Any]
+    evidence_required: tuple[str, ...] = ()
 
     def fingerprint(self) -> tuple[Any, ...]:
         """What makes two derivations the same claim."""
@@ -209,6 +210,7 @@ def _evaluate(
         trigger_event_id=trigger.event_id,
         source_event_ids=tuple(sorted({e.event_id for e in bound.values()})),
         tier=tier.id if tier is not None else None,
+        evidence_required=tuple(outcome.evidence),
         trace={
             "contract_version": in_effect.version,
             "outcome_id": outcome.id,

@@ -242,6 +242,37 @@ class Kpi(Strict):
     lower_level: Percentage | None = Field(default=None, description="Below: major failure")
 
 
+DEFAULT_REASON_CODES = (
+    "evidence_missing",
+    "evidence_invalid",
+    "ineligible",
+    "duplicate",
+    "form_defect",
+    "other",
+)
+
+
+class Verification(Strict):
+    """How claims are verified, and the deadlines around it."""
+
+    mode: Literal["manual", "automatic", "sampled"] = "manual"
+    sample_percent: Percentage | None = Field(
+        default=None, description="sampled mode: the share of claims sent to manual review"
+    )
+    decision_days: int = Field(
+        default=30, ge=1, le=MAX_DAYS, description="to decide a submitted claim"
+    )
+    dispute_window_days: int = Field(
+        default=14, ge=0, le=MAX_DAYS, description="to dispute a rejection"
+    )
+    dispute_decision_days: int = Field(
+        default=30, ge=1, le=MAX_DAYS, description="to decide a dispute"
+    )
+    reason_codes: list[Name] = Field(
+        default_factory=lambda: list(DEFAULT_REASON_CODES), min_length=1, max_length=50
+    )
+
+
 class Eligibility(Strict):
     """Conditions on the subject's first event of each named type; all must hold."""
 
@@ -262,6 +293,7 @@ class RuleBook(Strict):
     base_amounts: dict[Name, DecimalText] = Field(default_factory=dict, max_length=MAX_ITEMS)
     multiplier_tables: dict[Name, MultiplierTable] = Field(default_factory=dict, max_length=50)
     evidence_types: list[Name] = Field(default_factory=list, max_length=MAX_ITEMS)
+    verification: Verification = Field(default_factory=Verification)
     outcomes: list[Outcome] = Field(default_factory=list, max_length=MAX_ITEMS)
     caps: list[Cap] = Field(default_factory=list, max_length=MAX_ITEMS)
     targets: list[TargetSeries] = Field(default_factory=list, max_length=MAX_ITEMS)

@@ -77,6 +77,7 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
             yield FieldProblem(f"outcomes.{index}.id", f"duplicate outcome id {outcome.id!r}")
         seen.add(outcome.id)
         yield from _outcome_problems(book, f"outcomes.{index}", outcome)
+    yield from _verification_problems(book)
     yield from _cap_problems(book)
     yield from _target_and_kpi_problems(book)
 
@@ -333,6 +334,20 @@ def _value_type_problem(spec: AttributeSpec, value: Any) -> str | None:
     if kind is AttributeType.STRING and not isinstance(value, str):
         return "expected a string"
     return None
+
+
+def _verification_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    verification = book.verification
+    if verification.mode == "sampled" and verification.sample_percent is None:
+        yield FieldProblem("verification.sample_percent", "sampled verification needs a percentage")
+    if verification.mode != "sampled" and verification.sample_percent is not None:
+        yield FieldProblem(
+            "verification.sample_percent", "only sampled verification takes a percentage"
+        )
+    if verification.sample_percent is not None and Decimal(verification.sample_percent) > 100:
+        yield FieldProblem("verification.sample_percent", "a percentage is at most 100")
+    if len(set(verification.reason_codes)) != len(verification.reason_codes):
+        yield FieldProblem("verification.reason_codes", "reason codes must be unique")
 
 
 # ---- caps, targets, KPIs -----------------------------------------------------------------------

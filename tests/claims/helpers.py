@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -26,8 +27,11 @@ def ips_rulebook() -> RuleBook:
     return parse_rulebook(ips_document())
 
 
-def claims_app(url: str) -> ClaimsApplication:
-    return ClaimsApplication(url, PSEUDONYM_KEY, today=lambda: TODAY)
+NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+
+
+def claims_app(url: str, clock: Callable[[], dt.datetime] = lambda: NOW) -> ClaimsApplication:
+    return ClaimsApplication(url, PSEUDONYM_KEY, clock=clock)
 
 
 def story_events(ref: str = "case-0042", prefix: str = "ev") -> list[IncomingEvent]:

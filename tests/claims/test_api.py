@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from services.claims.api import create_app
-from services.claims.settings import ClaimsSettings
-from shared.settings import CommonSettings
+from tests.claims.conftest import load_examples
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, ips_document, story_json
-from tests.conftest import serving
 
 EVENTS = "/v1/contracts/ips-employment/events"
 Auth = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-async def client(
-    urls: dict[str, str], common: CommonSettings, auth: Auth
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ClaimsSettings(database_url=urls["claims"]), common)
-    async with serving(app) as client:
-        response = await client.post("/v1/contracts", json=ips_document(), headers=auth("admin"))
-        assert response.status_code == 201, response.text
-        yield client
+async def client(service: httpx.AsyncClient, auth: Auth) -> httpx.AsyncClient:
+    await load_examples(service, auth("admin"), "ips-employment")
+    return service
 
 
 def provider(auth: Auth, provider_id: str = PROVIDER) -> dict[str, str]:
@@ -211,7 +203,11 @@ async def test_only_verifiers_decide_and_a_second_decision_is_409(
     url = f"/v1/claims/{claim['claim_id']}"
     assert (await client.post(f"{url}/verify", headers=provider(auth))).status_code == 403
     assert (
-        await client.post(f"{url}/reject", json={"reason": "form defect"}, headers=auth("verifier"))
+        await client.post(
+            f"{url}/reject",
+            json={"reason_code": "form_defect", "reason": "teacher comment on the form"},
+            headers=auth("verifier"),
+        )
     ).status_code == 200
     second = await client.post(f"{url}/verify", headers=auth("verifier"))
     assert second.status_code == 409

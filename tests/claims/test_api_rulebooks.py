@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from services.claims.api import create_app
-from services.claims.settings import ClaimsSettings
-from shared.settings import CommonSettings
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_json
-from tests.conftest import IPS_RULEBOOK, serving
+from tests.conftest import IPS_RULEBOOK
 
 Auth = Callable[..., dict[str, str]]
 EXAMPLES = Path(__file__).parents[2] / "examples" / "contracts"
@@ -23,10 +20,8 @@ YAML = {"Content-Type": "application/yaml"}
 
 
 @pytest.fixture
-async def client(urls: dict[str, str], common: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ClaimsSettings(database_url=urls["claims"]), common)
-    async with serving(app) as client:
-        yield client
+def client(service: httpx.AsyncClient) -> httpx.AsyncClient:
+    return service
 
 
 async def register(client: httpx.AsyncClient, auth: Auth, text: str) -> httpx.Response:

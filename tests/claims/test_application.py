@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from services.claims.application import ClaimsApplication, IncomingEvent
-from services.claims.domain import ClaimStatus
+from services.claims.claim import ClaimStatus
 from services.claims.errors import (
     ClaimTransitionRefused,
     ContractConflict,
@@ -162,7 +162,7 @@ def test_verify_then_reject_is_refused_and_changes_nothing(app: ClaimsApplicatio
     app.verify(claim_id, "verifier:v", "seen")
     head = app.head_position()
     with pytest.raises(ClaimTransitionRefused):
-        app.reject(claim_id, "verifier:v", "changed my mind")
+        app.reject(claim_id, "verifier:v", "duplicate", "changed my mind")
     assert app.head_position() == head
     assert app.claim(claim_id).status is ClaimStatus.VERIFIED
 
@@ -176,11 +176,13 @@ def test_feed_entries_are_public_plain_json(app: ClaimsApplication) -> None:
         "participant.event_recorded",
         "participant.event_recorded",
         "claim.derived",
+        "claim.submitted",
     ]
     assert [e.position for e in entries] == sorted(e.position for e in entries)
     assert all(e.schema_version == 1 for e in entries)
-    derived = entries[-1].data
-    assert derived["amount_minor"] == 50_000 and derived["status"] == "submitted"
+    derived, submitted = entries[-2].data, entries[-1].data
+    assert derived["amount_minor"] == 50_000 and derived["status"] == "awaiting_evidence"
+    assert submitted["status"] == "submitted" and submitted["sampled"] is False
     assert app.read_feed(entries[1].position, 2) == entries[2:4]
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from services.claims.application import ClaimsApplication, IncomingEvent
-from services.claims.domain import ClaimStatus, Participant
+from services.claims.claim import ClaimStatus
+from services.claims.domain import Participant
 from services.claims.errors import ContractConflict, EventNotFound, EventRejected, EventRetracted
 from shared.rules.model import parse_rulebook
 from tests.claims.helpers import (

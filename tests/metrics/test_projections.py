@@ -14,19 +14,17 @@ from services.claims.application import ClaimsApplication
 from services.metrics.application import funnel
 from services.metrics.errors import ContractNotTracked
 from services.metrics.projections import apply_claims_entry
-from shared.eventstore import sqlalchemy_url
-from shared.sqlviews import ConcurrentFollowerError, SqlSink, create_engine, migrate
+from shared.sqlviews import ConcurrentFollowerError, SqlSink
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
+from tests.stores import migrated_engine
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "metrics" / "migrations"
 
 
 @pytest.fixture
 def engine(urls: dict[str, str]) -> Iterator[Engine]:
-    engine = create_engine(sqlalchemy_url(urls["metrics"]))
-    migrate(engine, MIGRATIONS, "alembic_version_metrics")
-    yield engine
-    engine.dispose()
+    with migrated_engine(urls["metrics"], "metrics") as engine:
+        yield engine
 
 
 def sink(engine: Engine) -> SqlSink:

@@ -1,25 +1,52 @@
-"""Claim routes: list and read claims, and the verifier's decisions."""
+"""Claim routes: the payer's pull, claim details and history, evidence, decisions, disputes."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from services.claims.application import ClaimsApplication
-from services.claims.domain import Claim
+from services.claims.claim import Claim, Evidence
 from services.claims.errors import ClaimNotFound
-from services.claims.projections import ClaimFilter, list_claims
-from services.claims.schemas import ClaimListOut, ClaimOut, RejectIn, VerifyIn
+from services.claims.projections import ClaimFilter, list_claims, overdue_claims, sampling_rows
+from services.claims.schemas import (
+    ClaimListOut,
+    ClaimOut,
+    DecisionsIn,
+    DecisionsOut,
+    DisputeIn,
+    EvidenceIn,
+    EvidenceOut,
+    HistoryEntryOut,
+    OverdueOut,
+    RejectIn,
+    SamplingOut,
+    SamplingProviderOut,
+    VerifyIn,
+)
+from services.claims.verification import Decision
 from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.csvout import csv_response, wants_csv
+from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.money import format_minor
+from shared.rules.model import RuleBook
 
 router = APIRouter(tags=["claims"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
+CLAIM_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "Unknown claim"}}
+DECISION_ERRORS = {**CLAIM_ERRORS, 409: {"description": "The claim's state does not allow it"}}
+CSV_COLUMNS = [
+    "claim_id", "contract_id", "provider_id", "participant_id", "outcome_id", "status",
+    "occurred_on", "amount_minor", "amount", "currency", "contract_version", "derived_position",
+]  # fmt: skip
+AnyReader = Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))]
+Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
+ProviderCaller = Annotated[Principal, Depends(require(Role.PROVIDER))]
 
 
 def _app(request: Request) -> ClaimsApplication:
@@ -44,6 +71,18 @@ def _claim_out(claim: Claim) -> ClaimOut:
         source_event_ids=claim.source_event_ids,
         tier=claim.tier,
         trace=claim.trace,
+        sampled=claim.sampled,
+        evidence_required=claim.evidence_required,
+        evidence=[
+            EvidenceOut(
+                evidence_type=e.evidence_type,
+                sha256=e.sha256,
+                uri=e.uri,
+                issued_on=dt.date.fromisoformat(e.issued_on),
+            )
+            for e in claim.evidence
+        ],
+        missing_evidence=claim.missing_evidence(),
     )
 
 
@@ -60,90 +99,215 @@ def _parse_claim_id(claim_id: str) -> UUID:
         raise ClaimNotFound(claim_id) from None
 
 
-claim_errors = {**PROBLEM_RESPONSES, 404: {"description": "Unknown claim"}}
+def _own_claim(request: Request, principal: Principal, claim_id: str) -> UUID:
+    claim = _app(request).claim(_parse_claim_id(claim_id))
+    if claim.provider_id != principal.provider_id:
+        raise Forbidden("a provider may act only on its own claims")
+    check_contract_scope(principal, claim.contract_id)
+    return claim.id
 
 
-@router.get("/v1/claims", response_model=ClaimListOut, responses=PROBLEM_RESPONSES)
+def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
+    if criteria.get("contract_id") is not None:
+        check_contract_scope(principal, criteria["contract_id"])
+    if principal.role is Role.PAYER:
+        return ClaimFilter(**criteria, contract_ids=principal.contract_ids)
+    if principal.role is Role.PROVIDER:
+        criteria["provider_id"] = principal.provider_id
+        return ClaimFilter(**criteria, contract_ids=principal.contract_ids or None)
+    return ClaimFilter(**criteria)
+
+
+@router.get(
+    "/v1/claims",
+    response_model=ClaimListOut,
+    responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}}}},
+)
 def get_claims(
     request: Request,
-    principal: Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))],
+    principal: AnyReader,
     contract_id: Annotated[str | None, Query(max_length=64)] = None,
+    provider_id: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
+    outcome_id: Annotated[str | None, Query(max_length=64)] = None,
+    occurred_from: dt.date | None = None,
+    occurred_to: dt.date | None = None,
+    recorded_from: dt.datetime | None = None,
+    recorded_to: dt.datetime | None = None,
     after: Annotated[int, Query(ge=0, description="Cursor: `next_after` of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
-) -> ClaimListOut:
-    """Claims in the order they were derived; the cursor never skips or repeats one."""
-    claim_filter = _claim_filter(principal, contract_id, status)
+) -> Any:
+    """Claims in the order they were derived; the cursor never skips or repeats one.
+
+    A claim derived while a reader pages always sorts after every claim it has seen. With
+    `Accept: text/csv` the same page comes as CSV, with the cursor in `X-Next-After`.
+    """
+    claim_filter = _scoped_filter(
+        principal,
+        contract_id=contract_id,
+        provider_id=provider_id,
+        status=status,
+        outcome_id=outcome_id,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+    )
     rows = list_claims(request.app.state.engine, claim_filter, after, limit)
-    items = [
-        ClaimOut(
-            **{k: v for k, v in row.items() if k in ClaimOut.model_fields},
-            amount=format_minor(row["amount_minor"], row["currency"]),
-        )
-        for row in rows
-    ]
+    for row in rows:
+        row["amount"] = format_minor(row["amount_minor"], row["currency"])
     next_after = rows[-1]["derived_position"] if len(rows) == limit else None
+    if wants_csv(request):
+        return csv_response(rows, CSV_COLUMNS, next_after)
+    items = [
+        ClaimOut(**{k: v for k, v in row.items() if k in ClaimOut.model_fields}) for row in rows
+    ]
     return ClaimListOut(items=items, next_after=next_after)
 
 
-@router.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=claim_errors)
-def get_claim(
+@router.get("/v1/claims/overdue", response_model=list[OverdueOut], responses=PROBLEM_RESPONSES)
+def get_overdue(
     request: Request,
-    claim_id: str,
     principal: Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))],
-) -> ClaimOut:
+    contract_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> list[OverdueOut]:
+    """Claims waiting past the contract's decision deadline, and disputes past theirs."""
+    claim_filter = _scoped_filter(principal, contract_id=contract_id)
+    now = dt.datetime.now(dt.UTC)
+    rows = overdue_claims(request.app.state.engine, claim_filter, now, limit)
+    return [
+        OverdueOut(**{k: v for k, v in row.items() if k in OverdueOut.model_fields}) for row in rows
+    ]
+
+
+@router.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=CLAIM_ERRORS)
+def get_claim(request: Request, claim_id: str, principal: AnyReader) -> ClaimOut:
     claim = _app(request).claim(_parse_claim_id(claim_id))
     _check_claim_access(principal, claim)
     return _claim_out(claim)
 
 
-decision_errors = {**claim_errors, 409: {"description": "The claim's state does not allow it"}}
-
-
-@router.post(
-    "/v1/claims/{claim_id}/verify",
-    response_model=ClaimOut,
-    responses=decision_errors,
-    tags=["claims"],
+@router.get(
+    "/v1/claims/{claim_id}/history", response_model=list[HistoryEntryOut], responses=CLAIM_ERRORS
 )
-def verify_claim(
-    request: Request,
-    claim_id: str,
-    principal: Annotated[Principal, Depends(require(Role.VERIFIER))],
-    body: VerifyIn | None = None,
+def get_claim_history(
+    request: Request, claim_id: str, principal: AnyReader
+) -> list[HistoryEntryOut]:
+    """Every transition of the claim with its actor, time and note, oldest first."""
+    application = _app(request)
+    claim = application.claim(_parse_claim_id(claim_id))
+    _check_claim_access(principal, claim)
+    return [
+        HistoryEntryOut(
+            type=entry.type,
+            stream_version=entry.stream_version,
+            recorded_at=entry.recorded_at,
+            actor=entry.data.get("actor"),
+            status=entry.data.get("status"),
+            note=entry.data.get("note"),
+            data=entry.data,
+        )
+        for entry in application.claim_history(claim.id)
+    ]
+
+
+@router.post("/v1/claims/{claim_id}/evidence", response_model=ClaimOut, responses=DECISION_ERRORS)
+def attach_evidence(
+    request: Request, claim_id: str, body: EvidenceIn, principal: ProviderCaller
 ) -> ClaimOut:
-    """Verify a submitted claim; the ledger books it from the feed."""
+    """Attach a reference to an evidence document (its hash, never the document)."""
+    own = _own_claim(request, principal, claim_id)
+    evidence = Evidence(body.evidence_type, body.sha256, body.uri, body.issued_on.isoformat())
+    return _claim_out(_app(request).attach_evidence(own, principal.actor, evidence))
+
+
+@router.post("/v1/claims/{claim_id}/verify", response_model=ClaimOut, responses=DECISION_ERRORS)
+def verify_claim(
+    request: Request, claim_id: str, principal: Verifier, body: VerifyIn | None = None
+) -> ClaimOut:
+    """Verify a submitted or disputed claim; the ledger books it from the feed."""
     note = body.note if body else ""
     return _claim_out(_app(request).verify(_parse_claim_id(claim_id), principal.actor, note))
 
 
-@router.post(
-    "/v1/claims/{claim_id}/reject",
-    response_model=ClaimOut,
-    responses=decision_errors,
-    tags=["claims"],
-)
-def reject_claim(
-    request: Request,
-    claim_id: str,
-    body: RejectIn,
-    principal: Annotated[Principal, Depends(require(Role.VERIFIER))],
+@router.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=DECISION_ERRORS)
+def reject_claim(request: Request, claim_id: str, body: RejectIn, principal: Verifier) -> ClaimOut:
+    """Reject with one of the contract's reason codes; a disputed claim's rejection is final."""
+    claim = _app(request).reject(
+        _parse_claim_id(claim_id), principal.actor, body.reason_code, body.reason
+    )
+    return _claim_out(claim)
+
+
+@router.post("/v1/claims/{claim_id}/dispute", response_model=ClaimOut, responses=DECISION_ERRORS)
+def dispute_claim(
+    request: Request, claim_id: str, body: DisputeIn, principal: ProviderCaller
 ) -> ClaimOut:
-    return _claim_out(_app(request).reject(_parse_claim_id(claim_id), principal.actor, body.reason))
+    """The provider disputes a rejection, within the contract's dispute window."""
+    own = _own_claim(request, principal, claim_id)
+    return _claim_out(_app(request).dispute(own, principal.actor, body.note))
 
 
-def _claim_filter(principal: Principal, contract_id: str | None, status: str | None) -> ClaimFilter:
-    if contract_id is not None:
-        check_contract_scope(principal, contract_id)
-    if principal.role is Role.PAYER:
-        return ClaimFilter(
-            contract_id=contract_id, status=status, contract_ids=principal.contract_ids
-        )
-    if principal.role is Role.PROVIDER:
-        return ClaimFilter(
-            contract_id=contract_id,
-            status=status,
-            provider_id=principal.provider_id,
-            contract_ids=principal.contract_ids or None,
-        )
-    return ClaimFilter(contract_id=contract_id, status=status)
+@router.post("/v1/claims/decisions", response_model=DecisionsOut, responses=DECISION_ERRORS)
+def decide_many(
+    request: Request,
+    body: DecisionsIn,
+    principal: Verifier,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=128)],
+) -> DecisionsOut:
+    """Verify or reject up to 1,000 claims at once: all applied, or none. Idempotent by key."""
+    decisions = [Decision(d.claim_id, d.action, d.reason_code, d.note) for d in body.decisions]
+    results = _app(request).decide_many(principal.actor, idempotency_key, decisions)
+    return DecisionsOut.model_validate({"results": results})
+
+
+@router.get(
+    "/v1/contracts/{contract_id}/sampling", response_model=SamplingOut, responses=PROBLEM_RESPONSES
+)
+def get_sampling(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PAYER, *READERS))],
+    period: Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
+) -> SamplingOut:
+    """The manual-review sample of a month per provider: rejection rate and what it implies."""
+    check_contract_scope(principal, contract_id)
+    book = RuleBook.model_validate(_app(request).contract(contract_id).documents[-1])
+    if book.verification.mode != "sampled":
+        raise InvalidInput(f"contract {contract_id} does not verify by sample")
+    rows = sampling_rows(request.app.state.engine, contract_id, period)
+    providers = sorted({row["provider_id"] for row in rows})
+    return SamplingOut(
+        contract_id=contract_id,
+        period=period,
+        sample_percent=book.verification.sample_percent,
+        providers=[
+            _sampling_line(p, [r for r in rows if r["provider_id"] == p]) for p in providers
+        ],
+    )
+
+
+def _sampling_line(provider_id: str, rows: list[dict[str, Any]]) -> SamplingProviderOut:
+    sample = [r for r in rows if r["sampled"]]
+    decided = [
+        r for r in sample if r["status"] in ("verified", "rejected", "disputed", "rejected_final")
+    ]
+    rejected = [r for r in decided if r["status"] in ("rejected", "rejected_final")]
+    decided_minor = sum(r["amount_minor"] for r in decided)
+    rate = (
+        Decimal(sum(r["amount_minor"] for r in rejected)) / decided_minor
+        if decided_minor
+        else Decimal(0)
+    )
+    population = sum(r["amount_minor"] for r in rows)
+    return SamplingProviderOut(
+        provider_id=provider_id,
+        submitted=len(rows),
+        sampled=len(sample),
+        sampled_decided=len(decided),
+        sampled_rejected=len(rejected),
+        rejection_rate=str(rate.quantize(Decimal("0.0001"))),
+        population_amount_minor=population,
+        extrapolated_rejected_amount_minor=int((rate * population).to_integral_value()),
+    )

@@ -1,0 +1,214 @@
+"""Verification use cases: evidence, decisions (one or a thousand), disputes, claim history.
+
+Mixed into :class:`services.claims.application.ClaimsApplication`; each use case loads what it
+needs, applies one transition per claim through the claim's state machine, and ends in one
+``save``. An illegal transition changes nothing and is reported as a conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from services.claims.claim import (
+    Claim,
+    DisputeWindowClosed,
+    Evidence,
+    EvidenceNotAccepted,
+    IllegalTransition,
+)
+from services.claims.derivation import settle_submission
+from services.claims.domain import Contract, DecisionReceipt, canonical_sha256, decision_receipt_id
+from services.claims.errors import (
+    ClaimNotFound,
+    ClaimTransitionRefused,
+    DecisionKeyReused,
+    DecisionsRefused,
+    DisputeRefused,
+    EvidenceRefused,
+    UnknownReasonCode,
+)
+from shared.rules.model import RuleBook, Verification
+
+MAX_CONFLICT_RETRIES = 5
+MAX_DECISIONS = 1000
+T = TypeVar("T")
+
+
+def retrying(command: Callable[[], T]) -> T:
+    """Run a command again when a concurrent writer changed one of its aggregates first."""
+    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
+        try:
+            return command()
+        except IntegrityError:
+            continue
+    return command()
+
+
+@dataclass(frozen=True)
+class Decision:
+    claim_id: str
+    action: str  # "verify" or "reject"
+    reason_code: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    type: str
+    stream_version: int
+    recorded_at: dt.datetime
+    data: dict[str, Any]
+
+
+class VerificationUseCases:
+    # provided by the application this is mixed into
+    _clock: Callable[[], dt.datetime]
+    save: Callable[..., Any]
+    load: Callable[..., Any]
+    events: Any
+    contract: Callable[[str], Contract]
+
+    def claim(self, claim_id: UUID) -> Claim:
+        claim = self.load(claim_id, Claim)
+        if claim is None:
+            raise ClaimNotFound(str(claim_id))
+        assert isinstance(claim, Claim)
+        return claim
+
+    def _verification(self, claim: Claim) -> Verification:
+        return RuleBook.model_validate(self.contract(claim.contract_id).documents[-1]).verification
+
+    # ---- evidence ----------------------------------------------------------------------------
+    def attach_evidence(self, claim_id: UUID, actor: str, evidence: Evidence) -> Claim:
+        """Attach an evidence reference; a claim whose evidence is complete is submitted."""
+        return retrying(lambda: self._attach_evidence(claim_id, actor, evidence))
+
+    def _attach_evidence(self, claim_id: UUID, actor: str, evidence: Evidence) -> Claim:
+        claim = self.claim(claim_id)
+        try:
+            changed = claim.attach_evidence(actor, evidence)
+        except EvidenceNotAccepted as exc:
+            raise EvidenceRefused(str(exc)) from None
+        if changed:
+            settle_submission(claim, self._verification(claim), self._clock())
+            self.save(claim)
+        return claim
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def verify(self, claim_id: UUID, actor: str, note: str) -> Claim:
+        return self._decide_one(Decision(str(claim_id), "verify", "", note), actor)
+
+    def reject(self, claim_id: UUID, actor: str, reason_code: str, note: str) -> Claim:
+        return self._decide_one(Decision(str(claim_id), "reject", reason_code, note), actor)
+
+    def _decide_one(self, decision: Decision, actor: str) -> Claim:
+        def command() -> Claim:
+            claim = self.claim(UUID(decision.claim_id))
+            self._apply(claim, decision, actor, self._clock())
+            self.save(claim)
+            return claim
+
+        return retrying(command)
+
+    def _apply(self, claim: Claim, decision: Decision, actor: str, at: dt.datetime) -> None:
+        try:
+            if decision.action == "verify":
+                claim.verify(actor, at, decision.note)
+            else:
+                codes = self._verification(claim).reason_codes
+                if decision.reason_code not in codes:
+                    raise UnknownReasonCode(decision.reason_code, codes)
+                claim.reject(actor, at, decision.reason_code, decision.note)
+        except IllegalTransition as exc:
+            raise ClaimTransitionRefused(
+                str(exc), extra={"claim_status": exc.status.value}
+            ) from None
+
+    def decide_many(
+        self, actor: str, idempotency_key: str, decisions: Sequence[Decision]
+    ) -> list[dict[str, Any]]:
+        """Up to 1,000 decisions in one transaction: all applied, or none if any is refused.
+
+        The same key with the same decisions answers the first result again; with other
+        decisions it is a conflict.
+        """
+        assert len(decisions) <= MAX_DECISIONS
+        return retrying(lambda: self._decide_many(actor, idempotency_key, decisions))
+
+    def _decide_many(
+        self, actor: str, key: str, decisions: Sequence[Decision]
+    ) -> list[dict[str, Any]]:
+        digest = canonical_sha256([asdict(d) for d in decisions])
+        receipt = self.load(decision_receipt_id(actor, key), DecisionReceipt)
+        if receipt is not None:
+            if receipt.body_sha256 != digest:
+                raise DecisionKeyReused("this Idempotency-Key was used with other decisions")
+            results: list[dict[str, Any]] = receipt.results
+            return results
+        claims: dict[str, Claim] = {}
+        refused: list[dict[str, Any]] = []
+        at = self._clock()
+        for index, decision in enumerate(decisions):
+            try:
+                claim = claims.get(decision.claim_id) or self.claim(UUID(decision.claim_id))
+                self._apply(claim, decision, actor, at)
+                claims[decision.claim_id] = claim
+            except (ClaimNotFound, ClaimTransitionRefused, UnknownReasonCode, ValueError) as exc:
+                refused.append({"index": index, "claim_id": decision.claim_id, "problem": str(exc)})
+        if refused:
+            raise DecisionsRefused("no decision was applied", extra={"refused": refused})
+        results = [
+            {"claim_id": d.claim_id, "status": claims[d.claim_id].status.value} for d in decisions
+        ]
+        self.save(*claims.values(), DecisionReceipt(actor, key, digest, results))
+        return results
+
+    # ---- disputes -------------------------------------------------------------------------------
+    def dispute(self, claim_id: UUID, actor: str, note: str) -> Claim:
+        def command() -> Claim:
+            claim = self.claim(claim_id)
+            window_days = self._verification(claim).dispute_window_days
+            try:
+                claim.dispute(actor, self._clock(), note, window_days)
+            except IllegalTransition as exc:
+                raise ClaimTransitionRefused(
+                    str(exc), extra={"claim_status": exc.status.value}
+                ) from None
+            except DisputeWindowClosed as exc:
+                raise DisputeRefused(str(exc)) from None
+            self.save(claim)
+            return claim
+
+        return retrying(command)
+
+    # ---- history -----------------------------------------------------------------------------
+    def claim_history(self, claim_id: UUID) -> list[HistoryEntry]:
+        """Every event of a claim, oldest first, as published on the feed."""
+        self.claim(claim_id)
+        entries = []
+        for domain_event in self.events.get(claim_id):
+            public = getattr(self, "catalogue").public_type(_topic(domain_event))  # noqa: B009
+            if public is None:
+                continue
+            data = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
+            entries.append(
+                HistoryEntry(
+                    public.name, domain_event.originator_version, domain_event.timestamp, data
+                )
+            )
+        return entries
+
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def _topic(domain_event: Any) -> str:
+    from eventsourcing.utils import get_topic
+
+    return get_topic(type(domain_event))
