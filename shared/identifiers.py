@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import uuid
+from typing import Any
 
 NAMESPACE = uuid.UUID("6f1c1d1e-9a55-4c33-8d0b-0a7c1f2e8b11")
 SEPARATOR = "\x1f"
@@ -30,3 +32,9 @@ def pseudonymise(key: str, contract_id: str, provider_id: str, participant_ref: 
 
 def is_public_id(value: str) -> bool:
     return bool(_PUBLIC_ID.match(value))
+
+
+def canonical_sha256(value: Any) -> str:
+    """SHA-256 of a value's canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()

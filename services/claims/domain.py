@@ -6,8 +6,6 @@ Aggregates only: no I/O, no FastAPI, no SQLAlchemy, no settings.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from typing import Any
 from uuid import UUID
 
@@ -15,15 +13,9 @@ from eventsourcing.domain import Aggregate, event
 
 from services.claims.claim import Claim
 from shared.feed.envelope import EventCatalogue, PublicType
-from shared.identifiers import stable_id
+from shared.identifiers import canonical_sha256, stable_id
 from shared.rules.engine import DerivedClaim, RecordedEvent, RuleBookVersion
 from shared.rules.model import RuleBook
-
-
-def canonical_sha256(value: Any) -> str:
-    """SHA-256 of a value's canonical JSON: sorted keys, no spaces, UTF-8."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class UnknownEvent(LookupError):
@@ -272,31 +264,6 @@ class IntakeReceipt(Aggregate):
         self.participant_id = participant_id
         self.participant_stream_version = participant_stream_version
         self.claim_ids = claim_ids
-
-
-class DecisionReceipt(Aggregate):
-    """Remembers one bulk decision request by its Idempotency-Key, with the answer it got."""
-
-    class Issued(Aggregate.Created):
-        actor: str
-        key: str
-        body_sha256: str
-        results: list[dict[str, Any]]
-
-    @staticmethod
-    def create_id(actor: str, key: str, **_: Any) -> UUID:
-        return decision_receipt_id(actor, key)
-
-    @event(Issued)
-    def __init__(
-        self, actor: str, key: str, body_sha256: str, results: list[dict[str, Any]]
-    ) -> None:
-        self.body_sha256 = body_sha256
-        self.results = results
-
-
-def decision_receipt_id(actor: str, key: str) -> UUID:
-    return stable_id("decisions", actor, key)
 
 
 def receipt_id(contract_id: str, provider_id: str, event_id: str) -> UUID:

@@ -23,7 +23,7 @@ from services.claims.claim import (
     IllegalTransition,
 )
 from services.claims.derivation import settle_submission
-from services.claims.domain import Contract, DecisionReceipt, canonical_sha256, decision_receipt_id
+from services.claims.domain import Contract, canonical_sha256
 from services.claims.errors import (
     ClaimNotFound,
     ClaimTransitionRefused,
@@ -33,6 +33,7 @@ from services.claims.errors import (
     EvidenceRefused,
     UnknownReasonCode,
 )
+from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.rules.model import RuleBook, Verification
 
 MAX_CONFLICT_RETRIES = 5
@@ -145,12 +146,12 @@ class VerificationUseCases:
         self, actor: str, key: str, decisions: Sequence[Decision]
     ) -> list[dict[str, Any]]:
         digest = canonical_sha256([asdict(d) for d in decisions])
-        receipt = self.load(decision_receipt_id(actor, key), DecisionReceipt)
-        if receipt is not None:
-            if receipt.body_sha256 != digest:
-                raise DecisionKeyReused("this Idempotency-Key was used with other decisions")
-            results: list[dict[str, Any]] = receipt.results
-            return results
+        earlier = earlier_answer(
+            self.load, "decisions", actor, key, digest,
+            lambda: DecisionKeyReused("this Idempotency-Key was used with other decisions"),
+        )  # fmt: skip
+        if earlier is not None:
+            return earlier
         claims: dict[str, Claim] = {}
         refused: list[dict[str, Any]] = []
         at = self._clock()
@@ -166,7 +167,7 @@ class VerificationUseCases:
         results = [
             {"claim_id": d.claim_id, "status": claims[d.claim_id].status.value} for d in decisions
         ]
-        self.save(*claims.values(), DecisionReceipt(actor, key, digest, results))
+        self.save(*claims.values(), IdempotencyReceipt("decisions", actor, key, digest, results))
         return results
 
     # ---- disputes -------------------------------------------------------------------------------

@@ -1,41 +1,50 @@
-"""Ledger HTTP API: balances per provider, and the ledger's own feed."""
+"""Ledger HTTP API: balances, payables, remittances, statements, reconciliation, periods."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
-from services.ledger.domain import OUTCOME_PAYMENTS
+from services.ledger.booking import RemittanceLine
+from services.ledger.domain import Book
+from services.ledger.errors import PayableNotFound
+from services.ledger.reports import balances, payables, reconciliation, statement
+from services.ledger.schemas import (
+    PERIOD_PATTERN,
+    BalancesOut,
+    LedgerClaimOut,
+    PayableOut,
+    PayablesOut,
+    PeriodOut,
+    ProviderBalance,
+    ReconciliationOut,
+    RemittanceIn,
+    RemittanceOut,
+    StatementLine,
+    StatementOut,
+)
 from services.ledger.settings import LedgerSettings
 from shared.auth import Principal, Role, ServiceTokens, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES
+from shared.csvout import csv_response, wants_csv
+from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import Follower, HttpFeedSource
 from shared.feed.server import feed_router
 from shared.money import format_minor
 from shared.service import build_app
 from shared.settings import CommonSettings
 
-PAYABLE_PREFIX = "payable:"
-
-
-class ProviderBalance(BaseModel):
-    provider_id: str
-    payable_minor: int = Field(description="Owed to the provider and not yet paid")
-    payable: str
-
-
-class BalancesOut(BaseModel):
-    contract_id: str
-    currency: str
-    outcome_payments_minor: int | None = Field(
-        description="The contract's total for outcomes; not shown to a provider"
-    )
-    providers: list[ProviderBalance]
+BOOK_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}}
+Reader = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER))
+]
+Period = Annotated[str, Path(pattern=PERIOD_PATTERN)]
+PAYABLE_COLUMNS = list(PayableOut.model_fields)
 
 
 def create_app(
@@ -46,7 +55,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        application = LedgerApplication(settings.store_url(common))
+        application = LedgerApplication(
+            settings.store_url(common), clock=lambda: dt.datetime.now(dt.UTC)
+        )
         app.state.application = application
         follower = Follower(
             "ledger<-claims",
@@ -70,44 +81,197 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
+    _book_routes(app)
+    _payment_routes(app)
+    return app
 
+
+def _app(request: Request) -> LedgerApplication:
+    application: LedgerApplication = request.app.state.application
+    return application
+
+
+def _readable_book(
+    request: Request, principal: Principal, contract_id: str, as_of: dt.datetime | None = None
+) -> Book:
+    check_contract_scope(principal, contract_id)
+    application = _app(request)
+    return application.book_as_of(contract_id, as_of) if as_of else application.book(contract_id)
+
+
+def _own_lines(principal: Principal, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if principal.role is Role.PROVIDER:
+        return [line for line in lines if line["provider_id"] == principal.provider_id]
+    return lines
+
+
+def _book_routes(app: FastAPI) -> None:
     @app.get(
         "/v1/contracts/{contract_id}/balances",
         response_model=BalancesOut,
-        responses={**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}},
-        tags=["balances"],
+        responses=BOOK_ERRORS,
+        tags=["books"],
     )
     def get_balances(
-        request: Request,
-        contract_id: str,
-        principal: Annotated[
-            Principal,
-            Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)),
-        ],
+        request: Request, contract_id: str, principal: Reader, as_of: dt.datetime | None = None
     ) -> BalancesOut:
-        """What each provider is owed under a contract (a provider sees only its own line)."""
-        check_contract_scope(principal, contract_id)
-        application: LedgerApplication = request.app.state.application
-        book = application.book(contract_id)
-        providers = [
-            ProviderBalance(
-                provider_id=account.removeprefix(PAYABLE_PREFIX),
-                payable_minor=-balance,
-                payable=format_minor(-balance, book.currency),
-            )
-            for account, balance in sorted(book.balances.items())
-            if account.startswith(PAYABLE_PREFIX)
-            and (
-                principal.role is not Role.PROVIDER
-                or account == PAYABLE_PREFIX + str(principal.provider_id)
-            )
-        ]
-        contract_total = book.balances.get(OUTCOME_PAYMENTS, 0)
+        """Balances per provider, now or as they stood at a past moment (`as_of`)."""
+        book = _readable_book(request, principal, contract_id, as_of)
+        found = balances(book)
+        hidden = principal.role is Role.PROVIDER
         return BalancesOut(
             contract_id=contract_id,
             currency=book.currency,
-            outcome_payments_minor=None if principal.role is Role.PROVIDER else contract_total,
-            providers=providers,
+            as_of=as_of,
+            outcome_payments_minor=None if hidden else found["outcome_payments_minor"],
+            paid_minor=None if hidden else found["paid_minor"],
+            capped_minor=None if hidden else found["capped_minor"],
+            providers=[
+                ProviderBalance.model_validate(
+                    {**line, "payable": format_minor(line["payable_minor"], book.currency)}
+                )
+                for line in _own_lines(principal, found["providers"])
+            ],
         )
 
-    return app
+    @app.get(
+        "/v1/contracts/{contract_id}/statements",
+        response_model=StatementOut,
+        responses=BOOK_ERRORS,
+        tags=["books"],
+    )
+    def get_statement(
+        request: Request,
+        contract_id: str,
+        principal: Reader,
+        period: Annotated[str, Query(pattern=PERIOD_PATTERN)],
+        as_of: dt.datetime | None = None,
+    ) -> StatementOut:
+        """Per provider: opening, accrued, capped, reversed, paid, recovered and closing amounts."""
+        book = _readable_book(request, principal, contract_id, as_of)
+        return StatementOut(
+            contract_id=contract_id,
+            currency=book.currency,
+            period=period,
+            closed=period in book.closed_periods,
+            providers=[
+                StatementLine.model_validate(line)
+                for line in _own_lines(principal, statement(book, period))
+            ],
+            corrections=[] if principal.role is Role.PROVIDER else book.corrections.get(period, []),
+        )
+
+    @app.get(
+        "/v1/contracts/{contract_id}/reconciliation",
+        response_model=ReconciliationOut,
+        responses=BOOK_ERRORS,
+        tags=["books"],
+    )
+    def get_reconciliation(
+        request: Request, contract_id: str, principal: Reader
+    ) -> ReconciliationOut:
+        """Owed against paid per provider, and the difference."""
+        book = _readable_book(request, principal, contract_id)
+        lines = _own_lines(principal, reconciliation(book))
+        return ReconciliationOut.model_validate(
+            {"contract_id": contract_id, "currency": book.currency, "providers": lines}
+        )
+
+    @app.get(
+        "/v1/contracts/{contract_id}/claims/{claim_id}",
+        response_model=LedgerClaimOut,
+        responses=BOOK_ERRORS,
+        tags=["books"],
+    )
+    def get_ledger_claim(
+        request: Request, contract_id: str, claim_id: str, principal: Reader
+    ) -> LedgerClaimOut:
+        """How the ledger booked a claim: accrued, capped (by which cap), paid, reversed."""
+        book = _readable_book(request, principal, contract_id)
+        line = book.lines.get(claim_id)
+        if line is None:
+            raise PayableNotFound(claim_id)
+        if principal.role is Role.PROVIDER and line["provider_id"] != principal.provider_id:
+            raise Forbidden("a provider may read only its own claims")
+        capped = "none" if not line["capped"] else ("fully" if not line["accrued"] else "partly")
+        return LedgerClaimOut(
+            claim_id=claim_id, provider_id=line["provider_id"], outcome_id=line["outcome_id"],
+            amount_minor=line["amount"], accrued_minor=line["accrued"], capped_minor=line["capped"],
+            cap_id=line["cap_id"], capped=capped, paid_minor=line["paid"],
+            netted_minor=line["netted"], reversed=bool(line["reversed"]),
+            outstanding_minor=book.outstanding(claim_id),
+        )  # fmt: skip
+
+    @app.post(
+        "/v1/contracts/{contract_id}/periods/{period}/close",
+        response_model=PeriodOut,
+        responses={**BOOK_ERRORS, 409: {"description": "Already closed, or not ended"}},
+        tags=["books"],
+    )
+    def close_period(
+        request: Request,
+        contract_id: str,
+        period: Period,
+        principal: Annotated[Principal, Depends(require(Role.ADMIN))],
+    ) -> PeriodOut:
+        """Close a month: later postings land in the first open month and say what they correct."""
+        book = _app(request).close_period(contract_id, period, principal.actor)
+        return PeriodOut(contract_id=contract_id, closed_periods=sorted(book.closed_periods))
+
+
+def _payment_routes(app: FastAPI) -> None:
+    @app.get(
+        "/v1/payables",
+        response_model=PayablesOut,
+        responses={**BOOK_ERRORS, 200: {"content": {"text/csv": {}}}},
+        tags=["payments"],
+    )
+    def get_payables(
+        request: Request,
+        principal: Annotated[
+            Principal, Depends(require(Role.PAYER, Role.ADMIN, Role.AUDITOR, Role.PROVIDER))
+        ],
+        contract_id: Annotated[str, Query(max_length=64)],
+        provider_id: Annotated[str | None, Query(max_length=64)] = None,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    ) -> Any:
+        """What is payable, one line per claim, in the order it was accrued (stable cursor)."""
+        book = _readable_book(request, principal, contract_id)
+        if principal.role is Role.PROVIDER:
+            provider_id = principal.provider_id
+        items = payables(book, provider_id, after, limit)
+        next_after = items[-1]["sequence"] if len(items) == limit else None
+        if wants_csv(request):
+            return csv_response(items, PAYABLE_COLUMNS, next_after)
+        return PayablesOut.model_validate(
+            {
+                "contract_id": contract_id,
+                "currency": book.currency,
+                "items": items,
+                "next_after": next_after,
+            }
+        )
+
+    @app.post(
+        "/v1/remittances",
+        response_model=RemittanceOut,
+        responses={**BOOK_ERRORS, 409: {"description": "Idempotency-Key reused with another body"}},
+        tags=["payments"],
+    )
+    def post_remittance(
+        request: Request,
+        body: RemittanceIn,
+        principal: Annotated[Principal, Depends(require(Role.PAYER))],
+        idempotency_key: Annotated[
+            str, Header(alias="Idempotency-Key", min_length=8, max_length=128)
+        ],
+    ) -> RemittanceOut:
+        """Report what was paid against which payables. Paying more than is payable records an
+        overpayment owed back by the provider; nothing fails silently."""
+        check_contract_scope(principal, body.contract_id)
+        lines = [RemittanceLine(line.payable_id, line.amount_minor) for line in body.lines]
+        results = _app(request).post_remittance(
+            principal.actor, idempotency_key, body.contract_id, body.currency, lines
+        )
+        return RemittanceOut.model_validate({"contract_id": body.contract_id, "results": results})

@@ -1,15 +1,37 @@
-"""Ledger use cases: book what the claims feed says, and report balances."""
+"""Ledger use cases: book what the claims feed says, take remittances, report the books."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
 from uuid import UUID
 
-from services.ledger.domain import CATALOGUE, Book, book_id
-from services.ledger.errors import BookNotFound
+from eventsourcing.persistence import IntegrityError
+
+from services.ledger.booking import (
+    RemittanceLine,
+    accrue,
+    check_remittance,
+    month_of,
+    remit,
+    reverse,
+)
+from services.ledger.domain import CATALOGUE, Book, LedgerRuleError, PeriodAlreadyClosed, book_id
+from services.ledger.errors import (
+    BookNotFound,
+    PeriodCloseRefused,
+    RemittanceKeyReused,
+    RemittanceRefused,
+)
 from shared.eventstore import OutcomesApplication
 from shared.feed.envelope import FeedEntry
+from shared.idempotency import IdempotencyReceipt, earlier_answer
+from shared.identifiers import canonical_sha256
 
 CLAIMS_UPSTREAM = "claims"
+MAX_CONFLICT_RETRIES = 5
 
 
 class LedgerApplication(OutcomesApplication):
@@ -17,31 +39,109 @@ class LedgerApplication(OutcomesApplication):
     catalogue = CATALOGUE
     snapshotting_intervals = {Book: 200}
 
+    def __init__(self, database_url: str, clock: Callable[[], dt.datetime]) -> None:
+        super().__init__(database_url)
+        self._clock = clock
+
     def book(self, contract_id: str) -> Book:
         book = self.load(book_id(contract_id), Book)
         if book is None:
             raise BookNotFound(contract_id)
         return book
 
+    def book_as_of(self, contract_id: str, moment: dt.datetime) -> Book:
+        """The book exactly as it stood at a past moment: its events recorded by then."""
+        self.book(contract_id)
+        version = None
+        recorded: Any = self.events.get(book_id(contract_id))
+        for domain_event in recorded:
+            if domain_event.timestamp > moment:
+                break
+            version = domain_event.originator_version
+        if version is None:
+            raise BookNotFound(f"{contract_id} (not opened by {moment.isoformat()})")
+        book: Any = self.repository.get(book_id(contract_id), version=version)
+        assert isinstance(book, Book)
+        return book
+
+    # ---- the claims feed -----------------------------------------------------------------------
     def apply_claims_page(self, entries: list[FeedEntry]) -> None:
         """Book a page of the claims feed, and its position, in one transaction."""
         books: dict[UUID, Book] = {}
         for entry in entries:
+            data = entry.data
             if entry.type == "contract.registered":
-                contract_id = entry.data["contract_id"]
-                currency = entry.data["rulebook"]["currency"]
-                books[book_id(contract_id)] = Book(contract_id, currency)
+                rulebook = data["rulebook"]
+                opened = Book(data["contract_id"], rulebook["currency"], rulebook["caps"])
+                books[opened.id] = opened
+            elif entry.type == "contract.amended":
+                self._in_page(books, data["rulebook"]["contract_id"]).change_caps(
+                    data["rulebook"]["caps"]
+                )
             elif entry.type == "claim.verified":
-                booking = entry.data["booking"]
-                book = self._book_in_page(books, booking["contract_id"])
-                book.accrue(entry.stream_id, booking)
+                book = self._in_page(books, data["booking"]["contract_id"])
+                accrue(book, entry.stream_id, data["booking"], month_of(entry.recorded_at))
+            elif entry.type == "claim.reversal_requested":
+                book = self._in_page(books, data["booking"]["contract_id"])
+                reverse(book, entry.stream_id, month_of(entry.recorded_at))
         self.save_tracked(list(books.values()), CLAIMS_UPSTREAM, entries[-1].position)
 
-    def _book_in_page(self, books: dict[UUID, Book], contract_id: str) -> Book:
+    def _in_page(self, books: dict[UUID, Book], contract_id: str) -> Book:
         key = book_id(contract_id)
         if key not in books:
             books[key] = self.book(contract_id)
         return books[key]
+
+    # ---- remittances ---------------------------------------------------------------------------
+    def post_remittance(
+        self, actor: str, key: str, contract_id: str, currency: str, lines: list[RemittanceLine]
+    ) -> list[dict[str, Any]]:
+        """Record a payment; the same key and body answer the first result again."""
+        digest = canonical_sha256(
+            {"contract_id": contract_id, "currency": currency, "lines": [asdict(x) for x in lines]}
+        )
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                return self._post_remittance(actor, key, digest, contract_id, currency, lines)
+            except IntegrityError:
+                if attempt == MAX_CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _post_remittance(
+        self,
+        actor: str,
+        key: str,
+        digest: str,
+        contract_id: str,
+        currency: str,
+        lines: list[RemittanceLine],
+    ) -> list[dict[str, Any]]:
+        earlier = earlier_answer(
+            self.load, "remittance", actor, key, digest,
+            lambda: RemittanceKeyReused("this Idempotency-Key was used with another remittance"),
+        )  # fmt: skip
+        if earlier is not None:
+            return earlier
+        book = self.book(contract_id)
+        problems = check_remittance(book, currency, lines)
+        if problems:
+            raise RemittanceRefused("the remittance cannot be booked", problems)
+        results = remit(book, f"{actor}:{key}", lines, month_of(self._clock()))
+        self.save(book, IdempotencyReceipt("remittance", actor, key, digest, results))
+        return results
+
+    # ---- periods ---------------------------------------------------------------------------------
+    def close_period(self, contract_id: str, period: str, actor: str) -> Book:
+        book = self.book(contract_id)
+        if period >= month_of(self._clock()):
+            raise PeriodCloseRefused(f"period {period} has not ended yet")
+        try:
+            book.close_period(period, actor)
+        except PeriodAlreadyClosed as exc:
+            raise PeriodCloseRefused(str(exc)) from None
+        self.save(book)
+        return book
 
 
 class ClaimsFeedSink:
@@ -56,3 +156,6 @@ class ClaimsFeedSink:
     def apply(self, entries: list[FeedEntry]) -> None:
         if entries:
             self._application.apply_claims_page(entries)
+
+
+__all__ = ["ClaimsFeedSink", "LedgerApplication", "LedgerRuleError"]

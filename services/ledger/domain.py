@@ -1,11 +1,18 @@
-"""Ledger domain: one double-entry book per contract.
+"""Ledger domain: one double-entry book per contract, in the contract's currency.
 
-Amounts are signed integer minor units in the contract's currency: debits positive, credits
-negative. Every transaction's entries sum to zero, so the book's balances always sum to zero.
+Amounts are signed integer minor units: debits positive, credits negative; every transaction's
+entries sum to zero, so the book's balances always sum to zero. Chart of accounts:
 
-Chart of accounts (this issue books the first two; the rest come with remittances and caps):
-- ``outcome_payments``: the contract's expense for outcomes achieved (debit balance);
-- ``payable:<provider_id>``: owed to a provider and not yet paid (credit balance).
+| account | normal balance | meaning |
+|---|---|---|
+| ``outcome_payments`` | debit | owed for outcomes, net of caps and reversals |
+| ``payable:<provider>`` | credit | owed to the provider, not yet paid |
+| ``paid`` | credit | paid out by the payer |
+| ``recoverable:<provider>`` | debit | owed back by the provider (reversed once paid, overpaid) |
+| ``memo:capped:<cap>``, ``memo:capped_offset`` | debit, credit | memo pair: what a cap held back |
+
+Every transaction names its kind and the claim it concerns, and carries ``details`` from which
+replaying the book rebuilds all of its state. Aggregates only: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -18,28 +25,56 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.feed.envelope import EventCatalogue, PublicType
 from shared.identifiers import stable_id
+from shared.money import exact_minor
+from shared.rules.model import Period
 
 OUTCOME_PAYMENTS = "outcome_payments"
+PAID = "paid"
+CAPPED_OFFSET = "memo:capped_offset"
 
 
 def payable_account(provider_id: str) -> str:
     return f"payable:{provider_id}"
 
 
-class TransactionKind(StrEnum):
+def recoverable_account(provider_id: str) -> str:
+    return f"recoverable:{provider_id}"
+
+
+def capped_account(cap_id: str) -> str:
+    return f"memo:capped:{cap_id}"
+
+
+class Kind(StrEnum):
     ACCRUAL = "accrual"
+    NETTING = "netting"
+    REVERSAL = "reversal"
+    PAYMENT = "payment"
+    OVERPAYMENT = "overpayment"
 
 
-class UnbalancedTransaction(ValueError):
+class LedgerRuleError(ValueError):
+    """A posting that would break the book's rules (unbalanced, wrong currency, unknown line)."""
+
+
+class PeriodAlreadyClosed(LedgerRuleError):
     pass
 
 
+def transaction_id(contract_id: str, *parts: str) -> str:
+    return str(stable_id("ledger-transaction", contract_id, *parts))
+
+
 class Book(Aggregate):
-    """A contract's double-entry book and its running balances."""
+    """A contract's double-entry book: balances, payable lines per claim, caps and periods."""
 
     class Opened(Aggregate.Created):
         contract_id: str
         currency: str
+        caps: list[dict[str, Any]]
+
+    class CapsChanged(Aggregate.Event):
+        caps: list[dict[str, Any]]
 
     class TransactionPosted(Aggregate.Event):
         transaction_id: str
@@ -48,43 +83,99 @@ class Book(Aggregate):
         provider_id: str
         currency: str
         entries: list[dict[str, Any]]
+        booked_period: str
+        corrects_period: str | None
+        details: dict[str, Any]
+
+    class PeriodClosed(Aggregate.Event):
+        period: str
+        actor: str
 
     @staticmethod
-    def create_id(contract_id: str, currency: str) -> UUID:
+    def create_id(contract_id: str, currency: str, caps: list[dict[str, Any]]) -> UUID:
         return book_id(contract_id)
 
     @event(Opened)
-    def __init__(self, contract_id: str, currency: str) -> None:
+    def __init__(self, contract_id: str, currency: str, caps: list[dict[str, Any]]) -> None:
         self.contract_id = contract_id
         self.currency = currency
+        self.caps = caps
         self.balances: dict[str, int] = {}
+        self.lines: dict[str, dict[str, Any]] = {}
+        self.cap_usage: dict[str, int] = {}
+        self.receivables: dict[str, list[list[Any]]] = {}
+        self.period_totals: dict[str, dict[str, dict[str, int]]] = {}
+        self.closed_periods: list[str] = []
+        self.corrections: dict[str, list[dict[str, Any]]] = {}
         self.transaction_count = 0
+        self.sequence = 0
 
-    def accrue(self, claim_id: str, booking: dict[str, Any]) -> None:
-        """Book a verified claim: the contract owes the provider the claim's amount."""
-        amount_minor = int(booking["amount_minor"])
-        self.check_currency(booking["currency"])
-        entries = [
-            {"account": OUTCOME_PAYMENTS, "amount_minor": amount_minor},
-            {"account": payable_account(booking["provider_id"]), "amount_minor": -amount_minor},
+    # ---- caps --------------------------------------------------------------------------------
+    @event(CapsChanged)
+    def change_caps(self, caps: list[dict[str, Any]]) -> None:
+        self.caps = caps
+
+    def cap_keys(self, facts: dict[str, Any]) -> list[tuple[str, str, int]]:
+        """(cap id, usage key, limit in minor units) of every cap that applies to a claim."""
+        keys = []
+        for cap in self.caps:
+            scope, cap_id = cap["scope"], cap["id"]
+            limit = exact_minor(cap["amount"], self.currency)
+            if scope == "contract" or (
+                scope == "outcome" and cap["outcome"] == facts["outcome_id"]
+            ):
+                keys.append((cap_id, cap_id, limit))
+            elif scope == "period":
+                label = Period(cap["period"]).label(_date(facts["occurred_on"]))
+                keys.append((cap_id, f"{cap_id}@{label}", limit))
+            elif scope == "participant":
+                keys.append((cap_id, f"{cap_id}#{facts['participant_id']}", limit))
+        return keys
+
+    # ---- periods -------------------------------------------------------------------------------
+    def booking_period(self, today_period: str) -> str:
+        """The period a posting made today lands in: the first open one from today's on."""
+        period = today_period
+        while period in self.closed_periods:
+            period = _next_month(period)
+        return period
+
+    def close_period(self, period: str, actor: str) -> None:
+        if period in self.closed_periods:
+            raise PeriodAlreadyClosed(f"period {period} is already closed")
+        self._period_closed(period, actor)
+
+    @event(PeriodClosed)
+    def _period_closed(self, period: str, actor: str) -> None:
+        self.closed_periods.append(period)
+
+    # ---- postings ------------------------------------------------------------------------------
+    def post(
+        self,
+        kind: Kind,
+        claim_id: str,
+        provider_id: str,
+        entries: list[tuple[str, int]],
+        booked_period: str,
+        corrects_period: str | None,
+        details: dict[str, Any],
+        id_parts: tuple[str, ...],
+    ) -> str:
+        lines = [
+            {"account": account, "amount_minor": amount} for account, amount in entries if amount
         ]
-        self.post(
-            transaction_id=str(
-                stable_id("ledger-transaction", self.contract_id, claim_id, "accrual")
-            ),
-            kind=TransactionKind.ACCRUAL.value,
-            claim_id=claim_id,
-            provider_id=booking["provider_id"],
-            currency=self.currency,
-            entries=entries,
-        )
-
-    def check_currency(self, currency: str) -> None:
-        if currency != self.currency:
-            raise UnbalancedTransaction(f"book is in {self.currency}, not {currency}")
+        if sum(amount for _, amount in entries) != 0:
+            raise LedgerRuleError(f"a {kind.value} for claim {claim_id} does not balance")
+        identifier = transaction_id(self.contract_id, kind.value, claim_id, *id_parts)
+        self._posted(
+            transaction_id=identifier, kind=kind.value, claim_id=claim_id, provider_id=provider_id,
+            currency=self.currency, entries=lines, booked_period=booked_period,
+            corrects_period=corrects_period, details=details,
+        )  # fmt: skip
+        return identifier
 
     @event(TransactionPosted)
-    def post(
+    def _posted(
         self,
         transaction_id: str,
         kind: str,
@@ -92,22 +183,99 @@ class Book(Aggregate):
         provider_id: str,
         currency: str,
         entries: list[dict[str, Any]],
+        booked_period: str,
+        corrects_period: str | None,
+        details: dict[str, Any],
     ) -> None:
-        if sum(int(e["amount_minor"]) for e in entries) != 0:
-            raise UnbalancedTransaction(f"transaction {transaction_id} does not balance")
         for entry in entries:
             account = entry["account"]
             self.balances[account] = self.balances.get(account, 0) + int(entry["amount_minor"])
         self.transaction_count += 1
+        if corrects_period is not None:
+            self.corrections.setdefault(booked_period, []).append(
+                {"transaction_id": transaction_id, "kind": kind, "claim_id": claim_id,
+                 "corrects_period": corrects_period}
+            )  # fmt: skip
+        self._track(Kind(kind), claim_id, provider_id, booked_period, details)
+
+    def _track(
+        self, kind: Kind, claim_id: str, provider_id: str, period: str, details: dict[str, Any]
+    ) -> None:
+        totals = self.period_totals.setdefault(period, {}).setdefault(provider_id, {})
+
+        def add(name: str, amount: int) -> None:
+            totals[name] = totals.get(name, 0) + amount
+
+        if kind is Kind.ACCRUAL:
+            self.sequence += 1
+            self.lines[claim_id] = {
+                **details["line"], "seq": self.sequence, "paid": 0, "netted": 0, "reversed": False,
+            }  # fmt: skip
+            for key in details["cap_keys"]:
+                self.cap_usage[key] = self.cap_usage.get(key, 0) + details["line"]["accrued"]
+            add("accrued", details["line"]["accrued"])
+            add("capped", details["line"]["capped"])
+        elif kind is Kind.REVERSAL:
+            line = self.lines[claim_id]
+            line["reversed"] = True
+            for key in line["cap_keys"]:
+                self.cap_usage[key] -= line["accrued"]
+            add("reversed", line["accrued"])
+            if details["recoverable"]:
+                self.receivables.setdefault(provider_id, []).append(
+                    [claim_id, details["recoverable"]]
+                )
+        elif kind is Kind.PAYMENT:
+            self.lines[claim_id]["paid"] += details["amount"]
+            add("paid", details["amount"])
+        elif kind is Kind.OVERPAYMENT:
+            self.receivables.setdefault(provider_id, []).append([claim_id, details["amount"]])
+            add("paid", details["amount"])
+        elif kind is Kind.NETTING:
+            self.lines[claim_id]["netted"] += details["amount"]
+            self._consume_receivables(provider_id, details["amount"])
+            add("recovered", details["amount"])
+
+    def _consume_receivables(self, provider_id: str, amount: int) -> None:
+        queue = self.receivables.get(provider_id, [])
+        while amount and queue:
+            taken = min(amount, queue[0][1])
+            queue[0][1] -= taken
+            amount -= taken
+            if not queue[0][1]:
+                queue.pop(0)
+
+    def open_receivables(self, provider_id: str) -> list[tuple[str, int]]:
+        return [
+            (claim_id, remaining) for claim_id, remaining in self.receivables.get(provider_id, [])
+        ]
+
+    def outstanding(self, claim_id: str) -> int:
+        """What is still payable on a claim's line: nothing once it was reversed."""
+        line = self.lines[claim_id]
+        return 0 if line["reversed"] else int(line["accrued"] - line["paid"] - line["netted"])
 
 
 def book_id(contract_id: str) -> UUID:
     return stable_id("book", contract_id)
 
 
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
+
+
+def _next_month(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
 CATALOGUE = EventCatalogue(
     {
         Book.Opened: PublicType("ledger.book_opened", 1),
+        Book.CapsChanged: PublicType("ledger.caps_changed", 1),
         Book.TransactionPosted: PublicType("ledger.transaction_posted", 1),
+        Book.PeriodClosed: PublicType("ledger.period_closed", 1),
     }
 )

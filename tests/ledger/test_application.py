@@ -1,7 +1,8 @@
-"""The ledger books verified claims from the claims feed, exactly once, on both stores."""
+"""The ledger books from the claims feed, exactly once, on both stores; remittances, as-of."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -10,60 +11,57 @@ from eventsourcing.persistence import IntegrityError
 
 from services.claims.application import ClaimsApplication
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
-from services.ledger.domain import Book, UnbalancedTransaction
-from services.ledger.errors import BookNotFound
+from services.ledger.booking import RemittanceLine
+from services.ledger.errors import (
+    BookNotFound,
+    PeriodCloseRefused,
+    RemittanceKeyReused,
+    RemittanceRefused,
+)
 from shared.feed.follower import Follower, LocalFeedSource
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
+
+LEDGER_NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+PAYER = "payer:treasury"
 
 
 @pytest.fixture
 def ledger(urls: dict[str, str]) -> Iterator[LedgerApplication]:
-    application = LedgerApplication(urls["ledger"])
+    application = LedgerApplication(urls["ledger"], clock=lambda: LEDGER_NOW)
     yield application
     application.close()
 
 
-def follower(claims: ClaimsApplication, ledger: LedgerApplication) -> Follower:
-    return Follower("test", LocalFeedSource(claims.read_feed), ClaimsFeedSink(ledger), page_size=3)
+def follow(claims: ClaimsApplication, ledger: LedgerApplication) -> None:
+    Follower(
+        "test", LocalFeedSource(claims.read_feed), ClaimsFeedSink(ledger), page_size=3
+    ).catch_up()
 
 
-def verify_story(claims: ClaimsApplication, provider: str, ref: str, prefix: str) -> int:
+def verify_story(claims: ClaimsApplication, provider: str, ref: str, prefix: str) -> list[str]:
     results = claims.record_events(
         "ips-employment", provider, story_events(ref, prefix), "provider:x"
     )
-    claim_ids = [UUID(c) for r in results for c in r.claim_ids]
+    claim_ids = [c for r in results for c in r.claim_ids]
     for claim_id in claim_ids:
-        claims.verify(claim_id, "verifier:v", "")
-    return sum(claims.claim(c).amount_minor for c in claim_ids)
+        claims.verify(UUID(claim_id), "verifier:v", "")
+    return claim_ids
 
 
 def test_verified_claims_are_booked_per_provider(
     claims: ClaimsApplication, ledger: LedgerApplication
 ) -> None:
-    expected_a = verify_story(claims, PROVIDER, "a", "a")
-    expected_b = verify_story(claims, OTHER_PROVIDER, "b", "b")
+    verify_story(claims, PROVIDER, "a", "a")
+    verify_story(claims, OTHER_PROVIDER, "b", "b")
     claims.record_events("ips-employment", PROVIDER, story_events("c", "c"), "provider:x")
-    follower(claims, ledger).catch_up()
+    follow(claims, ledger)
     book = ledger.book("ips-employment")
     assert book.balances == {
-        "outcome_payments": expected_a + expected_b,
-        f"payable:{PROVIDER}": -expected_a,
-        f"payable:{OTHER_PROVIDER}": -expected_b,
+        "outcome_payments": 900_000,
+        f"payable:{PROVIDER}": -450_000,
+        f"payable:{OTHER_PROVIDER}": -450_000,
     }
-    assert expected_a == 450_000
-    assert sum(book.balances.values()) == 0
     assert ledger.tracked_position("claims") == claims.read_feed(0, 1000)[-1].position
-
-
-def test_every_posted_transaction_balances(
-    claims: ClaimsApplication, ledger: LedgerApplication
-) -> None:
-    verify_story(claims, PROVIDER, "a", "a")
-    follower(claims, ledger).catch_up()
-    posted = [e for e in ledger.read_feed(0, 100) if e.type == "ledger.transaction_posted"]
-    assert len(posted) == 3
-    for entry in posted:
-        assert sum(line["amount_minor"] for line in entry.data["entries"]) == 0
 
 
 def test_a_page_applied_twice_is_refused_whole(
@@ -80,36 +78,77 @@ def test_a_page_applied_twice_is_refused_whole(
     assert ledger.book("ips-employment").transaction_count == 3
 
 
-def test_resuming_after_a_stop_books_the_rest_once(
+def test_a_retraction_after_payment_is_recovered_from_the_next_claims(
     claims: ClaimsApplication, ledger: LedgerApplication
 ) -> None:
-    verify_story(claims, PROVIDER, "a", "a")
-    first = follower(claims, ledger)
-    first.run_once()
-    first.run_once()
-    verify_story(claims, PROVIDER, "b", "b")
-    follower(claims, ledger).catch_up()
-    assert ledger.book("ips-employment").balances[f"payable:{PROVIDER}"] == -900_000
+    first = verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    ledger.post_remittance(
+        PAYER, "remit-0001", "ips-employment", "GBP", [RemittanceLine(first[1], 150_000)]
+    )
+    claims.retract_event("ips-employment", PROVIDER, "a-3", "provider:x", "wrong person")
+    follow(claims, ledger)
+    book = ledger.book("ips-employment")
+    assert book.balances[f"recoverable:{PROVIDER}"] == 150_000  # the paid job start
+    assert book.lines[first[2]]["reversed"] and book.outstanding(first[2]) == 0
+    second = verify_story(claims, PROVIDER, "b", "b")
+    follow(claims, ledger)
+    book = ledger.book("ips-employment")
+    assert book.balances.get(f"recoverable:{PROVIDER}", 0) == 0
+    netted = book.lines[second[0]]["netted"] + book.lines[second[1]]["netted"]
+    assert netted == 150_000
+    assert book.receivables[PROVIDER] == []
 
 
-def test_a_book_refuses_an_unbalanced_transaction() -> None:
-    book = Book("c", "GBP")
-    with pytest.raises(UnbalancedTransaction):
-        book.post(
-            transaction_id="t",
-            kind="accrual",
-            claim_id="x",
-            provider_id="p",
-            currency="GBP",
-            entries=[{"account": "outcome_payments", "amount_minor": 1}],
+def test_remittances_are_idempotent_and_refuse_bad_input_whole(
+    claims: ClaimsApplication, ledger: LedgerApplication
+) -> None:
+    claim_ids = verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    lines = [RemittanceLine(claim_ids[0], 50_000)]
+    first = ledger.post_remittance(PAYER, "remit-0001", "ips-employment", "GBP", lines)
+    head = ledger.head_position()
+    assert ledger.post_remittance(PAYER, "remit-0001", "ips-employment", "GBP", lines) == first
+    assert ledger.head_position() == head
+    with pytest.raises(RemittanceKeyReused):
+        ledger.post_remittance(
+            PAYER, "remit-0001", "ips-employment", "GBP", [RemittanceLine(claim_ids[0], 1)]
         )
-    assert book.balances == {}
+    for currency, bad in (
+        ("USD", lines),
+        ("GBP", [RemittanceLine(claim_ids[1], 0)]),
+        ("GBP", [RemittanceLine(claim_ids[1], -10)]),
+        ("GBP", [RemittanceLine(claim_ids[1], 10), RemittanceLine("another-contracts-payable", 5)]),
+    ):
+        with pytest.raises(RemittanceRefused):
+            ledger.post_remittance(
+                PAYER, f"remit-{currency}-{bad[-1].amount_minor}", "ips-employment", currency, bad
+            )
+    assert ledger.head_position() == head
 
 
-def test_a_claim_in_another_currency_is_refused() -> None:
-    book = Book("c", "GBP")
-    with pytest.raises(UnbalancedTransaction):
-        book.accrue("x", {"amount_minor": 100, "currency": "USD", "provider_id": "p"})
+def test_balances_as_of_a_past_moment(claims: ClaimsApplication, ledger: LedgerApplication) -> None:
+    verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    moment = dt.datetime.now(dt.UTC)
+    verify_story(claims, PROVIDER, "b", "b")
+    follow(claims, ledger)
+    assert -ledger.book("ips-employment").balances[f"payable:{PROVIDER}"] == 900_000
+    assert -ledger.book_as_of("ips-employment", moment).balances[f"payable:{PROVIDER}"] == 450_000
+    with pytest.raises(BookNotFound):
+        ledger.book_as_of("ips-employment", moment - dt.timedelta(days=365))
+
+
+def test_closing_periods(claims: ClaimsApplication, ledger: LedgerApplication) -> None:
+    verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    assert ledger.close_period("ips-employment", "2026-10", "admin:a").closed_periods == ["2026-10"]
+    head = ledger.head_position()
+    with pytest.raises(PeriodCloseRefused):
+        ledger.close_period("ips-employment", "2026-10", "admin:a")
+    with pytest.raises(PeriodCloseRefused):
+        ledger.close_period("ips-employment", "2026-11", "admin:a")  # not ended yet
+    assert ledger.head_position() == head
 
 
 def test_unknown_book_is_not_found(ledger: LedgerApplication) -> None:

@@ -59,7 +59,12 @@ def test_the_readme_walkthrough_works_as_written(sqlite_stack: Stack, tmp_path: 
     assert lines[0] == "registered: ips-employment version 1"
     balances, funnel = json.loads(lines[-2]), json.loads(lines[-1])
     assert balances["providers"] == [
-        {"provider_id": "northside-ips", "payable_minor": 450_000, "payable": "4500.00"}
+        {
+            "provider_id": "northside-ips",
+            "payable_minor": 450_000,
+            "payable": "4500.00",
+            "recoverable_minor": 0,
+        }
     ]
     assert [funnel["overall"][s]["participants"] for s in funnel["stages"]] == [1, 1, 1, 1]
     verified = [json.loads(line) for line in lines if '"status":"verified"' in line]

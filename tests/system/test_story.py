@@ -133,7 +133,12 @@ def test_the_story_reaches_the_ledger_and_metrics(client: Client) -> None:
     balances = client.balances()
     assert balances is not None
     assert balances["providers"] == [
-        {"provider_id": PROVIDER, "payable_minor": total, "payable": "4500.00"}
+        {
+            "provider_id": PROVIDER,
+            "payable_minor": total,
+            "payable": "4500.00",
+            "recoverable_minor": 0,
+        }
     ]
     assert balances["outcome_payments_minor"] == total
 

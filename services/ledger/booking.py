@@ -1,0 +1,162 @@
+"""The booking rules: how a verified claim, a reversal and a remittance become postings.
+
+Pure functions over a :class:`Book`: no I/O, no clock (the period a posting lands in is passed
+in). Each posting balances; the book refuses any that does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from services.ledger.domain import (
+    CAPPED_OFFSET,
+    OUTCOME_PAYMENTS,
+    PAID,
+    Book,
+    Kind,
+    LedgerRuleError,
+    capped_account,
+    payable_account,
+    recoverable_account,
+)
+from shared.rules.model import Period
+
+
+@dataclass(frozen=True)
+class RemittanceLine:
+    payable_id: str
+    amount_minor: int
+
+
+def month_of(day: dt.date | dt.datetime) -> str:
+    return Period.MONTH.label(day if isinstance(day, dt.date) else day.date())
+
+
+def _corrects(book: Book, occurred_on: str) -> str | None:
+    period = month_of(dt.date.fromisoformat(occurred_on))
+    return period if period in book.closed_periods else None
+
+
+def accrue(book: Book, claim_id: str, facts: dict[str, Any], today_period: str) -> None:
+    """Book a verified claim: owed to the provider up to the tightest cap, the rest to memo."""
+    if claim_id in book.lines:
+        return
+    if facts["currency"] != book.currency:
+        raise LedgerRuleError(f"claim in {facts['currency']} for a book in {book.currency}")
+    amount = int(facts["amount_minor"])
+    caps = book.cap_keys(facts)
+    headroom = [(limit - book.cap_usage.get(key, 0), cap_id) for cap_id, key, limit in caps]
+    tightest, binding = min(headroom) if headroom else (amount, None)
+    accrued = max(0, min(amount, tightest))
+    capped = amount - accrued
+    provider = facts["provider_id"]
+    period = book.booking_period(today_period)
+    corrects = _corrects(book, facts["occurred_on"])
+    line = {
+        "provider_id": provider,
+        "participant_id": facts["participant_id"],
+        "outcome_id": facts["outcome_id"],
+        "occurred_on": facts["occurred_on"],
+        "amount": amount,
+        "accrued": accrued,
+        "capped": capped,
+        "cap_id": binding if capped else None,
+        "cap_keys": [key for _, key, _ in caps],
+    }
+    entries = [(OUTCOME_PAYMENTS, accrued), (payable_account(provider), -accrued)]
+    if capped:
+        entries += [(capped_account(str(binding)), capped), (CAPPED_OFFSET, -capped)]
+    details = {"line": line, "cap_keys": line["cap_keys"]}
+    book.post(Kind.ACCRUAL, claim_id, provider, entries, period, corrects, details, ())
+    _net(book, claim_id, provider, accrued, period)
+
+
+def _net(book: Book, claim_id: str, provider: str, accrued: int, period: str) -> None:
+    """Set what the provider owes back against what it is now owed, oldest receivable first."""
+    owed_back = book.balances.get(recoverable_account(provider), 0)
+    amount = min(owed_back, accrued)
+    if amount <= 0:
+        return
+    recovers, left = [], amount
+    for reversed_claim, remaining in book.open_receivables(provider):
+        if not left:
+            break
+        taken = min(left, remaining)
+        recovers.append({"claim_id": reversed_claim, "amount_minor": taken})
+        left -= taken
+    entries = [(payable_account(provider), amount), (recoverable_account(provider), -amount)]
+    details = {"amount": amount, "recovers": recovers}
+    book.post(Kind.NETTING, claim_id, provider, entries, period, None, details, ("netting",))
+
+
+def reverse(book: Book, claim_id: str, today_period: str) -> None:
+    """Undo a claim's accrual: unpaid part off the payable, paid part owed back by the provider."""
+    line = book.lines.get(claim_id)
+    if line is None or line["reversed"]:
+        return
+    provider = line["provider_id"]
+    unpaid = book.outstanding(claim_id)
+    settled = line["accrued"] - unpaid
+    entries = [
+        (payable_account(provider), unpaid),
+        (recoverable_account(provider), settled),
+        (OUTCOME_PAYMENTS, -line["accrued"]),
+    ]
+    if line["capped"]:
+        entries += [
+            (capped_account(line["cap_id"]), -line["capped"]),
+            (CAPPED_OFFSET, line["capped"]),
+        ]
+    period = book.booking_period(today_period)
+    corrects = _corrects(book, line["occurred_on"])
+    details = {"unpaid": unpaid, "recoverable": settled}
+    book.post(Kind.REVERSAL, claim_id, provider, entries, period, corrects, details, ())
+
+
+def check_remittance(book: Book, currency: str, lines: list[RemittanceLine]) -> list[str]:
+    """Every problem with a remittance against this book, before anything is posted."""
+    problems = []
+    if currency != book.currency:
+        problems.append(f"currency {currency} does not match the contract's {book.currency}")
+    for index, line in enumerate(lines):
+        if line.payable_id not in book.lines:
+            problems.append(
+                f"lines.{index}.payable_id: no payable {line.payable_id!r} in this contract"
+            )
+        if line.amount_minor <= 0:
+            problems.append(f"lines.{index}.amount_minor: must be positive")
+    return problems
+
+
+def remit(
+    book: Book, remittance_id: str, lines: list[RemittanceLine], today_period: str
+) -> list[dict[str, Any]]:
+    """Record what the payer paid: against each payable, any excess as an overpayment owed back."""
+    problems = check_remittance(book, book.currency, lines)
+    if problems:
+        raise LedgerRuleError("; ".join(problems))
+    period = book.booking_period(today_period)
+    results = []
+    for index, line in enumerate(lines):
+        provider = book.lines[line.payable_id]["provider_id"]
+        applied = min(line.amount_minor, book.outstanding(line.payable_id))
+        excess = line.amount_minor - applied
+        parts = (remittance_id, str(index))
+        if applied:
+            entries = [(payable_account(provider), applied), (PAID, -applied)]
+            details = {"amount": applied, "remittance_id": remittance_id}
+            book.post(
+                Kind.PAYMENT, line.payable_id, provider, entries, period, None, details, parts
+            )
+        if excess:
+            entries = [(recoverable_account(provider), excess), (PAID, -excess)]
+            details = {"amount": excess, "remittance_id": remittance_id}
+            book.post(
+                Kind.OVERPAYMENT, line.payable_id, provider, entries, period, None, details, parts
+            )
+        results.append(
+            {"payable_id": line.payable_id, "applied_minor": applied, "overpaid_minor": excess}
+        )
+    return results

@@ -1,0 +1,114 @@
+"""Reports read from a book: balances, payables, statements, reconciliation. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.ledger.domain import OUTCOME_PAYMENTS, PAID, Book
+
+PAYABLE, RECOVERABLE, CAPPED = "payable:", "recoverable:", "memo:capped:"
+
+
+def providers_of(book: Book) -> list[str]:
+    found = {line["provider_id"] for line in book.lines.values()}
+    found |= {a.split(":", 1)[1] for a in book.balances if a.startswith((PAYABLE, RECOVERABLE))}
+    return sorted(found)
+
+
+def balances(book: Book) -> dict[str, Any]:
+    return {
+        "outcome_payments_minor": book.balances.get(OUTCOME_PAYMENTS, 0),
+        "paid_minor": -book.balances.get(PAID, 0),
+        "capped_minor": sum(v for k, v in book.balances.items() if k.startswith(CAPPED)),
+        "providers": [
+            {
+                "provider_id": provider,
+                "payable_minor": -book.balances.get(PAYABLE + provider, 0),
+                "recoverable_minor": book.balances.get(RECOVERABLE + provider, 0),
+            }
+            for provider in providers_of(book)
+        ],
+    }
+
+
+def payables(book: Book, provider_id: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+    """Lines still payable, in the order they were accrued; the sequence is the cursor."""
+    lines = sorted(
+        (
+            (claim_id, line)
+            for claim_id, line in book.lines.items()
+            if line["seq"] > after and (provider_id is None or line["provider_id"] == provider_id)
+        ),
+        key=lambda item: item[1]["seq"],
+    )
+    found = []
+    for claim_id, line in lines:
+        outstanding = book.outstanding(claim_id)
+        if outstanding > 0:
+            found.append(line_view(claim_id, line, outstanding))
+            if len(found) == limit:
+                break
+    return found
+
+
+def line_view(claim_id: str, line: dict[str, Any], outstanding: int) -> dict[str, Any]:
+    return {
+        "payable_id": claim_id,
+        "provider_id": line["provider_id"],
+        "outcome_id": line["outcome_id"],
+        "occurred_on": line["occurred_on"],
+        "accrued_minor": line["accrued"],
+        "capped_minor": line["capped"],
+        "cap_id": line["cap_id"],
+        "paid_minor": line["paid"],
+        "netted_minor": line["netted"],
+        "outstanding_minor": outstanding,
+        "sequence": line["seq"],
+    }
+
+
+def statement(book: Book, period: str) -> list[dict[str, Any]]:
+    """Per provider: opening, accrued, capped, reversed, paid, recovered, closing (net owed)."""
+    lines = []
+    for provider in providers_of(book):
+        opening = 0
+        for earlier, by_provider in book.period_totals.items():
+            if earlier < period:
+                totals = by_provider.get(provider, {})
+                opening += (
+                    totals.get("accrued", 0) - totals.get("reversed", 0) - totals.get("paid", 0)
+                )
+        now = book.period_totals.get(period, {}).get(provider, {})
+        movement = now.get("accrued", 0) - now.get("reversed", 0) - now.get("paid", 0)
+        lines.append(
+            {
+                "provider_id": provider,
+                "opening_minor": opening,
+                "accrued_minor": now.get("accrued", 0),
+                "capped_minor": now.get("capped", 0),
+                "reversed_minor": now.get("reversed", 0),
+                "paid_minor": now.get("paid", 0),
+                "recovered_minor": now.get("recovered", 0),
+                "closing_minor": opening + movement,
+            }
+        )
+    return lines
+
+
+def reconciliation(book: Book) -> list[dict[str, Any]]:
+    result = []
+    for provider in providers_of(book):
+        totals = [by_provider.get(provider, {}) for by_provider in book.period_totals.values()]
+        owed = sum(t.get("accrued", 0) - t.get("reversed", 0) for t in totals)
+        paid = sum(t.get("paid", 0) for t in totals)
+        result.append(
+            {
+                "provider_id": provider,
+                "owed_minor": owed,
+                "paid_minor": paid,
+                "difference_minor": owed - paid,
+                "payable_minor": -book.balances.get(PAYABLE + provider, 0),
+                "recoverable_minor": book.balances.get(RECOVERABLE + provider, 0),
+            }
+        )
+    return result

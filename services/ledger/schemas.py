@@ -1,0 +1,133 @@
+"""Request and response bodies of the ledger API. Money: integer minor units plus currency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class ProviderBalance(BaseModel):
+    provider_id: str
+    payable_minor: int = Field(description="Owed to the provider and not yet paid")
+    payable: str
+    recoverable_minor: int = Field(description="Owed back by the provider")
+
+
+class BalancesOut(BaseModel):
+    contract_id: str
+    currency: str
+    as_of: dt.datetime | None
+    outcome_payments_minor: int | None = Field(
+        description="The contract's total; not shown to a provider"
+    )
+    paid_minor: int | None
+    capped_minor: int | None
+    providers: list[ProviderBalance]
+
+
+class PayableOut(BaseModel):
+    payable_id: str = Field(description="The claim this payable line is for")
+    provider_id: str
+    outcome_id: str
+    occurred_on: str
+    accrued_minor: int
+    capped_minor: int
+    cap_id: str | None
+    paid_minor: int
+    netted_minor: int
+    outstanding_minor: int
+    sequence: int
+
+
+class PayablesOut(BaseModel):
+    contract_id: str
+    currency: str
+    items: list[PayableOut]
+    next_after: int | None
+
+
+class RemittanceLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    payable_id: str = Field(max_length=64)
+    amount_minor: int = Field(description="Positive, in the contract's minor units", le=10**15)
+
+
+class RemittanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contract_id: str = Field(max_length=64)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: list[RemittanceLineIn] = Field(min_length=1, max_length=1000)
+
+
+class RemittanceResultOut(BaseModel):
+    payable_id: str
+    applied_minor: int
+    overpaid_minor: int = Field(description="Paid beyond what was payable: now owed back")
+
+
+class RemittanceOut(BaseModel):
+    contract_id: str
+    results: list[RemittanceResultOut]
+
+
+class StatementLine(BaseModel):
+    provider_id: str
+    opening_minor: int
+    accrued_minor: int
+    capped_minor: int
+    reversed_minor: int
+    paid_minor: int
+    recovered_minor: int
+    closing_minor: int
+
+
+class StatementOut(BaseModel):
+    contract_id: str
+    currency: str
+    period: str
+    closed: bool
+    providers: list[StatementLine]
+    corrections: list[dict[str, Any]] = Field(
+        description="Postings in this period that correct a closed one"
+    )
+
+
+class ReconciliationLine(BaseModel):
+    provider_id: str
+    owed_minor: int = Field(description="Accrued less reversed")
+    paid_minor: int
+    difference_minor: int = Field(
+        description="Owed less paid: positive still to pay, negative to recover"
+    )
+    payable_minor: int
+    recoverable_minor: int
+
+
+class ReconciliationOut(BaseModel):
+    contract_id: str
+    currency: str
+    providers: list[ReconciliationLine]
+
+
+class PeriodOut(BaseModel):
+    contract_id: str
+    closed_periods: list[str]
+
+
+class LedgerClaimOut(BaseModel):
+    claim_id: str
+    provider_id: str
+    outcome_id: str
+    amount_minor: int = Field(description="The claim's amount under the rules")
+    accrued_minor: int
+    capped_minor: int
+    cap_id: str | None = Field(description="The cap that held part of it back, if any")
+    capped: str = Field(description="none, partly or fully")
+    paid_minor: int
+    netted_minor: int
+    reversed: bool
+    outstanding_minor: int

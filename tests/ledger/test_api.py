@@ -1,0 +1,189 @@
+"""The ledger API through ASGI, fed from a claims application's feed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from uuid import UUID
+
+import httpx
+import pytest
+
+from services.claims.application import ClaimsApplication
+from services.ledger.api import create_app
+from services.ledger.application import ClaimsFeedSink
+from services.ledger.settings import LedgerSettings
+from shared.feed.follower import Follower, LocalFeedSource
+from shared.settings import CommonSettings
+from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
+from tests.conftest import serving
+
+Auth = Callable[..., dict[str, str]]
+CONTRACT = "ips-employment"
+
+
+@pytest.fixture
+async def ledger(urls: dict[str, str], common: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(LedgerSettings(database_url=urls["ledger"], follow=False), common)
+    async with serving(app) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+def book_claims(claims: ClaimsApplication, ledger: httpx.AsyncClient, verify: int = 3) -> list[str]:
+    ids: list[str] = []
+    for provider, ref in ((PROVIDER, "a"), (OTHER_PROVIDER, "b")):
+        results = claims.record_events(CONTRACT, provider, story_events(ref, ref), "provider:x")
+        ids += [c for r in results for c in r.claim_ids]
+    for claim_id in ids[:verify] + ids[3 : 3 + verify]:
+        claims.verify(UUID(claim_id), "verifier:v", "")
+    application = ledger.app.state.application  # type: ignore[attr-defined]
+    Follower("t", LocalFeedSource(claims.read_feed), ClaimsFeedSink(application)).catch_up()
+    return ids
+
+
+async def test_balances_by_role(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    book_claims(claims, ledger)
+    url = f"/v1/contracts/{CONTRACT}/balances"
+    full = (await ledger.get(url, headers=auth("auditor"))).json()
+    assert full["outcome_payments_minor"] == 900_000 and full["paid_minor"] == 0
+    assert [p["payable"] for p in full["providers"]] == ["4500.00", "4500.00"]
+    own = (await ledger.get(url, headers=auth("provider", provider_id=PROVIDER))).json()
+    assert own["outcome_payments_minor"] is None and [
+        p["provider_id"] for p in own["providers"]
+    ] == [PROVIDER]
+    assert (await ledger.get(url, headers=auth("payer", contract_ids=["other"]))).status_code == 403
+    assert (await ledger.get(url)).status_code == 401
+    assert (
+        await ledger.get("/v1/contracts/nope/balances", headers=auth("admin"))
+    ).status_code == 404
+
+
+async def test_payables_page_with_a_stable_cursor_and_as_csv(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    ids = book_claims(claims, ledger)
+    payer = auth("payer", contract_ids=[CONTRACT])
+    seen, after = [], 0
+    while True:
+        page = (
+            await ledger.get(
+                f"/v1/payables?contract_id={CONTRACT}&limit=4&after={after}", headers=payer
+            )
+        ).json()
+        seen += [line["payable_id"] for line in page["items"]]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert sorted(seen) == sorted(ids) and len(seen) == 6
+    response = await ledger.get(
+        f"/v1/payables?contract_id={CONTRACT}&provider_id={PROVIDER}",
+        headers={**payer, "Accept": "text/csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [int(r["outstanding_minor"]) for r in rows] == [50_000, 150_000, 250_000]
+    assert (await ledger.get("/v1/payables", headers=payer)).status_code == 422
+
+
+async def test_remittances_over_http(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    ids = book_claims(claims, ledger)
+    payer = {**auth("payer", contract_ids=[CONTRACT]), "Idempotency-Key": "remit-000001"}
+    body = {
+        "contract_id": CONTRACT,
+        "currency": "GBP",
+        "lines": [{"payable_id": ids[0], "amount_minor": 60_000}],
+    }
+    first = await ledger.post("/v1/remittances", json=body, headers=payer)
+    assert first.status_code == 200
+    assert first.json()["results"] == [
+        {"payable_id": ids[0], "applied_minor": 50_000, "overpaid_minor": 10_000}
+    ]
+    assert (await ledger.post("/v1/remittances", json=body, headers=payer)).json() == first.json()
+    changed = {**body, "lines": [{"payable_id": ids[0], "amount_minor": 1}]}
+    assert (await ledger.post("/v1/remittances", json=changed, headers=payer)).status_code == 409
+    fresh = {**payer, "Idempotency-Key": "remit-000002"}
+    for bad, status in (
+        ({**body, "currency": "USD"}, 422),
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": 0}]}, 422),
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": -5}]}, 422),
+        ({**body, "lines": [{"payable_id": "unknown", "amount_minor": 5}]}, 422),
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": 1.5}]}, 422),
+        ({**body, "contract_id": "other-contract"}, 403),
+    ):
+        response = await ledger.post("/v1/remittances", json=bad, headers=fresh)
+        assert response.status_code == status, (bad, response.text)
+    assert (
+        await ledger.post(
+            "/v1/remittances",
+            json=body,
+            headers=auth("provider", provider_id=PROVIDER) | {"Idempotency-Key": "remit-000003"},
+        )
+    ).status_code == 403
+    assert (
+        await ledger.post(
+            "/v1/remittances", json=body, headers=auth("payer", contract_ids=[CONTRACT])
+        )
+    ).status_code == 422
+    balances = (
+        await ledger.get(f"/v1/contracts/{CONTRACT}/balances", headers=auth("admin"))
+    ).json()
+    assert balances["paid_minor"] == 60_000
+    recon = (
+        await ledger.get(f"/v1/contracts/{CONTRACT}/reconciliation", headers=auth("auditor"))
+    ).json()
+    mine = next(p for p in recon["providers"] if p["provider_id"] == PROVIDER)
+    assert (
+        mine["owed_minor"],
+        mine["paid_minor"],
+        mine["difference_minor"],
+        mine["recoverable_minor"],
+    ) == (450_000, 60_000, 390_000, 10_000)
+
+
+async def test_statements_claim_view_and_period_close(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    ids = book_claims(claims, ledger)
+    period = ledger.app.state.application._clock().strftime("%Y-%m")  # type: ignore[attr-defined]
+    statement = (
+        await ledger.get(
+            f"/v1/contracts/{CONTRACT}/statements?period={period}", headers=auth("auditor")
+        )
+    ).json()
+    mine = next(p for p in statement["providers"] if p["provider_id"] == PROVIDER)
+    assert (mine["opening_minor"], mine["accrued_minor"], mine["closing_minor"]) == (
+        0,
+        450_000,
+        450_000,
+    )
+    view = (
+        await ledger.get(
+            f"/v1/contracts/{CONTRACT}/claims/{ids[2]}",
+            headers=auth("provider", provider_id=PROVIDER),
+        )
+    ).json()
+    assert (view["accrued_minor"], view["capped"], view["outstanding_minor"]) == (
+        250_000,
+        "none",
+        250_000,
+    )
+    assert (
+        await ledger.get(
+            f"/v1/contracts/{CONTRACT}/claims/{ids[3]}",
+            headers=auth("provider", provider_id=PROVIDER),
+        )
+    ).status_code == 403
+    close = f"/v1/contracts/{CONTRACT}/periods/2026-01/close"
+    assert (
+        await ledger.post(close, headers=auth("payer", contract_ids=[CONTRACT]))
+    ).status_code == 403
+    assert (await ledger.post(close, headers=auth("admin"))).json()["closed_periods"] == ["2026-01"]
+    assert (await ledger.post(close, headers=auth("admin"))).status_code == 409
+    assert (
+        await ledger.post(f"/v1/contracts/{CONTRACT}/periods/2026-13/close", headers=auth("admin"))
+    ).status_code == 422
