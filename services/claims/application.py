@@ -311,6 +311,8 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
     ) -> CorrectionResult:
         contract = self._load_contract(contract_id)
         versions = self._versions(contract)
+        if provider_id not in versions[-1].rulebook.provider_ids():
+            raise ProviderNotInContract(provider_id, contract_id)
         receipt = self.load(receipt_id(contract_id, provider_id, event_id), IntakeReceipt)
         if receipt is None:
             raise EventNotFound(event_id)

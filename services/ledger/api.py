@@ -96,7 +96,10 @@ def _readable_book(
 ) -> Book:
     check_contract_scope(principal, contract_id)
     application = _app(request)
-    return application.book_as_of(contract_id, as_of) if as_of else application.book(contract_id)
+    current = application.book(contract_id)
+    if principal.role is Role.PROVIDER and principal.provider_id not in current.providers:
+        raise Forbidden(f"provider {principal.provider_id} is not part of contract {contract_id}")
+    return application.book_as_of(contract_id, as_of) if as_of else current
 
 
 def _own_lines(principal: Principal, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -72,12 +72,15 @@ class LedgerApplication(OutcomesApplication):
             data = entry.data
             if entry.type == "contract.registered":
                 rulebook = data["rulebook"]
-                opened = Book(data["contract_id"], rulebook["currency"], rulebook["caps"])
+                providers = [p["id"] for p in rulebook["providers"]]
+                opened = Book(
+                    data["contract_id"], rulebook["currency"], rulebook["caps"], providers
+                )
                 books[opened.id] = opened
             elif entry.type == "contract.amended":
-                self._in_page(books, data["rulebook"]["contract_id"]).change_caps(
-                    data["rulebook"]["caps"]
-                )
+                rulebook = data["rulebook"]
+                book = self._in_page(books, rulebook["contract_id"])
+                book.change_terms(rulebook["caps"], [p["id"] for p in rulebook["providers"]])
             elif entry.type == "claim.verified":
                 book = self._in_page(books, data["booking"]["contract_id"])
                 accrue(book, entry.stream_id, data["booking"], month_of(entry.recorded_at))

@@ -72,9 +72,11 @@ class Book(Aggregate):
         contract_id: str
         currency: str
         caps: list[dict[str, Any]]
+        providers: list[str]
 
-    class CapsChanged(Aggregate.Event):
+    class TermsChanged(Aggregate.Event):
         caps: list[dict[str, Any]]
+        providers: list[str]
 
     class TransactionPosted(Aggregate.Event):
         transaction_id: str
@@ -92,14 +94,19 @@ class Book(Aggregate):
         actor: str
 
     @staticmethod
-    def create_id(contract_id: str, currency: str, caps: list[dict[str, Any]]) -> UUID:
+    def create_id(
+        contract_id: str, currency: str, caps: list[dict[str, Any]], providers: list[str]
+    ) -> UUID:
         return book_id(contract_id)
 
     @event(Opened)
-    def __init__(self, contract_id: str, currency: str, caps: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, contract_id: str, currency: str, caps: list[dict[str, Any]], providers: list[str]
+    ) -> None:
         self.contract_id = contract_id
         self.currency = currency
         self.caps = caps
+        self.providers = providers
         self.balances: dict[str, int] = {}
         self.lines: dict[str, dict[str, Any]] = {}
         self.cap_usage: dict[str, int] = {}
@@ -111,9 +118,11 @@ class Book(Aggregate):
         self.sequence = 0
 
     # ---- caps --------------------------------------------------------------------------------
-    @event(CapsChanged)
-    def change_caps(self, caps: list[dict[str, Any]]) -> None:
+    @event(TermsChanged)
+    def change_terms(self, caps: list[dict[str, Any]], providers: list[str]) -> None:
+        """A contract amendment: new caps, and the providers now in the contract."""
         self.caps = caps
+        self.providers = providers
 
     def cap_keys(self, facts: dict[str, Any]) -> list[tuple[str, str, int]]:
         """(cap id, usage key, limit in minor units) of every cap that applies to a claim."""
@@ -274,7 +283,7 @@ def _next_month(period: str) -> str:
 CATALOGUE = EventCatalogue(
     {
         Book.Opened: PublicType("ledger.book_opened", 1),
-        Book.CapsChanged: PublicType("ledger.caps_changed", 1),
+        Book.TermsChanged: PublicType("ledger.terms_changed", 1),
         Book.TransactionPosted: PublicType("ledger.transaction_posted", 1),
         Book.PeriodClosed: PublicType("ledger.period_closed", 1),
     }

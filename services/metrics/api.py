@@ -10,11 +10,16 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 
-from services.metrics.application import CLAIMS_UPSTREAM, MetricsApplication, funnel
+from services.metrics.application import (
+    CLAIMS_UPSTREAM,
+    MetricsApplication,
+    contract_providers,
+    funnel,
+)
 from services.metrics.projections import apply_claims_entry
 from services.metrics.settings import MetricsSettings
 from shared.auth import Principal, Role, ServiceTokens, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES
+from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource
 from shared.feed.server import feed_router
@@ -92,6 +97,12 @@ def create_app(
         """Participants and events per stage, overall, per provider and per month."""
         check_contract_scope(principal, contract_id)
         if principal.role is Role.PROVIDER:
+            if principal.provider_id not in contract_providers(
+                request.app.state.engine, contract_id
+            ):
+                raise Forbidden(
+                    f"provider {principal.provider_id} is not part of contract {contract_id}"
+                )
             provider_id = principal.provider_id
         report = funnel(request.app.state.engine, contract_id, provider_id)
         return FunnelOut.model_validate(report, from_attributes=True)

@@ -36,6 +36,17 @@ class Funnel:
     by_month: dict[str, dict[str, StageCount]] = field(default_factory=dict)
 
 
+def contract_providers(engine: Engine, contract_id: str) -> list[str]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(contracts.c.providers).where(contracts.c.contract_id == contract_id)
+        ).scalar_one_or_none()
+    if found is None:
+        raise ContractNotTracked(contract_id)
+    providers: list[str] = json.loads(found)
+    return providers
+
+
 def funnel(engine: Engine, contract_id: str, provider_id: str | None = None) -> Funnel:
     """Participants and events per stage: overall, per provider, per month of occurrence."""
     with engine.connect() as connection:

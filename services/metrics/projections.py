@@ -23,6 +23,7 @@ contracts = sa.Table(
     sa.Column("contract_id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("stages", sa.Text, nullable=False),
+    sa.Column("providers", sa.Text, nullable=False),
 )
 
 participants = sa.Table(
@@ -72,7 +73,11 @@ def apply_claims_entry(connection: Connection, entry: FeedEntry) -> None:
 
 def _upsert_contract(connection: Connection, entry: FeedEntry) -> None:
     rulebook = entry.data["rulebook"]
-    values = {"name": rulebook["name"], "stages": json.dumps(list(rulebook["event_types"]))}
+    values = {
+        "name": rulebook["name"],
+        "stages": json.dumps(list(rulebook["event_types"])),
+        "providers": json.dumps([p["id"] for p in rulebook["providers"]]),
+    }
     updated = connection.execute(
         sa.update(contracts)
         .where(contracts.c.contract_id == rulebook["contract_id"])

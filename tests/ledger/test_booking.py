@@ -52,14 +52,14 @@ def payable(book: Book, provider: str = "prov") -> int:
 
 
 def test_a_claim_under_every_cap_is_accrued_whole() -> None:
-    book = Book("c", "GBP", CAPS)
+    book = Book("c", "GBP", CAPS, ["prov"])
     accrue(book, "a", facts(2_000), "2026-04")
     assert book.lines["a"]["accrued"] == 2_000 and book.lines["a"]["capped"] == 0
     assert book.balances[OUTCOME_PAYMENTS] == 2_000 and payable(book) == 2_000
 
 
 def test_the_part_over_the_tightest_cap_goes_to_memo_naming_it() -> None:
-    book = Book("c", "GBP", CAPS)
+    book = Book("c", "GBP", CAPS, ["prov"])
     accrue(book, "a", facts(2_500, participant="p1"), "2026-04")
     accrue(book, "b", facts(1_000, participant="p1"), "2026-04")  # person cap 30.00: 500 left
     line = book.lines["b"]
@@ -99,7 +99,7 @@ def test_the_part_over_the_tightest_cap_goes_to_memo_naming_it() -> None:
 def test_each_kind_of_cap(
     claims: list[tuple[str, int, str, str, str]], expected: tuple[str, int, str]
 ) -> None:
-    book = Book("c", "GBP", CAPS)
+    book = Book("c", "GBP", CAPS, ["prov"])
     for claim_id, amount, outcome, participant, day in claims:
         accrue(book, claim_id, facts(amount, outcome, participant, day), "2026-07")
     claim_id, accrued, cap = expected
@@ -107,7 +107,7 @@ def test_each_kind_of_cap(
 
 
 def test_reversing_an_unpaid_claim_reduces_the_payable_and_frees_the_cap() -> None:
-    book = Book("c", "GBP", CAPS)
+    book = Book("c", "GBP", CAPS, ["prov"])
     accrue(book, "a", facts(2_000), "2026-04")
     reverse(book, "a", "2026-04")
     assert payable(book) == 0 and book.balances[OUTCOME_PAYMENTS] == 0
@@ -117,7 +117,7 @@ def test_reversing_an_unpaid_claim_reduces_the_payable_and_frees_the_cap() -> No
 
 
 def test_reversing_a_paid_claim_creates_a_receivable_netted_against_the_next_payable() -> None:
-    book = Book("c", "GBP", [])
+    book = Book("c", "GBP", [], ["prov"])
     accrue(book, "a", facts(5_000), "2026-04")
     remit(book, "r1", [RemittanceLine("a", 5_000)], "2026-04")
     reverse(book, "a", "2026-05")
@@ -131,7 +131,7 @@ def test_reversing_a_paid_claim_creates_a_receivable_netted_against_the_next_pay
 
 
 def test_paying_more_than_is_payable_records_an_overpayment() -> None:
-    book = Book("c", "GBP", [])
+    book = Book("c", "GBP", [], ["prov"])
     accrue(book, "a", facts(1_000), "2026-04")
     [result] = remit(book, "r1", [RemittanceLine("a", 1_500)], "2026-04")
     assert result == {"payable_id": "a", "applied_minor": 1_000, "overpaid_minor": 500}
@@ -139,7 +139,7 @@ def test_paying_more_than_is_payable_records_an_overpayment() -> None:
 
 
 def test_a_remittance_with_any_bad_line_posts_nothing() -> None:
-    book = Book("c", "GBP", [])
+    book = Book("c", "GBP", [], ["prov"])
     accrue(book, "a", facts(1_000), "2026-04")
     count = book.transaction_count
     for lines in (
@@ -153,14 +153,14 @@ def test_a_remittance_with_any_bad_line_posts_nothing() -> None:
 
 
 def test_a_claim_in_another_currency_is_refused() -> None:
-    book = Book("c", "GBP", [])
+    book = Book("c", "GBP", [], ["prov"])
     with pytest.raises(LedgerRuleError):
         accrue(book, "a", facts(100, currency="USD"), "2026-04")
     assert book.transaction_count == 0
 
 
 def test_postings_after_a_close_land_in_the_next_open_period_and_say_what_they_correct() -> None:
-    book = Book("c", "GBP", [])
+    book = Book("c", "GBP", [], ["prov"])
     book.close_period("2026-04", "admin:a")
     with pytest.raises(PeriodAlreadyClosed):
         book.close_period("2026-04", "admin:a")
@@ -174,7 +174,7 @@ def test_postings_after_a_close_land_in_the_next_open_period_and_say_what_they_c
     ("currency", "amount"), [("GBP", 250_000), ("USD", 12_000), ("AFN", 21_066)]
 )
 def test_each_book_keeps_its_own_currency(currency: str, amount: int) -> None:
-    book = Book("c", currency, [])
+    book = Book("c", currency, [], ["prov"])
     accrue(book, "a", facts(amount, currency=currency), "2026-04")
     assert book.currency == currency and payable(book) == amount
 
@@ -199,7 +199,7 @@ STEPS = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(STEPS)
 def test_random_streams_keep_the_books_balanced_and_complete(steps: list[tuple[Any, ...]]) -> None:
-    book = Book("c", "GBP", CAPS)
+    book = Book("c", "GBP", CAPS, ["prov"])
     verified: list[str] = []
     for index, step in enumerate(steps):
         if step[0] == "verify":

@@ -46,7 +46,23 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 AnyReader = Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))]
 Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
+
+
+def _claim_owner(
+    request: Request,
+    claim_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER))],
+) -> UUID:
+    """The claim, if the calling provider owns it; checked before the body is read."""
+    claim = _app(request).claim(_parse_claim_id(claim_id))
+    if claim.provider_id != principal.provider_id:
+        raise Forbidden("a provider may act only on its own claims")
+    check_contract_scope(principal, claim.contract_id)
+    return claim.id
+
+
 ProviderCaller = Annotated[Principal, Depends(require(Role.PROVIDER))]
+OwnClaim = Annotated[UUID, Depends(_claim_owner)]
 
 
 def _app(request: Request) -> ClaimsApplication:
@@ -97,14 +113,6 @@ def _parse_claim_id(claim_id: str) -> UUID:
         return UUID(claim_id)
     except ValueError:
         raise ClaimNotFound(claim_id) from None
-
-
-def _own_claim(request: Request, principal: Principal, claim_id: str) -> UUID:
-    claim = _app(request).claim(_parse_claim_id(claim_id))
-    if claim.provider_id != principal.provider_id:
-        raise Forbidden("a provider may act only on its own claims")
-    check_contract_scope(principal, claim.contract_id)
-    return claim.id
 
 
 def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
@@ -214,10 +222,9 @@ def get_claim_history(
 
 @router.post("/v1/claims/{claim_id}/evidence", response_model=ClaimOut, responses=DECISION_ERRORS)
 def attach_evidence(
-    request: Request, claim_id: str, body: EvidenceIn, principal: ProviderCaller
+    request: Request, claim_id: str, own: OwnClaim, body: EvidenceIn, principal: ProviderCaller
 ) -> ClaimOut:
     """Attach a reference to an evidence document (its hash, never the document)."""
-    own = _own_claim(request, principal, claim_id)
     evidence = Evidence(body.evidence_type, body.sha256, body.uri, body.issued_on.isoformat())
     return _claim_out(_app(request).attach_evidence(own, principal.actor, evidence))
 
@@ -242,10 +249,9 @@ def reject_claim(request: Request, claim_id: str, body: RejectIn, principal: Ver
 
 @router.post("/v1/claims/{claim_id}/dispute", response_model=ClaimOut, responses=DECISION_ERRORS)
 def dispute_claim(
-    request: Request, claim_id: str, body: DisputeIn, principal: ProviderCaller
+    request: Request, claim_id: str, own: OwnClaim, body: DisputeIn, principal: ProviderCaller
 ) -> ClaimOut:
     """The provider disputes a rejection, within the contract's dispute window."""
-    own = _own_claim(request, principal, claim_id)
     return _claim_out(_app(request).dispute(own, principal.actor, body.note))
 
 

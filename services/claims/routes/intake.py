@@ -14,6 +14,7 @@ from services.claims.application import (
     IntakeResult,
 )
 from services.claims.domain import Participant
+from services.claims.errors import ProviderNotInContract
 from services.claims.schemas import (
     BatchIn,
     BatchItemOut,
@@ -30,6 +31,7 @@ from services.claims.schemas import (
 )
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.rules.model import RuleBook
 
 router = APIRouter(tags=["intake"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -38,7 +40,22 @@ INTAKE_ERRORS = {
     404: {"description": "Unknown contract"},
     409: {"description": "event_id reused with a different body"},
 }
-ProviderCaller = Annotated[Principal, Depends(require(Role.PROVIDER))]
+
+
+def _provider_in_contract(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER))],
+) -> Principal:
+    """A provider of this contract; checked before the body is read, so outsiders learn nothing."""
+    check_contract_scope(principal, contract_id)
+    rulebook = RuleBook.model_validate(_app(request).contract(contract_id).documents[-1])
+    if principal.provider_id not in rulebook.provider_ids():
+        raise ProviderNotInContract(str(principal.provider_id), contract_id)
+    return principal
+
+
+ProviderCaller = Annotated[Principal, Depends(_provider_in_contract)]
 
 
 def _app(request: Request) -> ClaimsApplication:

@@ -1,0 +1,35 @@
+"""Who may call each claims route (see shared/access.py for the kinds of caller)."""
+
+from shared.access import CONTRACT_READERS, FEED_READERS, PUBLIC, Access
+
+CLAIM_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
+FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"}  # others see only their own
+
+ACCESS: Access = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/feed"): FEED_READERS,
+    ("POST", "/v1/contracts"): frozenset({"admin"}),
+    ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/versions/{version}"): CONTRACT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/diff"): CONTRACT_READERS,
+    ("POST", "/v1/contracts/{contract_id}/events"): frozenset({"provider"}),
+    ("POST", "/v1/contracts/{contract_id}/events/batch"): frozenset({"provider"}),
+    ("POST", "/v1/contracts/{contract_id}/events/{event_id}/correct"): frozenset({"provider"}),
+    ("POST", "/v1/contracts/{contract_id}/events/{event_id}/retract"): frozenset({"provider"}),
+    ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
+    ("GET", "/v1/contracts/{contract_id}/sampling"): frozenset(
+        {"admin", "auditor", "verifier", "payer"}
+    ),
+    ("GET", "/v1/claims"): FILTERED_LISTS,
+    ("GET", "/v1/claims/overdue"): FILTERED_LISTS,
+    ("GET", "/v1/claims/{claim_id}"): CLAIM_READERS,
+    ("GET", "/v1/claims/{claim_id}/history"): CLAIM_READERS,
+    ("POST", "/v1/claims/{claim_id}/evidence"): frozenset({"provider"}),
+    ("POST", "/v1/claims/{claim_id}/verify"): frozenset({"verifier"}),
+    ("POST", "/v1/claims/{claim_id}/reject"): frozenset({"verifier"}),
+    ("POST", "/v1/claims/{claim_id}/dispute"): frozenset({"provider"}),
+    ("POST", "/v1/claims/decisions"): frozenset({"verifier"}),
+}

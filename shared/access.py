@@ -1,0 +1,21 @@
+"""Access tables: who may call each route. Each service keeps its table next to its routes,
+and ``tests/test_access_matrix.py`` calls every route in every service's OpenAPI document as
+every kind of caller, failing on any route missing from its table.
+
+The kinds of caller: ``anonymous`` (no token), ``admin``, ``auditor``, ``verifier``,
+``service``, ``payer`` (a payer of the contract), ``payer_other`` (a payer of another
+contract), ``provider`` (a provider in the contract), ``provider_other`` (a provider outside
+it). A caller not listed for a route must be refused: 401 without a token, 403 with one.
+"""
+
+from __future__ import annotations
+
+CALLERS = (
+    "anonymous", "admin", "auditor", "verifier", "service",
+    "payer", "payer_other", "provider", "provider_other",
+)  # fmt: skip
+PUBLIC = frozenset(CALLERS)
+FEED_READERS = frozenset({"admin", "auditor", "service"})
+EVERY_TOKEN = frozenset(CALLERS) - {"anonymous"}
+CONTRACT_READERS = frozenset({"admin", "auditor", "verifier", "service", "payer", "provider"})
+Access = dict[tuple[str, str], frozenset[str]]
