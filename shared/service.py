@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import TokenSigner
 from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.jsonguard import JsonGuard
 from shared.settings import CommonSettings
 
 
@@ -80,6 +81,7 @@ def build_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.signer = TokenSigner.from_settings(common)
     install_error_handlers(app)
+    app.add_middleware(JsonGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.get("/healthz", tags=["health"])

@@ -40,6 +40,7 @@ class ContractOut(BaseModel):
 class EventIn(Body):
     event_id: EventId
     participant_ref: str = Field(
+        pattern=r"^[^\x00-\x1f\x7f]+$",
         min_length=1,
         max_length=128,
         description="The provider's own reference; never stored in clear",

@@ -1,0 +1,116 @@
+"""Refuse JSON that Python would quietly accept: duplicate keys, NaN, deep nesting, bad text.
+
+``json.loads`` keeps the last of two equal keys, accepts ``NaN`` and ``Infinity``, and lets lone
+UTF-16 surrogates and NUL characters into strings; each could smuggle a value past validation or
+fail later, after something was written. This middleware parses every JSON request body once with
+strict hooks and answers 422 (problem+json) before any route runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PROBLEM_JSON
+
+MAX_DEPTH = 32
+FORBIDDEN_CHARACTERS = {"\x00"}
+
+
+class HostileJson(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise HostileJson(f"duplicate key {key!r}")
+        found[key] = value
+    return found
+
+
+def _constant(name: str) -> Any:
+    raise HostileJson(f"{name} is not a number JSON allows")
+
+
+def check_json(body: bytes) -> None:
+    """Raise :class:`HostileJson` for anything but plain, well-formed JSON text."""
+    try:
+        value = json.loads(body, object_pairs_hook=_pairs, parse_constant=_constant)
+    except HostileJson:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise HostileJson(f"not valid JSON: {exc}") from None
+    _walk(value, 0)
+
+
+def _walk(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise HostileJson(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _walk(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _walk(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HostileJson("a string holds a lone surrogate, which is not text") from None
+    if FORBIDDEN_CHARACTERS & set(text):
+        raise HostileJson("a string holds a NUL character")
+
+
+class JsonGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if scope["type"] != "http" or not content_type.startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:
+            try:
+                check_json(body)
+            except HostileJson as exc:
+                await _refuse(send, str(exc))
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, detail: str) -> None:
+    payload = json.dumps(
+        {"type": "about:blank", "title": "Invalid input", "status": 422, "detail": detail,
+         "errors": [{"field": "body", "message": detail}]}
+    ).encode()  # fmt: skip
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 422, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
