@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
@@ -55,20 +56,77 @@ class Principal:
         return f"{self.role.value}:{self.subject}"
 
 
-class TokenSigner:
-    """Issues and checks tokens with one key, issuer and audience."""
+class RevocationList:
+    """Token ids that are no longer accepted: one per line in a file, re-read when it changes."""
 
-    def __init__(self, key: str, issuer: str, audience: str) -> None:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._mtime_ns = -1
+        self._ids: frozenset[str] = frozenset()
+
+    def __contains__(self, token_id: str) -> bool:
+        try:
+            mtime_ns = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if mtime_ns != self._mtime_ns:
+            lines = self._path.read_text(encoding="utf-8").splitlines()
+            self._ids = frozenset(
+                line.strip() for line in lines if line.strip() and not line.startswith("#")
+            )
+            self._mtime_ns = mtime_ns
+        return token_id in self._ids
+
+
+class TokenSigner:
+    """Issues and checks tokens: HS256 with a shared key, or RS256 with a public key or JWKS.
+
+    Only the configured algorithm is accepted (never ``none``); expiry, not-before, issuer,
+    audience and the revocation list are always checked.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        issuer: str,
+        audience: str,
+        *,
+        algorithm: str = ALGORITHM,
+        verify_key: Any = None,
+        jwks: jwt.PyJWKSet | None = None,
+        revoked: RevocationList | None = None,
+    ) -> None:
         self._key = key
         self._issuer = issuer
         self._audience = audience
+        self._algorithm = algorithm
+        self._verify_key = verify_key if verify_key is not None else key
+        self._jwks = jwks
+        self._revoked = revoked
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> TokenSigner:
+        revoked = (
+            RevocationList(settings.revoked_tokens_file) if settings.revoked_tokens_file else None
+        )
+        if settings.token_algorithm == "HS256":
+            return cls(
+                settings.signing_key.get_secret_value(),
+                settings.token_issuer,
+                settings.token_audience,
+                revoked=revoked,
+            )
+        private = settings.token_private_key_file
+        public = settings.token_public_key_file
+        jwks_file = settings.token_jwks_file
         return cls(
-            settings.signing_key.get_secret_value(),
+            private.read_text() if private else "",
             settings.token_issuer,
             settings.token_audience,
+            algorithm="RS256",
+            verify_key=public.read_text() if public else None,
+            jwks=jwt.PyJWKSet.from_json(jwks_file.read_text()) if jwks_file else None,
+            revoked=revoked,
         )
 
     def issue(
@@ -80,8 +138,11 @@ class TokenSigner:
         contract_ids: Iterable[str] = (),
         ttl_s: int = 3600,
         now: float | None = None,
+        key_id: str | None = None,
     ) -> str:
         check_token_request(role, provider_id, ttl_s)
+        if not self._key:
+            raise InvalidInput("this service has no private key to sign tokens with")
         issued_at = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -99,21 +160,37 @@ class TokenSigner:
         contracts = sorted(set(contract_ids))
         if contracts:
             claims["contract_ids"] = contracts
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        headers = {"kid": key_id} if key_id else None
+        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
 
     def verify(self, token: str) -> Principal:
         try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != self._algorithm:
+                raise jwt.InvalidAlgorithmError(f"only {self._algorithm} is accepted")
             claims = jwt.decode(
                 token,
-                self._key,
-                algorithms=[ALGORITHM],
+                self._key_for(header),
+                algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub", "role", "jti"]},
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from None
-        return _principal_from_claims(claims)
+        principal = _principal_from_claims(claims)
+        if self._revoked is not None and principal.token_id in self._revoked:
+            raise Unauthenticated("invalid token: it was revoked")
+        return principal
+
+    def _key_for(self, header: dict[str, Any]) -> Any:
+        if self._jwks is None:
+            return self._verify_key
+        kid = header.get("kid")
+        for key in self._jwks.keys:
+            if key.key_id == kid:
+                return key.key
+        raise jwt.InvalidKeyError(f"no key {kid!r} in the key set")
 
 
 def check_token_request(role: Role, provider_id: str | None, ttl_s: int) -> None:

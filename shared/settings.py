@@ -29,20 +29,49 @@ class CommonSettings(BaseSettings):
     data_dir: Path = Path("./var")
     signing_key: SecretStr = SecretStr(DEVELOPMENT_SIGNING_KEY)
     pseudonym_key: SecretStr = SecretStr(DEVELOPMENT_PSEUDONYM_KEY)
-    token_issuer: str = "outcomes"  # noqa: S105 - a name, not a secret
-    token_audience: str = "outcomes-api"  # noqa: S105 - a name, not a secret
+    token_algorithm: Literal["HS256", "RS256"] = "HS256"
+    token_public_key_file: Path | None = Field(default=None, description="RS256: PEM public key")
+    token_jwks_file: Path | None = Field(
+        default=None, description="RS256: a JWKS file; keys by kid"
+    )
+    token_private_key_file: Path | None = Field(
+        default=None, description="RS256: PEM private key, to mint service and local tokens"
+    )
+    revoked_tokens_file: Path | None = Field(
+        default=None, description="Revoked token ids, one a line"
+    )
+    cipher_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 AES key (16, 24 or 32 bytes): encrypts every stored event at rest",
+    )
+    token_issuer: str = "outcomes"
+    token_audience: str = "outcomes-api"
     service_token_ttl_s: int = Field(default=300, ge=30, le=3600)
 
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""
-        if self.env != "production":
-            return
         problems = []
-        if self.signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY:
+        if self.token_algorithm == "RS256" and not (
+            self.token_public_key_file or self.token_jwks_file
+        ):
+            problems.append(
+                "RS256 needs OUTCOMES_TOKEN_PUBLIC_KEY_FILE or OUTCOMES_TOKEN_JWKS_FILE"
+            )
+        if self.env != "production":
+            if problems:
+                raise InsecureSettingsError("; ".join(problems))
+            return
+        if (
+            self.token_algorithm == "HS256"
+            and self.signing_key.get_secret_value() == DEVELOPMENT_SIGNING_KEY
+        ):
             problems.append("OUTCOMES_SIGNING_KEY is the development default")
         if self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY:
             problems.append("OUTCOMES_PSEUDONYM_KEY is the development default")
-        for name, secret in (("SIGNING", self.signing_key), ("PSEUDONYM", self.pseudonym_key)):
+        secrets = [("PSEUDONYM", self.pseudonym_key)]
+        if self.token_algorithm == "HS256":
+            secrets.append(("SIGNING", self.signing_key))
+        for name, secret in secrets:
             if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
                 problems.append(
                     f"OUTCOMES_{name}_KEY is shorter than {MIN_SECRET_LENGTH} characters"
@@ -51,6 +80,15 @@ class CommonSettings(BaseSettings):
             raise InsecureSettingsError(
                 "refusing to start with OUTCOMES_ENV=production: " + "; ".join(problems)
             )
+
+    def store_env(self) -> dict[str, str]:
+        """The event store's cipher settings, when a cipher key is configured."""
+        if self.cipher_key is None:
+            return {}
+        return {
+            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+            "CIPHER_KEY": self.cipher_key.get_secret_value(),
+        }
 
     def sqlite_url(self, service: str) -> str:
         """The embedded default store of a service: one SQLite file under the data directory."""

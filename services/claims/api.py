@@ -38,6 +38,7 @@ def create_app(
             store_url,
             common.pseudonym_key.get_secret_value(),
             clock=lambda: dt.datetime.now(dt.UTC),
+            store_env=common.store_env(),
         )
         engine = create_engine(sqlalchemy_url(store_url))
         migrate(engine, MIGRATIONS, "alembic_version_claims")

@@ -60,9 +60,13 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
     catalogue = CATALOGUE
 
     def __init__(
-        self, database_url: str, pseudonym_key: str, clock: Callable[[], dt.datetime]
+        self,
+        database_url: str,
+        pseudonym_key: str,
+        clock: Callable[[], dt.datetime],
+        store_env: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(database_url)
+        super().__init__(database_url, store_env)
         self._pseudonym_key = pseudonym_key
         self._clock = clock
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}

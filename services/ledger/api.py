@@ -56,7 +56,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         application = LedgerApplication(
-            settings.store_url(common), clock=lambda: dt.datetime.now(dt.UTC)
+            settings.store_url(common),
+            clock=lambda: dt.datetime.now(dt.UTC),
+            store_env=common.store_env(),
         )
         app.state.application = application
         follower = Follower(

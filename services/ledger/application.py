@@ -39,8 +39,13 @@ class LedgerApplication(OutcomesApplication):
     catalogue = CATALOGUE
     snapshotting_intervals = {Book: 200}
 
-    def __init__(self, database_url: str, clock: Callable[[], dt.datetime]) -> None:
-        super().__init__(database_url)
+    def __init__(
+        self,
+        database_url: str,
+        clock: Callable[[], dt.datetime],
+        store_env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(database_url, store_env)
         self._clock = clock
 
     def book(self, contract_id: str) -> Book:

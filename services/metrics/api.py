@@ -52,7 +52,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store_url = settings.store_url(common)
-        application = MetricsApplication(store_url)
+        application = MetricsApplication(store_url, common.store_env())
         engine = create_engine(sqlalchemy_url(store_url))
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
         follower = Follower(

@@ -41,7 +41,7 @@ def _normalise(spec: AttributeSpec, value: Any) -> tuple[Any, str | None]:
             return None, "expected a string"
         if len(value) > spec.max_length:
             return None, f"longer than {spec.max_length} characters"
-        if any(ord(c) < 0x20 and c not in "\t\n" or ord(c) == 0x7F for c in value):
+        if any((ord(c) < 0x20 and c not in "\t\n") or ord(c) == 0x7F for c in value):
             return None, "holds control characters"
         return value, None
     if kind is AttributeType.ENUM:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
 
 from shared.auth import Role, TokenSigner
 from shared.errors import InvalidInput, Unauthenticated
+from shared.settings import CommonSettings, InsecureSettingsError
 
 KEY = "k" * 40
 
@@ -81,3 +83,80 @@ def test_provider_tokens_need_a_provider_and_others_must_not_carry_one() -> None
         signer().issue(Role.PROVIDER)
     with pytest.raises(InvalidInput):
         signer().issue(Role.ADMIN, provider_id="p1")
+
+
+def rsa_keys() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def test_rs256_with_a_public_key_from_settings(tmp_path: Path) -> None:
+    private_pem, public_pem = rsa_keys()
+    (tmp_path / "public.pem").write_text(public_pem)
+    (tmp_path / "private.pem").write_text(private_pem)
+    settings = CommonSettings(
+        token_algorithm="RS256",
+        token_public_key_file=tmp_path / "public.pem",
+        token_private_key_file=tmp_path / "private.pem",
+    )
+    signer = TokenSigner.from_settings(settings)
+    assert signer.verify(signer.issue(Role.AUDITOR)).role is Role.AUDITOR
+    # an HS256 token made with the public key as its secret (the classic confusion) is refused
+    forged = jwt.encode({"role": "admin"}, "k" * 40, algorithm="HS256")
+    with pytest.raises(Unauthenticated, match="only RS256"):
+        signer.verify(forged)
+    # a verifier with only the public key cannot mint tokens
+    verify_only = TokenSigner.from_settings(
+        settings.model_copy(update={"token_private_key_file": None})
+    )
+    with pytest.raises(InvalidInput):
+        verify_only.issue(Role.ADMIN)
+
+
+def test_rs256_with_a_jwks_file_picks_the_key_by_id(tmp_path: Path) -> None:
+    from jwt.algorithms import RSAAlgorithm
+
+    private_pem, public_pem = rsa_keys()
+    jwk = json.loads(RSAAlgorithm.to_jwk(RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(public_pem)))
+    (tmp_path / "jwks.json").write_text(
+        json.dumps({"keys": [jwk | {"kid": "k-2026", "use": "sig", "alg": "RS256"}]})
+    )
+    (tmp_path / "private.pem").write_text(private_pem)
+    signer = TokenSigner.from_settings(
+        CommonSettings(
+            token_algorithm="RS256",
+            token_jwks_file=tmp_path / "jwks.json",
+            token_private_key_file=tmp_path / "private.pem",
+        )
+    )
+    assert signer.verify(signer.issue(Role.PAYER, key_id="k-2026")).role is Role.PAYER
+    with pytest.raises(Unauthenticated, match="no key"):
+        signer.verify(signer.issue(Role.PAYER, key_id="k-retired"))
+
+
+def test_rs256_needs_a_key_to_verify_with() -> None:
+    with pytest.raises(InsecureSettingsError, match="RS256 needs"):
+        CommonSettings(token_algorithm="RS256").check_secrets()
+
+
+def test_a_revoked_token_is_refused_as_soon_as_the_list_changes(tmp_path: Path) -> None:
+    revoked = tmp_path / "revoked.txt"
+    signer = TokenSigner.from_settings(CommonSettings(revoked_tokens_file=revoked))
+    token = signer.issue(Role.ADMIN)
+    assert signer.verify(token).role is Role.ADMIN  # no file yet: nothing revoked
+    token_id = signer.verify(token).token_id
+    revoked.write_text(f"# revoked after a laptop was lost\n{token_id}\n")
+    with pytest.raises(Unauthenticated, match="revoked"):
+        signer.verify(token)
+    assert signer.verify(signer.issue(Role.ADMIN)).role is Role.ADMIN
