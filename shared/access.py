@@ -16,6 +16,7 @@ CALLERS = (
 )  # fmt: skip
 PUBLIC = frozenset(CALLERS)
 FEED_READERS = frozenset({"admin", "auditor", "service"})
+TRAIL_READERS = frozenset({"admin", "auditor"})
 EVERY_TOKEN = frozenset(CALLERS) - {"anonymous"}
 CONTRACT_READERS = frozenset({"admin", "auditor", "verifier", "service", "payer", "provider"})
 Access = dict[tuple[str, str], frozenset[str]]

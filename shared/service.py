@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import TokenSigner
+from shared.auth import Principal, Role, TokenSigner, require
 from shared.errors import PROBLEM_JSON, install_error_handlers
 from shared.jsonguard import JsonGuard
 from shared.settings import CommonSettings
+from shared.trail import AccessTrail, read_trail
 
 
 class BodySizeLimit:
@@ -83,6 +86,12 @@ def build_app(
     install_error_handlers(app)
     app.add_middleware(JsonGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        AccessTrail,
+        engine_of=lambda: getattr(app.state, "engine", None),
+        signer_of=lambda: app.state.signer,
+    )
+    app.include_router(trail_router())
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -94,3 +103,32 @@ def build_app(
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
+
+
+class TrailEntryOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: int
+
+
+def trail_router() -> APIRouter:
+    router = APIRouter(tags=["audit"])
+
+    @router.get("/v1/audit/access-trail", response_model=list[TrailEntryOut])
+    def get_access_trail(
+        request: Request,
+        _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> list[TrailEntryOut]:
+        """Who did what and when, oldest first; page with `after` (the last id seen)."""
+        rows = read_trail(request.app.state.engine, after, limit, actor)
+        return [TrailEntryOut.model_validate(row) for row in rows]
+
+    return router

@@ -1,6 +1,6 @@
 """Who may call each claims route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import CONTRACT_READERS, FEED_READERS, PUBLIC, Access
+from shared.access import CONTRACT_READERS, FEED_READERS, PUBLIC, TRAIL_READERS, Access
 
 CLAIM_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"}  # others see only their own
@@ -8,6 +8,7 @@ FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"}  # others see
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/feed"): FEED_READERS,
+    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("POST", "/v1/contracts"): frozenset({"admin"}),
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,

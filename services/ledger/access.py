@@ -1,12 +1,13 @@
 """Who may call each ledger route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, Access
+from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
 
 BOOK_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/feed"): FEED_READERS,
+    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/contracts/{contract_id}/balances"): BOOK_READERS,
     ("GET", "/v1/contracts/{contract_id}/statements"): BOOK_READERS,
     ("GET", "/v1/contracts/{contract_id}/reconciliation"): BOOK_READERS,

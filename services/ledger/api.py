@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -32,13 +33,16 @@ from services.ledger.settings import LedgerSettings
 from shared.auth import Principal, Role, ServiceTokens, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.eventstore import sqlalchemy_url
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import Follower, HttpFeedSource
 from shared.feed.server import feed_router
 from shared.money import format_minor
 from shared.service import build_app
 from shared.settings import CommonSettings
+from shared.sqlviews import create_engine, migrate
 
+MIGRATIONS = PathLib(__file__).parent / "migrations"
 BOOK_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}}
 Reader = Annotated[
     Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER))
@@ -55,6 +59,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(sqlalchemy_url(settings.store_url(common)))
+        migrate(engine, MIGRATIONS, "alembic_version_ledger")
+        app.state.engine = engine
         application = LedgerApplication(
             settings.store_url(common),
             clock=lambda: dt.datetime.now(dt.UTC),
@@ -74,6 +81,7 @@ def create_app(
         finally:
             follower.stop()
             application.close()
+            engine.dispose()
 
     app = build_app(
         title="Outcomes ledger service",

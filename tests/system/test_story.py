@@ -204,6 +204,7 @@ def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) 
             "claims.sqlite",
             "claims.views.sqlite",
             "ledger.sqlite",
+            "ledger.views.sqlite",
             "metrics.sqlite",
             "metrics.views.sqlite",
         ]

@@ -1,0 +1,150 @@
+"""The access trail: who did what, when, and with what outcome, kept append-only.
+
+Every write, and every read of participant-level data (participants, claims, payables,
+statements, feeds read by people), is recorded after it is answered. Routine reads by the
+services' own followers (``service`` tokens on ``/feed``) and health checks are not. On
+PostgreSQL a trigger refuses any UPDATE or DELETE of the table; the service has no code path
+that changes a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import TokenSigner
+from shared.errors import Unauthenticated
+
+log = logging.getLogger(__name__)
+metadata = sa.MetaData()
+access_trail = sa.Table(
+    "access_trail",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("query", sa.String(1000), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+)
+UNRECORDED = ("/healthz", "/openapi.json", "/docs", "/redoc")
+APPEND_ONLY_TRIGGER = """
+CREATE OR REPLACE FUNCTION access_trail_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'the access trail is append-only'; END; $$ LANGUAGE plpgsql;
+CREATE TRIGGER access_trail_append_only BEFORE UPDATE OR DELETE ON access_trail
+FOR EACH ROW EXECUTE FUNCTION access_trail_append_only();
+"""
+
+
+def create_trail_table(op: Any) -> None:
+    """For the services' Alembic migrations."""
+    op.create_table(
+        "access_trail",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.String(500), nullable=False),
+        sa.Column("query", sa.String(1000), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("duration_ms", sa.Integer, nullable=False),
+    )
+    op.create_index("ix_access_trail_actor", "access_trail", ["actor", "id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_ONLY_TRIGGER)
+
+
+def _actor(signer: TokenSigner, headers: dict[bytes, bytes]) -> tuple[str, bool]:
+    """(who, whether it is a service token)."""
+    value = headers.get(b"authorization", b"").decode("latin-1")
+    if not value.lower().startswith("bearer "):
+        return "anonymous", False
+    try:
+        principal = signer.verify(value[7:])
+    except Unauthenticated:
+        return "invalid-token", False
+    return principal.actor, principal.role.value == "service"
+
+
+class AccessTrail:
+    """Records each answered request in the trail of the service's SQL store."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        engine_of: Callable[[], Engine | None],
+        signer_of: Callable[[], TokenSigner],
+    ) -> None:
+        self.app = app
+        self.engine_of = engine_of
+        self.signer_of = signer_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNRECORDED):
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            actor, is_service = _actor(self.signer_of(), dict(scope.get("headers", [])))
+            if not (is_service and scope["path"] == "/feed"):
+                row = {
+                    "at": dt.datetime.now(dt.UTC),
+                    "actor": actor[:200],
+                    "method": scope["method"][:8],
+                    "path": scope["path"][:500],
+                    "query": scope.get("query_string", b"").decode("latin-1")[:1000],
+                    "status": status,
+                    "duration_ms": int((time.monotonic() - started) * 1000),
+                }
+                await run_in_threadpool(self._record, row)
+
+    def _record(self, row: dict[str, Any]) -> None:
+        engine = self.engine_of()
+        if engine is None:
+            return
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.insert(access_trail).values(**row))
+        except sa.exc.SQLAlchemyError:
+            log.exception("could not record %s %s in the access trail", row["method"], row["path"])
+
+
+def read_trail(engine: Engine, after: int, limit: int, actor: str | None) -> list[dict[str, Any]]:
+    query = sa.select(access_trail).where(access_trail.c.id > after)
+    if actor is not None:
+        query = query.where(access_trail.c.actor == actor)
+    with engine.connect() as connection:
+        return [
+            dict(r._mapping)
+            for r in connection.execute(query.order_by(access_trail.c.id).limit(limit))
+        ]
