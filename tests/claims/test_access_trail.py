@@ -48,7 +48,10 @@ async def test_writes_and_reads_are_recorded_with_actor_and_outcome(
             headers=auth("admin"),
         )
     ).json()
-    assert [t["path"] for t in page] == ["/feed", "/v1/audit/access-trail"]  # reading it is recorded too
+    assert [t["path"] for t in page] == [
+        "/feed",
+        "/v1/audit/access-trail",
+    ]  # reading it is recorded too
 
 
 async def test_the_trail_cannot_be_edited_on_postgresql(
