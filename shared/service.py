@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role, TokenSigner, require
 from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.feed.envelope import MAX_POSITION
 from shared.jsonguard import JsonGuard
 from shared.settings import CommonSettings
 from shared.trail import AccessTrail, read_trail
@@ -123,7 +124,7 @@ def trail_router() -> APIRouter:
     def get_access_trail(
         request: Request,
         _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         actor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> list[TrailEntryOut]:

@@ -8,6 +8,7 @@ page fails its commit instead of applying it twice.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,3 +101,8 @@ class SqlSink:
                 f"{self._upstream}: position is {exists}, page starts at {first}"
             )
         connection.execute(sa.insert(feed_positions).values(upstream=self._upstream, position=last))
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; every time this project stores is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import TokenSigner
 from shared.errors import Unauthenticated
+from shared.sqlviews import aware
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
@@ -144,7 +145,5 @@ def read_trail(engine: Engine, after: int, limit: int, actor: str | None) -> lis
     if actor is not None:
         query = query.where(access_trail.c.actor == actor)
     with engine.connect() as connection:
-        return [
-            dict(r._mapping)
-            for r in connection.execute(query.order_by(access_trail.c.id).limit(limit))
-        ]
+        rows = connection.execute(query.order_by(access_trail.c.id).limit(limit))
+        return [dict(r._mapping) | {"at": aware(r.at)} for r in rows]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 from uuid import UUID
 
+from services.claims.claim import Claim
 from services.claims.commands import (
     Batch,
     CorrectionResult,
@@ -157,7 +158,9 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
                 actor=actor,
             )
             planned.append((incoming, participant))
-        new_claims = rederive(batch, versions, actor, self.claim, self._clock()).new_by_trigger
+        new_claims = rederive(
+            batch, versions, actor, self.claim, self._clock(), self._claim_exists
+        ).new_by_trigger
         for incoming, outcome in planned:
             if isinstance(outcome, Participant):
                 self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
@@ -329,7 +332,7 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
             changed = self._apply_correction(participant, correction, actor, reason)
         batch = Batch(participants={participant.id: participant})
         outcome = (
-            rederive(batch, versions, actor, self.claim, self._clock())
+            rederive(batch, versions, actor, self.claim, self._clock(), self._claim_exists)
             if changed
             else Rederivation()
         )
@@ -370,6 +373,9 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
             )
 
     # ---- participants and claims --------------------------------------------------------------
+    def _claim_exists(self, claim_id: UUID) -> bool:
+        return self.load(claim_id, Claim) is not None
+
     def derivation(self, participant: Participant) -> Derivation:
         """What the participant's history earns now, and whether the participant is eligible."""
         versions = self._versions(self._load_contract(participant.contract_id))

@@ -121,6 +121,7 @@ class Claim(Aggregate):
         trace: dict[str, Any]
         evidence_required: list[str]
         status: ClaimStatus
+        generation: int
 
     class Transitioned(Aggregate.Event):
         """A change of status: who made it, when, why, and what a ledger needs to act on it."""
@@ -159,9 +160,14 @@ class Claim(Aggregate):
 
     @staticmethod
     def create_id(
-        contract_id: str, participant_id: str, claim_key: str, fingerprint: str, **_: Any
+        contract_id: str,
+        participant_id: str,
+        claim_key: str,
+        fingerprint: str,
+        generation: int = 0,
+        **_: Any,
     ) -> UUID:
-        return stable_id("claim", contract_id, participant_id, claim_key, fingerprint)
+        return claim_id_for(contract_id, participant_id, claim_key, fingerprint, generation)
 
     @event(Derived)
     def __init__(
@@ -182,6 +188,7 @@ class Claim(Aggregate):
         trace: dict[str, Any],
         evidence_required: list[str],
         status: ClaimStatus,
+        generation: int,
     ) -> None:
         self.contract_id = contract_id
         self.participant_id = participant_id
@@ -199,6 +206,7 @@ class Claim(Aggregate):
         self.trace = trace
         self.evidence_required = evidence_required
         self.status = ClaimStatus(status)
+        self.generation = generation
         self.status_since = ""
         self.evidence: list[Evidence] = []
         self.sampled = False
@@ -355,3 +363,17 @@ class Claim(Aggregate):
         self, actor: str, status: str, at: str, note: str, booking: dict[str, Any]
     ) -> None:
         self._move(status, at)
+
+
+def claim_id_for(
+    contract_id: str, participant_id: str, claim_key: str, fingerprint: str, generation: int = 0
+) -> UUID:
+    """Content-addressed: the same derivation gets the same id on any machine, in any order.
+
+    A derivation identical to an earlier claim that was voided (an event corrected and then
+    corrected back) takes the next generation, so it becomes a new claim beside the old one.
+    """
+    parts = [contract_id, participant_id, claim_key, fingerprint]
+    if generation:
+        parts.append(str(generation))
+    return stable_id("claim", *parts)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.claims.claim import Claim, ClaimStatus, is_sampled
+from services.claims.claim import Claim, ClaimStatus, claim_id_for, is_sampled
 from services.claims.commands import Batch, Rederivation
 from services.claims.domain import Participant, claim_fingerprint
 from shared.rules.engine import RuleBookVersion, derive
@@ -43,6 +43,7 @@ def rederive(
     actor: str,
     load_claim: Callable[[UUID], Claim],
     at: dt.datetime,
+    claim_exists: Callable[[UUID], bool],
 ) -> Rederivation:
     """Re-derive each touched participant's claims: retire what no longer holds, add new."""
     result = Rederivation()
@@ -63,7 +64,18 @@ def rederive(
             if key in participant.claims:
                 continue
             fingerprint = claim_fingerprint(fresh)
-            claim = new_claim(participant, fresh, fingerprint)
+            generation = 0
+            while claim_exists(
+                claim_id_for(
+                    participant.contract_id,
+                    participant.participant_id,
+                    key,
+                    fingerprint,
+                    generation,
+                )
+            ):
+                generation += 1
+            claim = new_claim(participant, fresh, fingerprint, generation)
             settle_submission(claim, versions[-1].rulebook.verification, at)
             batch.claims[claim.id] = claim
             participant.link_claim(key, str(claim.id), fingerprint)
@@ -71,7 +83,7 @@ def rederive(
     return result
 
 
-def new_claim(participant: Participant, fresh: Any, fingerprint: str) -> Claim:
+def new_claim(participant: Participant, fresh: Any, fingerprint: str, generation: int) -> Claim:
     return Claim(
         contract_id=participant.contract_id,
         participant_id=participant.participant_id,
@@ -89,4 +101,5 @@ def new_claim(participant: Participant, fresh: Any, fingerprint: str) -> Claim:
         trace=dict(fresh.trace),
         evidence_required=list(fresh.evidence_required),
         status=ClaimStatus.AWAITING_EVIDENCE,
+        generation=generation,
     )

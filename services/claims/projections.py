@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
+from shared.sqlviews import aware
 
 metadata = sa.MetaData()
 
@@ -167,12 +168,13 @@ def overdue_claims(
     with engine.connect() as connection:
         for row in connection.execute(query):
             found = dict(row._mapping)
+            found["status_since"] = aware(found["status_since"])
             days = (
                 found["decision_days"]
                 if found["status"] == "submitted"
                 else found["dispute_decision_days"]
             )
-            since = _aware(found["status_since"])
+            since = found["status_since"]
             due = since + dt.timedelta(days=days)
             if due < now:
                 rows.append(found | {"due_at": due, "days_overdue": (now - due).days})
@@ -187,8 +189,3 @@ def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict]:
     )
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

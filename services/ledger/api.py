@@ -34,7 +34,7 @@ from shared.auth import Principal, Role, ServiceTokens, check_contract_scope, re
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.eventstore import sqlalchemy_url
-from shared.feed.envelope import MAX_PAGE_SIZE
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.feed.follower import Follower, HttpFeedSource
 from shared.feed.server import feed_router
 from shared.money import format_minor
@@ -246,7 +246,7 @@ def _payment_routes(app: FastAPI) -> None:
         ],
         contract_id: Annotated[str, Query(max_length=64)],
         provider_id: Annotated[str | None, Query(max_length=64)] = None,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     ) -> Any:
         """What is payable, one line per claim, in the order it was accrued (stable cursor)."""

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 MAX_PAGE_SIZE = 1000
+MAX_POSITION = 2**63 - 1  # positions and cursors are 64-bit integers in every store
 DEFAULT_PAGE_SIZE = 100
 MAX_WAIT_S = 25.0
 

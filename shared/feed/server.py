@@ -12,7 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Principal, Role, require
 from shared.errors import PROBLEM_RESPONSES
-from shared.feed.envelope import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WAIT_S, FeedEntry, FeedPage
+from shared.feed.envelope import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_POSITION,
+    MAX_WAIT_S,
+    FeedEntry,
+    FeedPage,
+)
 
 POLL_INTERVAL_S = 0.05
 
@@ -28,7 +35,9 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     async def read_feed(
         request: Request,
         _: Annotated[Principal, Depends(require(Role.SERVICE, Role.AUDITOR, Role.ADMIN))],
-        after: Annotated[int, Query(ge=0, description="Return entries after this position")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=MAX_POSITION, description="Return entries after this position")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         wait_s: Annotated[
             float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long if empty")

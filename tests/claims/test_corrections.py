@@ -140,3 +140,21 @@ def test_events_about_an_entity_are_kept_apart_from_a_person_with_the_same_ref(
         assert app.claim(UUID(h.claim_ids[0])).status is ClaimStatus.SUBMITTED
     finally:
         app.close()
+
+
+def test_correcting_an_event_back_derives_a_new_claim_beside_the_voided_one(
+    claims: ClaimsApplication,
+) -> None:
+    """Found by schemathesis: the restored derivation equals the voided claim's content."""
+    results = claims.record_events("ips-employment", PROVIDER, story_events(), ACTOR)
+    [first] = results[3].claim_ids
+    original = story_events()[2]
+    part_time = dataclasses.replace(original, attributes={"hours_per_week": 12})
+    claims.correct_event("ips-employment", PROVIDER, part_time, ACTOR, "misread")
+    restored = claims.correct_event("ips-employment", PROVIDER, original, ACTOR, "it was right")
+    [again] = [c for c in restored.derived_claim_ids if c != first]
+    assert claims.claim(UUID(first)).status.value == "voided"
+    assert (
+        claims.claim(UUID(again)).amount_minor == claims.claim(UUID(first)).amount_minor == 250_000
+    )
+    assert claims.claim(UUID(again)).generation == 1

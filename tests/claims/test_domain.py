@@ -43,6 +43,7 @@ def new_claim(evidence_required: tuple[str, ...] = ("pay_slip",)) -> Claim:
         trace={},
         evidence_required=list(evidence_required),
         status=ClaimStatus.AWAITING_EVIDENCE,
+        generation=0,
     )
 
 

@@ -32,7 +32,7 @@ from services.claims.verification import Decision
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
-from shared.feed.envelope import MAX_PAGE_SIZE
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.money import format_minor
 from shared.rules.model import RuleBook
 
@@ -142,7 +142,9 @@ def get_claims(
     occurred_to: dt.date | None = None,
     recorded_from: dt.datetime | None = None,
     recorded_to: dt.datetime | None = None,
-    after: Annotated[int, Query(ge=0, description="Cursor: `next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Cursor: `next_after` of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> Any:
     """Claims in the order they were derived; the cursor never skips or repeats one.
