@@ -26,23 +26,24 @@ from shared.sqlviews import aware
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
-access_trail = sa.Table(
-    "access_trail",
-    metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("method", sa.String(8), nullable=False),
-    sa.Column("path", sa.String(500), nullable=False),
-    sa.Column("query", sa.String(1000), nullable=False),
-    sa.Column("status", sa.Integer, nullable=False),
-    sa.Column("duration_ms", sa.Integer, nullable=False),
-)
+
+
+def _columns() -> list[sa.Column[Any]]:
+    """The trail's columns, fresh for each use (the model below and the services' migrations)."""
+    big_id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+    return [
+        sa.Column("id", big_id, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.String(500), nullable=False),
+        sa.Column("query", sa.String(1000), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("duration_ms", sa.Integer, nullable=False),
+    ]
+
+
+access_trail = sa.Table("access_trail", metadata, *_columns())
 UNRECORDED = ("/healthz", "/openapi.json", "/docs", "/redoc")
 APPEND_ONLY_TRIGGER = """
 CREATE OR REPLACE FUNCTION access_trail_append_only() RETURNS trigger AS $$
@@ -54,22 +55,7 @@ FOR EACH ROW EXECUTE FUNCTION access_trail_append_only();
 
 def create_trail_table(op: Any) -> None:
     """For the services' Alembic migrations."""
-    op.create_table(
-        "access_trail",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=False),
-        sa.Column("method", sa.String(8), nullable=False),
-        sa.Column("path", sa.String(500), nullable=False),
-        sa.Column("query", sa.String(1000), nullable=False),
-        sa.Column("status", sa.Integer, nullable=False),
-        sa.Column("duration_ms", sa.Integer, nullable=False),
-    )
+    op.create_table("access_trail", *_columns())
     op.create_index("ix_access_trail_actor", "access_trail", ["actor", "id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(APPEND_ONLY_TRIGGER)

@@ -148,7 +148,7 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
             if replay is not None:
                 planned.append((incoming, replay))
                 continue
-            participant = self._participant_for(batch, contract_id, provider_id, incoming)
+            participant = self._participant_for(batch, latest, contract_id, provider_id, incoming)
             participant.record_event(
                 event_id=incoming.event_id,
                 type=incoming.type,
@@ -231,10 +231,14 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
         )
 
     def _participant_for(
-        self, batch: Batch, contract_id: str, provider_id: str, incoming: IncomingEvent
+        self,
+        batch: Batch,
+        rulebook: RuleBook,
+        contract_id: str,
+        provider_id: str,
+        incoming: IncomingEvent,
     ) -> Participant:
         """The subject an event is about; entities are kept apart from people of the same ref."""
-        rulebook = self._versions(self._load_contract(contract_id))[-1].rulebook
         subject = rulebook.event_types[incoming.type].subject
         reference = incoming.participant_ref
         if subject != PARTICIPANT:

@@ -92,6 +92,7 @@ def create_app(
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
     _book_routes(app)
+    _claim_and_period_routes(app)
     _payment_routes(app)
     return app
 
@@ -174,6 +175,8 @@ def _book_routes(app: FastAPI) -> None:
             corrections=[] if principal.role is Role.PROVIDER else book.corrections.get(period, []),
         )
 
+
+def _claim_and_period_routes(app: FastAPI) -> None:
     @app.get(
         "/v1/contracts/{contract_id}/reconciliation",
         response_model=ReconciliationOut,

@@ -17,7 +17,6 @@ from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.money import Rounding
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-CORE_EVENT_TYPES = ("referral", "enrollment", "job_start", "job_sustained")
 PARTICIPANT = "participant"
 MAX_DAYS = 36_500
 MAX_ITEMS = 200
