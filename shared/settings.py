@@ -7,6 +7,8 @@ time: call :func:`load_common_settings` at the edge and pass the object down.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SIGNING_KEY = "outcomes-development-signing-key-do-not-use-in-production"
 DEVELOPMENT_PSEUDONYM_KEY = "outcomes-development-pseudonym-key-do-not-use-in-production"
+# base64 of "outcomes-dev-personal-data-key!!" (32 bytes); refused in production
+DEVELOPMENT_PERSONAL_DATA_KEY = "b3V0Y29tZXMtZGV2LXBlcnNvbmFsLWRhdGEta2V5ISE="
 MIN_SECRET_LENGTH = 32
 
 
@@ -44,6 +48,10 @@ class CommonSettings(BaseSettings):
         default=None,
         description="Base64 AES key (16, 24 or 32 bytes): encrypts every stored event at rest",
     )
+    personal_data_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_PERSONAL_DATA_KEY),
+        description="Base64 AES-256 key that wraps each participant's personal-data key",
+    )
     token_issuer: str = "outcomes"
     token_audience: str = "outcomes-api"
     service_token_ttl_s: int = Field(default=300, ge=30, le=3600)
@@ -57,6 +65,8 @@ class CommonSettings(BaseSettings):
             problems.append(
                 "RS256 needs OUTCOMES_TOKEN_PUBLIC_KEY_FILE or OUTCOMES_TOKEN_JWKS_FILE"
             )
+        if not _is_aes256_base64(self.personal_data_key.get_secret_value()):
+            problems.append("OUTCOMES_PERSONAL_DATA_KEY must be 32 random bytes, base64")
         if self.env != "production":
             if problems:
                 raise InsecureSettingsError("; ".join(problems))
@@ -68,6 +78,8 @@ class CommonSettings(BaseSettings):
             problems.append("OUTCOMES_SIGNING_KEY is the development default")
         if self.pseudonym_key.get_secret_value() == DEVELOPMENT_PSEUDONYM_KEY:
             problems.append("OUTCOMES_PSEUDONYM_KEY is the development default")
+        if self.personal_data_key.get_secret_value() == DEVELOPMENT_PERSONAL_DATA_KEY:
+            problems.append("OUTCOMES_PERSONAL_DATA_KEY is the development default")
         secrets = [("PSEUDONYM", self.pseudonym_key)]
         if self.token_algorithm == "HS256":
             secrets.append(("SIGNING", self.signing_key))
@@ -93,6 +105,13 @@ class CommonSettings(BaseSettings):
     def sqlite_url(self, service: str) -> str:
         """The embedded default store of a service: one SQLite file under the data directory."""
         return f"sqlite:///{(self.data_dir / f'{service}.sqlite').resolve()}"
+
+
+def _is_aes256_base64(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_common_settings() -> CommonSettings:

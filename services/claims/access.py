@@ -21,6 +21,9 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),
+    ("DELETE", "/v1/contracts/{contract_id}/participants/{participant_id}/personal-data"): (
+        frozenset({"admin"})
+    ),
     ("GET", "/v1/contracts/{contract_id}/sampling"): frozenset(
         {"admin", "auditor", "verifier", "payer"}
     ),

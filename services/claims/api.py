@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.claims.application import ClaimsApplication
+from services.claims.personal import PersonalDataVault
 from services.claims.projections import apply_entry
 from services.claims.routes import claims, contracts, intake
 from services.claims.settings import ClaimsSettings
@@ -34,14 +35,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store_url = settings.store_url(common)
+        engine = create_engine(sqlalchemy_url(store_url))
+        migrate(engine, MIGRATIONS, "alembic_version_claims")
         application = ClaimsApplication(
             store_url,
             common.pseudonym_key.get_secret_value(),
             clock=lambda: dt.datetime.now(dt.UTC),
+            vault=PersonalDataVault(engine, common.personal_data_key.get_secret_value()),
             store_env=common.store_env(),
         )
-        engine = create_engine(sqlalchemy_url(store_url))
-        migrate(engine, MIGRATIONS, "alembic_version_claims")
         index_follower = Follower(
             "claims-index",
             LocalFeedSource(application.read_feed),

@@ -32,6 +32,7 @@ from services.claims.domain import (
     receipt_id,
     versions_of,
 )
+from services.claims.erasure import PersonalDataUseCases
 from services.claims.errors import (
     ContractConflict,
     ContractNotFound,
@@ -42,6 +43,7 @@ from services.claims.errors import (
     ParticipantNotFound,
     ProviderNotInContract,
 )
+from services.claims.personal import PersonalDataVault
 from services.claims.verification import VerificationUseCases, retrying
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication
@@ -56,7 +58,7 @@ EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 T = TypeVar("T")
 
 
-class ClaimsApplication(VerificationUseCases, OutcomesApplication):
+class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesApplication):
     name = "claims"
     catalogue = CATALOGUE
 
@@ -65,12 +67,18 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
         database_url: str,
         pseudonym_key: str,
         clock: Callable[[], dt.datetime],
+        vault: PersonalDataVault,
         store_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(database_url, store_env)
         self._pseudonym_key = pseudonym_key
         self._clock = clock
+        self._vault = vault
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
+
+    def close(self) -> None:
+        super().close()
+        self._vault.close()
 
     # ---- contracts -----------------------------------------------------------------------
     def register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
@@ -149,13 +157,15 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
                 planned.append((incoming, replay))
                 continue
             participant = self._participant_for(batch, latest, contract_id, provider_id, incoming)
+            attributes, sealed = self._seal_personal(latest, participant, incoming)
             participant.record_event(
                 event_id=incoming.event_id,
                 type=incoming.type,
                 occurred_on=incoming.occurred_on.isoformat(),
-                attributes=incoming.attributes,
+                attributes=attributes,
                 body_sha256=incoming.body_sha256(),
                 actor=actor,
+                personal_sealed=sealed,
             )
             planned.append((incoming, participant))
         new_claims = rederive(
@@ -333,7 +343,9 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
         else:
             self._check_events(versions[-1].rulebook, [correction])
             self._check_same_subject(versions[-1].rulebook, participant, correction)
-            changed = self._apply_correction(participant, correction, actor, reason)
+            changed = self._apply_correction(
+                versions[-1].rulebook, participant, correction, actor, reason
+            )
         batch = Batch(participants={participant.id: participant})
         outcome = (
             rederive(batch, versions, actor, self.claim, self._clock(), self._claim_exists)
@@ -345,19 +357,26 @@ class ClaimsApplication(VerificationUseCases, OutcomesApplication):
             event_id, participant.participant_id, changed, outcome.derived(), outcome.retired
         )
 
-    @staticmethod
     def _apply_correction(
-        participant: Participant, correction: IncomingEvent, actor: str, reason: str
+        self,
+        rulebook: RuleBook,
+        participant: Participant,
+        correction: IncomingEvent,
+        actor: str,
+        reason: str,
     ) -> bool:
         try:
+            participant.check_correctable(correction.event_id)
+            attributes, sealed = self._seal_personal(rulebook, participant, correction)
             return participant.correct_event(
                 event_id=correction.event_id,
                 type=correction.type,
                 occurred_on=correction.occurred_on.isoformat(),
-                attributes=correction.attributes,
+                attributes=attributes,
                 body_sha256=correction.body_sha256(),
                 actor=actor,
                 reason=reason,
+                personal_sealed=sealed,
             )
         except EventWithdrawn:
             raise EventRetracted(

@@ -80,6 +80,7 @@ class Participant(Aggregate):
         attributes: dict[str, Any]
         body_sha256: str
         actor: str
+        personal_sealed: str | None
 
     class EventCorrected(Aggregate.Event):
         event_id: str
@@ -89,6 +90,11 @@ class Participant(Aggregate):
         body_sha256: str
         actor: str
         reason: str
+        personal_sealed: str | None
+
+    class PersonalDataErased(Aggregate.Event):
+        actor: str
+        sealed_events: int
 
     class EventRetracted(Aggregate.Event):
         event_id: str
@@ -118,6 +124,7 @@ class Participant(Aggregate):
         self.subject = subject
         self.events: list[dict[str, Any]] = []
         self.claims: dict[str, dict[str, str]] = {}
+        self.personal_data_erased = False
 
     @event(EventRecorded)
     def record_event(
@@ -128,6 +135,7 @@ class Participant(Aggregate):
         attributes: dict[str, Any],
         body_sha256: str,
         actor: str,
+        personal_sealed: str | None = None,
     ) -> None:
         self.events.append(
             {
@@ -135,6 +143,7 @@ class Participant(Aggregate):
                 "type": type,
                 "occurred_on": occurred_on,
                 "attributes": attributes,
+                "personal_sealed": personal_sealed,
                 "body_sha256": body_sha256,
                 "actor": actor,
                 "stream_version": self.version + 1,
@@ -150,16 +159,21 @@ class Participant(Aggregate):
         body_sha256: str,
         actor: str,
         reason: str,
+        personal_sealed: str | None = None,
     ) -> bool:
-        """Replace an event's body; returns False (and records nothing) if it is unchanged."""
+        """Replace an event's body; returns False (and records nothing) if it is unchanged.
+
+        Sealed personal values are deterministic, so equal values compare equal sealed.
+        """
         current = self.check_correctable(event_id)
-        if (current["type"], current["occurred_on"], current["attributes"]) == (
-            type,
-            occurred_on,
-            attributes,
+        before = (current["type"], current["occurred_on"], current["attributes"])
+        if before == (type, occurred_on, attributes) and (
+            current.get("personal_sealed") == personal_sealed
         ):
             return False
-        self._corrected(event_id, type, occurred_on, attributes, body_sha256, actor, reason)
+        self._corrected(
+            event_id, type, occurred_on, attributes, body_sha256, actor, reason, personal_sealed
+        )
         return True
 
     @event(EventCorrected)
@@ -172,12 +186,29 @@ class Participant(Aggregate):
         body_sha256: str,
         actor: str,
         reason: str,
+        personal_sealed: str | None = None,
     ) -> None:
         entry = self.event_entry(event_id)
         entry.update(
-            type=type, occurred_on=occurred_on, attributes=attributes, body_sha256=body_sha256
+            type=type,
+            occurred_on=occurred_on,
+            attributes=attributes,
+            body_sha256=body_sha256,
+            personal_sealed=personal_sealed,
         )
         entry["corrections"] = entry.get("corrections", 0) + 1
+
+    def erase_personal_data(self, actor: str) -> bool:
+        """Note that the participant's personal data was destroyed; False if noted before."""
+        if self.personal_data_erased:
+            return False
+        sealed = sum(1 for e in self.events if e.get("personal_sealed"))
+        self._personal_data_erased(actor, sealed)
+        return True
+
+    @event(PersonalDataErased)
+    def _personal_data_erased(self, actor: str, sealed_events: int) -> None:
+        self.personal_data_erased = True
 
     def retract_event(self, event_id: str, actor: str, reason: str) -> bool:
         """Withdraw an event from the history; returns False if it was withdrawn before."""
@@ -282,9 +313,10 @@ CATALOGUE = EventCatalogue(
         Contract.Registered: PublicType("contract.registered", 1),
         Contract.Amended: PublicType("contract.amended", 1),
         Participant.Registered: PublicType("participant.registered", 1),
-        Participant.EventRecorded: PublicType("participant.event_recorded", 1),
-        Participant.EventCorrected: PublicType("participant.event_corrected", 1),
+        Participant.EventRecorded: PublicType("participant.event_recorded", 2),
+        Participant.EventCorrected: PublicType("participant.event_corrected", 2),
         Participant.EventRetracted: PublicType("participant.event_retracted", 1),
+        Participant.PersonalDataErased: PublicType("participant.personal_data_erased", 1),
         Claim.Derived: PublicType("claim.derived", 1),
         Claim.EvidenceAttached: PublicType("claim.evidence_attached", 1),
         Claim.Submitted: PublicType("claim.submitted", 1),

@@ -72,3 +72,12 @@ class DecisionsRefused(Conflict):
 
 class DisputeRefused(Conflict):
     """The rejection can no longer be disputed."""
+
+
+class PersonalDataWasErased(Conflict):
+    def __init__(self, participant_id: str, attributes: list[str]) -> None:
+        super().__init__(
+            f"the personal data of participant {participant_id!r} was erased, so no more is "
+            f"taken for it: post the event without {', '.join(attributes)}",
+            extra={"attributes": attributes},
+        )

@@ -82,6 +82,11 @@ class ParticipantEventOut(BaseModel):
     actor: str
     corrections: int = 0
     retracted: bool = False
+    personal_attributes: dict[str, Any] | None = Field(
+        default=None,
+        description="The event's personal attributes, opened for the participant's own provider "
+        "and for auditors; null otherwise, and for good once erased",
+    )
 
 
 class ParticipantClaimOut(BaseModel):
@@ -100,8 +105,21 @@ class ParticipantOut(BaseModel):
     provider_id: str
     subject: str
     eligibility: EligibilityOut
+    personal_data: Literal["none", "held", "erased", "withheld"] = Field(
+        description="none recorded; held (shown per event); erased for good; withheld from "
+        "this caller"
+    )
     events: list[ParticipantEventOut]
     claims: list[ParticipantClaimOut]
+
+
+class ErasureOut(BaseModel):
+    contract_id: str
+    participant_id: str
+    erased_at: dt.datetime
+    erased_by: str
+    sealed_events: int = Field(description="Events whose personal attributes are now unreadable")
+    first: bool = Field(description="False when the data had been erased before")
 
 
 class EvidenceOut(BaseModel):

@@ -97,6 +97,9 @@ def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem
         low, high = attribute.minimum, attribute.maximum
         if low is not None and high is not None and Decimal(str(low)) > Decimal(str(high)):
             yield FieldProblem(where, "minimum exceeds maximum")
+        if attribute.personal and attribute.flag is not None:
+            message = "a personal attribute cannot be a report flag: reports never read it"
+            yield FieldProblem(f"{where}.flag", message)
 
 
 def _amount_problems(book: RuleBook) -> Iterator[FieldProblem]:
@@ -248,6 +251,12 @@ def _attribute(book: RuleBook, scope: Scope, reference: str) -> AttributeSpec | 
     spec = book.event_types[event_type].attributes.get(attribute_name)
     if spec is None:
         return f"event type {event_type!r} has no attribute {attribute_name!r}"
+    if spec.personal:
+        return (
+            f"{event_type}.{attribute_name} is personal, so it cannot decide a payment: claims "
+            "must stay recomputable from the feed and survive erasure of personal data; record "
+            "a non-personal attribute for the rule instead (e.g. an age band)"
+        )
     return spec
 
 

@@ -8,8 +8,12 @@ from typing import Any
 
 import yaml
 
+from services.claims.api import MIGRATIONS
 from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.personal import PersonalDataVault
+from shared.eventstore import sqlalchemy_url
 from shared.rules.model import RuleBook, parse_rulebook
+from shared.sqlviews import create_engine, migrate
 from tests.conftest import IPS_RULEBOOK
 
 PROVIDER = "northside-ips"
@@ -30,8 +34,22 @@ def ips_rulebook() -> RuleBook:
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
 
-def claims_app(url: str, clock: Callable[[], dt.datetime] = lambda: NOW) -> ClaimsApplication:
-    return ClaimsApplication(url, PSEUDONYM_KEY, clock=clock)
+PERSONAL_DATA_KEY = "dGVzdC1wZXJzb25hbC1kYXRhLWtleS0wMTIzNDU2Nzg="
+
+
+def vault_for(url: str) -> PersonalDataVault:
+    """The personal-data vault of a claims store, its tables migrated; closed with the app."""
+    engine = create_engine(sqlalchemy_url(url))
+    migrate(engine, MIGRATIONS, "alembic_version_claims")
+    return PersonalDataVault(engine, PERSONAL_DATA_KEY, owns_engine=True)
+
+
+def claims_app(
+    url: str,
+    clock: Callable[[], dt.datetime] = lambda: NOW,
+    store_env: dict[str, str] | None = None,
+) -> ClaimsApplication:
+    return ClaimsApplication(url, PSEUDONYM_KEY, clock, vault_for(url), store_env)
 
 
 def story_events(ref: str = "case-0042", prefix: str = "ev") -> list[IncomingEvent]:

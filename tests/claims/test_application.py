@@ -179,7 +179,14 @@ def test_feed_entries_are_public_plain_json(app: ClaimsApplication) -> None:
         "claim.submitted",
     ]
     assert [e.position for e in entries] == sorted(e.position for e in entries)
-    assert all(e.schema_version == 1 for e in entries)
+    assert {(e.type, e.schema_version) for e in entries} == {
+        ("contract.registered", 1),
+        ("participant.registered", 1),
+        ("participant.event_recorded", 2),
+        ("claim.derived", 1),
+        ("claim.submitted", 1),
+    }
+    assert entries[2].data["personal_sealed"] is None
     derived, submitted = entries[-2].data, entries[-1].data
     assert derived["amount_minor"] == 50_000 and derived["status"] == "awaiting_evidence"
     assert submitted["status"] == "submitted" and submitted["sampled"] is False

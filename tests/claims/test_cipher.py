@@ -11,10 +11,10 @@ import yaml
 from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import IncomingEvent
 from shared.rules.model import parse_rulebook
 from shared.settings import CommonSettings
-from tests.claims.helpers import NOW, PSEUDONYM_KEY
+from tests.claims.helpers import claims_app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "contracts"
 MARKER = "Zanzibar-Hillside-Academy-7731"
@@ -31,7 +31,7 @@ def raw_store_bytes(url: str) -> bytes:
 
 def test_the_cipher_hides_event_data_at_rest(urls: dict[str, str]) -> None:
     common = CommonSettings(cipher_key=SecretStr(AESCipher.create_key(32)))
-    app = ClaimsApplication(urls["claims"], PSEUDONYM_KEY, lambda: NOW, common.store_env())
+    app = claims_app(urls["claims"], store_env=common.store_env())
     try:
         app.register_contract(
             parse_rulebook(yaml.safe_load((EXAMPLES / "teens-and-toddlers.yaml").read_text()))
@@ -52,7 +52,7 @@ def test_the_cipher_hides_event_data_at_rest(urls: dict[str, str]) -> None:
 
 def test_without_a_cipher_the_value_is_stored_in_clear(urls: dict[str, str]) -> None:
     """The control: the same search does find the value when the cipher is off."""
-    app = ClaimsApplication(urls["claims"], PSEUDONYM_KEY, lambda: NOW)
+    app = claims_app(urls["claims"])
     try:
         app.register_contract(
             parse_rulebook(yaml.safe_load((EXAMPLES / "teens-and-toddlers.yaml").read_text()))

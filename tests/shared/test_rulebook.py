@@ -236,3 +236,28 @@ def test_a_tier_sets_exactly_one_of_price_or_percentage() -> None:
     document = ips()
     document["outcomes"][2]["price_tiers"][0]["percentage"] = "50"
     assert "outcomes.2.price_tiers.0" in problems_of(document)
+
+
+def test_a_personal_attribute_cannot_decide_a_payment() -> None:
+    document = ips()
+    document["event_types"]["job_start"]["attributes"]["hours_per_week"]["personal"] = True
+    problems = problems_of(document)
+    [(field, message)] = [(f, m) for f, m in problems.items() if "personal" in m]
+    assert field.startswith("outcomes.") and field.endswith(".attribute")
+    assert "job_start.hours_per_week is personal, so it cannot decide a payment" in message
+
+
+def test_a_personal_attribute_cannot_be_a_report_flag() -> None:
+    document = ips()
+    flagged = next(
+        (event_type, name)
+        for event_type, spec in document["event_types"].items()
+        for name, attribute in (spec or {}).get("attributes", {}).items()
+        if attribute.get("flag")
+    )
+    event_type, name = flagged
+    document["event_types"][event_type]["attributes"][name]["personal"] = True
+    field = f"event_types.{event_type}.attributes.{name}.flag"
+    assert problems_of(document) == {
+        field: "a personal attribute cannot be a report flag: reports never read it"
+    }

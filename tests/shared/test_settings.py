@@ -9,20 +9,36 @@ import pytest
 from pydantic import SecretStr
 
 from services.claims.api import create_app
+from services.claims.personal import new_wrapping_key
 from shared.settings import CommonSettings, InsecureSettingsError
 
 STRONG = SecretStr("s" * 40)
+STRONG_AES = SecretStr(new_wrapping_key())
 
 
 def test_production_refuses_the_development_keys() -> None:
     with pytest.raises(
         InsecureSettingsError, match="OUTCOMES_SIGNING_KEY is the development default"
     ):
-        CommonSettings(env="production", pseudonym_key=STRONG).check_secrets()
+        CommonSettings(
+            env="production", pseudonym_key=STRONG, personal_data_key=STRONG_AES
+        ).check_secrets()
     with pytest.raises(
         InsecureSettingsError, match="OUTCOMES_PSEUDONYM_KEY is the development default"
     ):
-        CommonSettings(env="production", signing_key=STRONG).check_secrets()
+        CommonSettings(
+            env="production", signing_key=STRONG, personal_data_key=STRONG_AES
+        ).check_secrets()
+    with pytest.raises(
+        InsecureSettingsError, match="OUTCOMES_PERSONAL_DATA_KEY is the development default"
+    ):
+        CommonSettings(env="production", signing_key=STRONG, pseudonym_key=STRONG).check_secrets()
+
+
+def test_a_personal_data_key_that_is_not_aes_256_is_refused_in_every_environment() -> None:
+    for text in ("not base64 !", "c2hvcnQ=", STRONG.get_secret_value()):
+        with pytest.raises(InsecureSettingsError, match="OUTCOMES_PERSONAL_DATA_KEY must be"):
+            CommonSettings(env="development", personal_data_key=SecretStr(text)).check_secrets()
 
 
 def test_production_refuses_short_keys() -> None:
@@ -33,7 +49,9 @@ def test_production_refuses_short_keys() -> None:
 
 
 def test_production_with_real_keys_starts_and_development_allows_the_defaults() -> None:
-    CommonSettings(env="production", signing_key=STRONG, pseudonym_key=STRONG).check_secrets()
+    CommonSettings(
+        env="production", signing_key=STRONG, pseudonym_key=STRONG, personal_data_key=STRONG_AES
+    ).check_secrets()
     CommonSettings(env="development").check_secrets()
 
 

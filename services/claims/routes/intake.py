@@ -22,6 +22,7 @@ from services.claims.schemas import (
     CorrectionIn,
     CorrectionOut,
     EligibilityOut,
+    ErasureOut,
     EventId,
     EventIn,
     EventRecordedOut,
@@ -35,6 +36,7 @@ from shared.rules.model import RuleBook
 
 router = APIRouter(tags=["intake"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
+PERSONAL_READERS = (Role.PROVIDER, Role.AUDITOR)  # a provider reads only its own participants
 INTAKE_ERRORS = {
     **PROBLEM_RESPONSES,
     404: {"description": "Unknown contract"},
@@ -207,10 +209,38 @@ def get_participant(
     participant = application.participant(contract_id, participant_id)
     if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own participants")
-    return _participant_out(application, participant)
+    return _participant_out(application, participant, principal.role in PERSONAL_READERS)
 
 
-def _participant_out(application: ClaimsApplication, participant: Participant) -> ParticipantOut:
+@router.delete(
+    "/v1/contracts/{contract_id}/participants/{participant_id}/personal-data",
+    response_model=ErasureOut,
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract or participant"}},
+)
+def erase_personal_data(
+    request: Request,
+    contract_id: str,
+    participant_id: str,
+    principal: Annotated[Principal, Depends(require(Role.ADMIN))],
+) -> ErasureOut:
+    """Destroy the participant's personal-data key: its personal attributes become unreadable
+    for good. Events, claims, books, metrics and the feed stay as they are. Idempotent."""
+    result = _app(request).erase_personal_data(contract_id, participant_id, principal.actor)
+    return ErasureOut(
+        contract_id=result.contract_id,
+        participant_id=result.participant_id,
+        erased_at=result.erased_at,
+        erased_by=result.erased_by,
+        sealed_events=result.sealed_events,
+        first=result.first,
+    )
+
+
+def _participant_out(
+    application: ClaimsApplication, participant: Participant, may_read_personal: bool
+) -> ParticipantOut:
+    personal = application.personal_view(participant) if may_read_personal else None
+    opened = personal.by_event if personal is not None else {}
     recorded = {
         e.event_id: e
         for e in application.events.get(participant.id)
@@ -227,6 +257,7 @@ def _participant_out(application: ClaimsApplication, participant: Participant) -
             actor=entry["actor"],
             corrections=entry.get("corrections", 0),
             retracted=bool(entry.get("retracted")),
+            personal_attributes=opened.get(entry["event_id"]),
         )
         for entry in participant.events
     ]
@@ -240,6 +271,7 @@ def _participant_out(application: ClaimsApplication, participant: Participant) -
         eligibility=EligibilityOut(
             eligible=derivation.eligible, reasons=derivation.ineligible_reasons
         ),
+        personal_data=personal.status if personal is not None else "withheld",
         events=events,
         claims=[
             {"claim_key": key, "claim_id": link["claim_id"]}  # type: ignore[misc]

@@ -1,0 +1,114 @@
+"""Personal-data use cases: seal personal attributes at intake, open them for readers, erase.
+
+Mixed into :class:`services.claims.application.ClaimsApplication`. The participant's data key
+lives in the :class:`~services.claims.personal.PersonalDataVault`; the event store holds only
+sealed values, and the erasure itself is recorded as a new event on the participant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from services.claims.commands import IncomingEvent
+from services.claims.domain import Participant
+from services.claims.errors import PersonalDataWasErased
+from services.claims.personal import ErasedPersonalData, PersonalDataVault, seal, unseal
+from services.claims.verification import retrying
+from shared.rules.model import RuleBook
+
+PersonalStatus = Literal["none", "held", "erased"]
+
+
+@dataclass(frozen=True)
+class PersonalView:
+    """A participant's personal attributes as a reader may see them, per event id."""
+
+    status: PersonalStatus
+    by_event: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    contract_id: str
+    participant_id: str
+    erased_at: dt.datetime
+    erased_by: str
+    sealed_events: int
+    first: bool
+
+
+class PersonalDataUseCases:
+    # provided by the application this is mixed into
+    _vault: PersonalDataVault
+    _clock: Callable[[], dt.datetime]
+    save: Callable[..., Any]
+    participant: Callable[[str, str], Participant]
+
+    def _seal_personal(
+        self, rulebook: RuleBook, participant: Participant, incoming: IncomingEvent
+    ) -> tuple[dict[str, Any], str | None]:
+        """Split an event's attributes into those stored as they are and the sealed rest."""
+        spec = rulebook.event_types[incoming.type].attributes
+        personal = {k: v for k, v in incoming.attributes.items() if spec[k].personal}
+        public = {k: v for k, v in incoming.attributes.items() if k not in personal}
+        if not personal:
+            return public, None
+        if participant.personal_data_erased:
+            raise PersonalDataWasErased(participant.participant_id, sorted(personal))
+        try:
+            data_key = self._vault.key_for_writing(
+                participant.contract_id, participant.participant_id, self._clock()
+            )
+        except ErasedPersonalData:
+            raise PersonalDataWasErased(participant.participant_id, sorted(personal)) from None
+        context = (participant.contract_id, participant.participant_id, incoming.event_id)
+        return public, seal(data_key, personal, *context)
+
+    def personal_view(self, participant: Participant) -> PersonalView:
+        sealed = {e["event_id"]: e["personal_sealed"] for e in participant.events}
+        sealed = {event_id: token for event_id, token in sealed.items() if token}
+        if participant.personal_data_erased:
+            return PersonalView("erased")
+        if not sealed:
+            return PersonalView("none")
+        data_key = self._vault.key_for_reading(participant.contract_id, participant.participant_id)
+        if data_key is None:
+            return PersonalView("erased")
+        context = (participant.contract_id, participant.participant_id)
+        return PersonalView(
+            "held",
+            {
+                event_id: unseal(data_key, token, *context, event_id)
+                for event_id, token in sealed.items()
+            },
+        )
+
+    def erase_personal_data(
+        self, contract_id: str, participant_id: str, actor: str
+    ) -> ErasureResult:
+        """Destroy the participant's data key, then record the erasure on its history.
+
+        The key goes first: if recording then fails, the data is gone all the same and a retry
+        records it. A second request changes nothing and answers with the first erasure.
+        """
+        self.participant(contract_id, participant_id)  # 404 before anything is destroyed
+        erasure = self._vault.erase(contract_id, participant_id, actor, self._clock())
+
+        def record() -> int:
+            participant = self.participant(contract_id, participant_id)
+            if participant.erase_personal_data(actor):
+                self.save(participant)
+            return sum(1 for e in participant.events if e.get("personal_sealed"))
+
+        sealed_events = retrying(record)
+        return ErasureResult(
+            contract_id,
+            participant_id,
+            erasure.erased_at,
+            erasure.erased_by,
+            sealed_events,
+            erasure.first,
+        )
