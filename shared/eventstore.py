@@ -7,7 +7,7 @@ insert), so notification positions commit in order and a follower never skips on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -15,17 +15,29 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
 
 SQLITE_LOCK_TIMEOUT_S = 10
+MAX_CONFLICT_RETRIES = 5
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 POSTGRES_LOCK_TIMEOUT_S = 10
 
 
 class StoreConfigError(ValueError):
     pass
+
+
+def retrying(command: Callable[[], T]) -> T:
+    """Run a command again when a concurrent writer changed one of its aggregates first."""
+    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
+        try:
+            return command()
+        except IntegrityError:
+            continue
+    return command()
 
 
 def is_postgres(database_url: str) -> bool:

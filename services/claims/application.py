@@ -52,7 +52,6 @@ from shared.rules.attributes import normalise_attributes
 from shared.rules.engine import Derivation, RuleBookVersion, derive
 from shared.rules.model import PARTICIPANT, RuleBook
 
-MAX_CONFLICT_RETRIES = 5
 EVENT_DATE_TOLERANCE_DAYS = 1
 EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 T = TypeVar("T")

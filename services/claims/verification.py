@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import IntegrityError
 
 from services.claims.claim import (
     Claim,
@@ -33,22 +31,11 @@ from services.claims.errors import (
     EvidenceRefused,
     UnknownReasonCode,
 )
+from shared.eventstore import retrying
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.rules.model import RuleBook, Verification
 
-MAX_CONFLICT_RETRIES = 5
 MAX_DECISIONS = 1000
-T = TypeVar("T")
-
-
-def retrying(command: Callable[[], T]) -> T:
-    """Run a command again when a concurrent writer changed one of its aggregates first."""
-    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
-        try:
-            return command()
-        except IntegrityError:
-            continue
-    return command()
 
 
 @dataclass(frozen=True)

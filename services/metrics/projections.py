@@ -13,7 +13,9 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from services.metrics.performance import PerformanceProjector
 from shared.feed.envelope import FeedEntry
+from shared.sqlviews import Handler
 
 metadata = sa.MetaData()
 
@@ -161,3 +163,13 @@ def _add(
                 **key, month=month, participants=participants_delta, events=events_delta
             )
         )
+
+
+def claims_handler(projector: PerformanceProjector) -> Handler:
+    """What the metrics service does with each claims-feed entry: the funnel and the cube."""
+
+    def handle(connection: Connection, entry: FeedEntry) -> None:
+        apply_claims_entry(connection, entry)
+        projector.apply(connection, entry)
+
+    return handle

@@ -241,6 +241,43 @@ class Kpi(Strict):
     lower_level: Percentage | None = Field(default=None, description="Below: major failure")
 
 
+class ConversionScore(Strict):
+    """Share of participants who reached ``start`` that went on to reach ``end``."""
+
+    start: Name
+    end: Name
+
+
+class Reporting(Strict):
+    """How performance reports slice the participants (all optional; defaults in brackets)."""
+
+    site_attribute: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
+        description="event_type.attribute naming a participant's site, from its first such "
+        "event [no sites]",
+    )
+    cohort_stage: Name | None = Field(
+        default=None,
+        description="A participant's cohort is the month it first reached this stage "
+        "[the first participant event type]",
+    )
+    contact_events: list[Name] | None = Field(
+        default=None, max_length=MAX_ITEMS, description="What counts as contact [every type]"
+    )
+    closed_stages: list[Name] | None = Field(
+        default=None,
+        max_length=MAX_ITEMS,
+        description="Participants who reached one need no more contact [the last stage]",
+    )
+    score: ConversionScore | None = Field(
+        default=None, description="Providers are ranked on it [first stage to last stage]"
+    )
+    budget: DecimalText | None = Field(
+        default=None, description="The money reports compare with it [the contract cap]"
+    )
+
+
 DEFAULT_REASON_CODES = (
     "evidence_missing",
     "evidence_invalid",
@@ -297,9 +334,14 @@ class RuleBook(Strict):
     caps: list[Cap] = Field(default_factory=list, max_length=MAX_ITEMS)
     targets: list[TargetSeries] = Field(default_factory=list, max_length=MAX_ITEMS)
     kpis: list[Kpi] = Field(default_factory=list, max_length=MAX_ITEMS)
+    reporting: Reporting = Field(default_factory=Reporting)
 
     def provider_ids(self) -> set[str]:
         return {p.id for p in self.providers}
+
+    def stages(self) -> list[str]:
+        """The participant funnel: event types about participants, in the rule book's order."""
+        return [name for name, spec in self.event_types.items() if spec.subject == PARTICIPANT]
 
     def canonical(self) -> dict[str, Any]:
         """The document as stored and published: plain JSON, defaults filled in."""

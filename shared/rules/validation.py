@@ -29,11 +29,15 @@ from shared.rules.model import (
     EventTypeSpec,
     Not,
     Outcome,
-    Period,
     RuleBook,
     RuleBookInvalid,
 )
 from shared.rules.satisfiable import can_hold
+from shared.rules.validation_reporting import (
+    money_problems,
+    reporting_problems,
+    target_and_kpi_problems,
+)
 
 Scope = dict[str, str]
 
@@ -79,7 +83,8 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
         yield from _outcome_problems(book, f"outcomes.{index}", outcome)
     yield from _verification_problems(book)
     yield from _cap_problems(book)
-    yield from _target_and_kpi_problems(book)
+    yield from target_and_kpi_problems(book)
+    yield from reporting_problems(book)
 
 
 def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem]:
@@ -104,28 +109,13 @@ def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem
 
 def _amount_problems(book: RuleBook) -> Iterator[FieldProblem]:
     for name, amount in book.base_amounts.items():
-        yield from _money_problems(book, f"base_amounts.{name}", amount)
+        yield from money_problems(book, f"base_amounts.{name}", amount)
     for name, table in book.multiplier_tables.items():
         for key, factor in table.values.items():
             if Decimal(factor) < 0:
                 yield FieldProblem(f"multiplier_tables.{name}.values.{key}", "cannot be negative")
         if table.default is not None and Decimal(table.default) < 0:
             yield FieldProblem(f"multiplier_tables.{name}.default", "cannot be negative")
-
-
-def _money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProblem]:
-    try:
-        amount = parse_decimal(text)
-    except MoneyError as exc:
-        yield FieldProblem(path, str(exc))
-        return
-    exponent = MINOR_UNIT_EXPONENTS.get(book.currency, 2)
-    if amount < 0:
-        yield FieldProblem(path, "an amount cannot be negative")
-    elif amount.as_tuple().exponent < -exponent:  # type: ignore[operator]
-        yield FieldProblem(
-            path, f"{text} has more than {exponent} decimal places for {book.currency}"
-        )
 
 
 # ---- outcomes --------------------------------------------------------------------------------
@@ -172,7 +162,7 @@ def _price_problems(
     if outcome.base is not None and outcome.base not in book.base_amounts:
         yield FieldProblem(f"{path}.base", f"undefined base amount {outcome.base!r}")
     if outcome.price is not None:
-        yield from _money_problems(book, f"{path}.price", outcome.price)
+        yield from money_problems(book, f"{path}.price", outcome.price)
     has_base = outcome.price is not None or outcome.base is not None
     if not has_base and not all(t.price is not None for t in outcome.price_tiers):
         yield FieldProblem(f"{path}.price", "percentages need a price or a base to apply to")
@@ -192,7 +182,7 @@ def _tier_problems(
         problems = list(_condition_problems(book, scope, f"{where}.when", tier.when))
         yield from problems
         if tier.price is not None:
-            yield from _money_problems(book, f"{where}.price", tier.price)
+            yield from money_problems(book, f"{where}.price", tier.price)
         key = json.dumps(tier.when.model_dump(mode="json", by_alias=True), sort_keys=True)
         if key in earlier:
             yield FieldProblem(
@@ -368,44 +358,10 @@ def _cap_problems(book: RuleBook) -> Iterator[FieldProblem]:
         if cap.id in seen:
             yield FieldProblem(f"{path}.id", f"duplicate cap id {cap.id!r}")
         seen.add(cap.id)
-        yield from _money_problems(book, f"{path}.amount", cap.amount)
+        yield from money_problems(book, f"{path}.amount", cap.amount)
         if cap.scope == "outcome" and cap.outcome not in outcome_ids:
             yield FieldProblem(f"{path}.outcome", "an outcome cap names a defined outcome")
         if cap.scope != "outcome" and cap.outcome is not None:
             yield FieldProblem(f"{path}.outcome", "only outcome caps name an outcome")
         if (cap.scope == "period") != (cap.period is not None):
             yield FieldProblem(f"{path}.period", "period caps, and only they, name a period")
-
-
-def _target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
-    for index, target in enumerate(book.targets):
-        path = f"targets.{index}"
-        if target.stage not in book.event_types:
-            yield FieldProblem(f"{path}.stage", f"undefined event type {target.stage!r}")
-        for label, value in target.values.items():
-            if not _label_fits(target.period, label):
-                yield FieldProblem(f"{path}.values.{label}", f"not a {target.period.value} label")
-            if value < 0:
-                yield FieldProblem(f"{path}.values.{label}", "a target cannot be negative")
-    for index, kpi in enumerate(book.kpis):
-        path = f"kpis.{index}"
-        for field in ("start", "end"):
-            if getattr(kpi, field) not in book.event_types:
-                yield FieldProblem(
-                    f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
-                )
-        levels = [Decimal(v) for v in (kpi.minimum_level, kpi.lower_level) if v is not None]
-        if any(level > 100 for level in levels):
-            yield FieldProblem(path, "performance levels are percentages up to 100")
-        if len(levels) == 2 and levels[1] > levels[0]:
-            yield FieldProblem(
-                f"{path}.lower_level", "the lower level cannot exceed the minimum level"
-            )
-
-
-def _label_fits(period: Period, label: str) -> bool:
-    if period is Period.MONTH:
-        return len(label) == 7 and "Q" not in label
-    if period is Period.QUARTER:
-        return "-Q" in label
-    return len(label) == 4

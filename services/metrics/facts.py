@@ -1,0 +1,184 @@
+"""What one participant contributes to performance reports: a pure function of its events.
+
+A participant's live events (as known at some moment) give its *facts*: provider, site, cohort,
+need/barrier flags, the first date it reached each stage, and its last contact. Its facts give
+its *contributions*: counts under keys of the report cube (a stage reached in a month, the time
+between two stages, a KPI met or missed, the date of last contact). Reports sum contributions.
+
+The live read models keep the cube up to date by replacing a participant's old contributions
+with its new ones whenever its history changes; an "as known at" report recomputes every
+participant's contributions from the events known then. Both use these functions, so they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from shared.rules.model import Period, RuleBook
+
+STAGE = "stage"
+INTERVAL = "interval"
+KPI = "kpi"
+CONTACT = "contact"
+NO_COHORT = "none"
+NO_SITE = ""
+NOT_YET = "not_yet"
+UNKNOWN = "unknown"
+INTERVAL_BUCKETS = ("<=1w", "1-2w", "2-3w", "3-4w", "4w+", NOT_YET)
+MET, MISSED, OPEN = "met", "missed", "open"
+
+
+class CubeKey(NamedTuple):
+    measure: str
+    provider_id: str
+    site: str
+    cohort: str
+    flags: str
+    k1: str
+    k2: str
+
+
+class LiveEvent(NamedTuple):
+    type: str
+    occurred_on: dt.date
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KpiPlan:
+    id: str
+    start: str
+    end: str
+    within_days: int
+    period: Period
+
+
+@dataclass(frozen=True)
+class ReportingPlan:
+    """What a rule book asks reports to count, resolved from its defaults."""
+
+    stages: tuple[str, ...]
+    cohort_stage: str
+    site: tuple[str, str] | None
+    flags: tuple[tuple[str, str], ...]
+    contact_events: frozenset[str]
+    closed_stages: frozenset[str]
+    interval_pairs: tuple[tuple[str, str], ...]
+    kpis: tuple[KpiPlan, ...]
+
+
+def plan_for(rulebook: RuleBook) -> ReportingPlan:
+    stages = tuple(rulebook.stages())
+    reporting = rulebook.reporting
+    site = None
+    if reporting.site_attribute is not None:
+        event_type, attribute = reporting.site_attribute.split(".", 1)
+        site = (event_type, attribute)
+    flags = tuple(
+        (event_type, name)
+        for event_type in stages
+        for name, spec in rulebook.event_types[event_type].attributes.items()
+        if spec.flag is not None
+    )
+    kpis = tuple(
+        KpiPlan(k.id, k.start, k.end, k.within_days, k.period)
+        for k in rulebook.kpis
+        if k.start in stages and k.end in stages
+    )
+    pairs = list(itertools.pairwise(stages))
+    pairs += [(k.start, k.end) for k in kpis if (k.start, k.end) not in pairs]
+    return ReportingPlan(
+        stages=stages,
+        cohort_stage=reporting.cohort_stage or stages[0],
+        site=site,
+        flags=flags,
+        contact_events=frozenset(reporting.contact_events or stages),
+        closed_stages=frozenset(reporting.closed_stages or stages[-1:]),
+        interval_pairs=tuple(pairs),
+        kpis=kpis,
+    )
+
+
+@dataclass(frozen=True)
+class ParticipantFacts:
+    provider_id: str
+    site: str
+    cohort: str
+    flags: str
+    first: dict[str, dt.date]
+    last_contact: dt.date | None
+    closed: bool
+
+
+def participant_facts(
+    plan: ReportingPlan, provider_id: str, events: list[LiveEvent]
+) -> ParticipantFacts:
+    ordered = sorted(events, key=lambda e: e.occurred_on)
+    first: dict[str, dt.date] = {}
+    first_event: dict[str, LiveEvent] = {}
+    for event in ordered:
+        if event.type in plan.stages and event.type not in first:
+            first[event.type] = event.occurred_on
+            first_event[event.type] = event
+    contacts = [e.occurred_on for e in ordered if e.type in plan.contact_events]
+    cohort_day = first.get(plan.cohort_stage)
+    return ParticipantFacts(
+        provider_id=provider_id,
+        site=_attribute_of(first_event, plan.site) if plan.site else NO_SITE,
+        cohort=Period.MONTH.label(cohort_day) if cohort_day else NO_COHORT,
+        flags=";".join(
+            f"{name}={_attribute_of(first_event, (event_type, name))}"
+            for event_type, name in plan.flags
+        ),
+        first=first,
+        last_contact=contacts[-1] if contacts else None,
+        closed=any(stage in first for stage in plan.closed_stages),
+    )
+
+
+def _attribute_of(first_event: dict[str, LiveEvent], where: tuple[str, str]) -> str:
+    event = first_event.get(where[0])
+    if event is None or event.attributes.get(where[1]) is None:
+        return UNKNOWN
+    value = event.attributes[where[1]]
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeKey]:
+    """The participant's counts under each cube key."""
+    found: Counter[CubeKey] = Counter()
+
+    def add(measure: str, k1: str, k2: str) -> None:
+        key = CubeKey(measure, facts.provider_id, facts.site, facts.cohort, facts.flags, k1, k2)
+        found[key] += 1
+
+    for stage, day in facts.first.items():
+        add(STAGE, stage, Period.MONTH.label(day))
+    for start, end in plan.interval_pairs:
+        if start in facts.first:
+            add(INTERVAL, f"{start}>{end}", _bucket(facts.first[start], facts.first.get(end)))
+    for kpi in plan.kpis:
+        if kpi.start in facts.first:
+            add(KPI, kpi.id, _kpi_status(kpi, facts.first[kpi.start], facts.first.get(kpi.end)))
+    if facts.last_contact is not None and not facts.closed:
+        add(CONTACT, facts.last_contact.isoformat(), "")
+    return found
+
+
+def _bucket(start: dt.date, end: dt.date | None) -> str:
+    if end is None:
+        return NOT_YET
+    days = max(0, (end - start).days)
+    return INTERVAL_BUCKETS[min(4, max(0, (days - 1) // 7))]
+
+
+def _kpi_status(kpi: KpiPlan, start: dt.date, end: dt.date | None) -> str:
+    """``met|<period>`` or ``missed|<period>`` once decided; ``open|<start>`` while it can be."""
+    if end is None:
+        return f"{OPEN}|{start.isoformat()}"
+    status = MET if (end - start).days <= kpi.within_days else MISSED
+    return f"{status}|{kpi.period.label(start)}"

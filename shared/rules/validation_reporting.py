@@ -1,0 +1,95 @@
+"""Validation of what performance reports read: targets, KPIs and the reporting section."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from shared.errors import FieldProblem
+from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
+from shared.rules.model import AttributeType, Period, RuleBook
+
+
+def money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProblem]:
+    try:
+        amount = parse_decimal(text)
+    except MoneyError as exc:
+        yield FieldProblem(path, str(exc))
+        return
+    exponent = MINOR_UNIT_EXPONENTS.get(book.currency, 2)
+    if amount < 0:
+        yield FieldProblem(path, "an amount cannot be negative")
+    elif amount.as_tuple().exponent < -exponent:  # type: ignore[operator]
+        yield FieldProblem(
+            path, f"{text} has more than {exponent} decimal places for {book.currency}"
+        )
+
+
+def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    reporting = book.reporting
+    stages = book.stages()
+    named: list[tuple[str, str | None]] = [("reporting.cohort_stage", reporting.cohort_stage)]
+    for field in ("contact_events", "closed_stages"):
+        for index, name in enumerate(getattr(reporting, field) or []):
+            named.append((f"reporting.{field}.{index}", name))
+    if reporting.score is not None:
+        named += [
+            ("reporting.score.start", reporting.score.start),
+            ("reporting.score.end", reporting.score.end),
+        ]
+    for path, name in named:
+        if name is not None and name not in stages:
+            yield FieldProblem(path, f"not a participant event type; known: {', '.join(stages)}")
+    if reporting.site_attribute is not None:
+        yield from _site_problems(book, reporting.site_attribute)
+    if reporting.budget is not None:
+        yield from money_problems(book, "reporting.budget", reporting.budget)
+
+
+def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
+    event_type, attribute_name = reference.split(".", 1)
+    path = "reporting.site_attribute"
+    if event_type not in book.stages():
+        yield FieldProblem(path, f"{event_type!r} is not a participant event type")
+        return
+    spec = book.event_types[event_type].attributes.get(attribute_name)
+    if spec is None:
+        yield FieldProblem(path, f"event type {event_type!r} has no attribute {attribute_name!r}")
+    elif spec.personal:
+        yield FieldProblem(path, "a personal attribute cannot name a site: reports never read it")
+    elif spec.type not in (AttributeType.ENUM, AttributeType.STRING):
+        yield FieldProblem(path, "a site is named by an enum or string attribute")
+
+
+def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    for index, target in enumerate(book.targets):
+        path = f"targets.{index}"
+        if target.stage not in book.event_types:
+            yield FieldProblem(f"{path}.stage", f"undefined event type {target.stage!r}")
+        for label, value in target.values.items():
+            if not _label_fits(target.period, label):
+                yield FieldProblem(f"{path}.values.{label}", f"not a {target.period.value} label")
+            if value < 0:
+                yield FieldProblem(f"{path}.values.{label}", "a target cannot be negative")
+    for index, kpi in enumerate(book.kpis):
+        path = f"kpis.{index}"
+        for field in ("start", "end"):
+            if getattr(kpi, field) not in book.event_types:
+                yield FieldProblem(
+                    f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
+                )
+        levels = [Decimal(v) for v in (kpi.minimum_level, kpi.lower_level) if v is not None]
+        if any(level > 100 for level in levels):
+            yield FieldProblem(path, "performance levels are percentages up to 100")
+        if len(levels) == 2 and levels[1] > levels[0]:
+            yield FieldProblem(
+                f"{path}.lower_level", "the lower level cannot exceed the minimum level"
+            )
+
+
+def _label_fits(period: Period, label: str) -> bool:
+    if period is Period.MONTH:
+        return len(label) == 7 and "Q" not in label
+    if period is Period.QUARTER:
+        return "-Q" in label
+    return len(label) == 4
