@@ -24,7 +24,8 @@ from services.ledger.application import ClaimsFeedSink
 from services.ledger.settings import LedgerSettings
 from services.metrics.access import ACCESS as METRICS_ACCESS
 from services.metrics.api import create_app as metrics_app
-from services.metrics.projections import apply_claims_entry
+from services.metrics.performance import PerformanceProjector
+from services.metrics.projections import claims_handler
 from services.metrics.settings import MetricsSettings
 from shared.access import CALLERS
 from shared.auth import Role, TokenSigner
@@ -101,7 +102,9 @@ async def services(
         source = LocalFeedSource(claims_application.read_feed)
         Follower("l", source, ClaimsFeedSink(apps["ledger"].state.application)).catch_up()
         Follower(
-            "m", source, SqlSink(apps["metrics"].state.engine, "claims", apply_claims_entry)
+            "m",
+            source,
+            SqlSink(apps["metrics"].state.engine, "claims", claims_handler(PerformanceProjector())),
         ).catch_up()
         yield {
             "clients": {"claims": claims, "ledger": ledger, "metrics": metrics},
@@ -113,6 +116,7 @@ async def services(
                 "event_id": "ev-1",
                 "version": "1",
                 "period": "2026-01",
+                "report": "funnel",
             },
         }
 

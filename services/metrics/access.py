@@ -2,11 +2,15 @@
 
 from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
 
+REPORT_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
+
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
-    ("GET", "/v1/contracts/{contract_id}/funnel"): frozenset(
-        {"admin", "auditor", "verifier", "payer", "provider"}
-    ),
+    ("GET", "/v1/contracts/{contract_id}/funnel"): REPORT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/reports"): REPORT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/staffing"): REPORT_READERS,
+    ("POST", "/v1/contracts/{contract_id}/staffing"): frozenset({"provider"}),
 }

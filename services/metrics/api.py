@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel
 
 from services.metrics.application import (
     CLAIMS_UPSTREAM,
+    LEDGER_UPSTREAM,
     MetricsApplication,
-    contract_providers,
+    Reporter,
     funnel,
 )
-from services.metrics.projections import apply_claims_entry
+from services.metrics.performance import PerformanceProjector
+from services.metrics.projections import claims_handler
+from services.metrics.routes import reports, staffing
+from services.metrics.routes.common import Reader
 from services.metrics.settings import MetricsSettings
-from shared.auth import Principal, Role, ServiceTokens, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.auth import Role, ServiceTokens
+from shared.errors import PROBLEM_RESPONSES
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource
 from shared.feed.server import feed_router
@@ -55,18 +60,31 @@ def create_app(
         application = MetricsApplication(store_url, common.store_env())
         engine = create_engine(sqlalchemy_url(store_url))
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
-        follower = Follower(
-            "metrics<-claims",
-            HttpFeedSource(settings.claims_url, ServiceTokens(app.state.signer, "metrics")),
-            SqlSink(engine, CLAIMS_UPSTREAM, apply_claims_entry),
-        )
-        app.state.application, app.state.engine, app.state.follower = application, engine, follower
+        projector = PerformanceProjector()
+        tokens = ServiceTokens(app.state.signer, "metrics")
+        followers = [
+            Follower(
+                "metrics<-claims",
+                HttpFeedSource(settings.claims_url, tokens),
+                SqlSink(engine, CLAIMS_UPSTREAM, claims_handler(projector)),
+            ),
+            Follower(
+                "metrics<-ledger",
+                HttpFeedSource(settings.ledger_url, tokens),
+                SqlSink(engine, LEDGER_UPSTREAM, projector.apply_ledger),
+            ),
+        ]
+        app.state.application, app.state.engine = application, engine
+        app.state.reporter = Reporter(engine, application, lambda: dt.datetime.now(dt.UTC))
+        app.state.follower = followers[0]
         if settings.follow:
-            follower.start()
+            for follower in followers:
+                follower.start()
         try:
             yield
         finally:
-            follower.stop()
+            for follower in followers:
+                follower.stop()
             application.close()
             engine.dispose()
 
@@ -78,33 +96,30 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
+    app.include_router(funnel_router())
+    app.include_router(reports.router)
+    app.include_router(staffing.router)
+    return app
 
-    @app.get(
+
+def funnel_router() -> APIRouter:
+    router = APIRouter(tags=["reports"])
+
+    @router.get(
         "/v1/contracts/{contract_id}/funnel",
         response_model=FunnelOut,
         responses={**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}},
-        tags=["reports"],
     )
     def get_funnel(
         request: Request,
         contract_id: str,
-        principal: Annotated[
-            Principal,
-            Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)),
-        ],
+        principal: Reader,
         provider_id: Annotated[str | None, Query(max_length=64)] = None,
     ) -> FunnelOut:
         """Participants and events per stage, overall, per provider and per month."""
-        check_contract_scope(principal, contract_id)
         if principal.role is Role.PROVIDER:
-            if principal.provider_id not in contract_providers(
-                request.app.state.engine, contract_id
-            ):
-                raise Forbidden(
-                    f"provider {principal.provider_id} is not part of contract {contract_id}"
-                )
             provider_id = principal.provider_id
         report = funnel(request.app.state.engine, contract_id, provider_id)
         return FunnelOut.model_validate(report, from_attributes=True)
 
-    return app
+    return router

@@ -15,8 +15,11 @@ class MetricsSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8003, ge=1, le=65535)
     claims_url: str = "http://127.0.0.1:8001"
+    ledger_url: str = "http://127.0.0.1:8002"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    follow: bool = Field(default=True, description="Run the claims-feed follower in this process")
+    follow: bool = Field(
+        default=True, description="Run the claims- and ledger-feed followers in this process"
+    )
 
     def store_url(self, common: CommonSettings) -> str:
         return self.database_url or common.sqlite_url("metrics")

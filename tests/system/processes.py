@@ -51,6 +51,7 @@ class Stack:
             OUTCOMES_DATA_DIR=str(self.folder),
             LEDGER_CLAIMS_URL=self.urls["claims"],
             METRICS_CLAIMS_URL=self.urls["claims"],
+            METRICS_LEDGER_URL=self.urls["ledger"],
         )
         for name, port in self.ports.items():
             prefix = name.upper()

@@ -189,6 +189,7 @@ def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) 
         OUTCOMES_DATA_DIR=str(tmp_path),
         LEDGER_CLAIMS_URL=f"http://127.0.0.1:{ports['CLAIMS']}",
         METRICS_CLAIMS_URL=f"http://127.0.0.1:{ports['CLAIMS']}",
+        METRICS_LEDGER_URL=f"http://127.0.0.1:{ports['LEDGER']}",
     )
     with (tmp_path / "run.log").open("wb") as log:
         runner = subprocess.Popen(

@@ -1,0 +1,98 @@
+"""What the metrics routes share: who the caller may see, and the report query."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
+
+from services.metrics.application import (
+    MetricsApplication,
+    Reporter,
+    ReportRequest,
+    contract_providers,
+)
+from services.metrics.cube import Filters
+from shared.auth import Principal, Role, check_contract_scope, require
+from shared.errors import Forbidden
+
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+READER_ROLES = (Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-04-01T09:00:00Z")
+    if moment < EARLIEST:
+        raise ValueError("as_known_at is before any record could exist")
+    return moment.astimezone(dt.UTC)
+
+
+def reporter(request: Request) -> Reporter:
+    found: Reporter = request.app.state.reporter
+    return found
+
+
+def metrics_app(request: Request) -> MetricsApplication:
+    found: MetricsApplication = request.app.state.application
+    return found
+
+
+def contract_reader(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(*READER_ROLES))],
+) -> Principal:
+    """A caller who may read this contract's reports; a provider must be one of its providers."""
+    check_contract_scope(principal, contract_id)
+    if principal.role is Role.PROVIDER and principal.provider_id not in contract_providers(
+        request.app.state.engine, contract_id
+    ):
+        raise Forbidden(f"provider {principal.provider_id} is not part of contract {contract_id}")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(contract_reader)]
+
+
+def contract_provider(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER))],
+) -> Principal:
+    """A provider of this contract (checked before the body is read)."""
+    return contract_reader(request, contract_id, principal)
+
+
+ProviderCaller = Annotated[Principal, Depends(contract_provider)]
+
+
+def report_request(
+    contract_id: str,
+    principal: Reader,
+    month: Annotated[
+        str | None, Query(pattern=MONTH, description="Reporting month [the current one]")
+    ] = None,
+    provider_id: Annotated[str | None, Query(max_length=64)] = None,
+    site: Annotated[str | None, Query(max_length=200)] = None,
+    cohort: Annotated[
+        str | None, Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2])|none)$", description="YYYY-MM")
+    ] = None,
+    as_known_at: Annotated[
+        dt.datetime | None,
+        AfterValidator(_aware),
+        Query(description="Reproduce the report as it was known then (ISO time with zone)"),
+    ] = None,
+) -> ReportRequest:
+    """The report asked for; a provider always sees its own figures only."""
+    if principal.role is Role.PROVIDER:
+        provider_id = principal.provider_id
+    return ReportRequest(contract_id, Filters(provider_id, site, cohort), month, as_known_at)
+
+
+Asked = Annotated[ReportRequest, Depends(report_request)]

@@ -1,0 +1,171 @@
+"""The metrics API through ASGI: reports as JSON and CSV, who sees what, staffing, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.claims.api import create_app as claims_app
+from services.claims.settings import ClaimsSettings
+from services.metrics.api import create_app as metrics_app
+from services.metrics.performance import PerformanceProjector
+from services.metrics.projections import claims_handler
+from services.metrics.settings import MetricsSettings
+from shared.feed.follower import Follower, LocalFeedSource
+from shared.settings import CommonSettings
+from shared.sqlviews import SqlSink
+from tests.conftest import serving
+
+RULEBOOK = Path(__file__).parent / "reports-demo.yaml"
+CONTRACT = "reports-demo"
+Auth = Callable[..., dict[str, str]]
+REPORTS = f"/v1/contracts/{CONTRACT}/reports"
+
+
+def event(ref: str, stage: str, day: str, **attributes: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"{ref}-{stage}",
+        "participant_ref": ref,
+        "type": stage,
+        "occurred_on": day,
+        "attributes": attributes,
+    }
+
+
+@pytest.fixture
+async def metrics(
+    urls: dict[str, str], common: CommonSettings, auth: Auth
+) -> AsyncIterator[httpx.AsyncClient]:
+    claims = claims_app(ClaimsSettings(database_url=urls["claims"]), common)
+    app = metrics_app(MetricsSettings(database_url=urls["metrics"], follow=False), common)
+    async with serving(claims) as claims_client, serving(app) as client:
+        await claims_client.post(
+            "/v1/contracts",
+            content=RULEBOOK.read_text(),
+            headers=auth("admin") | {"Content-Type": "application/yaml"},
+        )
+        for provider, events in {
+            "alpha": [
+                event("a1", "referral", "2026-03-02", site="north"),
+                event("a1", "enrollment", "2026-03-05"),
+                event("a2", "referral", "2026-03-09", site="south"),
+            ],
+            "beta": [event("b1", "referral", "2026-03-03", site="north")],
+        }.items():
+            response = await claims_client.post(
+                f"/v1/contracts/{CONTRACT}/events/batch",
+                json={"events": events},
+                headers=auth("provider", provider_id=provider),
+            )
+            assert response.status_code == 201, response.text
+        source = LocalFeedSource(claims.state.application.read_feed)
+        sink = SqlSink(app.state.engine, "claims", claims_handler(PerformanceProjector()))
+        Follower("test", source, sink).catch_up()
+        yield client
+
+
+async def test_every_report_at_once_and_one_at_a_time(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    everything = await metrics.get(REPORTS, params={"month": "2026-03"}, headers=auth("admin"))
+    assert everything.status_code == 200, everything.text
+    body = everything.json()
+    assert body["month"] == "2026-03" and body["as_known_at"] is None
+    assert set(body["sections"]) >= {"funnel", "kpis", "ranking", "money", "need_groups"}
+    one = await metrics.get(f"{REPORTS}/funnel", params={"month": "2026-03"}, headers=auth("admin"))
+    assert one.json()["rows"] == body["sections"]["funnel"]
+    assert [(r["stage"], r["month"]) for r in one.json()["rows"]] == [
+        ("referral", 3),
+        ("enrollment", 1),
+        ("job_start", 0),
+        ("job_sustained", 0),
+    ]
+
+
+async def test_csv_has_the_same_rows(metrics: httpx.AsyncClient, auth: Auth) -> None:
+    response = await metrics.get(
+        f"{REPORTS}/funnel",
+        params={"month": "2026-03", "site": "north"},
+        headers=auth("auditor") | {"Accept": "text/csv"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["stage"], r["month"]) for r in rows] == [
+        ("referral", "2"),
+        ("enrollment", "1"),
+        ("job_start", "0"),
+        ("job_sustained", "0"),
+    ]
+
+
+async def test_a_provider_sees_its_own_figures_and_its_own_rank(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    beta = auth("provider", provider_id="beta")
+    funnel = await metrics.get(
+        f"{REPORTS}/funnel", params={"month": "2026-03", "provider_id": "alpha"}, headers=beta
+    )
+    assert funnel.json()["filters"]["provider_id"] == "beta"
+    assert funnel.json()["rows"][0]["month"] == 1
+    ranking = await metrics.get(f"{REPORTS}/ranking", params={"month": "2026-03"}, headers=beta)
+    assert [r["provider_id"] for r in ranking.json()["rows"]] == ["beta"]
+    outsider = await metrics.get(REPORTS, headers=auth("provider", provider_id="gamma"))
+    assert outsider.status_code == 403
+
+
+async def test_staffing_is_posted_by_the_provider_and_read_back(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    alpha = auth("provider", provider_id="alpha")
+    url = f"/v1/contracts/{CONTRACT}/staffing"
+    first = await metrics.post(url, json={"month": "2026-03", "wte": "2.5"}, headers=alpha)
+    assert first.status_code == 201, first.text
+    again = await metrics.post(url, json={"month": "2026-03", "wte": "2.5"}, headers=alpha)
+    assert again.status_code == 200
+    corrected = await metrics.post(url, json={"month": "2026-03", "wte": "3"}, headers=alpha)
+    assert corrected.status_code == 201
+    listed = await metrics.get(url, headers=auth("admin"))
+    assert listed.json()["items"] == [
+        {"contract_id": CONTRACT, "provider_id": "alpha", "month": "2026-03", "wte": "3"}
+    ]
+    caseload = await metrics.get(
+        f"{REPORTS}/caseload", params={"month": "2026-03"}, headers=auth("admin")
+    )
+    referral = next(
+        r
+        for r in caseload.json()["rows"]
+        if (r["provider_id"], r["stage"]) == ("alpha", "referral")
+    )
+    assert (referral["wte"], referral["participants"], referral["per_wte"]) == ("3", 2, "0.67")
+    for bad in ({"month": "2026-13", "wte": "1"}, {"month": "2026-03", "wte": "-1"}):
+        refused = await metrics.post(url, json=bad, headers=alpha)
+        assert refused.status_code == 422
+    too_many = await metrics.post(url, json={"month": "2026-04", "wte": "20000"}, headers=alpha)
+    assert too_many.status_code == 422
+    assert (await metrics.get(url, headers=auth("admin"))).json()["items"][0]["wte"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        (f"{REPORTS}/nonsense", {}, 422),
+        (REPORTS, {"month": "2026-3"}, 422),
+        (REPORTS, {"as_known_at": "2026-04-01T09:00:00"}, 422),
+        (REPORTS, {"as_known_at": "1970-01-01T00:00:00Z"}, 422),
+        (REPORTS, {"cohort": "January"}, 422),
+        ("/v1/contracts/no-such-contract/reports", {}, 404),
+    ],
+)
+async def test_bad_report_requests_are_clear_4xx(
+    metrics: httpx.AsyncClient, auth: Auth, path: str, params: dict[str, str], status: int
+) -> None:
+    response = await metrics.get(path, params=params, headers=auth("admin"))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
