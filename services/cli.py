@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except (OutcomesError, InsecureSettingsError, OSError, ValueError) as exc:
+    except (OutcomesError, InsecureSettingsError, OSError, ValueError, httpx.HTTPError) as exc:
         print(f"outcomes: {exc}", file=sys.stderr)
         return 2
 
@@ -61,7 +61,32 @@ def _parser() -> argparse.ArgumentParser:
         "--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)"
     )
     load.set_defaults(handler=_load_contract)
+    _metrics_commands(commands)
     return parser
+
+
+def _metrics_commands(commands: Any) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="save a contract's performance dashboard as one HTML file"
+    )
+    dashboard.add_argument("contract")
+    for option in ("--month", "--as-known-at", "--provider-id", "--site", "--cohort"):
+        dashboard.add_argument(option)
+    dashboard.add_argument(
+        "--url", default=os.environ.get("OUTCOMES_METRICS_URL", "http://127.0.0.1:8003")
+    )
+    dashboard.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"))
+    dashboard.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    dashboard.set_defaults(handler=_dashboard)
+
+    metrics = commands.add_parser("metrics", help="the metrics read models")
+    metrics_commands = metrics.add_subparsers(required=True, metavar="ACTION")
+    rebuild = metrics_commands.add_parser(
+        "rebuild", help="empty the read models and replay the claims and ledger feeds"
+    )
+    rebuild.add_argument("--claims-url", help="default: METRICS_CLAIMS_URL")
+    rebuild.add_argument("--ledger-url", help="default: METRICS_LEDGER_URL")
+    rebuild.set_defaults(handler=_metrics_rebuild)
 
 
 def _run(_: argparse.Namespace) -> int:
@@ -120,6 +145,60 @@ def _load_contract(args: argparse.Namespace) -> int:
         line = f":{problem['line']}" if problem.get("line") else ""
         print(f"{path}{line}: {problem['field']}: {problem['message']}", file=sys.stderr)
     return 1
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    """Fetch the page with a token (by default an auditor's, minted locally) and save it."""
+    token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.AUDITOR, ttl_s=300)
+    params = {
+        name: getattr(args, name)
+        for name in ("month", "as_known_at", "provider_id", "site", "cohort")
+        if getattr(args, name)
+    }
+    response = httpx.get(
+        f"{args.url.rstrip('/')}/dashboard/{args.contract}",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if response.status_code != 200:
+        print(f"refused ({response.status_code}): {_problem_text(response)}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        sys.stdout.write(response.text)
+    else:
+        args.out.write_text(response.text, encoding="utf-8")
+        print(f"saved: {args.out}")
+    return 0
+
+
+def _metrics_rebuild(args: argparse.Namespace) -> int:
+    from services.metrics.api import MIGRATIONS
+    from services.metrics.rebuild import rebuild
+    from services.metrics.settings import MetricsSettings
+    from shared.auth import ServiceTokens
+    from shared.eventstore import sqlalchemy_url
+    from shared.feed.follower import HttpFeedSource
+    from shared.sqlviews import create_engine, migrate
+
+    common = CommonSettings()
+    common.check_secrets()
+    settings = MetricsSettings()
+    engine = create_engine(sqlalchemy_url(settings.store_url(common)))
+    tokens = ServiceTokens(TokenSigner.from_settings(common), "metrics-rebuild")
+    claims = HttpFeedSource(args.claims_url or settings.claims_url, tokens)
+    ledger = HttpFeedSource(args.ledger_url or settings.ledger_url, tokens)
+    try:
+        migrate(engine, MIGRATIONS, "alembic_version_metrics")
+        result = rebuild(engine, claims, ledger)
+    finally:
+        claims.close()
+        ledger.close()
+        engine.dispose()
+    print(
+        f"rebuilt: {result.claims_entries} claims entries, {result.ledger_entries} ledger entries"
+    )
+    return 0
 
 
 def _problem_text(response: httpx.Response) -> str:

@@ -13,4 +13,5 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/staffing"): REPORT_READERS,
     ("POST", "/v1/contracts/{contract_id}/staffing"): frozenset({"provider"}),
+    ("GET", "/dashboard/{contract_id}"): REPORT_READERS,
 }

@@ -20,7 +20,7 @@ from services.metrics.application import (
 )
 from services.metrics.performance import PerformanceProjector
 from services.metrics.projections import claims_handler
-from services.metrics.routes import reports, staffing
+from services.metrics.routes import dashboard, reports, staffing
 from services.metrics.routes.common import Reader
 from services.metrics.settings import MetricsSettings
 from shared.auth import Role, ServiceTokens
@@ -99,6 +99,7 @@ def create_app(
     app.include_router(funnel_router())
     app.include_router(reports.router)
     app.include_router(staffing.router)
+    app.include_router(dashboard.router)
     return app
 
 

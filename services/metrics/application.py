@@ -75,6 +75,7 @@ class ReportRequest:
 @dataclass(frozen=True)
 class Report:
     request: ReportRequest
+    contract_name: str
     month: str
     reference_date: dt.date
     sections: dict[str, list[Row]]
@@ -95,7 +96,9 @@ class Reporter:
         with self._engine.connect() as connection:
             context = self._context(connection, request)
             sections = {name: REPORTS[name](context) for name in names}
-        return Report(request, context.month, context.reference_date, sections)
+        return Report(
+            request, context.rulebook.name, context.month, context.reference_date, sections
+        )
 
     def _context(self, connection: Connection, request: ReportRequest) -> ReportContext:
         known_at = request.as_known_at

@@ -43,6 +43,9 @@ class FeedPage(BaseModel):
     items: list[FeedEntry]
     last_position: int | None
     """Position of the last item on this page; ``None`` when the page is empty."""
+    head_position: int | None = None
+    """The highest position recorded when the page was read, to show progress (it may count
+    records of types that are not on the feed)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,13 +47,16 @@ class HttpFeedSource:
         self._token = token
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
+        return self.read_page(after, limit, wait_s).items
+
+    def read_page(self, after: int, limit: int, wait_s: float = 0.0) -> FeedPage:
         response = self._client.get(
             "/feed",
             params={"after": after, "limit": min(limit, MAX_PAGE_SIZE), "wait_s": wait_s},
             headers={"Authorization": f"Bearer {self._token()}"},
         )
         response.raise_for_status()
-        return FeedPage.model_validate_json(response.content).items
+        return FeedPage.model_validate_json(response.content)
 
     def close(self) -> None:
         self._client.close()

@@ -27,6 +27,8 @@ POLL_INTERVAL_S = 0.05
 class FeedReader(Protocol):
     def read_feed(self, after: int, limit: int) -> list[FeedEntry]: ...
 
+    def head_position(self) -> int: ...
+
 
 def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     router = APIRouter(tags=["feed"])
@@ -51,6 +53,8 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
             if items or time.monotonic() >= deadline or await request.is_disconnected():
                 break
             await asyncio.sleep(POLL_INTERVAL_S)
-        return FeedPage(items=items, last_position=items[-1].position if items else None)
+        head = await run_in_threadpool(reader.head_position)
+        last = items[-1].position if items else None
+        return FeedPage(items=items, last_position=last, head_position=max(head, last or 0))
 
     return router

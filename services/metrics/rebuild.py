@@ -1,0 +1,87 @@
+"""Rebuild the metrics read models from scratch: empty them, then replay the claims and ledger
+feeds from position 0, with a progress bar.
+
+Run it with the metrics service stopped (or with ``METRICS_FOLLOW=false``): a live follower
+racing the rebuild cannot double an effect (each page's position guard rolls the loser back),
+but it wastes the work of both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.metrics import projections, tables
+from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
+from services.metrics.performance import PerformanceProjector
+from shared.feed.envelope import MAX_PAGE_SIZE
+from shared.feed.follower import HttpFeedSource
+from shared.progress import Progress
+from shared.sqlviews import Handler, SqlSink, feed_positions
+
+READ_MODELS = (
+    tables.cube,
+    tables.participant_cube,
+    tables.events,
+    tables.participants,
+    tables.rulebooks,
+    tables.money,
+    tables.books,
+    projections.funnel_counts,
+    projections.participant_stages,
+    projections.participants,
+    projections.contracts,
+)
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    claims_entries: int
+    ledger_entries: int
+
+
+def reset(engine: Engine) -> None:
+    """Empty every read model and forget both feed positions, in one transaction."""
+    with engine.begin() as connection:
+        for table in READ_MODELS:
+            connection.execute(sa.delete(table))
+        connection.execute(
+            sa.delete(feed_positions).where(
+                feed_positions.c.upstream.in_((CLAIMS_UPSTREAM, LEDGER_UPSTREAM))
+            )
+        )
+
+
+def replay(
+    engine: Engine, source: HttpFeedSource, upstream: str, handle: Handler, progress: Progress
+) -> int:
+    """Apply a feed from the sink's position to the end; returns how many entries it applied."""
+    sink = SqlSink(engine, upstream, handle)
+    applied = 0
+    while True:
+        page = source.read_page(sink.position(), MAX_PAGE_SIZE)
+        if not page.items:
+            break
+        sink.apply(page.items)
+        applied += len(page.items)
+        progress.update(page.items[-1].position, page.head_position, applied)
+    progress.finish()
+    return applied
+
+
+def rebuild(engine: Engine, claims: HttpFeedSource, ledger: HttpFeedSource) -> RebuildResult:
+    reset(engine)
+    projector = PerformanceProjector()
+    claims_count = replay(
+        engine,
+        claims,
+        CLAIMS_UPSTREAM,
+        projections.claims_handler(projector),
+        Progress("claims feed"),
+    )
+    ledger_count = replay(
+        engine, ledger, LEDGER_UPSTREAM, projector.apply_ledger, Progress("ledger feed")
+    )
+    return RebuildResult(claims_count, ledger_count)
