@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck format clean
+.PHONY: run test install lint typecheck format clean bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -22,12 +22,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests
-	$(BIN)/ruff format --check shared services tests
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
 
 format: $(STAMP)
-	$(BIN)/ruff format shared services tests
-	$(BIN)/ruff check --fix shared services tests
+	$(BIN)/ruff format shared services tests bench
+	$(BIN)/ruff check --fix shared services tests bench
+
+# Benchmarks against PostgreSQL at OUTCOMES_BENCH_POSTGRES_URL (loopback); see docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.reports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -47,21 +47,30 @@ class Filters:
 
 
 class CubeReader(Protocol):
-    def totals(self, filters: Filters, by: tuple[str, ...] = ()) -> Totals:
-        """Sums of contributions keyed by (*by, measure, k1, k2)."""
+    def totals(self, filters: Filters, measure: str, by: tuple[str, ...] = ()) -> Totals:
+        """Sums of one measure's contributions keyed by (*by, k1, k2)."""
         ...
 
 
 class SqlCube:
+    """Groups in SQL; each answer is kept for the life of the reader (one request)."""
+
     def __init__(self, connection: Connection, contract_id: str) -> None:
         self._connection = connection
         self._contract_id = contract_id
+        self._answers: dict[tuple[Filters, str, tuple[str, ...]], Totals] = {}
 
-    def totals(self, filters: Filters, by: tuple[str, ...] = ()) -> Totals:
+    def totals(self, filters: Filters, measure: str, by: tuple[str, ...] = ()) -> Totals:
+        key = (filters, measure, by)
+        if key not in self._answers:
+            self._answers[key] = self._query(filters, measure, by)
+        return self._answers[key]
+
+    def _query(self, filters: Filters, measure: str, by: tuple[str, ...]) -> Totals:
         assert set(by) <= set(DIMENSIONS), by
-        columns = [getattr(cube.c, name) for name in by] + [cube.c.measure, cube.c.k1, cube.c.k2]
+        columns = [getattr(cube.c, name) for name in by] + [cube.c.k1, cube.c.k2]
         query = sa.select(*columns, sa.func.sum(cube.c.n)).where(
-            cube.c.contract_id == self._contract_id
+            cube.c.contract_id == self._contract_id, cube.c.measure == measure
         )
         for name in ("provider_id", "site", "cohort"):
             wanted = getattr(filters, name)
@@ -75,13 +84,13 @@ class MemoryCube:
     def __init__(self, counts: Counter[CubeKey]) -> None:
         self._counts = counts
 
-    def totals(self, filters: Filters, by: tuple[str, ...] = ()) -> Totals:
+    def totals(self, filters: Filters, measure: str, by: tuple[str, ...] = ()) -> Totals:
         assert set(by) <= set(DIMENSIONS), by
         found: Counter[tuple[str, ...]] = Counter()
         for key, n in self._counts.items():
-            if n and filters.matches(key):
+            if n and key.measure == measure and filters.matches(key):
                 group = tuple(getattr(key, name) for name in by)
-                found[(*group, key.measure, key.k1, key.k2)] += n
+                found[(*group, key.k1, key.k2)] += n
         return {key: n for key, n in found.items() if n}
 
 

@@ -64,9 +64,9 @@ def percent(numerator: int | Decimal, denominator: int | Decimal) -> str | None:
 def stage_months(context: ReportContext, by: tuple[str, ...] = ()) -> dict[Any, Counter[str]]:
     """Participants by (group, stage) → month first reached, up to the reporting month."""
     found: dict[Any, Counter[str]] = defaultdict(Counter)
-    for key, n in context.cube.totals(context.filters, by).items():
-        *group, measure, stage, month = key
-        if measure == STAGE and month <= context.month:
+    for key, n in context.cube.totals(context.filters, STAGE, by).items():
+        *group, stage, month = key
+        if month <= context.month:
             found[(*group, stage) if group else stage][month] += n
     return found
 
@@ -208,9 +208,8 @@ def _staffed(context: ReportContext) -> set[str]:
 
 def intervals(context: ReportContext) -> list[Row]:
     found: Counter[tuple[str, str]] = Counter()
-    for (measure, pair, bucket), n in context.cube.totals(context.filters).items():
-        if measure == INTERVAL:
-            found[(pair, bucket)] += n
+    for (pair, bucket), n in context.cube.totals(context.filters, INTERVAL).items():
+        found[(pair, bucket)] += n
     rows = []
     for start, end in context.plan.interval_pairs:
         pair = f"{start}>{end}"
@@ -230,10 +229,9 @@ def intervals(context: ReportContext) -> list[Row]:
 
 def contact(context: ReportContext) -> list[Row]:
     found: Counter[str] = Counter()
-    for (measure, day, _), n in context.cube.totals(context.filters).items():
-        if measure == CONTACT:
-            days = (context.reference_date - dt.date.fromisoformat(day)).days
-            found[_contact_bucket(days)] += n
+    for (day, _), n in context.cube.totals(context.filters, CONTACT).items():
+        days = (context.reference_date - dt.date.fromisoformat(day)).days
+        found[_contact_bucket(days)] += n
     labels = [label for _, _, label in CONTACT_BUCKETS] + [CONTACT_LAST_BUCKET]
     as_of = context.reference_date.isoformat()
     return [
@@ -251,7 +249,7 @@ def _contact_bucket(days: int) -> str:
 
 # ---- KPIs and levels ---------------------------------------------------------------------------
 def kpis(context: ReportContext) -> list[Row]:
-    totals = context.cube.totals(context.filters)
+    totals = context.cube.totals(context.filters, KPI)
     rows = []
     for kpi in context.rulebook.kpis:
         tally = _kpi_tally(context, kpi, totals)
@@ -266,8 +264,8 @@ def kpis(context: ReportContext) -> list[Row]:
 def _kpi_tally(context: ReportContext, kpi: Any, totals: dict[Any, int]) -> dict[str, Counter[str]]:
     """met / missed / pending per period of the start event, decided at the reference date."""
     tally: dict[str, Counter[str]] = defaultdict(Counter)
-    for (measure, kpi_id, status), n in totals.items():
-        if measure != KPI or kpi_id != kpi.id:
+    for (kpi_id, status), n in totals.items():
+        if kpi_id != kpi.id:
             continue
         state, where = status.split("|", 1)
         if state == "open":

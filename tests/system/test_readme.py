@@ -57,7 +57,10 @@ def test_the_readme_walkthrough_works_as_written(sqlite_stack: Stack, tmp_path: 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "registered: ips-employment version 1"
-    balances, funnel = json.loads(lines[-2]), json.loads(lines[-1])
+    answers = [json.loads(line) for line in lines if line.startswith("{")]
+    balances = next(a for a in answers if "providers" in a)
+    funnel = next(a for a in answers if "overall" in a)
+    kpis = next(a for a in answers if a.get("report") == "kpis")
     assert balances["providers"] == [
         {
             "provider_id": "northside-ips",
@@ -69,3 +72,16 @@ def test_the_readme_walkthrough_works_as_written(sqlite_stack: Stack, tmp_path: 
     assert [funnel["overall"][s]["participants"] for s in funnel["stages"]] == [1, 1, 1, 1]
     verified = [json.loads(line) for line in lines if '"status":"verified"' in line]
     assert sorted(c["amount"] for c in verified) == ["1500.00", "2500.00", "500.00"]
+    march = next(r for r in kpis["rows"] if r["period"] == "2026-03")
+    assert (march["due"], march["met"], march["rag"]) == (1, 1, "green")
+    csv_start = lines.index("stage,month,quarter_to_date,year_to_date,contract_to_date")
+    assert lines[csv_start + 1 : csv_start + 5] == [
+        "referral,0,0,1,1",
+        "enrollment,0,0,1,1",
+        "job_start,0,0,1,1",
+        "job_sustained,1,1,1,1",
+    ]
+    assert lines[-1] == "saved: dashboard.html"
+    page = (workdir / "dashboard.html").read_text(encoding="utf-8")
+    assert "<h1>IPS employment support (illustrative)</h1>" in page
+    assert 'data-figure="funnel|job_sustained|month">1<' in page

@@ -1,0 +1,73 @@
+"""What the benchmarks share: a throw-away PostgreSQL database, loopback ports, timing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import psycopg
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("OUTCOMES_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@contextmanager
+def temporary_database(prefix: str) -> Iterator[str]:
+    """A fresh database, dropped afterwards; yields its URL."""
+    admin = postgres_admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start within {timeout_s}s")
+
+
+def timed(call: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds per call, after one warm-up call."""
+    call()
+    found = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        found.append(time.perf_counter() - started)
+    return found
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """(p50, p95) in milliseconds."""
+    return statistics.median(samples) * 1000, percentile(samples, 0.95) * 1000
