@@ -163,18 +163,22 @@ class PerformanceProjector:
         new = contributions(plan, facts)
         old = self._stored_contributions(connection, stream_id)
         delta = Counter(new)
-        delta.subtract(old)
+        delta.subtract(old or Counter())
         _add_to_cube(connection, owner.contract_id, delta)
-        self._store_contributions(connection, stream_id, owner.contract_id, new, bool(old))
+        self._store_contributions(connection, stream_id, owner.contract_id, new, old is not None)
 
-    def _stored_contributions(self, connection: Connection, stream_id: str) -> Counter[CubeKey]:
+    def _stored_contributions(
+        self, connection: Connection, stream_id: str
+    ) -> Counter[CubeKey] | None:
+        """The participant's stored share of the cube; ``None`` before it has one (an empty
+        share, after its last event was retracted, is not ``None``)."""
         stored = connection.execute(
             sa.select(participant_cube.c.contributions).where(
                 participant_cube.c.stream_id == stream_id
             )
         ).scalar_one_or_none()
         if stored is None:
-            return Counter()
+            return None
         return Counter({CubeKey(*key): n for *key, n in json.loads(stored)})
 
     def _store_contributions(
