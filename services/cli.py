@@ -88,6 +88,20 @@ def _metrics_commands(commands: Any) -> None:
     rebuild.add_argument("--ledger-url", help="default: METRICS_LEDGER_URL")
     rebuild.set_defaults(handler=_metrics_rebuild)
 
+    audit = commands.add_parser("audit", help="independent checks an auditor runs")
+    audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
+    check = audit_commands.add_parser(
+        "verify", help="recompute every claim and ledger balance from the public feeds"
+    )
+    check.add_argument(
+        "--claims", default=os.environ.get("OUTCOMES_CLAIMS_URL", "http://127.0.0.1:8001")
+    )
+    check.add_argument(
+        "--ledger", default=os.environ.get("OUTCOMES_LEDGER_URL", "http://127.0.0.1:8002")
+    )
+    check.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"), help="auditor token")
+    check.set_defaults(handler=_audit_verify)
+
 
 def _run(_: argparse.Namespace) -> int:
     from services.runner import run_all
@@ -199,6 +213,26 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
         f"rebuilt: {result.claims_entries} claims entries, {result.ledger_entries} ledger entries"
     )
     return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when the books follow from the feeds, 1 when anything differs."""
+    from services.auditor.verify import HTTP_TIMEOUT_S as AUDIT_TIMEOUT_S
+    from services.auditor.verify import report, verify
+    from shared.feed.follower import HttpFeedSource
+
+    token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.AUDITOR)
+    claims = HttpFeedSource(args.claims, lambda: token)
+    ledger = HttpFeedSource(args.ledger, lambda: token)
+    ledger_api = httpx.Client(
+        base_url=args.ledger, headers={"Authorization": f"Bearer {token}"}, timeout=AUDIT_TIMEOUT_S
+    )
+    try:
+        return report(verify(claims, ledger, ledger_api), sys.stdout)
+    finally:
+        claims.close()
+        ledger.close()
+        ledger_api.close()
 
 
 def _problem_text(response: httpx.Response) -> str:

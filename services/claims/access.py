@@ -9,6 +9,7 @@ ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
+    ("GET", "/v1/audit/digest"): TRAIL_READERS,
     ("POST", "/v1/contracts"): frozenset({"admin"}),
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,

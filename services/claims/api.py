@@ -17,7 +17,7 @@ from services.claims.settings import ClaimsSettings
 from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, LocalFeedSource
-from shared.feed.server import feed_router
+from shared.feed.server import digest_router, feed_router
 from shared.service import build_app
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
@@ -72,6 +72,7 @@ def create_app(
 
 def _include_routes(app: FastAPI) -> None:
     app.include_router(feed_router(lambda request: request.app.state.application))
+    app.include_router(digest_router(lambda request: request.app.state.application))
     app.include_router(contracts.router)
     app.include_router(intake.router)
     app.include_router(claims.router)

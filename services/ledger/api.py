@@ -36,7 +36,7 @@ from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.eventstore import sqlalchemy_url
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.feed.follower import Follower, HttpFeedSource
-from shared.feed.server import feed_router
+from shared.feed.server import digest_router, feed_router
 from shared.money import format_minor
 from shared.service import build_app
 from shared.settings import CommonSettings
@@ -91,6 +91,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
+    app.include_router(digest_router(lambda request: request.app.state.application))
     _book_routes(app)
     _claim_and_period_routes(app)
     _payment_routes(app)

@@ -8,6 +8,7 @@ ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
+    ("GET", "/v1/audit/digest"): TRAIL_READERS,
     ("GET", "/v1/contracts/{contract_id}/funnel"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/reports"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,

@@ -27,7 +27,7 @@ from shared.auth import Role, ServiceTokens
 from shared.errors import PROBLEM_RESPONSES
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource
-from shared.feed.server import feed_router
+from shared.feed.server import digest_router, feed_router
 from shared.service import build_app
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
@@ -96,6 +96,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
+    app.include_router(digest_router(lambda request: request.app.state.application))
     app.include_router(funnel_router())
     app.include_router(reports.router)
     app.include_router(staffing.router)

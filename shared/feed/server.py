@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Principal, Role, require
 from shared.errors import PROBLEM_RESPONSES
+from shared.feed.digest import digest_upto
 from shared.feed.envelope import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -56,5 +58,33 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
         head = await run_in_threadpool(reader.head_position)
         last = items[-1].position if items else None
         return FeedPage(items=items, last_position=last, head_position=max(head, last or 0))
+
+    return router
+
+
+class DigestOut(BaseModel):
+    upto: int = Field(description="Position of the last entry included (0: none)")
+    entries: int
+    digest: str
+    algorithm: str
+
+
+def digest_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
+    router = APIRouter(tags=["audit"])
+
+    @router.get("/v1/audit/digest", response_model=DigestOut, responses=PROBLEM_RESPONSES)
+    def get_digest(
+        request: Request,
+        _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
+        upto: Annotated[
+            int | None,
+            Query(ge=0, le=MAX_POSITION, description="Last position to include [the head]"),
+        ] = None,
+    ) -> DigestOut:
+        """SHA-256 hash chain over the feed up to a position (see docs/audit.md). Store it;
+        the same call later gives the same digest unless history before it was changed."""
+        reader = reader_of(request)
+        found = digest_upto(reader.read_feed, reader.head_position() if upto is None else upto)
+        return DigestOut(**vars(found))
 
     return router
