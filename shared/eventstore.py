@@ -154,6 +154,28 @@ class OutcomesApplication(Application[UUID]):
     def head_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def stream_history(self, stream_id: UUID) -> list[FeedEntry]:
+        """Every public event of one stream, oldest first, as the feed shows it (positions too)."""
+        found = []
+        recorded: list[Any] = list(self.events.get(stream_id))
+        for domain_event in recorded:
+            public = self.catalogue.public_type(_topic_of(type(domain_event)))
+            if public is None:
+                continue
+            position = self.position_of(stream_id, domain_event.originator_version)
+            found.append(
+                FeedEntry(
+                    position=position or 0,
+                    type=public.name,
+                    schema_version=public.schema_version,
+                    stream_id=str(stream_id),
+                    stream_version=domain_event.originator_version,
+                    recorded_at=domain_event.timestamp,
+                    data=event_data(domain_event),
+                )
+            )
+        return found
+
     # ---- tracked saves (followers) ---------------------------------------------------------
     def tracked_position(self, upstream: str) -> int:
         return self.process_recorder.max_tracking_id(upstream) or 0

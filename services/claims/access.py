@@ -32,6 +32,10 @@ ACCESS: Access = {
     ("GET", "/v1/claims/overdue"): FILTERED_LISTS,
     ("GET", "/v1/claims/{claim_id}"): CLAIM_READERS,
     ("GET", "/v1/claims/{claim_id}/history"): CLAIM_READERS,
+    ("GET", "/v1/explain/claims/{claim_id}"): CLAIM_READERS,
+    ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}/history"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
     ("POST", "/v1/claims/{claim_id}/evidence"): frozenset({"provider"}),
     ("POST", "/v1/claims/{claim_id}/verify"): frozenset({"verifier"}),
     ("POST", "/v1/claims/{claim_id}/reject"): frozenset({"verifier"}),

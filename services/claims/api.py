@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.claims.application import ClaimsApplication
 from services.claims.personal import PersonalDataVault
 from services.claims.projections import apply_entry
-from services.claims.routes import claims, contracts, intake
+from services.claims.routes import audit, claims, contracts, intake
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
@@ -76,3 +76,4 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(contracts.router)
     app.include_router(intake.router)
     app.include_router(claims.router)
+    app.include_router(audit.router)
