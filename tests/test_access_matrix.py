@@ -7,6 +7,7 @@ listed callers are not refused (they may still get 404 or 422 for the placeholde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,12 @@ async def services(
             source,
             SqlSink(apps["metrics"].state.engine, "claims", claims_handler(PerformanceProjector())),
         ).catch_up()
+        transaction_id = next(
+            e.data["transaction_id"]
+            for e in apps["ledger"].state.application.read_feed(0, 100)
+            if e.type == "ledger.transaction_posted"
+        )
+        await wait_for_index(ledger, f"/v1/explain/ledger/{transaction_id}", tokens(signer))
         yield {
             "clients": {"claims": claims, "ledger": ledger, "metrics": metrics},
             "apps": apps,
@@ -117,8 +124,21 @@ async def services(
                 "version": "1",
                 "period": "2026-01",
                 "report": "funnel",
+                "transaction_id": transaction_id,
+                "account": f"payable:{PROVIDER}",
             },
         }
+
+
+async def wait_for_index(
+    client: httpx.AsyncClient, path: str, headers: dict[str, dict[str, str]]
+) -> None:
+    """The ledger indexes its transactions from its own feed, a moment after booking them."""
+    for _ in range(100):
+        if (await client.get(path, headers=headers["admin"])).status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never answered 200")
 
 
 @pytest.mark.parametrize(

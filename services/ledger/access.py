@@ -14,6 +14,8 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/reconciliation"): BOOK_READERS,
     ("GET", "/v1/contracts/{contract_id}/claims/{claim_id}"): BOOK_READERS,
     ("POST", "/v1/contracts/{contract_id}/periods/{period}/close"): frozenset({"admin"}),
+    ("GET", "/v1/explain/ledger/{transaction_id}"): BOOK_READERS,
+    ("GET", "/v1/contracts/{contract_id}/accounts/{account}/history"): BOOK_READERS,
     ("GET", "/v1/payables"): frozenset({"admin", "auditor", "payer", "provider"}),
     ("POST", "/v1/remittances"): frozenset({"payer"}),
 }

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 
+from services.ledger import audit, index
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
 from services.ledger.booking import RemittanceLine
 from services.ledger.domain import Book
@@ -35,12 +36,12 @@ from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.eventstore import sqlalchemy_url
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
-from shared.feed.follower import Follower, HttpFeedSource
+from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
 from shared.feed.server import digest_router, feed_router
 from shared.money import format_minor
 from shared.service import build_app
 from shared.settings import CommonSettings
-from shared.sqlviews import create_engine, migrate
+from shared.sqlviews import SqlSink, create_engine, migrate
 
 MIGRATIONS = PathLib(__file__).parent / "migrations"
 BOOK_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}}
@@ -76,9 +77,17 @@ def create_app(
         if settings.follow:
             follower.start()
         app.state.follower = follower
+        index_follower = Follower(
+            "ledger-index",
+            LocalFeedSource(application.read_feed),
+            SqlSink(engine, "ledger-index", index.apply_entry),
+            long_poll_s=0.5,
+        )
+        index_follower.start()
         try:
             yield
         finally:
+            index_follower.stop()
             follower.stop()
             application.close()
             engine.dispose()
@@ -95,6 +104,7 @@ def create_app(
     _book_routes(app)
     _claim_and_period_routes(app)
     _payment_routes(app)
+    app.include_router(audit.router)
     return app
 
 

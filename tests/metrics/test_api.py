@@ -152,6 +152,18 @@ async def test_staffing_is_posted_by_the_provider_and_read_back(
     assert (await metrics.get(url, headers=auth("admin"))).json()["items"][0]["wte"] == "3"
 
 
+async def test_an_empty_report_still_has_its_csv_header(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await metrics.get(
+        f"{REPORTS}/caseload",
+        params={"month": "2025-01"},
+        headers=auth("admin") | {"Accept": "text/csv"},
+    )
+    assert response.status_code == 200
+    assert response.text == "provider_id,month,wte,stage,participants,per_wte\r\n"
+
+
 @pytest.mark.parametrize(
     ("path", "params", "status"),
     [

@@ -395,3 +395,13 @@ def test_as_known_at_now_gives_the_live_figures_for_every_report(demo: Demo) -> 
     demo.reporter._clock = lambda: now
     for name in REPORTS:
         assert demo.report(name, as_known_at=now) == demo.report(name), name
+
+
+def test_every_report_has_exactly_its_declared_columns(demo: Demo) -> None:
+    from services.metrics.reports import COLUMNS, REPORTS
+
+    assert set(COLUMNS) == set(REPORTS)
+    for name in REPORTS:
+        rows = demo.report(name)
+        assert rows, name
+        assert all(tuple(row) == COLUMNS[name] for row in rows), name

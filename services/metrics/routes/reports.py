@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.metrics.application import Report, Reporter, ReportRequest
-from services.metrics.reports import REPORTS, Row
+from services.metrics.reports import COLUMNS, REPORTS, Row
 from services.metrics.routes.common import Asked, Reader, reporter
 from shared.auth import Role
 from shared.csvout import csv_response, wants_csv
@@ -94,5 +94,5 @@ def get_report(
     built = reports.report(asked, [name])
     rows = visible_rows(name, built.sections[name], asked, principal.role)
     if wants_csv(request):
-        return csv_response(rows, list(rows[0]) if rows else [])
+        return csv_response(rows, COLUMNS[name])
     return ReportOut(**scope_of(built), report=name, rows=rows)

@@ -1,0 +1,137 @@
+"""Reports that compare and project: ranking, forecast, need groups, money."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal
+
+from services.metrics.periods import (
+    add_months,
+    month_of,
+    months_between,
+)
+from services.metrics.reports.context import (
+    MoneyFigures,
+    ReportContext,
+    Row,
+    percent,
+    stage_months,
+)
+from shared.money import exact_minor, format_minor
+from shared.rules.model import RuleBook
+
+
+# ---- comparison, forecast, need groups, money -----------------------------------------
+def ranking(context: ReportContext) -> list[Row]:
+    plan, score = context.plan, context.rulebook.reporting.score
+    start, end = (score.start, score.end) if score else (plan.stages[0], plan.stages[-1])
+    everyone = replace(context, filters=replace(context.filters, provider_id=None))
+    by_provider = stage_months(everyone, by=("provider_id",))
+    scored = []
+    for provider in sorted(context.rulebook.provider_ids()):
+        base = sum(by_provider.get((provider, start), Counter()).values())
+        reached = sum(by_provider.get((provider, end), Counter()).values())
+        scored.append((provider, base, reached, percent(reached, base)))
+    order = sorted(scored, key=lambda s: (s[3] is None, -Decimal(s[3] or 0), s[0]))
+    rows, previous, rank = [], None, 0
+    for position, (provider, base, reached, share) in enumerate(order, start=1):
+        rank = rank if share == previous and position > 1 else position
+        previous = share
+        rows.append(
+            {
+                "rank": rank,
+                "provider_id": provider,
+                "score": f"{start}>{end}",
+                "score_percent": share,
+                "from_participants": base,
+                "to_participants": reached,
+            }
+        )
+    return rows
+
+
+def forecast(context: ReportContext) -> list[Row]:
+    end = context.rulebook.contract_end
+    remaining = max(0, months_between(context.month, month_of(end))) if end else None
+    by_stage = stage_months(context)
+    rows = []
+    for stage in context.plan.stages:
+        months = by_stage.get(stage, Counter())
+        recent = sum(months[add_months(context.month, -i)] for i in range(3))
+        rate = (Decimal(recent) / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        to_date = sum(months.values())
+        at_end = None
+        if remaining is not None:
+            at_end = int((to_date + rate * remaining).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        rows.append(
+            {
+                "stage": stage,
+                "to_date": to_date,
+                "monthly_run_rate": str(rate),
+                "months_remaining": remaining,
+                "forecast_at_contract_end": at_end,
+            }
+        )
+    return rows
+
+
+def need_groups(context: ReportContext) -> list[Row]:
+    by_flags = stage_months(context, by=("flags",))
+    groups: Counter[tuple[str, str, str]] = Counter()
+    for (flags, stage), months in by_flags.items():
+        for pair in filter(None, flags.split(";")):
+            name, value = pair.split("=", 1)
+            groups[(name, value, stage)] += sum(months.values())
+    first = context.plan.stages[0]
+    rows = []
+    for name, value in sorted({(n, v) for n, v, _ in groups}):
+        for stage in context.plan.stages:
+            rows.append(
+                {
+                    "attribute": name,
+                    "value": value,
+                    "stage": stage,
+                    "participants": groups[(name, value, stage)],
+                    "share_of_first_stage_percent": percent(
+                        groups[(name, value, stage)], groups[(name, value, first)]
+                    ),
+                }
+            )
+    return rows
+
+
+def money(context: ReportContext) -> list[Row]:
+    currency = context.rulebook.currency
+    budget_minor = _budget_minor(context.rulebook)
+    rows = [
+        _money_row(provider, figures, currency, None)
+        for provider, figures in sorted(context.money.items())
+    ]
+    total = MoneyFigures(
+        sum(f.outcome_minor for f in context.money.values()),
+        sum(f.paid_minor for f in context.money.values()),
+        sum(f.capped_minor for f in context.money.values()),
+    )
+    rows.append(_money_row("*", total, currency, budget_minor))
+    return rows
+
+
+def _money_row(provider: str, figures: MoneyFigures, currency: str, budget: int | None) -> Row:
+    return {
+        "provider_id": provider,
+        "currency": currency,
+        "accrued": format_minor(figures.outcome_minor, currency),
+        "paid": format_minor(figures.paid_minor, currency),
+        "capped": format_minor(figures.capped_minor, currency),
+        "unpaid": format_minor(figures.outcome_minor - figures.paid_minor, currency),
+        "budget": format_minor(budget, currency) if budget is not None else None,
+        "accrued_percent_of_budget": percent(figures.outcome_minor, budget) if budget else None,
+    }
+
+
+def _budget_minor(rulebook: RuleBook) -> int | None:
+    text = rulebook.reporting.budget or next(
+        (cap.amount for cap in rulebook.caps if cap.scope == "contract"), None
+    )
+    return exact_minor(text, rulebook.currency) if text is not None else None

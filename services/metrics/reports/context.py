@@ -1,0 +1,51 @@
+"""What every report is computed from, and the helpers they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from services.metrics.cube import CubeReader, Filters
+from services.metrics.facts import STAGE, ReportingPlan
+from shared.rules.model import RuleBook
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MoneyFigures:
+    outcome_minor: int = 0
+    paid_minor: int = 0
+    capped_minor: int = 0
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    rulebook: RuleBook
+    plan: ReportingPlan
+    cube: CubeReader
+    filters: Filters
+    month: str
+    reference_date: dt.date
+    staffing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    money: dict[str, MoneyFigures] = field(default_factory=dict)
+
+
+def percent(numerator: int | Decimal, denominator: int | Decimal) -> str | None:
+    if not denominator:
+        return None
+    value = Decimal(numerator) * 100 / Decimal(denominator)
+    return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def stage_months(context: ReportContext, by: tuple[str, ...] = ()) -> dict[Any, Counter[str]]:
+    """Participants by (group, stage) → month first reached, up to the reporting month."""
+    found: dict[Any, Counter[str]] = defaultdict(Counter)
+    for key, n in context.cube.totals(context.filters, STAGE, by).items():
+        *group, stage, month = key
+        if month <= context.month:
+            found[(*group, stage) if group else stage][month] += n
+    return found

@@ -1,0 +1,148 @@
+"""Counting reports: the funnel, conversion, cohorts, caseload, waits and contact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+from decimal import Decimal
+
+from services.metrics.facts import CONTACT, INTERVAL, INTERVAL_BUCKETS
+from services.metrics.periods import (
+    label_of,
+)
+from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from shared.rules.model import Period
+
+CONTACT_BUCKETS = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"))
+CONTACT_LAST_BUCKET = "61+"
+
+
+# ---- counts and conversion ---------------------------------------------------------------------
+def funnel(context: ReportContext) -> list[Row]:
+    by_stage = stage_months(context)
+    quarter, year = label_of(Period.QUARTER, context.month), context.month[:4]
+    rows = []
+    for stage in context.plan.stages:
+        months = by_stage.get(stage, Counter())
+        rows.append(
+            {
+                "stage": stage,
+                "month": months[context.month],
+                "quarter_to_date": sum(
+                    n for m, n in months.items() if label_of(Period.QUARTER, m) == quarter
+                ),
+                "year_to_date": sum(n for m, n in months.items() if m[:4] == year),
+                "contract_to_date": sum(months.values()),
+            }
+        )
+    return rows
+
+
+def conversion(context: ReportContext) -> list[Row]:
+    totals = {stage: sum(months.values()) for stage, months in stage_months(context).items()}
+    stages = context.plan.stages
+    pairs = list(itertools.pairwise(stages))
+    pairs += [(stages[0], later) for later in stages[2:]]
+    return [
+        {
+            "from_stage": start,
+            "to_stage": end,
+            "from_participants": totals.get(start, 0),
+            "to_participants": totals.get(end, 0),
+            "rate_percent": percent(totals.get(end, 0), totals.get(start, 0)),
+        }
+        for start, end in pairs
+    ]
+
+
+def cohorts(context: ReportContext) -> list[Row]:
+    by_cohort = stage_months(context, by=("cohort",))
+    names = sorted({cohort for cohort, _ in by_cohort})
+    rows = []
+    for cohort in names:
+        base = sum(by_cohort.get((cohort, context.plan.cohort_stage), Counter()).values())
+        for stage in context.plan.stages:
+            reached = sum(by_cohort.get((cohort, stage), Counter()).values())
+            rows.append(
+                {
+                    "cohort": cohort,
+                    "stage": stage,
+                    "participants": reached,
+                    "share_of_cohort_percent": percent(reached, base),
+                }
+            )
+    return rows
+
+
+# ---- staff, time between stages, contact ----------------------------------------------
+def caseload(context: ReportContext) -> list[Row]:
+    by_provider = stage_months(context, by=("provider_id",))
+    providers = sorted({provider for provider, _ in by_provider} | _staffed(context))
+    rows = []
+    for provider in providers:
+        wte = context.staffing.get((provider, context.month))
+        for stage in context.plan.stages:
+            count = by_provider.get((provider, stage), Counter())[context.month]
+            per_wte = (Decimal(count) / wte).quantize(Decimal("0.01")) if wte else None
+            rows.append(
+                {
+                    "provider_id": provider,
+                    "month": context.month,
+                    "wte": str(wte) if wte is not None else None,
+                    "stage": stage,
+                    "participants": count,
+                    "per_wte": str(per_wte) if per_wte is not None else None,
+                }
+            )
+    return rows
+
+
+def _staffed(context: ReportContext) -> set[str]:
+    wanted = context.filters.provider_id
+    return {
+        provider
+        for provider, month in context.staffing
+        if month == context.month and wanted in (None, provider)
+    }
+
+
+def intervals(context: ReportContext) -> list[Row]:
+    found: Counter[tuple[str, str]] = Counter()
+    for (pair, bucket), n in context.cube.totals(context.filters, INTERVAL).items():
+        found[(pair, bucket)] += n
+    rows = []
+    for start, end in context.plan.interval_pairs:
+        pair = f"{start}>{end}"
+        total = sum(found[(pair, bucket)] for bucket in INTERVAL_BUCKETS)
+        for bucket in INTERVAL_BUCKETS:
+            rows.append(
+                {
+                    "from_stage": start,
+                    "to_stage": end,
+                    "bucket": bucket,
+                    "participants": found[(pair, bucket)],
+                    "share_percent": percent(found[(pair, bucket)], total),
+                }
+            )
+    return rows
+
+
+def contact(context: ReportContext) -> list[Row]:
+    found: Counter[str] = Counter()
+    for (day, _), n in context.cube.totals(context.filters, CONTACT).items():
+        days = (context.reference_date - dt.date.fromisoformat(day)).days
+        found[_contact_bucket(days)] += n
+    labels = [label for _, _, label in CONTACT_BUCKETS] + [CONTACT_LAST_BUCKET]
+    as_of = context.reference_date.isoformat()
+    return [
+        {"days_since_last_contact": label, "participants": found[label], "as_of": as_of}
+        for label in labels
+    ]
+
+
+def _contact_bucket(days: int) -> str:
+    for low, high, label in CONTACT_BUCKETS:
+        if low <= max(days, 0) <= high:
+            return label
+    return CONTACT_LAST_BUCKET

@@ -1,0 +1,137 @@
+"""Reports against declared expectations: target series, and KPI performance levels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from services.metrics.facts import KPI
+from services.metrics.periods import (
+    label_of,
+    labels_between,
+    previous_label,
+)
+from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from shared.rules.model import Period
+
+RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
+
+
+# ---- targets -----------------------------------------------------------------------------------
+def targets(context: ReportContext) -> list[Row]:
+    by_stage = stage_months(context)
+    rows = []
+    for series in context.rulebook.targets:
+        months = by_stage.get(series.stage, Counter())
+        actual = _actuals_by_label(series.period, months)
+        current = label_of(series.period, context.month)
+        for label in sorted(x for x in series.values if x <= current):
+            rows.append(_target_row(series, label, actual, current))
+    return rows
+
+
+def _actuals_by_label(period: Period, months: Counter[str]) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for month, n in months.items():
+        found[label_of(period, month)] += n
+    return found
+
+
+def _target_row(series: Any, label: str, actual: Counter[str], current: str) -> Row:
+    prior_label = previous_label(series.period, label)
+    earlier = [prior_label]
+    for _ in range(2):
+        earlier.append(previous_label(series.period, earlier[-1]))
+    average = Decimal(sum(actual[x] for x in earlier)) / 3
+    return {
+        "target_id": series.id,
+        "name": series.name,
+        "stage": series.stage,
+        "period": label,
+        "current": label == current,
+        "target": series.values[label],
+        "actual": actual[label],
+        "percent_of_target": percent(actual[label], series.values[label]),
+        "prior_actual": actual[prior_label],
+        "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
+        "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
+        "against_average": _direction(Decimal(actual[label]), average),
+    }
+
+
+def _direction(value: Decimal, baseline: Decimal) -> str:
+    return "up" if value > baseline else "down" if value < baseline else "same"
+
+
+# ---- KPIs and levels ---------------------------------------------------------------------------
+def kpis(context: ReportContext) -> list[Row]:
+    totals = context.cube.totals(context.filters, KPI)
+    rows = []
+    for kpi in context.rulebook.kpis:
+        tally = _kpi_tally(context, kpi, totals)
+        if not tally:
+            continue
+        current = label_of(kpi.period, context.month)
+        labels = labels_between(kpi.period, min(tally), current)
+        rows.extend(assess_levels(kpi, labels, tally))
+    return rows
+
+
+def _kpi_tally(context: ReportContext, kpi: Any, totals: dict[Any, int]) -> dict[str, Counter[str]]:
+    """met / missed / pending per period of the start event, decided at the reference date."""
+    tally: dict[str, Counter[str]] = defaultdict(Counter)
+    for (kpi_id, status), n in totals.items():
+        if kpi_id != kpi.id:
+            continue
+        state, where = status.split("|", 1)
+        if state == "open":
+            start = dt.date.fromisoformat(where)
+            late = (context.reference_date - start).days > kpi.within_days
+            state, where = ("missed" if late else "pending"), kpi.period.label(start)
+        if where <= label_of(kpi.period, context.month):
+            tally[where][state] += n
+    return tally
+
+
+def assess_levels(kpi: Any, labels: list[str], tally: dict[str, Counter[str]]) -> list[Row]:
+    """Each period's level; a minor failure after two periods below the minimum is major."""
+    rows: list[Row] = []
+    below_minimum_run = 0
+    for label in labels:
+        counts = tally.get(label, Counter())
+        due = counts["met"] + counts["missed"]
+        share = percent(counts["met"], due)
+        level = _level(kpi, share)
+        escalated = level == "minor" and below_minimum_run >= 2
+        below_minimum_run = below_minimum_run + 1 if level in ("minor", "major") else 0
+        final = "major" if escalated else level
+        rows.append(
+            {
+                "kpi_id": kpi.id,
+                "name": kpi.name,
+                "period": label,
+                "due": due,
+                "met": counts["met"],
+                "pending": counts["pending"],
+                "percent": share,
+                "minimum_level": kpi.minimum_level,
+                "lower_level": kpi.lower_level,
+                "level": final,
+                "escalated": escalated,
+                "rag": RAG[final],
+            }
+        )
+    return rows
+
+
+def _level(kpi: Any, share: str | None) -> str:
+    if share is None:
+        return "not_assessed"
+    value = Decimal(share)
+    if kpi.lower_level is not None and value < Decimal(kpi.lower_level):
+        return "major"
+    if kpi.minimum_level is not None and value < Decimal(kpi.minimum_level):
+        return "minor"
+    return "met"
