@@ -7,7 +7,7 @@ insert), so notification positions commit in order and a follower never skips on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -126,13 +126,19 @@ class OutcomesApplication(Application[UUID]):
         return loaded if isinstance(loaded, kind) else None
 
     # ---- the feed ------------------------------------------------------------------------
-    def read_feed(self, after: int, limit: int) -> list[FeedEntry]:
-        if not self.catalogue.topics():
+    def read_feed(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[FeedEntry]:
+        """Entries after a position; ``types`` (public names) keeps only those, in the store."""
+        topics = self.catalogue.topics()
+        if types is not None:
+            topics = [t for t in topics if self.catalogue.public_type(t).name in types]  # type: ignore[union-attr]
+        if not topics:
             return []
         notifications = self.recorder.select_notifications(
             start=after,
             limit=limit,
-            topics=self.catalogue.topics(),
+            topics=topics,
             inclusive_of_start=False,
         )
         return [self.to_feed_entry(n) for n in notifications]

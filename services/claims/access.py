@@ -33,6 +33,7 @@ ACCESS: Access = {
     ("GET", "/v1/claims/{claim_id}"): CLAIM_READERS,
     ("GET", "/v1/claims/{claim_id}/history"): CLAIM_READERS,
     ("GET", "/v1/explain/claims/{claim_id}"): CLAIM_READERS,
+    ("POST", "/v1/contracts/{contract_id}/what-if"): frozenset({"admin", "auditor"}),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}/history"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),

@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
 from services.claims.explain import as_text, explain_claim, participant_history
 from services.claims.routes.claims import AnyReader, _check_claim_access, _parse_claim_id
+from services.claims.routes.contracts import RULEBOOK_BODY, _read_rulebook
+from services.claims.whatif import what_if
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
 
@@ -61,3 +64,34 @@ def history(
     if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own participants")
     return participant_history(application, participant)
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/what-if",
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
+    openapi_extra=RULEBOOK_BODY,
+)
+async def post_what_if(
+    request: Request,
+    contract_id: str,
+    _: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
+) -> dict[str, Any]:
+    """Replay every participant's history under a draft rule book (as if in force from the
+    contract's start) and return, per provider and outcome, the claims and amounts that would
+    differ from the live ones, with up to 100 examples. Nothing is written."""
+    draft = _read_rulebook(await request.body())
+    result = await run_in_threadpool(what_if, _app(request).read_feed, draft, contract_id)
+    rows = [
+        {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
+        for (provider, outcome), tally in result.by_provider_outcome.items()
+    ]
+    return {
+        "contract_id": result.contract_id,
+        "draft_sha256": result.draft_sha256,
+        "participants": result.participants,
+        "differing_claims": sum(row["differing_claims"] for row in rows),
+        "difference_minor": sum(row["what_if_minor"] - row["actual_minor"] for row in rows),
+        "by_provider_outcome": rows,
+        "examples": result.examples,
+        "elapsed_ms": result.elapsed_ms,
+    }

@@ -1,0 +1,154 @@
+"""What-if: replay every participant of a contract under a draft rule book, write nothing.
+
+The histories and the live claims come from the service's own feed, read straight from its store
+with the auditor's model of that feed (:class:`services.auditor.recompute.ClaimsFeedModel`), so
+no aggregate is loaded one by one. The draft is applied as if it had been in force from the
+contract's start; claims are compared per participant by claim key, and summed per provider and
+outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.auditor.recompute import RETIRED, ClaimsFeedModel
+from services.claims.errors import ContractNotFound
+from shared.errors import FieldProblem, InvalidInput
+from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry
+from shared.identifiers import canonical_sha256
+from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
+from shared.rules.model import RuleBook
+
+MAX_EXAMPLES = 100
+REPLAYED = frozenset(
+    {
+        "contract.registered",
+        "contract.amended",
+        "participant.registered",
+        "participant.event_recorded",
+        "participant.event_corrected",
+        "participant.event_retracted",
+        "claim.derived",
+        "claim.voided",
+        "claim.reversal_requested",
+    }
+)  # what a replay needs: histories, and which claims are live (derived and not retired)
+
+
+@dataclass
+class Tally:
+    actual_claims: int = 0
+    actual_minor: int = 0
+    what_if_claims: int = 0
+    what_if_minor: int = 0
+    differing_claims: int = 0
+
+
+@dataclass
+class WhatIf:
+    contract_id: str
+    draft_sha256: str
+    participants: int = 0
+    by_provider_outcome: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_ms: int = 0
+
+
+def what_if(
+    read_feed: Callable[[int, int, Collection[str]], list[FeedEntry]],
+    draft: RuleBook,
+    contract_id: str,
+) -> WhatIf:
+    started = time.monotonic()
+    if draft.contract_id != contract_id:
+        raise InvalidInput(
+            "the draft is for another contract",
+            [FieldProblem("contract_id", f"expected {contract_id!r}")],
+        )
+    model = _read(read_feed)
+    if contract_id not in model.rulebooks:
+        raise ContractNotFound(contract_id)
+    first = RuleBook.model_validate(model.rulebooks[contract_id][0])
+    if draft.currency != first.currency:
+        raise InvalidInput(
+            "a draft cannot change the currency", [FieldProblem("currency", first.currency)]
+        )
+    from_start = draft.model_copy(
+        update={"effective_from": min(first.effective_from, draft.effective_from)}
+    )
+    versions = [RuleBookVersion(1, from_start)]
+    result = WhatIf(contract_id, canonical_sha256(draft.canonical()))
+    live = _live_claims(model, contract_id)
+    tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    for participant in model.participants.values():
+        if participant.contract_id != contract_id:
+            continue
+        result.participants += 1
+        derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
+        actual = live.get(participant.participant_id, {})
+        _compare(
+            participant.provider_id, participant.participant_id, actual, derived, tallies, result
+        )
+    result.by_provider_outcome = dict(sorted(tallies.items()))
+    result.elapsed_ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _read(read_feed: Callable[[int, int, Collection[str]], list[FeedEntry]]) -> ClaimsFeedModel:
+    model, after = ClaimsFeedModel(), 0
+    while page := read_feed(after, MAX_PAGE_SIZE, REPLAYED):
+        for entry in page:
+            model.apply(entry)
+        after = page[-1].position
+    return model
+
+
+def _live_claims(model: ClaimsFeedModel, contract_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+    found: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for claim in model.claims.values():
+        if claim["contract_id"] == contract_id and claim.get("status") not in RETIRED:
+            found[claim["participant_id"]][claim["claim_key"]] = claim
+    return found
+
+
+def _compare(
+    provider_id: str,
+    participant_id: str,
+    actual: dict[str, dict[str, Any]],
+    derived: dict[str, DerivedClaim],
+    tallies: dict[tuple[str, str], Tally],
+    result: WhatIf,
+) -> None:
+    for key in sorted(set(actual) | set(derived)):
+        now, then = actual.get(key), derived.get(key)
+        if now is not None:
+            outcome = str(now["outcome_id"])
+        else:
+            assert then is not None  # every key comes from one side or the other
+            outcome = then.outcome_id
+        tally = tallies[(provider_id, outcome)]
+        now_minor = now["amount_minor"] if now else None
+        then_minor = then.amount_minor if then else None
+        if now is not None:
+            tally.actual_claims += 1
+            tally.actual_minor += now_minor or 0
+        if then is not None:
+            tally.what_if_claims += 1
+            tally.what_if_minor += then_minor or 0
+        if now_minor != then_minor:
+            tally.differing_claims += 1
+            if len(result.examples) < MAX_EXAMPLES:
+                result.examples.append(
+                    {
+                        "participant_id": participant_id,
+                        "provider_id": provider_id,
+                        "claim_key": key,
+                        "outcome_id": outcome,
+                        "actual_minor": now_minor,
+                        "what_if_minor": then_minor,
+                    }
+                )
