@@ -101,6 +101,13 @@ def _metrics_commands(commands: Any) -> None:
     )
     check.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"), help="auditor token")
     check.set_defaults(handler=_audit_verify)
+    rebuild_check = audit_commands.add_parser(
+        "rebuild", help="replay feeds into fresh tables and compare them with the live ones"
+    )
+    rebuild_check.add_argument("--service", required=True, choices=["ledger", "metrics"])
+    rebuild_check.add_argument("--claims-url", help="default: METRICS_CLAIMS_URL")
+    rebuild_check.add_argument("--ledger-url", help="default: METRICS_LEDGER_URL")
+    rebuild_check.set_defaults(handler=_audit_rebuild)
 
 
 def _run(_: argparse.Namespace) -> int:
@@ -233,6 +240,31 @@ def _audit_verify(args: argparse.Namespace) -> int:
         claims.close()
         ledger.close()
         ledger_api.close()
+
+
+def _audit_rebuild(args: argparse.Namespace) -> int:
+    """Exit 0 when the fresh tables equal the live ones row for row, 1 when not."""
+    from services.auditor.rebuild import rebuild_and_compare
+    from services.auditor.sources import rebuild_plan
+
+    common = CommonSettings()
+    common.check_secrets()
+    plan = rebuild_plan(args.service, common, args.claims_url, args.ledger_url)
+    try:
+        differences = rebuild_and_compare(
+            plan.live, plan.migrations, plan.version_table, plan.replays, plan.tables
+        )
+    finally:
+        plan.close()
+    for difference in differences:
+        print(
+            f"DIFFERENCE {difference.table}: {difference.only_live} rows only live, "
+            f"{difference.only_rebuilt} only rebuilt"
+        )
+        for example in difference.examples:
+            print(f"  {example}")
+    print("identical" if not differences else f"{len(differences)} tables differ")
+    return 0 if not differences else 1
 
 
 def _problem_text(response: httpx.Response) -> str:

@@ -16,10 +16,10 @@ from sqlalchemy.engine import Engine
 from services.metrics import projections, tables
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
 from services.metrics.performance import PerformanceProjector
-from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import HttpFeedSource
+from shared.feed.replay import replay
 from shared.progress import Progress
-from shared.sqlviews import Handler, SqlSink, feed_positions
+from shared.sqlviews import feed_positions
 
 READ_MODELS = (
     tables.cube,
@@ -52,23 +52,6 @@ def reset(engine: Engine) -> None:
                 feed_positions.c.upstream.in_((CLAIMS_UPSTREAM, LEDGER_UPSTREAM))
             )
         )
-
-
-def replay(
-    engine: Engine, source: HttpFeedSource, upstream: str, handle: Handler, progress: Progress
-) -> int:
-    """Apply a feed from the sink's position to the end; returns how many entries it applied."""
-    sink = SqlSink(engine, upstream, handle)
-    applied = 0
-    while True:
-        page = source.read_page(sink.position(), MAX_PAGE_SIZE)
-        if not page.items:
-            break
-        sink.apply(page.items)
-        applied += len(page.items)
-        progress.update(page.items[-1].position, page.head_position, applied)
-    progress.finish()
-    return applied
 
 
 def rebuild(engine: Engine, claims: HttpFeedSource, ledger: HttpFeedSource) -> RebuildResult:

@@ -4,6 +4,7 @@ changed behind the claims service's back is caught, and the feed digest changes 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,41 @@ def test_the_verifier_passes_honest_books_and_catches_a_tampered_event(
     assert "accrued and capped 150000, claim is 160000" in out
     assert claims_digest(out) != honest
     request.close()
+
+
+def test_rebuilt_read_models_equal_the_live_ones_until_a_live_row_is_changed(
+    stack: Stack, signer: TokenSigner
+) -> None:
+    client = Client(stack, signer)
+    client.load_contract()
+    for claim_id in client.post_story("case-1", "a"):
+        client.verify(claim_id)
+    wait_until(lambda: payable(client) == 450_000, "the ledger to book", 10)
+    wait_until(lambda: len(client.ledger_transactions()) == 3, "the ledger feed", 10)
+    time.sleep(1.5)  # the metrics followers and the ledger index are a moment behind
+    urls = ["--claims-url", stack.urls["claims"], "--ledger-url", stack.urls["ledger"]]
+
+    for service in ("metrics", "ledger"):
+        result = stack.cli("audit", "rebuild", "--service", service, *urls)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("identical")
+
+    changed = change_live_row(stack.store_urls["metrics"])
+    assert changed == 1
+    result = stack.cli("audit", "rebuild", "--service", "metrics", *urls)
+    assert result.returncode == 1
+    assert "DIFFERENCE mx_cube: 1 rows only live, 1 only rebuilt" in result.stdout
+    client.http.close()
+
+
+def change_live_row(store_url: str) -> int:
+    """Add one to one count of the live metrics cube, behind the service's back."""
+    statement = "UPDATE mx_cube SET n = n + 1 WHERE k1 = 'referral' AND measure = 'stage'"
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        views = store_url.removeprefix("sqlite:///").replace(".sqlite", ".views.sqlite")
+        with sqlite3.connect(views) as connection:
+            return connection.execute(statement).rowcount
+    with psycopg.connect(store_url) as connection:
+        return connection.execute(statement).rowcount

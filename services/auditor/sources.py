@@ -1,0 +1,77 @@
+"""Where ``outcomes audit rebuild`` reads from: the live read models (the service's SQL store,
+from its settings) and the feeds to replay (over HTTP, with a service token)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.auditor.rebuild import Replay
+from shared.auth import ServiceTokens, TokenSigner
+from shared.eventstore import sqlalchemy_url
+from shared.feed.follower import HttpFeedSource
+from shared.settings import CommonSettings
+from shared.sqlviews import Handler, create_engine
+
+
+@dataclass
+class RebuildPlan:
+    live: Engine
+    migrations: Path
+    version_table: str
+    tables: Iterable[sa.Table]
+    sources: dict[str, HttpFeedSource] = field(default_factory=dict)
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    def replays(self, fresh: Engine) -> list[Replay]:
+        del fresh
+        return [Replay(self.sources[name], name, self.handlers[name]) for name in self.sources]
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+        self.live.dispose()
+
+
+def rebuild_plan(
+    service: str, common: CommonSettings, claims_url: str | None, ledger_url: str | None
+) -> RebuildPlan:
+    tokens = ServiceTokens(TokenSigner.from_settings(common), f"audit-rebuild-{service}")
+    if service == "metrics":
+        from services.metrics.api import MIGRATIONS
+        from services.metrics.performance import PerformanceProjector
+        from services.metrics.projections import claims_handler
+        from services.metrics.rebuild import READ_MODELS
+        from services.metrics.settings import MetricsSettings
+
+        settings = MetricsSettings()
+        projector = PerformanceProjector()
+        return RebuildPlan(
+            create_engine(sqlalchemy_url(settings.store_url(common))),
+            MIGRATIONS,
+            "alembic_version_metrics",
+            READ_MODELS,
+            {
+                "claims": HttpFeedSource(claims_url or settings.claims_url, tokens),
+                "ledger": HttpFeedSource(ledger_url or settings.ledger_url, tokens),
+            },
+            {"claims": claims_handler(projector), "ledger": projector.apply_ledger},
+        )
+    from services.ledger import index
+    from services.ledger.api import MIGRATIONS as LEDGER_MIGRATIONS
+    from services.ledger.settings import LedgerSettings
+
+    ledger_settings = LedgerSettings()
+    own_url = ledger_url or f"http://{ledger_settings.host}:{ledger_settings.port}"
+    return RebuildPlan(
+        create_engine(sqlalchemy_url(ledger_settings.store_url(common))),
+        LEDGER_MIGRATIONS,
+        "alembic_version_ledger",
+        (index.books, index.transactions, index.postings),
+        {"ledger-index": HttpFeedSource(own_url, tokens)},
+        {"ledger-index": index.apply_entry},
+    )
