@@ -200,8 +200,10 @@ class DecisionsOut(BaseModel):
 
 class HistoryEntryOut(BaseModel):
     type: str
+    position: int = Field(description="The entry's position on the claims feed")
     stream_version: int
     recorded_at: dt.datetime
+    rulebook_version: int = Field(description="The rule-book version the claim is priced under")
     actor: str | None = None
     status: str | None = None
     note: str | None = None

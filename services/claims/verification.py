@@ -46,14 +46,6 @@ class Decision:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    type: str
-    stream_version: int
-    recorded_at: dt.datetime
-    data: dict[str, Any]
-
-
 class VerificationUseCases:
     # provided by the application this is mixed into
     _clock: Callable[[], dt.datetime]
@@ -174,29 +166,3 @@ class VerificationUseCases:
             return claim
 
         return retrying(command)
-
-    # ---- history -----------------------------------------------------------------------------
-    def claim_history(self, claim_id: UUID) -> list[HistoryEntry]:
-        """Every event of a claim, oldest first, as published on the feed."""
-        self.claim(claim_id)
-        entries = []
-        for domain_event in self.events.get(claim_id):
-            public = getattr(self, "catalogue").public_type(_topic(domain_event))  # noqa: B009
-            if public is None:
-                continue
-            data = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
-            entries.append(
-                HistoryEntry(
-                    public.name, domain_event.originator_version, domain_event.timestamp, data
-                )
-            )
-        return entries
-
-
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
-def _topic(domain_event: Any) -> str:
-    from eventsourcing.utils import get_topic
-
-    return get_topic(type(domain_event))

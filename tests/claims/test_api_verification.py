@@ -119,6 +119,9 @@ async def test_evidence_completes_a_claim_and_a_verifier_verifies_it(
         ("claim.verified", "verified"),
     ]
     assert history[3]["actor"] == "verifier:verifier" and history[3]["note"] == "certificate seen"
+    positions = [h["position"] for h in history]
+    assert positions == sorted(positions) and positions[0] > 0
+    assert {h["rulebook_version"] for h in history} == {1}
 
 
 async def test_rejected_disputed_verified_and_rejected_final(

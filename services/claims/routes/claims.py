@@ -211,14 +211,16 @@ def get_claim_history(
     return [
         HistoryEntryOut(
             type=entry.type,
+            position=entry.position,
             stream_version=entry.stream_version,
             recorded_at=entry.recorded_at,
+            rulebook_version=claim.contract_version,
             actor=entry.data.get("actor"),
             status=entry.data.get("status"),
             note=entry.data.get("note"),
             data=entry.data,
         )
-        for entry in application.claim_history(claim.id)
+        for entry in application.stream_history(claim.id)
     ]
 
 
