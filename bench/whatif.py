@@ -118,7 +118,7 @@ def main() -> int:
             draft["outcomes"] = [dict(o) for o in document["outcomes"]]
             draft["outcomes"][1]["price"] = "1750.00"
             started = time.monotonic()
-            result = what_if(app.read_feed, parse_rulebook(draft), "ips-employment")
+            result = what_if(app.read_lean, parse_rulebook(draft), "ips-employment")
             replay_s = time.monotonic() - started
         finally:
             app.close()

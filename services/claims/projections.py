@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -39,6 +40,16 @@ claim_index = sa.Table(
     sa.Column("status_since", sa.DateTime(timezone=True)),
 )
 
+status_history = sa.Table(
+    "claim_status_history",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("claim_id", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_claim_status_history_claim", "claim_id", "recorded_at"),
+)
+
 contract_settings = sa.Table(
     "claims_contract_settings",
     metadata,
@@ -60,7 +71,16 @@ TRANSITIONS = {
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
     if entry.type in ("contract.registered", "contract.amended"):
         _upsert_settings(connection, entry)
-    elif entry.type == "claim.derived":
+    if entry.type == "claim.derived" or entry.type in TRANSITIONS:
+        connection.execute(
+            sa.insert(status_history).values(
+                position=entry.position,
+                claim_id=entry.stream_id,
+                status=entry.data["status"],
+                recorded_at=entry.recorded_at,
+            )
+        )
+    if entry.type == "claim.derived":
         _insert_claim(connection, entry)
     elif entry.type in TRANSITIONS:
         values: dict[str, object] = {
@@ -126,6 +146,7 @@ class ClaimFilter:
     recorded_from: dt.datetime | None = None
     recorded_to: dt.datetime | None = None
     contract_ids: frozenset[str] | None = None
+    as_known_at: dt.datetime | None = None
 
 
 def list_claims(engine: Engine, claim_filter: ClaimFilter, after: int, limit: int) -> list[dict]:
@@ -137,14 +158,43 @@ def list_claims(engine: Engine, claim_filter: ClaimFilter, after: int, limit: in
         *([c.contract_id == f.contract_id] if f.contract_id is not None else []),
         *([c.contract_id.in_(sorted(f.contract_ids))] if f.contract_ids is not None else []),
         *([c.provider_id == f.provider_id] if f.provider_id is not None else []),
-        *([c.status == f.status] if f.status is not None else []),
         *([c.outcome_id == f.outcome_id] if f.outcome_id is not None else []),
         *([c.occurred_on >= f.occurred_from] if f.occurred_from is not None else []),
         *([c.occurred_on <= f.occurred_to] if f.occurred_to is not None else []),
         *([c.derived_at >= f.recorded_from] if f.recorded_from is not None else []),
         *([c.derived_at < f.recorded_to] if f.recorded_to is not None else []),
     ]
+    if f.as_known_at is not None:
+        return _list_as_known_at(engine, conditions, f, limit)
+    conditions += [c.status == f.status] if f.status is not None else []
     query = sa.select(claim_index).where(*conditions).order_by(c.derived_position).limit(limit)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def _list_as_known_at(
+    engine: Engine, conditions: list[Any], f: ClaimFilter, limit: int
+) -> list[dict]:
+    """The list as it stood then: claims derived by then, each with its status then."""
+    c, h = claim_index.c, status_history.c
+    assert f.as_known_at is not None
+    status_then = (
+        sa.select(h.status)
+        .where(h.claim_id == c.claim_id, h.recorded_at <= f.as_known_at)
+        .order_by(h.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    columns = [col for col in claim_index.c if col.name != "status"]
+    inner = (
+        sa.select(*columns, status_then.label("status"))
+        .where(*conditions, c.derived_at <= f.as_known_at)
+        .subquery()
+    )
+    query = sa.select(inner)
+    if f.status is not None:
+        query = query.where(inner.c.status == f.status)
+    query = query.order_by(inner.c.derived_position).limit(limit)
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.auditor.recompute import RETIRED, ClaimsFeedModel
 from services.claims.errors import ContractNotFound
 from shared.errors import FieldProblem, InvalidInput
-from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry
+from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.identifiers import canonical_sha256
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import RuleBook
@@ -59,7 +59,7 @@ class WhatIf:
 
 
 def what_if(
-    read_feed: Callable[[int, int, Collection[str]], list[FeedEntry]],
+    read_feed: Callable[[int, int, Collection[str]], Sequence[Any]],
     draft: RuleBook,
     contract_id: str,
 ) -> WhatIf:
@@ -98,7 +98,7 @@ def what_if(
     return result
 
 
-def _read(read_feed: Callable[[int, int, Collection[str]], list[FeedEntry]]) -> ClaimsFeedModel:
+def _read(read_feed: Callable[[int, int, Collection[str]], Sequence[Any]]) -> ClaimsFeedModel:
     model, after = ClaimsFeedModel(), 0
     while page := read_feed(after, MAX_PAGE_SIZE, REPLAYED):
         for entry in page:

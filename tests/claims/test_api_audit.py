@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from typing import Any
+
 import httpx
 import pytest
 
@@ -77,3 +81,47 @@ async def test_a_participant_history_lists_every_event_with_position_and_version
     assert positions == sorted(positions)
     other = await service.get(url, headers=auth("provider", provider_id=OTHER_PROVIDER))
     assert other.status_code == 403
+
+
+async def claims_list(service: httpx.AsyncClient, auth: Auth, **params: str) -> list[Any]:
+    response = await service.get(
+        "/v1/claims", params={"contract_id": "ips-employment", **params}, headers=auth("auditor")
+    )
+    assert response.status_code == 200, response.text
+    items: list[Any] = response.json()["items"]
+    return items
+
+
+async def settled(service: httpx.AsyncClient, auth: Auth, claim_id: str, status: str) -> None:
+    for _ in range(100):
+        found = {c["claim_id"]: c["status"] for c in await claims_list(service, auth)}
+        if found.get(claim_id) == status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the claim index never showed {claim_id} {status}")
+
+
+async def test_a_claim_list_as_known_at_a_past_moment(
+    service: httpx.AsyncClient, auth: Auth, story: dict[str, str]
+) -> None:
+    claim_id = story["claim_id"]
+    await settled(service, auth, claim_id, "verified")
+    history = (await service.get(f"/v1/claims/{claim_id}/history", headers=auth("auditor"))).json()
+    before_verification = history[-1]["recorded_at"]  # just before: a microsecond earlier
+    moment = dt.datetime.fromisoformat(before_verification) - dt.timedelta(microseconds=1)
+    then = {
+        c["claim_id"]: c["status"]
+        for c in await claims_list(service, auth, as_known_at=moment.isoformat())
+    }
+    now = {c["claim_id"]: c["status"] for c in await claims_list(service, auth)}
+    assert then[claim_id] == "submitted" and now[claim_id] == "verified"
+    assert set(then) == set(now)
+    submitted_then = await claims_list(
+        service, auth, as_known_at=moment.isoformat(), status="submitted"
+    )
+    assert claim_id in {c["claim_id"] for c in submitted_then}
+    assert await claims_list(service, auth, as_known_at="2000-01-01T00:00:00Z") == []
+    naive = await service.get(
+        "/v1/claims", params={"as_known_at": "2026-01-01T00:00:00"}, headers=auth("auditor")
+    )
+    assert naive.status_code == 422

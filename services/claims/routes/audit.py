@@ -80,7 +80,7 @@ async def post_what_if(
     contract's start) and return, per provider and outcome, the claims and amounts that would
     differ from the live ones, with up to 100 examples. Nothing is written."""
     draft = _read_rulebook(await request.body())
-    result = await run_in_threadpool(what_if, _app(request).read_feed, draft, contract_id)
+    result = await run_in_threadpool(what_if, _app(request).read_lean, draft, contract_id)
     rows = [
         {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
         for (provider, outcome), tally in result.by_provider_outcome.items()

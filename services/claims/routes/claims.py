@@ -33,6 +33,7 @@ from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
+from shared.moments import KnownAt
 from shared.money import format_minor
 from shared.rules.model import RuleBook
 
@@ -146,8 +147,12 @@ def get_claims(
         int, Query(ge=0, le=MAX_POSITION, description="Cursor: `next_after` of the previous page")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    as_known_at: KnownAt = None,
 ) -> Any:
     """Claims in the order they were derived; the cursor never skips or repeats one.
+
+    With `as_known_at`, the list as it stood then: the claims derived by then, each with its
+    status then (and `status` filters on that).
 
     A claim derived while a reader pages always sorts after every claim it has seen. With
     `Accept: text/csv` the same page comes as CSV, with the cursor in `X-Next-After`.
@@ -162,6 +167,7 @@ def get_claims(
         occurred_to=occurred_to,
         recorded_from=recorded_from,
         recorded_to=recorded_to,
+        as_known_at=as_known_at,
     )
     rows = list_claims(request.app.state.engine, claim_filter, after, limit)
     for row in rows:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import AfterValidator
 
 from services.metrics.application import (
     MetricsApplication,
@@ -17,20 +15,10 @@ from services.metrics.application import (
 from services.metrics.cube import Filters
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import Forbidden
+from shared.moments import KnownAt
 
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 READER_ROLES = (Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)
-EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise ValueError("give a time zone, e.g. 2026-04-01T09:00:00Z")
-    if moment < EARLIEST:
-        raise ValueError("as_known_at is before any record could exist")
-    return moment.astimezone(dt.UTC)
 
 
 def reporter(request: Request) -> Reporter:
@@ -83,11 +71,7 @@ def report_request(
     cohort: Annotated[
         str | None, Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2])|none)$", description="YYYY-MM")
     ] = None,
-    as_known_at: Annotated[
-        dt.datetime | None,
-        AfterValidator(_aware),
-        Query(description="Reproduce the report as it was known then (ISO time with zone)"),
-    ] = None,
+    as_known_at: KnownAt = None,
 ) -> ReportRequest:
     """The report asked for; a provider always sees its own figures only."""
     if principal.role is Role.PROVIDER:
