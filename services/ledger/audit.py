@@ -153,13 +153,18 @@ def _account_page(
     ).scalar_one()
     rows = connection.execute(
         sa.select(
-            postings, transactions.c.kind, transactions.c.claim_id, transactions.c.recorded_at
+            postings,
+            transactions.c.kind,
+            transactions.c.claim_id,
+            transactions.c.recorded_at,
+            transactions.c.details,
         )
         .join(transactions, transactions.c.transaction_id == postings.c.transaction_id)
         .where(*where, postings.c.position > after)
         .order_by(postings.c.position, postings.c.line)
         .limit(limit)
     ).all()
+    versions = _rulebook_versions(connection, {row.claim_id for row in rows})
     items = []
     for row in rows:
         balance += row.amount_minor
@@ -170,6 +175,8 @@ def _account_page(
                 "transaction_id": row.transaction_id,
                 "kind": row.kind,
                 "claim_id": row.claim_id,
+                "actor": _actor(row.kind, json.loads(row.details)),
+                "rulebook_version": versions.get(row.claim_id),
                 "amount_minor": row.amount_minor,
                 "balance_minor": int(balance),
             }
@@ -181,3 +188,26 @@ def _account_page(
         "items": items,
         "next_after": next_after,
     }
+
+
+def _actor(kind: str, details: dict[str, Any]) -> str:
+    """Who caused a posting: the payer of a remittance (its id starts with the payer's actor),
+    otherwise the ledger itself, booking from the claims feed."""
+    if kind in ("payment", "overpayment") and "remittance_id" in details:
+        return ":".join(str(details["remittance_id"]).split(":", 2)[:2])
+    return "system:ledger"
+
+
+def _rulebook_versions(connection: Connection, claim_ids: set[str]) -> dict[str, int]:
+    """The rule-book version each claim was priced under, from its accrual's booking."""
+    rows = connection.execute(
+        sa.select(transactions.c.claim_id, transactions.c.details).where(
+            transactions.c.claim_id.in_(sorted(claim_ids)), transactions.c.kind == "accrual"
+        )
+    ).all()
+    found = {}
+    for claim_id, details in rows:
+        version = json.loads(details).get("line", {}).get("contract_version")
+        if version is not None:
+            found[claim_id] = int(version)
+    return found

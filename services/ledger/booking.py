@@ -59,6 +59,7 @@ def accrue(book: Book, claim_id: str, facts: dict[str, Any], today_period: str) 
         "participant_id": facts["participant_id"],
         "outcome_id": facts["outcome_id"],
         "occurred_on": facts["occurred_on"],
+        "contract_version": facts.get("contract_version"),
         "amount": amount,
         "accrued": accrued,
         "capped": capped,

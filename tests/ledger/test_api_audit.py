@@ -63,6 +63,7 @@ async def test_an_account_history_keeps_a_running_balance_and_pages(
     items = await indexed(ledger, auth("auditor"), 3)
     assert [i["amount_minor"] for i in items] == [-50_000, -150_000, -250_000]
     assert [i["balance_minor"] for i in items] == [-50_000, -200_000, -450_000]
+    assert {(i["actor"], i["rulebook_version"]) for i in items} == {("system:ledger", 1)}
     url = f"/v1/contracts/{CONTRACT}/accounts/payable:{PROVIDER}/history"
     first = (await ledger.get(url, params={"limit": 2}, headers=auth("auditor"))).json()
     rest = (
