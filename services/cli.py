@@ -252,7 +252,7 @@ def _audit_rebuild(args: argparse.Namespace) -> int:
     plan = rebuild_plan(args.service, common, args.claims_url, args.ledger_url)
     try:
         differences = rebuild_and_compare(
-            plan.live, plan.migrations, plan.version_table, plan.replays, plan.tables
+            plan.live, plan.migrations, plan.version_table, plan.replays(), plan.tables
         )
     finally:
         plan.close()

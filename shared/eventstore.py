@@ -144,7 +144,7 @@ class OutcomesApplication(Application[UUID]):
         """Entries after a position; ``types`` (public names) keeps only those, in the store."""
         topics = self.catalogue.topics()
         if types is not None:
-            topics = [t for t in topics if self.catalogue.public_type(t).name in types]  # type: ignore[union-attr]
+            topics = [t for t in topics if self._public_name(t) in types]
         if not topics:
             return []
         notifications = self.recorder.select_notifications(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,14 +73,14 @@ def rebuild_and_compare(
     live: Engine,
     migrations: Path,
     version_table: str,
-    replays_for: Callable[[Engine], list[Replay]],
+    replays: list[Replay],
     tables: Iterable[sa.Table],
 ) -> list[TableDifference]:
     with tempfile.TemporaryDirectory() as folder:
         fresh = create_engine(f"sqlite:///{Path(folder) / 'rebuilt.sqlite'}")
         try:
             migrate(fresh, migrations, version_table)
-            for item in replays_for(fresh):
+            for item in replays:
                 replay(fresh, item.source, item.upstream, item.handler, Progress(item.upstream))
             return compare(live, fresh, tables)
         finally:

@@ -27,8 +27,7 @@ class RebuildPlan:
     sources: dict[str, HttpFeedSource] = field(default_factory=dict)
     handlers: dict[str, Handler] = field(default_factory=dict)
 
-    def replays(self, fresh: Engine) -> list[Replay]:
-        del fresh
+    def replays(self) -> list[Replay]:
         return [Replay(self.sources[name], name, self.handlers[name]) for name in self.sources]
 
     def close(self) -> None:

@@ -32,3 +32,8 @@ class RemittanceKeyReused(Conflict):
 
 class PeriodCloseRefused(Conflict):
     """The period is closed already, or has not ended."""
+
+
+class TransactionNotFound(NotFound):
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(f"no transaction {transaction_id!r}")

@@ -76,7 +76,6 @@ def create_app(
         ]
         app.state.application, app.state.engine = application, engine
         app.state.reporter = Reporter(engine, application, lambda: dt.datetime.now(dt.UTC))
-        app.state.follower = followers[0]
         if settings.follow:
             for follower in followers:
                 follower.start()

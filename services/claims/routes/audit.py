@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
 from services.claims.explain import as_text, explain_claim, participant_history
-from services.claims.routes.claims import AnyReader, _check_claim_access, _parse_claim_id
-from services.claims.routes.contracts import RULEBOOK_BODY, _read_rulebook
+from services.claims.routes.claims import AnyReader, check_claim_access, parse_claim_id
+from services.claims.routes.contracts import RULEBOOK_BODY, read_rulebook
 from services.claims.whatif import what_if
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
@@ -38,8 +38,8 @@ def explain(request: Request, claim_id: str, principal: AnyReader) -> Any:
     rule-book version and computation (tariff, tier, percentage, multiplier, rounding) that
     priced it. `Accept: text/plain` gives the same for a person to read."""
     application = _app(request)
-    claim = application.claim(_parse_claim_id(claim_id))
-    _check_claim_access(principal, claim)
+    claim = application.claim(parse_claim_id(claim_id))
+    check_claim_access(principal, claim)
     explained = explain_claim(application, claim)
     if "text/plain" in request.headers.get("accept", ""):
         return PlainTextResponse(as_text(explained))
@@ -79,7 +79,7 @@ async def post_what_if(
     """Replay every participant's history under a draft rule book (as if in force from the
     contract's start) and return, per provider and outcome, the claims and amounts that would
     differ from the live ones, with up to 100 examples. Nothing is written."""
-    draft = _read_rulebook(await request.body())
+    draft = read_rulebook(await request.body())
     result = await run_in_threadpool(what_if, _app(request).read_lean, draft, contract_id)
     rows = [
         {"provider_id": provider, "outcome_id": outcome, **vars(tally)}

@@ -55,7 +55,7 @@ def _claim_owner(
     principal: Annotated[Principal, Depends(require(Role.PROVIDER))],
 ) -> UUID:
     """The claim, if the calling provider owns it; checked before the body is read."""
-    claim = _app(request).claim(_parse_claim_id(claim_id))
+    claim = _app(request).claim(parse_claim_id(claim_id))
     if claim.provider_id != principal.provider_id:
         raise Forbidden("a provider may act only on its own claims")
     check_contract_scope(principal, claim.contract_id)
@@ -103,13 +103,13 @@ def _claim_out(claim: Claim) -> ClaimOut:
     )
 
 
-def _check_claim_access(principal: Principal, claim: Claim) -> None:
+def check_claim_access(principal: Principal, claim: Claim) -> None:
     if principal.role is Role.PROVIDER and claim.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own claims")
     check_contract_scope(principal, claim.contract_id)
 
 
-def _parse_claim_id(claim_id: str) -> UUID:
+def parse_claim_id(claim_id: str) -> UUID:
     try:
         return UUID(claim_id)
     except ValueError:
@@ -199,8 +199,8 @@ def get_overdue(
 
 @router.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=CLAIM_ERRORS)
 def get_claim(request: Request, claim_id: str, principal: AnyReader) -> ClaimOut:
-    claim = _app(request).claim(_parse_claim_id(claim_id))
-    _check_claim_access(principal, claim)
+    claim = _app(request).claim(parse_claim_id(claim_id))
+    check_claim_access(principal, claim)
     return _claim_out(claim)
 
 
@@ -212,8 +212,8 @@ def get_claim_history(
 ) -> list[HistoryEntryOut]:
     """Every transition of the claim with its actor, time and note, oldest first."""
     application = _app(request)
-    claim = application.claim(_parse_claim_id(claim_id))
-    _check_claim_access(principal, claim)
+    claim = application.claim(parse_claim_id(claim_id))
+    check_claim_access(principal, claim)
     return [
         HistoryEntryOut(
             type=entry.type,
@@ -245,14 +245,14 @@ def verify_claim(
 ) -> ClaimOut:
     """Verify a submitted or disputed claim; the ledger books it from the feed."""
     note = body.note if body else ""
-    return _claim_out(_app(request).verify(_parse_claim_id(claim_id), principal.actor, note))
+    return _claim_out(_app(request).verify(parse_claim_id(claim_id), principal.actor, note))
 
 
 @router.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=DECISION_ERRORS)
 def reject_claim(request: Request, claim_id: str, body: RejectIn, principal: Verifier) -> ClaimOut:
     """Reject with one of the contract's reason codes; a disputed claim's rejection is final."""
     claim = _app(request).reject(
-        _parse_claim_id(claim_id), principal.actor, body.reason_code, body.reason
+        parse_claim_id(claim_id), principal.actor, body.reason_code, body.reason
     )
     return _claim_out(claim)
 

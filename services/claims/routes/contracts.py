@@ -41,7 +41,7 @@ def _app(request: Request) -> ClaimsApplication:
     return application
 
 
-def _read_rulebook(body: bytes) -> RuleBook:
+def read_rulebook(body: bytes) -> RuleBook:
     try:
         source = read_document(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -78,7 +78,7 @@ async def register_contract(
 
     Problems are listed all at once, each with the field's path and, where known, its line.
     """
-    rulebook = _read_rulebook(await request.body())
+    rulebook = read_rulebook(await request.body())
     version, created = await run_in_threadpool(_app(request).register_contract, rulebook)
     if not created:
         response.status_code = 200
