@@ -17,6 +17,7 @@ from services.claims.settings import ClaimsSettings
 from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, LocalFeedSource
+from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app
 from shared.settings import CommonSettings
@@ -49,6 +50,7 @@ def create_app(
             LocalFeedSource(application.read_feed),
             SqlSink(engine, "claims", apply_entry),
             long_poll_s=0.5,
+            lease=lease_for(store_url, "claims-index"),
         )
         app.state.application, app.state.engine = application, engine
         index_follower.start()

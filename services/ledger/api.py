@@ -37,6 +37,7 @@ from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.eventstore import sqlalchemy_url
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
+from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.money import format_minor
 from shared.service import build_app
@@ -73,6 +74,7 @@ def create_app(
             "ledger<-claims",
             HttpFeedSource(settings.claims_url, ServiceTokens(app.state.signer, "ledger")),
             ClaimsFeedSink(application),
+            lease=lease_for(settings.store_url(common), "ledger<-claims"),
         )
         if settings.follow:
             follower.start()
@@ -82,6 +84,7 @@ def create_app(
             LocalFeedSource(application.read_feed),
             SqlSink(engine, "ledger-index", index.apply_entry),
             long_poll_s=0.5,
+            lease=lease_for(settings.store_url(common), "ledger-index"),
         )
         index_follower.start()
         try:

@@ -27,6 +27,7 @@ from shared.auth import Role, ServiceTokens
 from shared.errors import PROBLEM_RESPONSES
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource
+from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app
 from shared.settings import CommonSettings
@@ -67,11 +68,13 @@ def create_app(
                 "metrics<-claims",
                 HttpFeedSource(settings.claims_url, tokens),
                 SqlSink(engine, CLAIMS_UPSTREAM, claims_handler(projector)),
+                lease=lease_for(store_url, "metrics<-claims"),
             ),
             Follower(
                 "metrics<-ledger",
                 HttpFeedSource(settings.ledger_url, tokens),
                 SqlSink(engine, LEDGER_UPSTREAM, projector.apply_ledger),
+                lease=lease_for(store_url, "metrics<-ledger"),
             ),
         ]
         app.state.application, app.state.engine = application, engine

@@ -17,12 +17,14 @@ from typing import Protocol
 import httpx
 
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
+from shared.feed.lease import Lease
 
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_S = 30.0
 LONG_POLL_S = 2.0
 MAX_BACKOFF_S = 5.0
+STANDBY_S = 1.0
 
 
 class FeedSource(Protocol):
@@ -81,7 +83,12 @@ class LocalFeedSource:
 
 
 class Follower:
-    """Runs one source → sink loop on a daemon thread until stopped."""
+    """Runs one source → sink loop on a daemon thread until stopped.
+
+    With a :class:`Lease`, the loop applies pages only while it holds the lease, and otherwise
+    stands by, trying again every ``standby_s``: of all the replicas running this follower,
+    one is active at a time.
+    """
 
     def __init__(
         self,
@@ -91,12 +98,16 @@ class Follower:
         *,
         page_size: int = 500,
         long_poll_s: float = LONG_POLL_S,
+        lease: Lease | None = None,
+        standby_s: float = STANDBY_S,
     ) -> None:
         self.name = name
         self._source = source
         self._sink = sink
         self._page_size = page_size
         self._long_poll_s = long_poll_s
+        self._lease = lease
+        self._standby_s = standby_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -117,6 +128,9 @@ class Follower:
     def _loop(self) -> None:
         backoff_s = 0.1
         while not self._stop.is_set():
+            if self._lease is not None and not self._lease.hold():
+                self._stop.wait(self._standby_s)
+                continue
             try:
                 self.run_once(wait_s=self._long_poll_s)
                 backoff_s = 0.1
@@ -139,6 +153,8 @@ class Follower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        if self._lease is not None:
+            self._lease.release()
         close = getattr(self._source, "close", None)
         if close is not None:
             close()

@@ -40,7 +40,7 @@ class Stack:
     def urls(self) -> dict[str, str]:
         return {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
 
-    def env(self) -> dict[str, str]:
+    def env(self, port_of: dict[str, int] | None = None) -> dict[str, str]:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -53,21 +53,31 @@ class Stack:
             METRICS_CLAIMS_URL=self.urls["claims"],
             METRICS_LEDGER_URL=self.urls["ledger"],
         )
-        for name, port in self.ports.items():
+        for name, port in (self.ports | (port_of or {})).items():
             prefix = name.upper()
             env[f"{prefix}_PORT"] = str(port)
             env[f"{prefix}_DATABASE_URL"] = self.store_urls[name]
         return env
 
     def start(self, name: str) -> None:
-        with (self.folder / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen(
+        self._spawn(name, name, self.ports[name])
+
+    def start_replica(self, name: str) -> str:
+        """A second process of a service on the same store; returns its base URL."""
+        port = free_port()
+        self._spawn(f"{name}-replica", name, port)
+        return f"http://127.0.0.1:{port}"
+
+    def _spawn(self, key: str, name: str, port: int) -> None:
+        with (self.folder / f"{key}.log").open("ab") as log:
+            self.processes[key] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", name],
-                env=self.env(),
+                env=self.env({name: port}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(lambda: _healthy(self.urls[name]), f"{name} to start", START_TIMEOUT_S)
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _healthy(url), f"{key} to start", START_TIMEOUT_S)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the ``outcomes`` command with this stack's environment."""
