@@ -9,12 +9,14 @@ page fails its commit instead of applying it twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
@@ -61,8 +63,17 @@ def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
 Handler = Callable[[Connection, FeedEntry], None]
 
 
+class PageHandler(Protocol):
+    """A handler that can also take a whole page at once, with the same effects as taking its
+    entries one by one (so it can batch its reads and writes)."""
+
+    def __call__(self, connection: Connection, entry: FeedEntry) -> None: ...
+
+    def page(self, connection: Connection, entries: list[FeedEntry]) -> None: ...
+
+
 class SqlSink:
-    def __init__(self, engine: Engine, upstream: str, handle: Handler) -> None:
+    def __init__(self, engine: Engine, upstream: str, handle: Handler | PageHandler) -> None:
         self._engine = engine
         self._upstream = upstream
         self._handle = handle
@@ -81,6 +92,10 @@ class SqlSink:
             return
         with self._engine.begin() as connection:
             self._advance(connection, entries[0].position, entries[-1].position)
+            page = getattr(self._handle, "page", None)
+            if page is not None:
+                page(connection, entries)
+                return
             for entry in entries:
                 self._handle(connection, entry)
 
@@ -101,6 +116,26 @@ class SqlSink:
                 f"{self._upstream}: position is {exists}, page starts at {first}"
             )
         connection.execute(sa.insert(feed_positions).values(upstream=self._upstream, position=last))
+
+
+def add_counts(
+    connection: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    counters: Iterable[str],
+) -> None:
+    """Add each row's counters to the row with its primary key, inserting it if absent, in
+    one statement for all rows (``INSERT … ON CONFLICT DO UPDATE``, PostgreSQL and SQLite).
+    The rows' keys must be distinct."""
+    if not rows:
+        return
+    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={name: table.c[name] + statement.excluded[name] for name in counters},
+    )
+    connection.execute(statement, list(rows))
 
 
 def aware(moment: dt.datetime) -> dt.datetime:

@@ -12,7 +12,8 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -36,8 +37,11 @@ from services.metrics.tables import (
 )
 from shared.feed.envelope import FeedEntry
 from shared.rules.model import RuleBook
+from shared.sqlviews import add_counts
 
 MAX_PLANS = 64
+CHUNK = 500  # streams per IN (…) list
+CUBE_KEY_COLUMNS = ("contract_id", *CubeKey._fields)
 
 
 class PlanCache:
@@ -55,29 +59,94 @@ class PlanCache:
         return self._plans[document]
 
 
+class Owner(NamedTuple):
+    contract_id: str
+    provider_id: str
+
+
+@dataclass
+class PendingPage:
+    """What a page of the claims feed will write, kept until the page (or the part of it up
+    to a contract change) is flushed in a few bulk statements."""
+
+    participant_rows: list[dict[str, Any]] = field(default_factory=list)
+    owners: dict[str, Owner] = field(default_factory=dict)
+    event_rows: list[dict[str, Any]] = field(default_factory=list)
+    live_rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    stored_supersedes: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    dirty: dict[str, None] = field(default_factory=dict)
+
+    def register(self, entry: FeedEntry) -> None:
+        owner = Owner(entry.data["contract_id"], entry.data["provider_id"])
+        self.owners[entry.stream_id] = owner
+        self.participant_rows.append(
+            {"stream_id": entry.stream_id, **owner._asdict(), "recorded_at": entry.recorded_at}
+        )
+
+    def add_event(self, entry: FeedEntry) -> None:
+        row = {
+            "position": entry.position,
+            "stream_id": entry.stream_id,
+            "event_id": entry.data["event_id"],
+            "type": entry.data["type"],
+            "occurred_on": dt.date.fromisoformat(entry.data["occurred_on"]),
+            "attributes": json.dumps(entry.data["attributes"], sort_keys=True),
+            "recorded_at": entry.recorded_at,
+            "superseded_at": None,
+        }
+        self.event_rows.append(row)
+        self.live_rows[(entry.stream_id, entry.data["event_id"])] = row
+        self.dirty[entry.stream_id] = None
+
+    def supersede(self, entry: FeedEntry) -> None:
+        """The live version of the event ends now: in this page's rows if it is there, else in
+        the stored rows (the first supersession of a stored row is the one that counts)."""
+        key = (entry.stream_id, entry.data["event_id"])
+        pending = self.live_rows.pop(key, None)
+        if pending is not None:
+            pending["superseded_at"] = entry.recorded_at
+        else:
+            self.stored_supersedes.setdefault(key, entry.recorded_at)
+        self.dirty[entry.stream_id] = None
+
+
 class PerformanceProjector:
     """Applies claims-feed entries to the performance read models (inside the sink's
-    transaction)."""
+    transaction). A page is applied in bulk: events are inserted together, and each
+    participant whose history changed is recomputed once, at the end of the page."""
 
     def __init__(self) -> None:
         self._plans = PlanCache()
 
     def apply(self, connection: Connection, entry: FeedEntry) -> None:
-        handler = getattr(self, "_on_" + entry.type.replace(".", "_"), None)
-        if handler is not None:
-            handler(connection, entry)
+        self.page(connection, [entry])
 
-    # ---- contracts ------------------------------------------------------------------------
-    def _on_contract_registered(self, connection: Connection, entry: FeedEntry) -> None:
-        self._store_rulebook(connection, entry, version=1)
-
-    def _on_contract_amended(self, connection: Connection, entry: FeedEntry) -> None:
-        contract_id = self._store_rulebook(connection, entry, version=entry.data["version"])
-        streams = connection.execute(
-            sa.select(participants.c.stream_id).where(participants.c.contract_id == contract_id)
-        ).scalars()
-        for stream_id in list(streams):
-            self._recompute(connection, stream_id)
+    def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
+        pending = PendingPage()
+        for entry in entries:
+            kind = entry.type
+            if kind == "contract.registered":
+                self._flush(connection, pending)
+                self._store_rulebook(connection, entry, version=1)
+            elif kind == "contract.amended":
+                self._flush(connection, pending)
+                contract_id = self._store_rulebook(connection, entry, entry.data["version"])
+                streams = connection.execute(
+                    sa.select(participants.c.stream_id).where(
+                        participants.c.contract_id == contract_id
+                    )
+                ).scalars()
+                self._recompute(connection, list(streams))
+            elif kind == "participant.registered":
+                pending.register(entry)
+            elif kind == "participant.event_recorded":
+                pending.add_event(entry)
+            elif kind == "participant.event_corrected":
+                pending.supersede(entry)
+                pending.add_event(entry)
+            elif kind == "participant.event_retracted":
+                pending.supersede(entry)
+        self._flush(connection, pending)
 
     def _store_rulebook(self, connection: Connection, entry: FeedEntry, version: int) -> str:
         document = entry.data["rulebook"]
@@ -91,117 +160,87 @@ class PerformanceProjector:
         )
         return str(document["contract_id"])
 
-    # ---- participants ---------------------------------------------------------------------
-    def _on_participant_registered(self, connection: Connection, entry: FeedEntry) -> None:
-        connection.execute(
-            sa.insert(participants).values(
-                stream_id=entry.stream_id,
-                contract_id=entry.data["contract_id"],
-                provider_id=entry.data["provider_id"],
-                recorded_at=entry.recorded_at,
+    def _flush(self, connection: Connection, pending: PendingPage) -> None:
+        if pending.participant_rows:
+            connection.execute(sa.insert(participants), pending.participant_rows)
+        if pending.stored_supersedes:
+            connection.execute(
+                sa.update(events)
+                .where(events.c.stream_id == sa.bindparam("b_stream"))
+                .where(events.c.event_id == sa.bindparam("b_event"))
+                .where(events.c.superseded_at.is_(None))
+                .values(superseded_at=sa.bindparam("b_at")),
+                [
+                    {"b_stream": stream, "b_event": event_id, "b_at": at}
+                    for (stream, event_id), at in pending.stored_supersedes.items()
+                ],
             )
-        )
-
-    def _on_participant_event_recorded(self, connection: Connection, entry: FeedEntry) -> None:
-        self._insert_event(connection, entry)
-        self._recompute(connection, entry.stream_id)
-
-    def _on_participant_event_corrected(self, connection: Connection, entry: FeedEntry) -> None:
-        self._supersede(connection, entry)
-        self._insert_event(connection, entry)
-        self._recompute(connection, entry.stream_id)
-
-    def _on_participant_event_retracted(self, connection: Connection, entry: FeedEntry) -> None:
-        self._supersede(connection, entry)
-        self._recompute(connection, entry.stream_id)
-
-    def _insert_event(self, connection: Connection, entry: FeedEntry) -> None:
-        contract_id = connection.execute(
-            sa.select(participants.c.contract_id).where(participants.c.stream_id == entry.stream_id)
-        ).scalar_one()
-        connection.execute(
-            sa.insert(events).values(
-                position=entry.position,
-                stream_id=entry.stream_id,
-                contract_id=contract_id,
-                event_id=entry.data["event_id"],
-                type=entry.data["type"],
-                occurred_on=dt.date.fromisoformat(entry.data["occurred_on"]),
-                attributes=json.dumps(entry.data["attributes"], sort_keys=True),
-                recorded_at=entry.recorded_at,
+        if pending.event_rows:
+            owners = pending.owners | owners_of(
+                connection, {r["stream_id"] for r in pending.event_rows} - pending.owners.keys()
             )
-        )
-
-    def _supersede(self, connection: Connection, entry: FeedEntry) -> None:
-        connection.execute(
-            sa.update(events)
-            .where(events.c.stream_id == entry.stream_id)
-            .where(events.c.event_id == entry.data["event_id"])
-            .where(events.c.superseded_at.is_(None))
-            .values(superseded_at=entry.recorded_at)
-        )
+            for row in pending.event_rows:
+                row["contract_id"] = owners[row["stream_id"]].contract_id
+            connection.execute(sa.insert(events), pending.event_rows)
+        self._recompute(connection, list(pending.dirty))
+        pending.__init__()  # type: ignore[misc]
 
     # ---- the cube -------------------------------------------------------------------------
-    def _recompute(self, connection: Connection, stream_id: str) -> None:
-        owner = connection.execute(
-            sa.select(participants.c.contract_id, participants.c.provider_id).where(
-                participants.c.stream_id == stream_id
-            )
-        ).one()
-        document = latest_rulebook(connection, owner.contract_id)
-        if document is None:
-            return
-        _, plan = self._plans.get(document)
-        live = connection.execute(
-            sa.select(events.c.type, events.c.occurred_on, events.c.attributes)
-            .where(events.c.stream_id == stream_id)
+    def _recompute(self, connection: Connection, streams: list[str]) -> None:
+        """Replace each participant's share of the cube with what its live events give now."""
+        for start in range(0, len(streams), CHUNK):
+            self._recompute_chunk(connection, streams[start : start + CHUNK])
+
+    def _recompute_chunk(self, connection: Connection, streams: list[str]) -> None:
+        owners = owners_of(connection, set(streams))
+        live: dict[str, list[LiveEvent]] = {stream: [] for stream in streams}
+        for row in connection.execute(
+            sa.select(events.c.stream_id, events.c.type, events.c.occurred_on, events.c.attributes)
+            .where(events.c.stream_id.in_(streams))
             .where(events.c.superseded_at.is_(None))
-        ).all()
-        facts = participant_facts(
-            plan, owner.provider_id, [LiveEvent(r[0], r[1], json.loads(r[2])) for r in live]
-        )
-        new = contributions(plan, facts)
-        old = self._stored_contributions(connection, stream_id)
-        delta = Counter(new)
-        delta.subtract(old or Counter())
-        _add_to_cube(connection, owner.contract_id, delta)
-        self._store_contributions(connection, stream_id, owner.contract_id, new, old is not None)
-
-    def _stored_contributions(
-        self, connection: Connection, stream_id: str
-    ) -> Counter[CubeKey] | None:
-        """The participant's stored share of the cube; ``None`` before it has one (an empty
-        share, after its last event was retracted, is not ``None``)."""
-        stored = connection.execute(
-            sa.select(participant_cube.c.contributions).where(
-                participant_cube.c.stream_id == stream_id
-            )
-        ).scalar_one_or_none()
-        if stored is None:
-            return None
-        return Counter({CubeKey(*key): n for *key, n in json.loads(stored)})
-
-    def _store_contributions(
-        self,
-        connection: Connection,
-        stream_id: str,
-        contract_id: str,
-        found: Counter[CubeKey],
-        existed: bool,
-    ) -> None:
-        text = json.dumps(sorted([*key, n] for key, n in found.items()))
-        if existed:
-            connection.execute(
-                sa.update(participant_cube)
-                .where(participant_cube.c.stream_id == stream_id)
-                .values(contributions=text)
-            )
-        else:
-            connection.execute(
-                sa.insert(participant_cube).values(
-                    stream_id=stream_id, contract_id=contract_id, contributions=text
+        ):
+            live[row[0]].append(LiveEvent(row[1], row[2], json.loads(row[3])))
+        stored: dict[str, str] = {
+            row[0]: row[1]
+            for row in connection.execute(
+                sa.select(participant_cube.c.stream_id, participant_cube.c.contributions).where(
+                    participant_cube.c.stream_id.in_(streams)
                 )
             )
+        }
+        documents: dict[str, str | None] = {}
+        deltas: dict[str, Counter[CubeKey]] = {}
+        inserts, updates = [], []
+        for stream in streams:
+            owner = owners[stream]
+            if owner.contract_id not in documents:
+                documents[owner.contract_id] = latest_rulebook(connection, owner.contract_id)
+            document = documents[owner.contract_id]
+            if document is None:
+                continue
+            _, plan = self._plans.get(document)
+            new = contributions(plan, participant_facts(plan, owner.provider_id, live[stream]))
+            delta = deltas.setdefault(owner.contract_id, Counter())
+            delta.update(new)
+            text = json.dumps(sorted([*key, n] for key, n in new.items()))
+            if stream in stored:  # an empty share (all events retracted) is still a share
+                delta.subtract({CubeKey(*key): n for *key, n in json.loads(stored[stream])})
+                updates.append({"b_stream": stream, "b_contributions": text})
+            else:
+                inserts.append(
+                    {"stream_id": stream, "contract_id": owner.contract_id, "contributions": text}
+                )
+        if inserts:
+            connection.execute(sa.insert(participant_cube), inserts)
+        if updates:
+            connection.execute(
+                sa.update(participant_cube)
+                .where(participant_cube.c.stream_id == sa.bindparam("b_stream"))
+                .values(contributions=sa.bindparam("b_contributions")),
+                updates,
+            )
+        for contract_id, delta in deltas.items():
+            _add_to_cube(connection, contract_id, delta)
 
     # ---- money (ledger feed) ----------------------------------------------------------------
     def apply_ledger(self, connection: Connection, entry: FeedEntry) -> None:
@@ -251,18 +290,40 @@ def latest_rulebook(
     return str(found) if found is not None else None
 
 
+def owners_of(connection: Connection, streams: set[str]) -> dict[str, Owner]:
+    found: dict[str, Owner] = {}
+    ordered = sorted(streams)
+    for start in range(0, len(ordered), CHUNK):
+        rows = connection.execute(
+            sa.select(
+                participants.c.stream_id, participants.c.contract_id, participants.c.provider_id
+            ).where(participants.c.stream_id.in_(ordered[start : start + CHUNK]))
+        )
+        found.update((row[0], Owner(row[1], row[2])) for row in rows)
+    return found
+
+
 def _add_to_cube(connection: Connection, contract_id: str, delta: Counter[CubeKey]) -> None:
-    for key, n in delta.items():
-        if n == 0:
-            continue
-        where = [cube.c.contract_id == contract_id] + [
-            getattr(cube.c, field) == value
-            for field, value in zip(CubeKey._fields, key, strict=True)
-        ]
-        updated = connection.execute(sa.update(cube).where(*where).values(n=cube.c.n + n)).rowcount
-        if updated == 0:
-            connection.execute(
-                sa.insert(cube).values(contract_id=contract_id, n=n, **key._asdict())
-            )
-        else:
-            connection.execute(sa.delete(cube).where(*where).where(cube.c.n == 0))
+    """Add a page's net change to the cube; rows that fall to zero are removed."""
+    changed = [(key, n) for key, n in delta.items() if n]
+    add_counts(
+        connection,
+        cube,
+        [{"contract_id": contract_id, **key._asdict(), "n": n} for key, n in changed],
+        ["n"],
+    )
+    fallen = [
+        {
+            f"b_{name}": value
+            for name, value in (("contract_id", contract_id), *key._asdict().items())
+        }
+        for key, n in changed
+        if n < 0
+    ]
+    if fallen:
+        connection.execute(
+            sa.delete(cube)
+            .where(*(cube.c[name] == sa.bindparam(f"b_{name}") for name in CUBE_KEY_COLUMNS))
+            .where(cube.c.n == 0),
+            fallen,
+        )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from services.metrics.performance import PerformanceProjector
+from services.metrics.performance import CHUNK, PerformanceProjector
 from shared.feed.envelope import FeedEntry
-from shared.sqlviews import Handler
+from shared.sqlviews import add_counts
 
 metadata = sa.MetaData()
 
@@ -58,19 +60,31 @@ funnel_counts = sa.Table(
 
 
 def apply_claims_entry(connection: Connection, entry: FeedEntry) -> None:
-    if entry.type in ("contract.registered", "contract.amended"):
-        _upsert_contract(connection, entry)
-    elif entry.type == "participant.registered":
-        connection.execute(
-            sa.insert(participants).values(
-                stream_id=entry.stream_id,
-                contract_id=entry.data["contract_id"],
-                provider_id=entry.data["provider_id"],
-                participant_id=entry.data["participant_id"],
+    apply_claims_page(connection, [entry])
+
+
+def apply_claims_page(connection: Connection, entries: list[FeedEntry]) -> None:
+    """The funnel's share of a page: registrations and first stages in bulk."""
+    registered: list[dict[str, str]] = []
+    recorded: list[FeedEntry] = []
+    for entry in entries:
+        if entry.type in ("contract.registered", "contract.amended"):
+            _upsert_contract(connection, entry)
+        elif entry.type == "participant.registered":
+            registered.append(
+                {
+                    "stream_id": entry.stream_id,
+                    "contract_id": entry.data["contract_id"],
+                    "provider_id": entry.data["provider_id"],
+                    "participant_id": entry.data["participant_id"],
+                }
             )
-        )
-    elif entry.type == "participant.event_recorded":
-        _count_event(connection, entry)
+        elif entry.type == "participant.event_recorded":
+            recorded.append(entry)
+    if registered:
+        connection.execute(sa.insert(participants), registered)
+    if recorded:
+        _count_events(connection, recorded)
 
 
 def _upsert_contract(connection: Connection, entry: FeedEntry) -> None:
@@ -91,85 +105,107 @@ def _upsert_contract(connection: Connection, entry: FeedEntry) -> None:
         )
 
 
-def _count_event(connection: Connection, entry: FeedEntry) -> None:
-    owner = connection.execute(
-        sa.select(participants.c.contract_id, participants.c.provider_id).where(
-            participants.c.stream_id == entry.stream_id
-        )
-    ).one()
-    event_type = entry.data["type"]
-    occurred_on = dt.date.fromisoformat(entry.data["occurred_on"])
-    key = {
-        "contract_id": owner.contract_id,
-        "provider_id": owner.provider_id,
-        "event_type": event_type,
-    }
-    _add(connection, key, _month(occurred_on), participants_delta=0, events_delta=1)
-    first = connection.execute(
-        sa.select(participant_stages.c.first_occurred_on).where(
-            participant_stages.c.stream_id == entry.stream_id,
-            participant_stages.c.event_type == event_type,
-        )
-    ).scalar_one_or_none()
-    if first is None:
-        connection.execute(
-            sa.insert(participant_stages).values(
-                stream_id=entry.stream_id, event_type=event_type, first_occurred_on=occurred_on
+def _count_events(connection: Connection, recorded: list[FeedEntry]) -> None:
+    streams = sorted({entry.stream_id for entry in recorded})
+    owners: dict[str, tuple[str, str]] = {}
+    firsts: dict[tuple[str, str], dt.date] = {}
+    for start in range(0, len(streams), CHUNK):
+        chunk = streams[start : start + CHUNK]
+        owners.update(
+            (row[0], (row[1], row[2]))
+            for row in connection.execute(
+                sa.select(
+                    participants.c.stream_id, participants.c.contract_id, participants.c.provider_id
+                ).where(participants.c.stream_id.in_(chunk))
             )
         )
-        _add(connection, key, _month(occurred_on), participants_delta=1, events_delta=0)
-    elif occurred_on < first:
+        firsts.update(
+            ((row[0], row[1]), row[2])
+            for row in connection.execute(
+                sa.select(
+                    participant_stages.c.stream_id,
+                    participant_stages.c.event_type,
+                    participant_stages.c.first_occurred_on,
+                ).where(participant_stages.c.stream_id.in_(chunk))
+            )
+        )
+    before = dict(firsts)
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()  # key + month + which count
+    for entry in recorded:
+        contract_id, provider_id = owners[entry.stream_id]
+        event_type = entry.data["type"]
+        occurred_on = dt.date.fromisoformat(entry.data["occurred_on"])
+        key = (contract_id, provider_id, event_type)
+        counts[(*key, _month(occurred_on), "events")] += 1
+        first = firsts.get((entry.stream_id, event_type))
+        if first is None or occurred_on < first:
+            if first is not None:
+                counts[(*key, _month(first), "participants")] -= 1
+            counts[(*key, _month(occurred_on), "participants")] += 1
+            firsts[(entry.stream_id, event_type)] = occurred_on
+    _store_firsts(connection, before, firsts)
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for (contract_id, provider_id, event_type, month, which), n in counts.items():
+        row = rows.setdefault(
+            (contract_id, provider_id, event_type, month),
+            {
+                "contract_id": contract_id,
+                "provider_id": provider_id,
+                "event_type": event_type,
+                "month": month,
+                "participants": 0,
+                "events": 0,
+            },
+        )
+        row[which] += n
+    add_counts(connection, funnel_counts, list(rows.values()), ["participants", "events"])
+
+
+def _store_firsts(
+    connection: Connection,
+    before: dict[tuple[str, str], dt.date],
+    after: dict[tuple[str, str], dt.date],
+) -> None:
+    new = [
+        {"stream_id": stream, "event_type": kind, "first_occurred_on": day}
+        for (stream, kind), day in after.items()
+        if (stream, kind) not in before
+    ]
+    moved = [
+        {"b_stream": stream, "b_type": kind, "b_day": day}
+        for (stream, kind), day in after.items()
+        if (stream, kind) in before and before[(stream, kind)] != day
+    ]
+    if new:
+        connection.execute(sa.insert(participant_stages), new)
+    if moved:
         connection.execute(
             sa.update(participant_stages)
-            .where(
-                participant_stages.c.stream_id == entry.stream_id,
-                participant_stages.c.event_type == event_type,
-            )
-            .values(first_occurred_on=occurred_on)
+            .where(participant_stages.c.stream_id == sa.bindparam("b_stream"))
+            .where(participant_stages.c.event_type == sa.bindparam("b_type"))
+            .values(first_occurred_on=sa.bindparam("b_day")),
+            moved,
         )
-        _add(connection, key, _month(first), participants_delta=-1, events_delta=0)
-        _add(connection, key, _month(occurred_on), participants_delta=1, events_delta=0)
 
 
 def _month(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _add(
-    connection: Connection,
-    key: dict[str, str],
-    month: str,
-    *,
-    participants_delta: int,
-    events_delta: int,
-) -> None:
-    where = [
-        funnel_counts.c.contract_id == key["contract_id"],
-        funnel_counts.c.provider_id == key["provider_id"],
-        funnel_counts.c.event_type == key["event_type"],
-        funnel_counts.c.month == month,
-    ]
-    updated = connection.execute(
-        sa.update(funnel_counts)
-        .where(*where)
-        .values(
-            participants=funnel_counts.c.participants + participants_delta,
-            events=funnel_counts.c.events + events_delta,
-        )
-    ).rowcount
-    if not updated:
-        connection.execute(
-            sa.insert(funnel_counts).values(
-                **key, month=month, participants=participants_delta, events=events_delta
-            )
-        )
+class ClaimsHandler:
+    """What the metrics service does with the claims feed: the funnel and the cube, a page at
+    a time (or an entry at a time, with the same effects)."""
+
+    def __init__(self, projector: PerformanceProjector) -> None:
+        self._projector = projector
+
+    def __call__(self, connection: Connection, entry: FeedEntry) -> None:
+        self.page(connection, [entry])
+
+    def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
+        apply_claims_page(connection, entries)
+        self._projector.page(connection, entries)
 
 
-def claims_handler(projector: PerformanceProjector) -> Handler:
-    """What the metrics service does with each claims-feed entry: the funnel and the cube."""
-
-    def handle(connection: Connection, entry: FeedEntry) -> None:
-        apply_claims_entry(connection, entry)
-        projector.apply(connection, entry)
-
-    return handle
+def claims_handler(projector: PerformanceProjector) -> ClaimsHandler:
+    return ClaimsHandler(projector)
