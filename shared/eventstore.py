@@ -13,9 +13,20 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
 
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
 
@@ -24,6 +35,7 @@ MAX_CONFLICT_RETRIES = 5
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 POSTGRES_LOCK_TIMEOUT_S = 10
+BULK_CHUNK = 500
 
 
 class StoreConfigError(ValueError):
@@ -137,6 +149,58 @@ class OutcomesApplication(Application[UUID]):
             return None
         return loaded if isinstance(loaded, kind) else None
 
+    def load_many(self, aggregate_ids: Collection[UUID], kind: type[A]) -> dict[UUID, A]:
+        """The aggregates among these ids that exist and are of this kind, read with one query
+        per 500 ids instead of one each (for applications without snapshots)."""
+        assert self.snapshots is None, "load_many does not read snapshots"
+        stored: dict[UUID, list[StoredEvent]] = {}
+        for row in self._select_streams(
+            aggregate_ids, "originator_id, originator_version, topic, state", ordered=True
+        ):
+            originator_id = _as_uuid(row[0])
+            stored.setdefault(originator_id, []).append(
+                StoredEvent(originator_id, int(row[1]), str(row[2]), bytes(row[3]))
+            )
+        found: dict[UUID, A] = {}
+        for aggregate_id, rows in stored.items():
+            aggregate = project_aggregate(None, (self.mapper.to_domain_event(r) for r in rows))
+            if isinstance(aggregate, kind):
+                found[aggregate_id] = aggregate
+        return found
+
+    def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these ids have any stored event: one query per 500 ids."""
+        return {
+            _as_uuid(row[0])
+            for row in self._select_streams(aggregate_ids, "DISTINCT originator_id")
+        }
+
+    def _select_streams(
+        self, aggregate_ids: Collection[UUID], columns: str, *, ordered: bool = False
+    ) -> list[tuple[Any, ...]]:
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        order = " ORDER BY originator_id, originator_version" if ordered else ""
+        ids = list(aggregate_ids)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            if is_postgres(self.database_url):
+                schema = recorder.datastore.schema
+                statement = (
+                    f'SELECT {columns} FROM "{schema}"."{table}" '  # noqa: S608
+                    f"WHERE originator_id = ANY(%s){order}"
+                )
+                params: tuple[Any, ...] = (chunk,)
+            else:
+                marks = ",".join("?" * len(chunk))
+                statement = f"SELECT {columns} FROM {table} WHERE originator_id IN ({marks}){order}"  # noqa: S608
+                params = tuple(i.hex for i in chunk)
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, params)
+                rows += [_values(row) for row in cursor.fetchall()]
+        return rows
+
     # ---- the feed ------------------------------------------------------------------------
     def read_feed(
         self, after: int, limit: int, types: Collection[str] | None = None
@@ -249,6 +313,14 @@ class OutcomesApplication(Application[UUID]):
         if row is None:
             return None
         return int(row[0] if not isinstance(row, Mapping) else next(iter(row.values())))
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
+
+
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _topic_of(event_class: type) -> str:

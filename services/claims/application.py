@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 from uuid import UUID
 
-from services.claims.claim import Claim
 from services.claims.commands import (
     Batch,
     CorrectionResult,
     IncomingEvent,
+    IntakeRequest,
     IntakeResult,
     Rederivation,
 )
@@ -54,6 +55,8 @@ from shared.rules.model import PARTICIPANT, RuleBook
 
 EVENT_DATE_TOLERANCE_DAYS = 1
 EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
+MAX_KEPT_CONTRACTS = 256
+MAX_KEPT_RULEBOOKS = 1024
 T = TypeVar("T")
 
 
@@ -74,6 +77,7 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         self._clock = clock
         self._vault = vault
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
+        self._contracts: dict[str, Contract] = {}
 
     def close(self) -> None:
         super().close()
@@ -87,9 +91,8 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
     def _register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
         document = rulebook.canonical()
         digest = canonical_sha256(document)
-        try:
-            contract = self._load_contract(rulebook.contract_id)
-        except ContractNotFound:
+        contract = self.load(stable_id("contract", rulebook.contract_id), Contract)
+        if contract is None:  # loaded afresh, never from the cache: this command changes it
             self.save(Contract(rulebook.contract_id, document, digest))
             return 1, True
         existing = contract.version_of_document(digest)
@@ -114,12 +117,28 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         return contract.current_version, True
 
     def contract(self, contract_id: str) -> Contract:
+        """The contract as stored now (read-only: shared between requests)."""
         return self._load_contract(contract_id)
 
+    def latest_rulebook(self, contract_id: str) -> RuleBook:
+        """The contract's newest rule book, validated once per version."""
+        return self._versions(self._load_contract(contract_id))[-1].rulebook
+
     def _load_contract(self, contract_id: str) -> Contract:
-        contract = self.load(stable_id("contract", contract_id), Contract)
+        """A kept copy, checked against the store on every call (one indexed query for events
+        after the kept version), so an amendment by any replica is seen at once."""
+        aggregate_id = stable_id("contract", contract_id)
+        kept = self._contracts.get(contract_id)
+        if kept is not None and not self.recorder.select_events(
+            aggregate_id, gt=kept.version, limit=1
+        ):
+            return kept
+        contract = self.load(aggregate_id, Contract)
         if contract is None:
             raise ContractNotFound(contract_id)
+        if len(self._contracts) >= MAX_KEPT_CONTRACTS:
+            self._contracts.pop(next(iter(self._contracts)), None)
+        self._contracts[contract_id] = contract
         return contract
 
     def _versions(self, contract: Contract) -> list[RuleBookVersion]:
@@ -127,6 +146,8 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         for number in range(1, contract.current_version + 1):
             key = (contract.contract_id, number)
             if key not in self._rulebooks:
+                if len(self._rulebooks) >= MAX_KEPT_RULEBOOKS:
+                    self._rulebooks.pop(next(iter(self._rulebooks)), None)
                 self._rulebooks[key] = versions_of(contract)[number - 1]
             versions.append(self._rulebooks[key])
         return versions
@@ -136,51 +157,110 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
     ) -> list[IntakeResult]:
         """Record events (one, or a batch) and derive their claims, all in one transaction."""
-        return retrying(lambda: self._record_events(contract_id, provider_id, events, actor))
+        [results] = self.record_many([IntakeRequest(contract_id, provider_id, events, actor)])
+        return results
 
-    def _record_events(
-        self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
-    ) -> list[IntakeResult]:
-        contract = self._load_contract(contract_id)
-        versions = self._versions(contract)
-        latest = versions[-1].rulebook
-        if provider_id not in latest.provider_ids():
-            raise ProviderNotInContract(provider_id, contract_id)
-        self._check_events(latest, events)
-        batch = Batch()
+    def record_many(self, requests: Sequence[IntakeRequest]) -> list[list[IntakeResult]]:
+        """Record several requests' events and derive their claims in one transaction: all of
+        them, or none if any is refused (see :class:`IntakeCommitter`, which combines
+        concurrent requests this way and tells each its own answer)."""
+        return retrying(lambda: self._record_many(requests))
+
+    def _record_many(self, requests: Sequence[IntakeRequest]) -> list[list[IntakeResult]]:
+        groups: dict[tuple[str, str], IntakeGroup] = {}
+        for request in requests:
+            key = (request.contract_id, request.provider_id)
+            if key not in groups:
+                versions = self._versions(self._load_contract(request.contract_id))
+                if request.provider_id not in versions[-1].rulebook.provider_ids():
+                    raise ProviderNotInContract(request.provider_id, request.contract_id)
+                groups[key] = IntakeGroup(versions)
+            self._check_events(groups[key].latest, request.events)
+        # one read for every receipt, and one for every participant, the requests name
+        recorded_before = self.existing(
+            [
+                receipt_id(r.contract_id, r.provider_id, e.event_id)
+                for r in requests
+                for e in r.events
+            ]
+        )
+        subjects = {
+            (r.contract_id, r.provider_id, e.event_id): self._subject_of(
+                groups[(r.contract_id, r.provider_id)].latest, r.contract_id, r.provider_id, e
+            )
+            for r in requests
+            for e in r.events
+        }
+        stored = self.load_many({stream for _, stream in subjects.values()}, Participant)
+        planned = [
+            self._stage(
+                r, groups[(r.contract_id, r.provider_id)], recorded_before, subjects, stored
+            )
+            for r in requests
+        ]
+        for group in groups.values():
+            group.new_claims = rederive(
+                group.batch, group.versions, "system:intake", self.claim, self._clock(),
+                self.existing,
+            ).new_by_trigger  # fmt: skip
+        for request, staged in zip(requests, planned, strict=True):
+            group = groups[(request.contract_id, request.provider_id)]
+            for incoming, outcome in staged:
+                if isinstance(outcome, Participant):
+                    self._issue_receipt(group, request, incoming, outcome)
+        recordings = self.save(*(a for g in groups.values() for a in g.batch.aggregates()))
+        positions = {
+            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+            for r in recordings
+        }
+        return [
+            [
+                self._result(outcome, incoming, positions, groups[key].new_claims)
+                for incoming, outcome in staged
+            ]
+            for key, staged in zip(
+                ((r.contract_id, r.provider_id) for r in requests), planned, strict=True
+            )
+        ]
+
+    def _stage(
+        self,
+        request: IntakeRequest,
+        group: IntakeGroup,
+        recorded_before: set[UUID],
+        subjects: dict[tuple[str, str, str], tuple[str, UUID]],
+        stored: dict[UUID, Participant],
+    ) -> list[tuple[IncomingEvent, IntakeResult | Participant]]:
+        """Record one request's new events on their participants (in the group's batch);
+        events recorded before with the same body are answered as they were then."""
         planned: list[tuple[IncomingEvent, IntakeResult | Participant]] = []
-        seen_in_batch: dict[str, str] = {}
-        for index, incoming in enumerate(events):
-            replay = self._replayed(contract_id, provider_id, incoming, index, seen_in_batch)
+        contract_id, provider_id = request.contract_id, request.provider_id
+        for index, incoming in enumerate(request.events):
+            replay = self._replayed(request, incoming, index, group.seen, recorded_before)
             if replay is not None:
                 planned.append((incoming, replay))
                 continue
-            participant = self._participant_for(batch, latest, contract_id, provider_id, incoming)
-            attributes, sealed = self._seal_personal(latest, participant, incoming)
+            participant_id, stream = subjects[(contract_id, provider_id, incoming.event_id)]
+            batch = group.batch
+            if stream not in batch.participants:
+                subject = group.latest.event_types[incoming.type].subject
+                batch.participants[stream] = stored.get(stream) or Participant(
+                    contract_id, provider_id, participant_id, subject
+                )
+            participant = batch.participants[stream]
+            batch.actors[stream] = request.actor
+            attributes, sealed = self._seal_personal(group.latest, participant, incoming)
             participant.record_event(
                 event_id=incoming.event_id,
                 type=incoming.type,
                 occurred_on=incoming.occurred_on.isoformat(),
                 attributes=attributes,
                 body_sha256=incoming.body_sha256(),
-                actor=actor,
+                actor=request.actor,
                 personal_sealed=sealed,
             )
             planned.append((incoming, participant))
-        new_claims = rederive(
-            batch, versions, actor, self.claim, self._clock(), self._claim_exists
-        ).new_by_trigger
-        for incoming, outcome in planned:
-            if isinstance(outcome, Participant):
-                self._issue_receipt(batch, contract_id, provider_id, incoming, outcome, new_claims)
-        recordings = self.save(*batch.aggregates())
-        positions = {
-            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
-            for r in recordings
-        }
-        return [
-            self._result(outcome, incoming, positions, new_claims) for incoming, outcome in planned
-        ]
+        return planned
 
     def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
         problems: list[FieldProblem] = []
@@ -210,12 +290,13 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
 
     def _replayed(
         self,
-        contract_id: str,
-        provider_id: str,
+        request: IntakeRequest,
         incoming: IncomingEvent,
         index: int,
         seen_in_batch: dict[str, str],
+        recorded_before: set[UUID],
     ) -> IntakeResult | None:
+        contract_id, provider_id = request.contract_id, request.provider_id
         digest = incoming.body_sha256()
         if incoming.event_id in seen_in_batch:
             if seen_in_batch[incoming.event_id] != digest:
@@ -224,7 +305,8 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
                 )
             raise EventIdReused(f"event_id {incoming.event_id!r} appears twice in one batch")
         seen_in_batch[incoming.event_id] = digest
-        receipt = self.load(receipt_id(contract_id, provider_id, incoming.event_id), IntakeReceipt)
+        key = receipt_id(contract_id, provider_id, incoming.event_id)
+        receipt = self.load(key, IntakeReceipt) if key in recorded_before else None
         if receipt is None:
             return None
         if receipt.body_sha256 != digest:
@@ -239,47 +321,35 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
             incoming.event_id, receipt.participant_id, position, receipt.claim_ids, False
         )
 
-    def _participant_for(
-        self,
-        batch: Batch,
-        rulebook: RuleBook,
-        contract_id: str,
-        provider_id: str,
-        incoming: IncomingEvent,
-    ) -> Participant:
-        """The subject an event is about; entities are kept apart from people of the same ref."""
+    def _subject_of(
+        self, rulebook: RuleBook, contract_id: str, provider_id: str, incoming: IncomingEvent
+    ) -> tuple[str, UUID]:
+        """(participant id, stream id) of the subject an event is about; entities are kept
+        apart from people of the same reference."""
         subject = rulebook.event_types[incoming.type].subject
         reference = incoming.participant_ref
         if subject != PARTICIPANT:
             reference = f"{subject}:{reference}"
         participant_id = pseudonymise(self._pseudonym_key, contract_id, provider_id, reference)
-        stream = participant_stream_id(contract_id, participant_id)
-        if stream not in batch.participants:
-            loaded = self.load(stream, Participant)
-            batch.participants[stream] = loaded or Participant(
-                contract_id, provider_id, participant_id, subject
-            )
-        return batch.participants[stream]
+        return participant_id, participant_stream_id(contract_id, participant_id)
 
     def _issue_receipt(
         self,
-        batch: Batch,
-        contract_id: str,
-        provider_id: str,
+        group: IntakeGroup,
+        request: IntakeRequest,
         incoming: IncomingEvent,
         participant: Participant,
-        new_claims: dict[str, list[str]],
     ) -> None:
         stream_version = _stream_version_of(participant, incoming.event_id)
-        batch.receipts.append(
+        group.batch.receipts.append(
             IntakeReceipt(
-                contract_id=contract_id,
-                provider_id=provider_id,
+                contract_id=request.contract_id,
+                provider_id=request.provider_id,
                 event_id=incoming.event_id,
                 body_sha256=incoming.body_sha256(),
                 participant_id=participant.participant_id,
                 participant_stream_version=stream_version,
-                claim_ids=new_claims.get(incoming.event_id, []),
+                claim_ids=group.new_claims.get(incoming.event_id, []),
             )
         )
 
@@ -347,7 +417,7 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
             )
         batch = Batch(participants={participant.id: participant})
         outcome = (
-            rederive(batch, versions, actor, self.claim, self._clock(), self._claim_exists)
+            rederive(batch, versions, actor, self.claim, self._clock(), self.existing)
             if changed
             else Rederivation()
         )
@@ -395,9 +465,6 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
             )
 
     # ---- participants and claims --------------------------------------------------------------
-    def _claim_exists(self, claim_id: UUID) -> bool:
-        return self.load(claim_id, Claim) is not None
-
     def derivation(self, participant: Participant) -> Derivation:
         """What the participant's history earns now, and whether the participant is eligible."""
         versions = self._versions(self._load_contract(participant.contract_id))
@@ -409,6 +476,20 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         if participant is None:
             raise ParticipantNotFound(participant_id)
         return participant
+
+
+@dataclass
+class IntakeGroup:
+    """One (contract, provider)'s share of an intake transaction."""
+
+    versions: list[RuleBookVersion]
+    batch: Batch = field(default_factory=Batch)
+    seen: dict[str, str] = field(default_factory=dict)  # event id -> body digest
+    new_claims: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> RuleBook:
+        return self.versions[-1].rulebook
 
 
 def _stream_version_of(participant: Participant, event_id: str) -> int:

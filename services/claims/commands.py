@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -40,6 +41,16 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
+class IntakeRequest:
+    """One provider's request to record events (one, or a batch of up to 1,000)."""
+
+    contract_id: str
+    provider_id: str
+    events: Sequence[IncomingEvent]
+    actor: str
+
+
+@dataclass(frozen=True)
 class CorrectionResult:
     event_id: str
     participant_id: str
@@ -59,11 +70,13 @@ class Rederivation:
 
 @dataclass
 class Batch:
-    """Aggregates touched by one intake command, saved together at the end."""
+    """Aggregates touched by one intake command, saved together at the end. ``actors`` names,
+    per participant, who changed it (when several requests share one batch)."""
 
     participants: dict[UUID, Participant] = field(default_factory=dict)
     claims: dict[UUID, Claim] = field(default_factory=dict)
     receipts: list[IntakeReceipt] = field(default_factory=list)
+    actors: dict[UUID, str] = field(default_factory=dict)
 
     def aggregates(self) -> list[Any]:
         return [*self.participants.values(), *self.claims.values(), *self.receipts]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -43,10 +43,14 @@ def rederive(
     actor: str,
     load_claim: Callable[[UUID], Claim],
     at: dt.datetime,
-    claim_exists: Callable[[UUID], bool],
+    existing: Callable[[Collection[UUID]], set[UUID]],
 ) -> Rederivation:
-    """Re-derive each touched participant's claims: retire what no longer holds, add new."""
+    """Re-derive each touched participant's claims: retire what no longer holds, add new.
+
+    ``existing`` says which claim ids are taken; it is asked once for the whole batch (and
+    again only for the rare claim re-derived after an earlier one was retired)."""
     result = Rederivation()
+    wanted: list[tuple[Participant, str, Any, str]] = []
     for participant in batch.participants.values():
         derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
         for key, link in list(participant.claims.items()):
@@ -56,31 +60,35 @@ def rederive(
                 if claim_id not in batch.claims:
                     batch.claims[claim_id] = load_claim(claim_id)
                 batch.claims[claim_id].retire(
-                    actor, at, "no longer supported by the participant's history"
+                    batch.actors.get(participant.id, actor),
+                    at,
+                    "no longer supported by the participant's history",
                 )
                 participant.unlink_claim(key, link["claim_id"])
                 result.retired.append(link["claim_id"])
-        for key, fresh in derived.items():
-            if key in participant.claims:
-                continue
-            fingerprint = claim_fingerprint(fresh)
-            generation = 0
-            while claim_exists(
-                claim_id_for(
-                    participant.contract_id,
-                    participant.participant_id,
-                    key,
-                    fingerprint,
-                    generation,
-                )
-            ):
-                generation += 1
-            claim = new_claim(participant, fresh, fingerprint, generation)
-            settle_submission(claim, versions[-1].rulebook.verification, at)
-            batch.claims[claim.id] = claim
-            participant.link_claim(key, str(claim.id), fingerprint)
-            result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
+        wanted += [
+            (participant, key, fresh, claim_fingerprint(fresh))
+            for key, fresh in derived.items()
+            if key not in participant.claims
+        ]
+    taken = existing([_claim_id(p, key, fingerprint, 0) for p, key, _, fingerprint in wanted])
+    for participant, key, fresh, fingerprint in wanted:
+        generation = 0
+        while _claim_id(participant, key, fingerprint, generation) in taken:
+            generation += 1
+            taken |= existing([_claim_id(participant, key, fingerprint, generation)])
+        claim = new_claim(participant, fresh, fingerprint, generation)
+        settle_submission(claim, versions[-1].rulebook.verification, at)
+        batch.claims[claim.id] = claim
+        participant.link_claim(key, str(claim.id), fingerprint)
+        result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
     return result
+
+
+def _claim_id(participant: Participant, key: str, fingerprint: str, generation: int) -> UUID:
+    return claim_id_for(
+        participant.contract_id, participant.participant_id, key, fingerprint, generation
+    )
 
 
 def new_claim(participant: Participant, fresh: Any, fingerprint: str, generation: int) -> Claim:

@@ -53,6 +53,7 @@ class VerificationUseCases:
     load: Callable[..., Any]
     events: Any
     contract: Callable[[str], Contract]
+    latest_rulebook: Callable[[str], RuleBook]
 
     def claim(self, claim_id: UUID) -> Claim:
         claim = self.load(claim_id, Claim)
@@ -62,7 +63,7 @@ class VerificationUseCases:
         return claim
 
     def _verification(self, claim: Claim) -> Verification:
-        return RuleBook.model_validate(self.contract(claim.contract_id).documents[-1]).verification
+        return self.latest_rulebook(claim.contract_id).verification
 
     # ---- evidence ----------------------------------------------------------------------------
     def attach_evidence(self, claim_id: UUID, actor: str, evidence: Evidence) -> Claim:

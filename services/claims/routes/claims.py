@@ -35,7 +35,6 @@ from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.moments import KnownAt
 from shared.money import format_minor
-from shared.rules.model import RuleBook
 
 router = APIRouter(tags=["claims"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -289,7 +288,7 @@ def get_sampling(
 ) -> SamplingOut:
     """The manual-review sample of a month per provider: rejection rate and what it implies."""
     check_contract_scope(principal, contract_id)
-    book = RuleBook.model_validate(_app(request).contract(contract_id).documents[-1])
+    book = _app(request).latest_rulebook(contract_id)
     if book.verification.mode != "sampled":
         raise InvalidInput(f"contract {contract_id} does not verify by sample")
     rows = sampling_rows(request.app.state.engine, contract_id, period)

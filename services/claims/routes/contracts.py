@@ -88,7 +88,7 @@ async def register_contract(
 def _readable_contract(request: Request, principal: Principal, contract_id: str) -> Contract:
     check_contract_scope(principal, contract_id)
     contract = _app(request).contract(contract_id)
-    latest = RuleBook.model_validate(contract.documents[-1])
+    latest = _app(request).latest_rulebook(contract_id)
     if principal.role is Role.PROVIDER and principal.provider_id not in latest.provider_ids():
         raise Forbidden(f"provider {principal.provider_id} is not part of this contract")
     return contract

@@ -32,7 +32,6 @@ from services.claims.schemas import (
 )
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
-from shared.rules.model import RuleBook
 
 router = APIRouter(tags=["intake"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -51,7 +50,7 @@ def _provider_in_contract(
 ) -> Principal:
     """A provider of this contract; checked before the body is read, so outsiders learn nothing."""
     check_contract_scope(principal, contract_id)
-    rulebook = RuleBook.model_validate(_app(request).contract(contract_id).documents[-1])
+    rulebook = _app(request).latest_rulebook(contract_id)
     if principal.provider_id not in rulebook.provider_ids():
         raise ProviderNotInContract(str(principal.provider_id), contract_id)
     return principal
