@@ -84,6 +84,11 @@ class PayloadTooLarge(OutcomesError):
     title = "Payload too large"
 
 
+class Busy(OutcomesError):
+    status = 503
+    title = "Busy"
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail

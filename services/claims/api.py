@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.claims.application import ClaimsApplication
+from services.claims.committer import IntakeCommitter
 from services.claims.personal import PersonalDataVault
 from services.claims.projections import apply_entry
 from services.claims.routes import audit, claims, contracts, intake
@@ -53,11 +54,13 @@ def create_app(
             lease=lease_for(store_url, "claims-index"),
         )
         app.state.application, app.state.engine = application, engine
+        app.state.committer = IntakeCommitter(application)
         index_follower.start()
         try:
             yield
         finally:
             index_follower.stop()
+            app.state.committer.close()
             application.close()
             engine.dispose()
 

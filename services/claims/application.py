@@ -8,6 +8,7 @@ apart. Conflicting concurrent writes are retried a bounded number of times.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -77,7 +78,7 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         self._clock = clock
         self._vault = vault
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
-        self._contracts: dict[str, Contract] = {}
+        self._contracts: dict[str, tuple[Contract, float]] = {}  # with when it was checked
 
     def close(self) -> None:
         super().close()
@@ -120,26 +121,32 @@ class ClaimsApplication(PersonalDataUseCases, VerificationUseCases, OutcomesAppl
         """The contract as stored now (read-only: shared between requests)."""
         return self._load_contract(contract_id)
 
-    def latest_rulebook(self, contract_id: str) -> RuleBook:
-        """The contract's newest rule book, validated once per version."""
-        return self._versions(self._load_contract(contract_id))[-1].rulebook
+    def latest_rulebook(self, contract_id: str, checked_within_s: float = 0.0) -> RuleBook:
+        """The contract's newest rule book, validated once per version. ``checked_within_s``
+        accepts a kept copy checked against the store that recently (for pre-checks that the
+        use case repeats against the store)."""
+        return self._versions(self._load_contract(contract_id, checked_within_s))[-1].rulebook
 
-    def _load_contract(self, contract_id: str) -> Contract:
+    def _load_contract(self, contract_id: str, checked_within_s: float = 0.0) -> Contract:
         """A kept copy, checked against the store on every call (one indexed query for events
         after the kept version), so an amendment by any replica is seen at once."""
         aggregate_id = stable_id("contract", contract_id)
         kept = self._contracts.get(contract_id)
-        if kept is not None and not self.recorder.select_events(
-            aggregate_id, gt=kept.version, limit=1
-        ):
-            return kept
-        contract = self.load(aggregate_id, Contract)
-        if contract is None:
+        now = time.monotonic()
+        if kept is not None:
+            contract, checked = kept
+            if now - checked < checked_within_s:
+                return contract
+            if not self.recorder.select_events(aggregate_id, gt=contract.version, limit=1):
+                self._contracts[contract_id] = (contract, now)
+                return contract
+        loaded = self.load(aggregate_id, Contract)
+        if loaded is None:
             raise ContractNotFound(contract_id)
         if len(self._contracts) >= MAX_KEPT_CONTRACTS:
             self._contracts.pop(next(iter(self._contracts)), None)
-        self._contracts[contract_id] = contract
-        return contract
+        self._contracts[contract_id] = (loaded, now)
+        return loaded
 
     def _versions(self, contract: Contract) -> list[RuleBookVersion]:
         versions = []

@@ -13,6 +13,7 @@ from services.claims.application import (
     IncomingEvent,
     IntakeResult,
 )
+from services.claims.committer import IntakeCommitter
 from services.claims.domain import Participant
 from services.claims.errors import ProviderNotInContract
 from services.claims.schemas import (
@@ -35,11 +36,13 @@ from shared.errors import PROBLEM_RESPONSES, Forbidden
 
 router = APIRouter(tags=["intake"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
+PRECHECK_FRESH_S = 1.0
 PERSONAL_READERS = (Role.PROVIDER, Role.AUDITOR)  # a provider reads only its own participants
 INTAKE_ERRORS = {
     **PROBLEM_RESPONSES,
     404: {"description": "Unknown contract"},
     409: {"description": "event_id reused with a different body"},
+    503: {"description": "Too many intake requests waiting; retry later"},
 }
 
 
@@ -50,7 +53,8 @@ def _provider_in_contract(
 ) -> Principal:
     """A provider of this contract; checked before the body is read, so outsiders learn nothing."""
     check_contract_scope(principal, contract_id)
-    rulebook = _app(request).latest_rulebook(contract_id)
+    # a kept rule book checked within a second will do: recording re-checks against the store
+    rulebook = _app(request).latest_rulebook(contract_id, checked_within_s=PRECHECK_FRESH_S)
     if principal.provider_id not in rulebook.provider_ids():
         raise ProviderNotInContract(str(principal.provider_id), contract_id)
     return principal
@@ -62,6 +66,11 @@ ProviderCaller = Annotated[Principal, Depends(_provider_in_contract)]
 def _app(request: Request) -> ClaimsApplication:
     application: ClaimsApplication = request.app.state.application
     return application
+
+
+def _committer(request: Request) -> IntakeCommitter:
+    committer: IntakeCommitter = request.app.state.committer
+    return committer
 
 
 def _provider_of(principal: Principal, contract_id: str) -> str:
@@ -104,7 +113,7 @@ def post_event(
 ) -> EventRecordedOut:
     """Record one participant event and derive its claims, atomically and idempotently."""
     provider_id = _provider_of(principal, contract_id)
-    [result] = _app(request).record_events(
+    [result] = _committer(request).record(
         contract_id, provider_id, [_incoming(event)], principal.actor
     )
     if not result.created:
@@ -124,7 +133,7 @@ def post_batch(
     """Record up to 1,000 events in one transaction: all of them, or none if any is refused."""
     provider_id = _provider_of(principal, contract_id)
     events = [_incoming(e) for e in batch.events]
-    results = _app(request).record_events(contract_id, provider_id, events, principal.actor)
+    results = _committer(request).record(contract_id, provider_id, events, principal.actor)
     return BatchOut(
         results=[
             BatchItemOut(index=index, status=201 if r.created else 200, **_recorded(r))
