@@ -30,8 +30,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix shared services tests bench
 
 # Benchmarks against PostgreSQL at OUTCOMES_BENCH_POSTGRES_URL (loopback); see docs/performance.md.
+# About 15 minutes: intake, lag, rebuild, feed and memory (P1-P5, P7), then reports on a
+# contract of 1,000,000 participants (P6).
 bench: $(STAMP)
-	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.reports --participants 1000000
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

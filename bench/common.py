@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -50,6 +51,14 @@ def wait_healthy(url: str, timeout_s: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not start within {timeout_s}s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set size so far (``VmHWM``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def timed(call: Callable[[], object], repeat: int) -> list[float]:

@@ -43,10 +43,11 @@ import httpx
 import psycopg
 import yaml
 
-from bench.common import free_port, percentile, temporary_database, wait_healthy
+from bench.common import free_port, peak_rss_mb, percentile, temporary_database, wait_healthy
 from bench.load import LoadResult, run_load
-from services.ledger.application import ClaimsFeedSink, LedgerApplication
+from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
 from services.metrics.api import MIGRATIONS as METRICS_MIGRATIONS
+from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES
 from services.metrics.rebuild import rebuild as rebuild_metrics
 from shared.auth import Role, TokenSigner
 from shared.eventstore import sqlalchemy_url
@@ -138,13 +139,6 @@ class Services:
 
 
 SERVICES_PREFIXES = ("CLAIMS_", "LEDGER_", "METRICS_")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 @contextmanager
@@ -308,7 +302,7 @@ def lags(result: LoadResult, watcher: Watcher, wait_s: float = 30.0) -> tuple[li
 def rebuild_ledger(claims: str, token: str, url: str) -> tuple[int, float]:
     application = LedgerApplication(url, clock=lambda: dt.datetime.now(dt.UTC))
     sink = ClaimsFeedSink(application)
-    source = HttpFeedSource(claims, lambda: token)
+    source = HttpFeedSource(claims, lambda: token, CLAIMS_TYPES)
     count, started = 0, time.perf_counter()
     while True:
         page = source.read_page(sink.position(), MAX_PAGE_SIZE)
@@ -325,7 +319,10 @@ def rebuild_ledger(claims: str, token: str, url: str) -> tuple[int, float]:
 def rebuild_metrics_models(claims: str, ledger: str, token: str, url: str) -> tuple[int, float]:
     engine = create_engine(sqlalchemy_url(url))
     migrate(engine, METRICS_MIGRATIONS, "alembic_version_metrics")
-    sources = HttpFeedSource(claims, lambda: token), HttpFeedSource(ledger, lambda: token)
+    sources = (
+        HttpFeedSource(claims, lambda: token, CLAIMS_FEED_TYPES),
+        HttpFeedSource(ledger, lambda: token, LEDGER_FEED_TYPES),
+    )
     started = time.perf_counter()
     result = rebuild_metrics(engine, *sources)
     elapsed = time.perf_counter() - started
@@ -523,12 +520,12 @@ def wait_caught_up(services: Services, token: str, timeout_s: float = 600.0) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         behind = 0
-        for name in ("ledger", "metrics"):
+        for name, types in (("ledger", CLAIMS_TYPES), ("metrics", CLAIMS_FEED_TYPES)):
             with psycopg.connect(services.databases[name]) as connection:
                 after = follower_position(connection, name)
             page = httpx.get(
                 f"{services.url('claims')}/feed",
-                params={"after": after, "limit": 1},
+                params={"after": after, "limit": 1, "types": sorted(types)},
                 headers=headers,
             ).json()
             behind += len(page["items"])

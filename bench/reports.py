@@ -36,7 +36,14 @@ import httpx
 import psycopg
 import yaml
 
-from bench.common import free_port, summary, temporary_database, timed, wait_healthy
+from bench.common import (
+    free_port,
+    peak_rss_mb,
+    summary,
+    temporary_database,
+    timed,
+    wait_healthy,
+)
 from services.metrics.api import MIGRATIONS
 from services.metrics.facts import CubeKey, LiveEvent, contributions, participant_facts, plan_for
 from shared.auth import Role, TokenSigner
@@ -213,6 +220,7 @@ def main() -> int:
         process, base = serve(url, folder)
         try:
             results = measure(base, url, args.requests)
+            rss = peak_rss_mb(process.pid)
         finally:
             process.terminate()
             process.wait(30)
@@ -222,6 +230,9 @@ def main() -> int:
     for label, p50, p95 in results:
         verdict = "" if label.startswith("baseline") else ("met" if p95 <= 200 else "MISSED")
         print(f"{label:36} {p50:9.1f} {p95:9.1f} {p95 / baseline_p95:13.2f}  {verdict}")
+    verdict = "met" if rss <= 300 else "MISSED"
+    print(f"\npeak RSS of the metrics service during these requests: {rss:.1f} MB "
+          f"(target <= 300 MB: {verdict})")  # fmt: skip
     return 0
 
 

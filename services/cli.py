@@ -195,6 +195,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _metrics_rebuild(args: argparse.Namespace) -> int:
     from services.metrics.api import MIGRATIONS
+    from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES
     from services.metrics.rebuild import rebuild
     from services.metrics.settings import MetricsSettings
     from shared.auth import ServiceTokens
@@ -207,8 +208,8 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
     settings = MetricsSettings()
     engine = create_engine(sqlalchemy_url(settings.store_url(common)))
     tokens = ServiceTokens(TokenSigner.from_settings(common), "metrics-rebuild")
-    claims = HttpFeedSource(args.claims_url or settings.claims_url, tokens)
-    ledger = HttpFeedSource(args.ledger_url or settings.ledger_url, tokens)
+    claims = HttpFeedSource(args.claims_url or settings.claims_url, tokens, CLAIMS_FEED_TYPES)
+    ledger = HttpFeedSource(args.ledger_url or settings.ledger_url, tokens, LEDGER_FEED_TYPES)
     try:
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
         result = rebuild(engine, claims, ledger)

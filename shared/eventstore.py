@@ -234,6 +234,10 @@ class OutcomesApplication(Application[UUID]):
             found.append(LeanEntry(notification.id, name, str(domain_event.originator_id), data))
         return found
 
+    def public_types(self) -> set[str]:
+        """The names of the entry types this feed publishes."""
+        return {self._public_name(t) for t in self.catalogue.topics()}
+
     def _public_name(self, topic: str) -> str:
         public = self.catalogue.public_type(topic)
         assert public is not None, topic

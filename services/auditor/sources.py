@@ -43,7 +43,11 @@ def rebuild_plan(
     if service == "metrics":
         from services.metrics.api import MIGRATIONS
         from services.metrics.performance import PerformanceProjector
-        from services.metrics.projections import claims_handler
+        from services.metrics.projections import (
+            CLAIMS_FEED_TYPES,
+            LEDGER_FEED_TYPES,
+            claims_handler,
+        )
         from services.metrics.rebuild import READ_MODELS
         from services.metrics.settings import MetricsSettings
 
@@ -55,8 +59,12 @@ def rebuild_plan(
             "alembic_version_metrics",
             READ_MODELS,
             {
-                "claims": HttpFeedSource(claims_url or settings.claims_url, tokens),
-                "ledger": HttpFeedSource(ledger_url or settings.ledger_url, tokens),
+                "claims": HttpFeedSource(
+                    claims_url or settings.claims_url, tokens, CLAIMS_FEED_TYPES
+                ),
+                "ledger": HttpFeedSource(
+                    ledger_url or settings.ledger_url, tokens, LEDGER_FEED_TYPES
+                ),
             },
             {"claims": claims_handler(projector), "ledger": projector.apply_ledger},
         )

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.claims.application import ClaimsApplication
 from services.claims.committer import IntakeCommitter
 from services.claims.personal import PersonalDataVault
-from services.claims.projections import apply_entry
+from services.claims.projections import INDEXED_TYPES, apply_entry
 from services.claims.routes import audit, claims, contracts, intake
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
@@ -48,7 +48,9 @@ def create_app(
         )
         index_follower = Follower(
             "claims-index",
-            LocalFeedSource(application.read_feed),
+            LocalFeedSource(
+                lambda after, limit: application.read_feed(after, limit, INDEXED_TYPES)
+            ),
             SqlSink(engine, "claims", apply_entry),
             long_poll_s=0.5,
             lease=lease_for(store_url, "claims-index"),

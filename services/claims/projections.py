@@ -68,6 +68,11 @@ TRANSITIONS = {
 }
 
 
+INDEXED_TYPES = frozenset(
+    {"contract.registered", "contract.amended", "claim.derived", *TRANSITIONS}
+)
+
+
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
     if entry.type in ("contract.registered", "contract.amended"):
         _upsert_settings(connection, entry)

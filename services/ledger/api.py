@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 
 from services.ledger import audit, index
-from services.ledger.application import ClaimsFeedSink, LedgerApplication
+from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
 from services.ledger.booking import RemittanceLine
 from services.ledger.domain import Book
 from services.ledger.errors import PayableNotFound
@@ -72,7 +72,9 @@ def create_app(
         app.state.application = application
         follower = Follower(
             "ledger<-claims",
-            HttpFeedSource(settings.claims_url, ServiceTokens(app.state.signer, "ledger")),
+            HttpFeedSource(
+                settings.claims_url, ServiceTokens(app.state.signer, "ledger"), CLAIMS_TYPES
+            ),
             ClaimsFeedSink(application),
             lease=lease_for(settings.store_url(common), "ledger<-claims"),
         )

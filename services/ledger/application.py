@@ -31,6 +31,10 @@ from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
 
 CLAIMS_UPSTREAM = "claims"
+# what the ledger books from the claims feed; its follower reads only these
+CLAIMS_TYPES = frozenset(
+    {"contract.registered", "contract.amended", "claim.verified", "claim.reversal_requested"}
+)
 MAX_CONFLICT_RETRIES = 5
 
 

@@ -19,7 +19,7 @@ from services.metrics.application import (
     funnel,
 )
 from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import claims_handler
+from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES, claims_handler
 from services.metrics.routes import dashboard, reports, staffing
 from services.metrics.routes.common import Reader
 from services.metrics.settings import MetricsSettings
@@ -66,13 +66,13 @@ def create_app(
         followers = [
             Follower(
                 "metrics<-claims",
-                HttpFeedSource(settings.claims_url, tokens),
+                HttpFeedSource(settings.claims_url, tokens, CLAIMS_FEED_TYPES),
                 SqlSink(engine, CLAIMS_UPSTREAM, claims_handler(projector)),
                 lease=lease_for(store_url, "metrics<-claims"),
             ),
             Follower(
                 "metrics<-ledger",
-                HttpFeedSource(settings.ledger_url, tokens),
+                HttpFeedSource(settings.ledger_url, tokens, LEDGER_FEED_TYPES),
                 SqlSink(engine, LEDGER_UPSTREAM, projector.apply_ledger),
                 lease=lease_for(store_url, "metrics<-ledger"),
             ),

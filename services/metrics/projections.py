@@ -192,6 +192,20 @@ def _month(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+# what metrics reads of each feed; its followers ask for only these
+CLAIMS_FEED_TYPES = frozenset(
+    {
+        "contract.registered",
+        "contract.amended",
+        "participant.registered",
+        "participant.event_recorded",
+        "participant.event_corrected",
+        "participant.event_retracted",
+    }
+)
+LEDGER_FEED_TYPES = frozenset({"ledger.book_opened", "ledger.transaction_posted"})
+
+
 class ClaimsHandler:
     """What the metrics service does with the claims feed: the funnel and the cube, a page at
     a time (or an entry at a time, with the same effects)."""

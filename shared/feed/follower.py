@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 import httpx
@@ -42,11 +42,15 @@ class FeedSink(Protocol):
 
 
 class HttpFeedSource:
-    """Reads another service's ``GET /feed`` with a service token."""
+    """Reads another service's ``GET /feed`` with a service token; with ``types``, only the
+    entry types the reader applies (the others are skipped in the upstream's store)."""
 
-    def __init__(self, base_url: str, token: Callable[[], str]) -> None:
+    def __init__(
+        self, base_url: str, token: Callable[[], str], types: Collection[str] | None = None
+    ) -> None:
         self._client = httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S + LONG_POLL_S)
         self._token = token
+        self._types = sorted(types) if types is not None else None
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
         return self.read_page(after, limit, wait_s).items
@@ -54,7 +58,12 @@ class HttpFeedSource:
     def read_page(self, after: int, limit: int, wait_s: float = 0.0) -> FeedPage:
         response = self._client.get(
             "/feed",
-            params={"after": after, "limit": min(limit, MAX_PAGE_SIZE), "wait_s": wait_s},
+            params={
+                "after": after,
+                "limit": min(limit, MAX_PAGE_SIZE),
+                "wait_s": wait_s,
+                **({"types": self._types} if self._types is not None else {}),
+            },
             headers={"Authorization": f"Bearer {self._token()}"},
         )
         response.raise_for_status()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Principal, Role, require
-from shared.errors import PROBLEM_RESPONSES
+from shared.errors import PROBLEM_RESPONSES, FieldProblem, InvalidInput
 from shared.feed.digest import digest_upto
 from shared.feed.envelope import (
     DEFAULT_PAGE_SIZE,
@@ -24,10 +24,15 @@ from shared.feed.envelope import (
 )
 
 POLL_INTERVAL_S = 0.05
+MAX_TYPES = 50
 
 
 class FeedReader(Protocol):
-    def read_feed(self, after: int, limit: int) -> list[FeedEntry]: ...
+    def read_feed(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[FeedEntry]: ...
+
+    def public_types(self) -> set[str]: ...
 
     def head_position(self) -> int: ...
 
@@ -46,12 +51,27 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
         wait_s: Annotated[
             float, Query(ge=0, le=MAX_WAIT_S, description="Long-poll up to this long if empty")
         ] = 0,
+        types: Annotated[
+            list[str] | None,
+            Query(
+                max_length=MAX_TYPES,
+                description="Only entries of these types (repeat the parameter); all if absent",
+            ),
+        ] = None,
     ) -> FeedPage:
-        """Entries after a position, in position order; long-polls when ``wait_s`` is set."""
+        """Entries after a position, in position order; long-polls when ``wait_s`` is set.
+        With ``types``, a follower reads only what it applies (positions keep their gaps)."""
         reader = reader_of(request)
+        if types is not None:
+            unknown = sorted(set(types) - reader.public_types())
+            if unknown:
+                raise InvalidInput(
+                    "unknown feed types",
+                    [FieldProblem("types", f"not on this feed: {', '.join(unknown)}")],
+                )
         deadline = time.monotonic() + wait_s
         while True:
-            items = await run_in_threadpool(reader.read_feed, after, limit)
+            items = await run_in_threadpool(reader.read_feed, after, limit, types)
             if items or time.monotonic() >= deadline or await request.is_disconnected():
                 break
             await asyncio.sleep(POLL_INTERVAL_S)

@@ -302,3 +302,36 @@ async def test_the_feed_needs_a_service_auditor_or_admin_token(
 
 async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_a_feed_reader_may_ask_for_some_types_only(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    for event in story_json():
+        assert (await client.post(EVENTS, json=event, headers=provider(auth))).status_code == 201
+    everything = (await client.get("/feed?limit=1000", headers=auth("admin"))).json()["items"]
+    wanted = {"contract.registered", "claim.derived"}
+    some = await client.get(
+        "/feed", params={"limit": 1000, "types": sorted(wanted)}, headers=auth("admin")
+    )
+    assert some.status_code == 200
+    expected = [e for e in everything if e["type"] in wanted]
+    assert some.json()["items"] == expected and len(expected) == 4  # the contract, 3 claims
+    # paging by last_position skips what was filtered out, and misses nothing
+    after, paged = 0, []
+    while True:
+        page = (
+            await client.get(
+                "/feed",
+                params={"after": after, "limit": 2, "types": ["claim.derived"]},
+                headers=auth("admin"),
+            )
+        ).json()
+        if not page["items"]:
+            break
+        paged += page["items"]
+        after = page["last_position"]
+    assert paged == [e for e in everything if e["type"] == "claim.derived"]
+    unknown = await client.get("/feed", params={"types": ["claim.nonsense"]}, headers=auth("admin"))
+    assert unknown.status_code == 422
+    assert "claim.nonsense" in unknown.text
