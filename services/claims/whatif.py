@@ -18,25 +18,17 @@ from typing import Any
 from services.auditor.recompute import RETIRED, ClaimsFeedModel
 from services.claims.errors import ContractNotFound
 from shared.errors import FieldProblem, InvalidInput
-from shared.feed.envelope import MAX_PAGE_SIZE
+from shared.feed.envelope import MAX_PAGE_SIZE, PARTICIPANT_HISTORY_TYPES
 from shared.identifiers import canonical_sha256
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import RuleBook
 
 MAX_EXAMPLES = 100
-REPLAYED = frozenset(
-    {
-        "contract.registered",
-        "contract.amended",
-        "participant.registered",
-        "participant.event_recorded",
-        "participant.event_corrected",
-        "participant.event_retracted",
-        "claim.derived",
-        "claim.voided",
-        "claim.reversal_requested",
-    }
-)  # what a replay needs: histories, and which claims are live (derived and not retired)
+REPLAYED = PARTICIPANT_HISTORY_TYPES | {
+    "claim.derived",
+    "claim.voided",
+    "claim.reversal_requested",
+}  # what a replay needs: histories, and which claims are live (derived and not retired)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.metrics.performance import CHUNK, PerformanceProjector
-from shared.feed.envelope import FeedEntry
+from shared.feed.envelope import PARTICIPANT_HISTORY_TYPES, FeedEntry
 from shared.sqlviews import add_counts
 
 metadata = sa.MetaData()
@@ -193,16 +193,7 @@ def _month(day: dt.date) -> str:
 
 
 # what metrics reads of each feed; its followers ask for only these
-CLAIMS_FEED_TYPES = frozenset(
-    {
-        "contract.registered",
-        "contract.amended",
-        "participant.registered",
-        "participant.event_recorded",
-        "participant.event_corrected",
-        "participant.event_retracted",
-    }
-)
+CLAIMS_FEED_TYPES = PARTICIPANT_HISTORY_TYPES
 LEDGER_FEED_TYPES = frozenset({"ledger.book_opened", "ledger.transaction_posted"})
 
 

@@ -25,6 +25,17 @@ MAX_PAGE_SIZE = 1000
 MAX_POSITION = 2**63 - 1  # positions and cursors are 64-bit integers in every store
 DEFAULT_PAGE_SIZE = 100
 MAX_WAIT_S = 25.0
+# the claims feed's rule books and participant histories: what a model of the participants reads
+PARTICIPANT_HISTORY_TYPES = frozenset(
+    {
+        "contract.registered",
+        "contract.amended",
+        "participant.registered",
+        "participant.event_recorded",
+        "participant.event_corrected",
+        "participant.event_retracted",
+    }
+)
 
 
 class FeedEntry(BaseModel):
