@@ -36,12 +36,15 @@ CLAIMS_TYPES = frozenset(
     {"contract.registered", "contract.amended", "claim.verified", "claim.reversal_requested"}
 )
 MAX_CONFLICT_RETRIES = 5
+KEPT_BOOKS = 16
 
 
 class LedgerApplication(OutcomesApplication):
     name = "ledger"
     catalogue = CATALOGUE
-    snapshotting_intervals = {Book: 200}
+    # A book's state grows with its claims (a payable line each): each snapshot costs time in
+    # proportion, and the follower keeps its books in memory, so loads are rare.
+    snapshotting_intervals = {Book: 1000}
 
     def __init__(
         self,
@@ -51,6 +54,7 @@ class LedgerApplication(OutcomesApplication):
     ) -> None:
         super().__init__(database_url, store_env)
         self._clock = clock
+        self._kept_books: dict[UUID, Book] = {}  # the claims follower's, see apply_claims_page
 
     def book(self, contract_id: str) -> Book:
         book = self.load(book_id(contract_id), Book)
@@ -75,7 +79,19 @@ class LedgerApplication(OutcomesApplication):
 
     # ---- the claims feed -----------------------------------------------------------------------
     def apply_claims_page(self, entries: list[FeedEntry]) -> None:
-        """Book a page of the claims feed, and its position, in one transaction."""
+        """Book a page of the claims feed, and its position, in one transaction.
+
+        The follower keeps the books it saved (bounded) and reuses one while the store holds
+        no newer event of it (one indexed query), instead of loading it afresh per page: a
+        book's state grows with its claims. Only the follower's thread uses them, and they are
+        dropped when a page fails, so a half-applied page never survives in memory."""
+        try:
+            self._apply_claims_page(entries)
+        except BaseException:
+            self._kept_books.clear()
+            raise
+
+    def _apply_claims_page(self, entries: list[FeedEntry]) -> None:
         books: dict[UUID, Book] = {}
         for entry in entries:
             data = entry.data
@@ -97,11 +113,19 @@ class LedgerApplication(OutcomesApplication):
                 book = self._in_page(books, data["booking"]["contract_id"])
                 reverse(book, entry.stream_id, month_of(entry.recorded_at))
         self.save_tracked(list(books.values()), CLAIMS_UPSTREAM, entries[-1].position)
+        for key, book in books.items():
+            if key not in self._kept_books and len(self._kept_books) >= KEPT_BOOKS:
+                self._kept_books.pop(next(iter(self._kept_books)))
+            self._kept_books[key] = book
 
     def _in_page(self, books: dict[UUID, Book], contract_id: str) -> Book:
         key = book_id(contract_id)
         if key not in books:
-            books[key] = self.book(contract_id)
+            kept = self._kept_books.get(key)
+            fresh = kept is not None and not self.recorder.select_events(
+                key, gt=kept.version, limit=1
+            )
+            books[key] = kept if kept is not None and fresh else self.book(contract_id)
         return books[key]
 
     # ---- remittances ---------------------------------------------------------------------------

@@ -78,6 +78,44 @@ def test_a_page_applied_twice_is_refused_whole(
     assert ledger.book("ips-employment").transaction_count == 3
 
 
+def test_a_failed_page_leaves_no_trace_in_the_kept_books(
+    claims: ClaimsApplication, ledger: LedgerApplication
+) -> None:
+    """The follower reuses the books it saved; a page whose save fails mutated a kept book
+    first, so the kept books are dropped and the page is applied again from the store."""
+    verify_story(claims, PROVIDER, "a", "a")
+    sink = ClaimsFeedSink(ledger)
+    sink.apply(claims.read_feed(0, 1000))
+    assert ledger.book("ips-employment").transaction_count == 3
+    after = ledger.tracked_position("claims")
+    second = verify_story(claims, PROVIDER, "b", "b")
+    page = claims.read_feed(after, 1000)
+    save = ledger.save_tracked
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise IntegrityError("the store refused the page")
+
+    ledger.save_tracked = failing  # type: ignore[method-assign]
+    with pytest.raises(IntegrityError):
+        sink.apply(page)
+    assert not ledger._kept_books  # the mutated book is gone (its retry happens to converge:
+    # accruals are idempotent per claim; an unsaved mutation must not rely on that)
+    ledger.save_tracked = save  # type: ignore[method-assign]
+    sink.apply(page)
+    book = ledger.book("ips-employment")
+    assert book.transaction_count == 6
+    assert book.balances[f"payable:{PROVIDER}"] == -900_000
+    # a remittance (another writer of the book) is seen by the follower's next page: had it
+    # reused its kept book, the save would clash with the remittance's event
+    ledger.post_remittance(
+        PAYER, "k1", "ips-employment", "GBP", [RemittanceLine(second[0], 10_000)]
+    )
+    after = ledger.tracked_position("claims")
+    verify_story(claims, OTHER_PROVIDER, "c", "c")
+    sink.apply(claims.read_feed(after, 1000))
+    assert ledger.book("ips-employment").transaction_count == 10
+
+
 def test_a_retraction_after_payment_is_recovered_from_the_next_claims(
     claims: ClaimsApplication, ledger: LedgerApplication
 ) -> None:
