@@ -59,6 +59,50 @@ class PlanCache:
         return self._plans[document]
 
 
+class MoneyHandler:
+    """Money from the ledger feed: book openings and one row per transaction, a page at a
+    time (or an entry at a time, with the same effects)."""
+
+    def __call__(self, connection: Connection, entry: FeedEntry) -> None:
+        self.page(connection, [entry])
+
+    def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
+        opened: dict[str, str] = {}  # book stream -> contract
+        rows: list[dict[str, Any]] = []
+        for entry in entries:
+            if entry.type == "ledger.book_opened":
+                opened[entry.stream_id] = entry.data["contract_id"]
+            elif entry.type == "ledger.transaction_posted":
+                rows.append(
+                    {
+                        "position": entry.position,
+                        "stream_id": entry.stream_id,
+                        "provider_id": entry.data["provider_id"],
+                        "kind": entry.data["kind"],
+                        "recorded_at": entry.recorded_at,
+                        **money_movements(entry.data["entries"]),
+                    }
+                )
+        if opened:
+            connection.execute(
+                sa.insert(books), [{"stream_id": s, "contract_id": c} for s, c in opened.items()]
+            )
+        unknown = sorted({row["stream_id"] for row in rows} - opened.keys())
+        if unknown:
+            opened.update(
+                (row[0], row[1])
+                for row in connection.execute(
+                    sa.select(books.c.stream_id, books.c.contract_id).where(
+                        books.c.stream_id.in_(unknown)
+                    )
+                )
+            )
+        if rows:
+            for row in rows:
+                row["contract_id"] = opened[row.pop("stream_id")]
+            connection.execute(sa.insert(money), rows)
+
+
 class Owner(NamedTuple):
     contract_id: str
     provider_id: str
@@ -117,6 +161,7 @@ class PerformanceProjector:
 
     def __init__(self) -> None:
         self._plans = PlanCache()
+        self.apply_ledger = MoneyHandler()  # the ledger feed's handler
 
     def apply(self, connection: Connection, entry: FeedEntry) -> None:
         self.page(connection, [entry])
@@ -241,29 +286,6 @@ class PerformanceProjector:
             )
         for contract_id, delta in deltas.items():
             _add_to_cube(connection, contract_id, delta)
-
-    # ---- money (ledger feed) ----------------------------------------------------------------
-    def apply_ledger(self, connection: Connection, entry: FeedEntry) -> None:
-        if entry.type == "ledger.book_opened":
-            connection.execute(
-                sa.insert(books).values(
-                    stream_id=entry.stream_id, contract_id=entry.data["contract_id"]
-                )
-            )
-        elif entry.type == "ledger.transaction_posted":
-            contract_id = connection.execute(
-                sa.select(books.c.contract_id).where(books.c.stream_id == entry.stream_id)
-            ).scalar_one()
-            connection.execute(
-                sa.insert(money).values(
-                    position=entry.position,
-                    contract_id=contract_id,
-                    provider_id=entry.data["provider_id"],
-                    kind=entry.data["kind"],
-                    recorded_at=entry.recorded_at,
-                    **money_movements(entry.data["entries"]),
-                )
-            )
 
 
 def money_movements(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
