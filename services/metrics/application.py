@@ -119,7 +119,7 @@ class Reporter:
             month=request.month or month_of(reference_date),
             reference_date=reference_date,
             staffing=self._application.staffing(request.contract_id, providers, known_at),
-            money=money_known_at(connection, request, known_at),
+            read_money=lambda: money_known_at(connection, request, known_at),
         )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any
 
 from services.metrics.cube import CubeReader, Filters
@@ -31,7 +33,12 @@ class ReportContext:
     month: str
     reference_date: dt.date
     staffing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
-    money: dict[str, MoneyFigures] = field(default_factory=dict)
+    # read only when a report asks (the money table has a row per ledger transaction)
+    read_money: Callable[[], dict[str, MoneyFigures]] = dict
+
+    @cached_property
+    def money(self) -> dict[str, MoneyFigures]:
+        return self.read_money()
 
 
 def percent(numerator: int | Decimal, denominator: int | Decimal) -> str | None:
