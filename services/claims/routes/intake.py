@@ -7,12 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from services.claims.application import (
-    ClaimsApplication,
-    CorrectionResult,
-    IncomingEvent,
-    IntakeResult,
-)
+from services.claims.application import ClaimsApplication
+from services.claims.commands import CorrectionResult, IncomingEvent, IntakeResult
 from services.claims.committer import IntakeCommitter
 from services.claims.domain import Participant
 from services.claims.errors import ProviderNotInContract
