@@ -361,7 +361,6 @@ def check_statuses(label: str, result: LoadResult, expected: set[int]) -> None:
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    figures: list[Figure] = []
     seconds, connections = args.seconds, args.connections
     with ExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory())
@@ -454,51 +453,83 @@ def run(args: argparse.Namespace) -> list[Figure]:
         )
         rss = services.peak_rss_mb()
 
-    p1_tput, b1_tput = p1.throughput, b1.throughput
+    return figures_of(
+        Measured(
+            b1, b2, b3, b3_count, p1, p2, p3, ledger_lag, metrics_lag, missing[0], p5, p5_count,
+            ledger_count, ledger_s, metrics_count, metrics_s, rss,
+        )
+    )  # fmt: skip
+
+
+@dataclass
+class Measured:
+    b1: LoadResult
+    b2: float
+    b3: float
+    b3_count: int
+    p1: LoadResult
+    p2: LoadResult
+    p3: LoadResult
+    ledger_lag: list[float]
+    metrics_lag: list[float]
+    missing: float
+    p5: float
+    p5_count: int
+    ledger_count: int
+    ledger_s: float
+    metrics_count: int
+    metrics_s: float
+    rss: dict[str, float]
+
+
+def figures_of(m: Measured) -> list[Figure]:
+    """Each figure with its baseline and target, and a line on the history they rest on."""
+    p1_tput, b1_tput = m.p1.throughput, m.b1.throughput
     # B3 reads every stored notification, the feed only the public ones: compare the times to
     # read the same whole log
-    read_ratio = (b3_count / b3) / (p5_count / p5)
-    events_p2 = p2.throughput * 1000
-    figures += [
+    read_ratio = (m.b3_count / m.b3) / (m.p5_count / m.p5)
+    events_p2 = m.p2.throughput * 1000
+    ledger_rate, metrics_rate = m.p5_count / m.ledger_s, m.p5_count / m.metrics_s
+    figures = [
         Figure("B1 bare FastAPI+INSERT, 64 conns: requests/s", b1_tput, "req/s", b1_tput),
-        Figure("B1 p50", ms(b1.latencies_s, 0.5), "ms"),
-        Figure("B1 p99", ms(b1.latencies_s, 0.99), "ms"),
-        Figure("B2 raw executemany, 100 rows/txn: rows/s", b2, "rows/s", b2),
-        Figure("B3 direct read of the notification log: rows/s", b3, "rows/s", b3),
+        Figure("B1 p50", ms(m.b1.latencies_s, 0.5), "ms"),
+        Figure("B1 p99", ms(m.b1.latencies_s, 0.99), "ms"),
+        Figure("B2 raw executemany, 100 rows/txn: rows/s", m.b2, "rows/s", m.b2),
+        Figure("B3 direct read of the notification log: rows/s", m.b3, "rows/s", m.b3),
         Figure(
             "P1 single-event POST, 64 conns: requests/s",
             p1_tput, "req/s", b1_tput, ">= 0.8x B1", p1_tput >= 0.8 * b1_tput,
         ),
-        Figure("P1 p50", ms(p1.latencies_s, 0.5), "ms"),
+        Figure("P1 p50", ms(m.p1.latencies_s, 0.5), "ms"),
         Figure(
-            "P1 p99", ms(p1.latencies_s, 0.99), "ms", None, "<= 100 ms",
-            ms(p1.latencies_s, 0.99) <= 100,
+            "P1 p99", ms(m.p1.latencies_s, 0.99), "ms", None, "<= 100 ms",
+            ms(m.p1.latencies_s, 0.99) <= 100,
         ),
         Figure(
             "P2 batch intake (1,000/request): events/s",
-            events_p2, "events/s", b2, ">= 0.3x B2", events_p2 >= 0.3 * b2,
+            events_p2, "events/s", m.b2, ">= 0.3x B2", events_p2 >= 0.3 * m.b2,
         ),
-        Figure("P3 load: requests/s (target: half of P1)", p3.throughput, "req/s"),
-        Figure("P3 lag POST -> ledger transaction p50", ms(ledger_lag, 0.5), "ms"),
+        Figure("P3 load: requests/s (target: half of P1)", m.p3.throughput, "req/s"),
+        Figure("P3 lag POST -> ledger transaction p50", ms(m.ledger_lag, 0.5), "ms"),
         Figure(
-            "P3 lag POST -> ledger transaction p99", ms(ledger_lag, 0.99), "ms", None,
-            "<= 500 ms", ms(ledger_lag, 0.99) <= 500,
+            "P3 lag POST -> ledger transaction p99", ms(m.ledger_lag, 0.99), "ms", None,
+            "<= 500 ms", ms(m.ledger_lag, 0.99) <= 500,
         ),
-        Figure("P3 lag POST -> metrics row p50", ms(metrics_lag, 0.5), "ms"),
+        Figure("P3 lag POST -> metrics row p50", ms(m.metrics_lag, 0.5), "ms"),
         Figure(
-            "P3 lag POST -> metrics row p99", ms(metrics_lag, 0.99), "ms", None, "<= 500 ms",
-            ms(metrics_lag, 0.99) <= 500,
+            "P3 lag POST -> metrics row p99", ms(m.metrics_lag, 0.99), "ms", None, "<= 500 ms",
+            ms(m.metrics_lag, 0.99) <= 500,
         ),
-        Figure("P3 never seen within 30 s (count)", missing[0], "", None, "0", missing[0] == 0),
+        Figure("P3 never seen within 30 s (count)", m.missing, "", None, "0", m.missing == 0),
         Figure(
             "P4 ledger rebuilt from the claims history: history events/s",
-            p5_count / ledger_s, "events/s", b3, ">= 20,000/s", p5_count / ledger_s >= 20_000,
+            ledger_rate, "events/s", m.b3, ">= 20,000/s", ledger_rate >= 20_000,
         ),
         Figure(
             "P4 metrics rebuilt (claims + ledger feeds): history events/s",
-            p5_count / metrics_s, "events/s", b3, ">= 20,000/s", p5_count / metrics_s >= 20_000,
+            metrics_rate, "events/s", m.b3, ">= 20,000/s", metrics_rate >= 20_000,
         ),
-        Figure("P5 claims feed over HTTP: entries/s", p5, "entries/s"),
+        Figure("P5 claims feed over HTTP: entries/s", m.p5, "entries/s"),
         Figure(
             "P5 time to read the whole log, direct / over HTTP",
             read_ratio, "x", None, ">= 0.3", read_ratio >= 0.3,
@@ -506,14 +537,14 @@ def run(args: argparse.Namespace) -> list[Figure]:
     ]  # fmt: skip
     figures += [
         Figure(f"P7 peak RSS {name}", value, "MB", None, "<= 300 MB", value <= 300)
-        for name, value in rss.items()
+        for name, value in m.rss.items()
     ]
     print(
-        f"\nhistory: {p5_count:,} claims notifications (direct read saw {b3_count:,}); "
-        f"P1 {len(p1.latencies_s):,} requests, P2 {len(p2.latencies_s):,} batches, "
-        f"P3 {len(p3.latencies_s):,} requests; rebuilds over the {p5_count:,}-event claims "
-        f"history applied the {ledger_count:,} entries the ledger reads in {ledger_s:.1f} s and "
-        f"the {metrics_count:,} metrics reads in {metrics_s:.1f} s"
+        f"\nhistory: {m.p5_count:,} claims notifications (direct read saw {m.b3_count:,}); "
+        f"P1 {len(m.p1.latencies_s):,} requests, P2 {len(m.p2.latencies_s):,} batches, "
+        f"P3 {len(m.p3.latencies_s):,} requests; rebuilds over the {m.p5_count:,}-event claims "
+        f"history applied the {m.ledger_count:,} entries the ledger reads in {m.ledger_s:.1f} s "
+        f"and the {m.metrics_count:,} metrics reads in {m.metrics_s:.1f} s"
     )
     return figures
 
