@@ -38,6 +38,7 @@ class IntakeResult:
     position: int
     claim_ids: list[str]
     created: bool
+    retired_claim_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,36 @@ class CorrectionResult:
 
 @dataclass
 class Rederivation:
+    """What a re-derivation changed: new claims by the event that triggered them, retired
+    claims, and both per participant stream (so an answer can name what each request caused)."""
+
     new_by_trigger: dict[str, list[str]] = field(default_factory=dict)
     retired: list[str] = field(default_factory=list)
+    new_by_participant: dict[UUID, list[tuple[str, str]]] = field(default_factory=dict)
+    retired_by_participant: dict[UUID, list[str]] = field(default_factory=dict)
 
     def derived(self) -> list[str]:
         return [claim_id for ids in self.new_by_trigger.values() for claim_id in ids]
+
+    def attributed(
+        self, recorded_now: dict[UUID, list[str]]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """(derived, retired) claim ids per event recorded now. A claim goes to the event
+        that triggered it when that event was recorded now, otherwise (a late earlier event
+        completed an older trigger's history) to the participant's last event recorded now;
+        so is every retirement."""
+        derived: dict[str, list[str]] = {}
+        retired: dict[str, list[str]] = {}
+        for stream, event_ids in recorded_now.items():
+            if not event_ids:
+                continue
+            last = event_ids[-1]
+            for trigger_event_id, claim_id in self.new_by_participant.get(stream, []):
+                owner = trigger_event_id if trigger_event_id in event_ids else last
+                derived.setdefault(owner, []).append(claim_id)
+            if self.retired_by_participant.get(stream):
+                retired.setdefault(last, []).extend(self.retired_by_participant[stream])
+        return derived, retired
 
 
 @dataclass

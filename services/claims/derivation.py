@@ -66,6 +66,9 @@ def rederive(
                 )
                 participant.unlink_claim(key, link["claim_id"])
                 result.retired.append(link["claim_id"])
+                result.retired_by_participant.setdefault(participant.id, []).append(
+                    link["claim_id"]
+                )
         wanted += [
             (participant, key, fresh, claim_fingerprint(fresh))
             for key, fresh in derived.items()
@@ -82,6 +85,9 @@ def rederive(
         batch.claims[claim.id] = claim
         participant.link_claim(key, str(claim.id), fingerprint)
         result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
+        result.new_by_participant.setdefault(participant.id, []).append(
+            (fresh.trigger_event_id, str(claim.id))
+        )
     return result
 
 

@@ -274,6 +274,7 @@ class IntakeReceipt(Aggregate):
         participant_id: str
         participant_stream_version: int
         claim_ids: list[str]
+        retired_claim_ids: list[str] | None = None  # absent from receipts issued before it
 
     @staticmethod
     def create_id(contract_id: str, provider_id: str, event_id: str, **_: Any) -> UUID:
@@ -289,12 +290,14 @@ class IntakeReceipt(Aggregate):
         participant_id: str,
         participant_stream_version: int,
         claim_ids: list[str],
+        retired_claim_ids: list[str] | None = None,
     ) -> None:
         self.event_id = event_id
         self.body_sha256 = body_sha256
         self.participant_id = participant_id
         self.participant_stream_version = participant_stream_version
         self.claim_ids = claim_ids
+        self.retired_claim_ids = retired_claim_ids or []
 
 
 def receipt_id(contract_id: str, provider_id: str, event_id: str) -> UUID:

@@ -94,10 +94,10 @@ class IntakeUseCases:
             for r in requests
         ]
         for group in groups.values():
-            group.new_claims = rederive(
+            group.new_claims, group.retired_claims = rederive(
                 group.batch, group.versions, "system:intake", self.claim, self._clock(),
                 self.existing,
-            ).new_by_trigger  # fmt: skip
+            ).attributed(group.recorded_now)  # fmt: skip
         for request, staged in zip(requests, planned, strict=True):
             group = groups[(request.contract_id, request.provider_id)]
             for incoming, outcome in staged:
@@ -110,7 +110,7 @@ class IntakeUseCases:
         }
         return [
             [
-                self._result(outcome, incoming, positions, groups[key].new_claims)
+                self._result(outcome, incoming, positions, groups[key])
                 for incoming, outcome in staged
             ]
             for key, staged in zip(
@@ -144,6 +144,7 @@ class IntakeUseCases:
                 )
             participant = batch.participants[stream]
             batch.actors[stream] = request.actor
+            group.recorded_now.setdefault(stream, []).append(incoming.event_id)
             attributes, sealed = self._seal_personal(group.latest, participant, incoming)
             participant.record_event(
                 event_id=incoming.event_id,
@@ -213,7 +214,12 @@ class IntakeUseCases:
         position = self.position_of(stream, receipt.participant_stream_version)
         assert position is not None
         return IntakeResult(
-            incoming.event_id, receipt.participant_id, position, receipt.claim_ids, False
+            incoming.event_id,
+            receipt.participant_id,
+            position,
+            receipt.claim_ids,
+            False,
+            list(receipt.retired_claim_ids or []),
         )
 
     def _subject_of(
@@ -245,6 +251,7 @@ class IntakeUseCases:
                 participant_id=participant.participant_id,
                 participant_stream_version=stream_version,
                 claim_ids=group.new_claims.get(incoming.event_id, []),
+                retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
             )
         )
 
@@ -253,7 +260,7 @@ class IntakeUseCases:
         outcome: IntakeResult | Participant,
         incoming: IncomingEvent,
         positions: dict[tuple[UUID, int], int],
-        new_claims: dict[str, list[str]],
+        group: IntakeGroup,
     ) -> IntakeResult:
         if isinstance(outcome, IntakeResult):
             return outcome
@@ -262,8 +269,9 @@ class IntakeUseCases:
             event_id=incoming.event_id,
             participant_id=outcome.participant_id,
             position=positions[(outcome.id, stream_version)],
-            claim_ids=new_claims.get(incoming.event_id, []),
+            claim_ids=group.new_claims.get(incoming.event_id, []),
             created=True,
+            retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
         )
 
 
@@ -274,7 +282,9 @@ class IntakeGroup:
     versions: list[RuleBookVersion]
     batch: Batch = field(default_factory=Batch)
     seen: dict[str, str] = field(default_factory=dict)  # event id -> body digest
-    new_claims: dict[str, list[str]] = field(default_factory=dict)
+    recorded_now: dict[UUID, list[str]] = field(default_factory=dict)  # stream -> event ids
+    new_claims: dict[str, list[str]] = field(default_factory=dict)  # event id -> claim ids
+    retired_claims: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def latest(self) -> RuleBook:

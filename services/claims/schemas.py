@@ -56,7 +56,14 @@ class EventRecordedOut(BaseModel):
     event_id: str
     participant_id: str
     position: int = Field(description="Feed position of the recorded event")
-    claim_ids: list[str] = Field(description="Claims this event derived")
+    claim_ids: list[str] = Field(
+        description="Claims this event derived: those it triggered, and those an earlier-dated "
+        "event completed (listed on the request's last event about the participant)"
+    )
+    retired_claim_ids: list[str] = Field(
+        default_factory=list,
+        description="Claims this event retired (voided, or marked for reversal if verified)",
+    )
 
 
 class BatchIn(Body):

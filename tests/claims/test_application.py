@@ -199,3 +199,26 @@ def test_events_in_the_future_are_refused(app: ClaimsApplication) -> None:
     future = IncomingEvent("f-1", "case-9", "referral", dt.date(2027, 1, 1), {})
     with pytest.raises(EventRejected):
         app.record_events("ips-employment", PROVIDER, [future], ACTOR)
+
+
+def test_a_late_earlier_event_lists_the_claims_it_completed(app: ClaimsApplication) -> None:
+    referral, enrollment = story_events()[:2]
+    [first] = app.record_events("ips-employment", PROVIDER, [enrollment], ACTOR)
+    assert first.claim_ids == []  # engagement needs a referral first
+    # the referral arrives late: it completes the enrollment's engagement claim
+    [late] = app.record_events("ips-employment", PROVIDER, [referral], ACTOR)
+    assert claim_summary(app, late.claim_ids) == [("engagement", 50_000, "submitted")]
+    [again] = app.record_events("ips-employment", PROVIDER, [referral], ACTOR)
+    assert again == dataclasses.replace(late, created=False)
+
+
+def test_an_answer_lists_the_claims_its_event_retired(app: ClaimsApplication) -> None:
+    events = story_events()
+    late_start = dataclasses.replace(
+        events[2], event_id="ev-late", occurred_on=events[1].occurred_on
+    )
+    [*_, start] = app.record_events("ips-employment", PROVIDER, events[:3], ACTOR)
+    [late] = app.record_events("ips-employment", PROVIDER, [late_start], ACTOR)
+    assert late.retired_claim_ids == start.claim_ids
+    assert claim_summary(app, late.claim_ids) == [("job_start", 150_000, "submitted")]
+    assert claim_summary(app, late.retired_claim_ids) == [("job_start", 150_000, "voided")]

@@ -91,6 +91,7 @@ def _recorded(result: IntakeResult) -> dict[str, Any]:
         "participant_id": result.participant_id,
         "position": result.position,
         "claim_ids": result.claim_ids,
+        "retired_claim_ids": result.retired_claim_ids,
     }
 
 
