@@ -35,6 +35,11 @@ def exponent_of(currency: str) -> int:
         raise MoneyError(f"unsupported currency {currency!r}") from None
 
 
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest unit in major units: Decimal('0.01') for GBP."""
+    return Decimal(1).scaleb(-exponent_of(currency))
+
+
 def parse_decimal(text: str) -> Decimal:
     """Parse a decimal amount written as a string; floats are refused by the callers' types."""
     try:
@@ -46,14 +51,34 @@ def parse_decimal(text: str) -> Decimal:
     return value
 
 
-def to_minor(amount: Decimal, currency: str, rounding: Rounding) -> int:
-    """Round once, by the declared rule, to the currency's minor unit."""
-    quantum = Decimal(1).scaleb(-exponent_of(currency))
-    rounded = amount.quantize(quantum, rounding=rounding.decimal_mode)
+def to_minor(
+    amount: Decimal, currency: str, rounding: Rounding, unit: Decimal | None = None
+) -> int:
+    """Round once, by the declared rule, to a multiple of ``unit`` (by default the currency's
+    minor unit): 312.642 AFN to a unit of 1 is 313, to a unit of 5 is 315, half-up."""
+    quantum = minor_unit(currency)
+    if unit is None or unit == quantum:
+        rounded = amount.quantize(quantum, rounding=rounding.decimal_mode)
+    else:
+        check_rounding_unit(unit, currency)
+        units = (amount / unit).quantize(Decimal(1), rounding=rounding.decimal_mode)
+        rounded = units * unit
     minor = int(rounded.scaleb(exponent_of(currency)))
     if abs(minor) > MAX_AMOUNT_MINOR:
         raise MoneyError(f"amount {amount} is out of range")
     return minor
+
+
+def check_rounding_unit(unit: Decimal, currency: str) -> None:
+    """A rounding unit is positive and a whole number of the currency's minor units."""
+    if not unit.is_finite() or unit <= 0:
+        raise MoneyError(f"a rounding unit must be positive, not {unit}")
+    minor_units = unit.scaleb(exponent_of(currency))
+    if minor_units != minor_units.to_integral_value():
+        raise MoneyError(
+            f"{unit} is not a whole number of {currency}'s minor unit "
+            f"({Decimal(1).scaleb(-exponent_of(currency))})"
+        )
 
 
 def exact_minor(text: str, currency: str) -> int:

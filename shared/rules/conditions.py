@@ -10,15 +10,21 @@ from typing import Any
 
 from shared.rules.attributes import typed_value
 from shared.rules.model import (
+    Absent,
     AllOf,
     AnyOf,
     Comparison,
     Condition,
+    Count,
     CumulativeDays,
     DaysBetween,
     Not,
+    Period,
     RuleBook,
+    Window,
 )
+
+COUNTED = "event"  # the name a count's ``where`` gives each counted event
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,54 @@ def holds(context: Context, condition: Condition) -> bool:
         spec_c = condition.cumulative_days
         total = cumulative_days(context.history, spec_c.start, spec_c.stop, context.as_of)
         return compare(spec_c.op, total, spec_c.value)
+    if isinstance(condition, Count):
+        spec_n = condition.count
+        found = counted(context, spec_n.event, spec_n.where, spec_n.window, spec_n.distinct)
+        return found is not None and compare(spec_n.op, found, spec_n.value)
+    if isinstance(condition, Absent):
+        spec_a = condition.absent
+        return counted(context, spec_a.event, spec_a.where, spec_a.window, None) == 0
     return _comparison_holds(context, condition)
+
+
+def counted(
+    context: Context,
+    event_type: str,
+    where: Sequence[Comparison],
+    window: Window,
+    distinct: Period | None,
+) -> int | None:
+    """How many of the subject's events of a type (that meet ``where``) lie in the window
+    around its anchor; with ``distinct``, how many periods hold one. None: no anchor."""
+    anchor = context.bound.get(window.anchor)
+    if anchor is None:
+        return None
+    first, last = window_days(window, anchor.occurred_on)
+    matching = [
+        event
+        for event in context.history
+        if event.type == event_type
+        and event.event_id != anchor.event_id
+        and (first is None or first <= event.occurred_on)
+        and event.occurred_on <= last
+        and all(
+            _comparison_holds(Context(context.book, {COUNTED: event}, (), context.as_of), part)
+            for part in where
+        )
+    ]
+    if distinct is not None:
+        return len({distinct.label(event.occurred_on) for event in matching})
+    return len(matching)
+
+
+def window_days(window: Window, anchor_on: dt.date) -> tuple[dt.date | None, dt.date]:
+    """The first and last day (both inclusive) of a window; None: no first day."""
+    if window.period is not None:
+        return window.period.bounds(anchor_on)
+    if window.days_before is None and window.days_after is None:
+        return None, anchor_on
+    first = anchor_on - dt.timedelta(days=window.days_before or 0)
+    return first, anchor_on + dt.timedelta(days=window.days_after or 0)
 
 
 def cumulative_days(history: Sequence[RecordedEvent], start: str, stop: str, as_of: dt.date) -> int:

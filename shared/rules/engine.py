@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.money import to_minor
+from shared.money import minor_unit, to_minor
 from shared.rules.conditions import Context, RecordedEvent, holds
 from shared.rules.model import Outcome, PriceTier, RuleBook
 
@@ -103,7 +103,10 @@ def derive(versions: Sequence[RuleBookVersion], history: Sequence[RecordedEvent]
     counts: dict[str, int] = {}
     for trigger in ordered:
         in_effect = version_in_effect(versions, trigger.occurred_on)
-        if in_effect is None or not _eligible(in_effect.rulebook, ordered, trigger.occurred_on)[0]:
+        if in_effect is None:
+            continue
+        subject = in_effect.rulebook.subject_of(trigger.type)
+        if not _eligible(in_effect.rulebook, subject, ordered, trigger.occurred_on)[0]:
             continue
         for outcome in in_effect.rulebook.outcomes:
             if outcome.trigger != trigger.type:
@@ -130,14 +133,17 @@ def _current_eligibility(
     in_effect = version_in_effect(versions, ordered[-1].occurred_on)
     if in_effect is None:
         return False, ["no contract version was in effect on the participant's latest event"]
-    return _eligible(in_effect.rulebook, ordered, ordered[-1].occurred_on)
+    subject = in_effect.rulebook.subject_of(ordered[-1].type)
+    return _eligible(in_effect.rulebook, subject, ordered, ordered[-1].occurred_on)
 
 
 def _eligible(
-    book: RuleBook, ordered: list[RecordedEvent], as_of: dt.date
+    book: RuleBook, subject: str | None, ordered: list[RecordedEvent], as_of: dt.date
 ) -> tuple[bool, list[str]]:
-    """Eligibility is judged on the subject's first event of each type."""
-    if book.eligibility is None:
+    """Eligibility is judged on the subject's first event of each type, by the rules of its
+    own kind (a hospital is never judged by the participants' eligibility)."""
+    eligibility = book.eligibility_for(subject) if subject is not None else None
+    if eligibility is None:
         return True, []
     first: dict[str, RecordedEvent] = {}
     for event in ordered:
@@ -145,7 +151,7 @@ def _eligible(
     context = Context(book, first, ordered, as_of)
     reasons = [
         f"condition {index} does not hold"
-        for index, condition in enumerate(book.eligibility.conditions)
+        for index, condition in enumerate(eligibility.conditions)
         if not holds(context, condition)
     ]
     return not reasons, reasons
@@ -236,15 +242,19 @@ def _price(
     )
     factor, multiplier_trace = _multiplier(book, outcome, bound)
     unrounded = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor
+    rounding = outcome.rounding or book.rounding
+    unit_text = outcome.rounding_unit or book.rounding_unit
+    unit = Decimal(unit_text) if unit_text is not None else minor_unit(book.currency)
     return {
         "tariff": tariff,
         "tariff_source": source,
         "percentage": percentage,
         "multiplier": multiplier_trace,
         "unrounded": str(unrounded),
-        "rounding": book.rounding.value,
+        "rounding": rounding.value,
+        "rounding_unit": str(unit),
         "tier": tier.id if tier is not None else None,
-        "amount_minor": to_minor(unrounded, book.currency, book.rounding),
+        "amount_minor": to_minor(unrounded, book.currency, rounding, unit),
     }
 
 

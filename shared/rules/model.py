@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.money import Rounding
@@ -21,6 +21,7 @@ PARTICIPANT = "participant"
 MAX_DAYS = 36_500
 MAX_ITEMS = 200
 MAX_STRING_LENGTH = 500
+MAX_COUNT = 10_000
 RULEBOOK_FORMAT: Literal[1] = 1
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -28,6 +29,12 @@ PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")]
 Percentage = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$")]
 PeriodLabel = Annotated[str, Field(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")]
+
+
+def _unset(value: object) -> bool:
+    """Optional constructs added after format 1 are left out of the canonical document while
+    unset, so a rule book written before them keeps its digest (and its registration)."""
+    return value is None
 
 
 class Strict(BaseModel):
@@ -45,6 +52,23 @@ class Period(StrEnum):
         if self is Period.QUARTER:
             return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
         return f"{day.year:04d}"
+
+    def bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
+        """The first and last day of the period that holds ``day``."""
+        if self is Period.MONTH:
+            first_month, months = day.month, 1
+        elif self is Period.QUARTER:
+            first_month, months = (day.month - 1) // 3 * 3 + 1, 3
+        else:
+            first_month, months = 1, 12
+        first = dt.date(day.year, first_month, 1)
+        after_month = first_month + months
+        after = (
+            dt.date(day.year + 1, after_month - 12, 1)
+            if after_month > 12
+            else dt.date(day.year, after_month, 1)
+        )
+        return first, after - dt.timedelta(days=1)
 
 
 # ---- event types -------------------------------------------------------------------------
@@ -140,7 +164,92 @@ class Not(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-Condition = Comparison | DaysBetween | CumulativeDays | AllOf | AnyOf | Not
+class Window(Strict):
+    """Which of the subject's events a count or an absence looks at, around an anchor event.
+
+    ``days_before`` and ``days_after`` make an inclusive window of days around the anchor's
+    date; ``period`` takes the calendar period that holds it; with none of them, the window is
+    every event on or before the anchor's day. The anchor event itself is never counted.
+    """
+
+    anchor: Name = Field(default="trigger", description="trigger, or a requirement's name")
+    days_before: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    days_after: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    period: Period | None = None
+
+
+class CountSpec(Strict):
+    event: Name
+    where: list[Comparison] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Conditions on each counted event, written event.<attribute>",
+    )
+    window: Window = Field(default_factory=Window)
+    distinct: Period | None = Field(
+        default=None, description="Count the distinct periods with such an event, not events"
+    )
+    op: OrderOp
+    value: int = Field(ge=0, le=MAX_COUNT)
+
+
+class Count(Strict):
+    """How many of the subject's events of a type fall in a window, compared with a number."""
+
+    count: CountSpec
+
+
+class AbsenceSpec(Strict):
+    event: Name
+    where: list[Comparison] = Field(default_factory=list, max_length=20)
+    window: Window = Field(default_factory=Window)
+
+
+class Absent(Strict):
+    """No event of the type in the window (a count of zero)."""
+
+    absent: AbsenceSpec
+
+
+CONDITION_KINDS: dict[str, type[BaseModel]] = {
+    "attribute": Comparison,
+    "days_between": DaysBetween,
+    "cumulative_days": CumulativeDays,
+    "count": Count,
+    "absent": Absent,
+    "all": AllOf,
+    "any": AnyOf,
+    "not": Not,
+}
+CONDITION_TAG = "\u00b7"  # marks a condition kind in an error's path; the validator drops it
+
+
+def _condition_kind(value: Any) -> str | None:
+    """Which kind a condition is, from its one distinguishing key (or its class)."""
+    if isinstance(value, dict):
+        kinds = [key for key in CONDITION_KINDS if key in value]
+        return CONDITION_TAG + kinds[0] if len(kinds) == 1 else None
+    for key, kind in CONDITION_KINDS.items():
+        if isinstance(value, kind):
+            return CONDITION_TAG + key
+    return None
+
+
+Condition = Annotated[
+    Annotated[Comparison, Tag(CONDITION_TAG + "attribute")]
+    | Annotated[DaysBetween, Tag(CONDITION_TAG + "days_between")]
+    | Annotated[CumulativeDays, Tag(CONDITION_TAG + "cumulative_days")]
+    | Annotated[Count, Tag(CONDITION_TAG + "count")]
+    | Annotated[Absent, Tag(CONDITION_TAG + "absent")]
+    | Annotated[AllOf, Tag(CONDITION_TAG + "all")]
+    | Annotated[AnyOf, Tag(CONDITION_TAG + "any")]
+    | Annotated[Not, Tag(CONDITION_TAG + "not")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition_kind",
+        custom_error_message="a condition has exactly one of: " + ", ".join(CONDITION_KINDS),
+    ),
+]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()
@@ -209,6 +318,12 @@ class Outcome(Strict):
         default="base", description="When no tier matches: pay the base, or claim nothing"
     )
     evidence: list[Name] = Field(default_factory=list, max_length=20)
+    rounding: Rounding | None = Field(
+        default=None, exclude_if=_unset, description="Overrides the contract's rounding rule"
+    )
+    rounding_unit: DecimalText | None = Field(
+        default=None, exclude_if=_unset, description="Overrides the contract's rounding unit"
+    )
 
 
 # ---- caps, targets, KPIs ---------------------------------------------------------------------
@@ -310,7 +425,10 @@ class Verification(Strict):
 
 
 class Eligibility(Strict):
-    """Conditions on the subject's first event of each named type; all must hold."""
+    """Conditions on the subject's first event of each named type; all must hold.
+
+    ``eligibility`` judges participants; ``entity_eligibility`` judges each entity kind (a
+    hospital, a school) on its own events. A subject is never judged by another kind's rules."""
 
     conditions: list[Condition] = Field(min_length=1, max_length=MAX_ITEMS)
 
@@ -321,11 +439,19 @@ class RuleBook(Strict):
     name: str = Field(min_length=1, max_length=200)
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     rounding: Rounding = Rounding.HALF_UP
+    rounding_unit: DecimalText | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="Amounts are rounded to a multiple of this [the currency's minor unit]",
+    )
     effective_from: dt.date
     contract_end: dt.date | None = None
     providers: list[Provider] = Field(min_length=1, max_length=MAX_ITEMS)
     event_types: dict[Name, EventTypeSpec] = Field(min_length=1, max_length=MAX_ITEMS)
     eligibility: Eligibility | None = None
+    entity_eligibility: dict[Name, Eligibility] | None = Field(
+        default=None, exclude_if=_unset, max_length=MAX_ITEMS
+    )
     base_amounts: dict[Name, DecimalText] = Field(default_factory=dict, max_length=MAX_ITEMS)
     multiplier_tables: dict[Name, MultiplierTable] = Field(default_factory=dict, max_length=50)
     evidence_types: list[Name] = Field(default_factory=list, max_length=MAX_ITEMS)
@@ -338,6 +464,16 @@ class RuleBook(Strict):
 
     def provider_ids(self) -> set[str]:
         return {p.id for p in self.providers}
+
+    def eligibility_for(self, subject: str) -> Eligibility | None:
+        """The eligibility rules of one kind of subject (a participant, or an entity kind)."""
+        if subject == PARTICIPANT:
+            return self.eligibility
+        return (self.entity_eligibility or {}).get(subject)
+
+    def subject_of(self, event_type: str) -> str | None:
+        spec = self.event_types.get(event_type)
+        return spec.subject if spec is not None else None
 
     def stages(self) -> list[str]:
         """The participant funnel: event types about participants, in the rule book's order."""

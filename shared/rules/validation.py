@@ -6,7 +6,6 @@ author can fix a document in one pass. Nothing half-valid is ever registered.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,31 +14,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.errors import FieldProblem
-from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
+from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, check_rounding_unit, parse_decimal
 from shared.rules.model import (
+    CONDITION_TAG,
     PARTICIPANT,
-    AllOf,
-    AnyOf,
-    AttributeSpec,
     AttributeType,
-    Comparison,
-    Condition,
-    CumulativeDays,
-    DaysBetween,
+    Eligibility,
     EventTypeSpec,
-    Not,
     Outcome,
     RuleBook,
     RuleBookInvalid,
 )
 from shared.rules.satisfiable import can_hold
+from shared.rules.validation_conditions import Scope, attribute_spec, condition_problems
 from shared.rules.validation_reporting import (
     money_problems,
     reporting_problems,
     target_and_kpi_problems,
 )
-
-Scope = dict[str, str]
 
 
 def validate_rulebook(document: Any) -> RuleBook:
@@ -47,15 +39,18 @@ def validate_rulebook(document: Any) -> RuleBook:
         book = RuleBook.model_validate(document)
     except ValidationError as exc:
         raise RuleBookInvalid(
-            [
-                FieldProblem(".".join(str(p) for p in err["loc"]) or "document", err["msg"])
-                for err in exc.errors()
-            ]
+            [FieldProblem(_path(err["loc"]), err["msg"]) for err in exc.errors()]
         ) from None
     problems = list(_problems(book))
     if problems:
         raise RuleBookInvalid(problems)
     return book
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    """An error's field path, without the tags that name a condition's kind."""
+    parts = [str(p) for p in location if not str(p).startswith(CONDITION_TAG)]
+    return ".".join(parts) or "document"
 
 
 def _problems(book: RuleBook) -> Iterator[FieldProblem]:
@@ -69,12 +64,8 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
     for name, spec in book.event_types.items():
         yield from _attribute_problems(f"event_types.{name}", spec)
     yield from _amount_problems(book)
-    if book.eligibility is not None:
-        scope = {t: t for t, s in book.event_types.items() if s.subject == PARTICIPANT}
-        for index, condition in enumerate(book.eligibility.conditions):
-            yield from _condition_problems(
-                book, scope, f"eligibility.conditions.{index}", condition
-            )
+    yield from _rounding_unit_problems(book, "rounding_unit", book.rounding_unit)
+    yield from _eligibility_problems(book)
     seen: set[str] = set()
     for index, outcome in enumerate(book.outcomes):
         if outcome.id in seen:
@@ -85,6 +76,30 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
     yield from _cap_problems(book)
     yield from target_and_kpi_problems(book)
     yield from reporting_problems(book)
+
+
+def _eligibility_problems(book: RuleBook) -> Iterator[FieldProblem]:
+    """Each kind of subject is judged only on its own events."""
+    entity_kinds = {s.subject for s in book.event_types.values()} - {PARTICIPANT}
+    declared: list[tuple[str, str, Eligibility | None]] = [
+        ("eligibility", PARTICIPANT, book.eligibility)
+    ]
+    for kind, eligibility in (book.entity_eligibility or {}).items():
+        if kind not in entity_kinds:
+            known = ", ".join(sorted(entity_kinds)) or "none"
+            yield FieldProblem(
+                f"entity_eligibility.{kind}",
+                f"no event type is about a {kind!r}; entity kinds: {known}"
+                + ("" if kind != PARTICIPANT else " (participants use eligibility)"),
+            )
+            continue
+        declared.append((f"entity_eligibility.{kind}", kind, eligibility))
+    for path, kind, declared_eligibility in declared:
+        if declared_eligibility is None:
+            continue
+        scope = {t: t for t, s in book.event_types.items() if s.subject == kind}
+        for index, condition in enumerate(declared_eligibility.conditions):
+            yield from condition_problems(book, scope, f"{path}.conditions.{index}", condition)
 
 
 def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem]:
@@ -105,6 +120,15 @@ def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem
         if attribute.personal and attribute.flag is not None:
             message = "a personal attribute cannot be a report flag: reports never read it"
             yield FieldProblem(f"{where}.flag", message)
+
+
+def _rounding_unit_problems(book: RuleBook, path: str, unit: str | None) -> Iterator[FieldProblem]:
+    if unit is None or book.currency not in MINOR_UNIT_EXPONENTS:
+        return
+    try:
+        check_rounding_unit(parse_decimal(unit), book.currency)
+    except MoneyError as exc:
+        yield FieldProblem(path, str(exc))
 
 
 def _amount_problems(book: RuleBook) -> Iterator[FieldProblem]:
@@ -143,7 +167,7 @@ def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[F
             yield FieldProblem(where, "max_days_before is less than min_days_before")
     for c_index, condition in enumerate(outcome.conditions):
         where = f"{path}.conditions.{c_index}"
-        yield from _condition_problems(book, scope, where, condition)
+        yield from condition_problems(book, scope, where, condition)
         if not can_hold(book, scope, condition):
             yield FieldProblem(where, "this condition can never hold")
     yield from _price_problems(book, scope, path, outcome)
@@ -157,6 +181,7 @@ def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[F
 def _price_problems(
     book: RuleBook, scope: Scope, path: str, outcome: Outcome
 ) -> Iterator[FieldProblem]:
+    yield from _rounding_unit_problems(book, f"{path}.rounding_unit", outcome.rounding_unit)
     if outcome.price is not None and outcome.base is not None:
         yield FieldProblem(f"{path}.base", "set a price or a base, not both")
     if outcome.base is not None and outcome.base not in book.base_amounts:
@@ -179,7 +204,7 @@ def _tier_problems(
     earlier: dict[str, str] = {}
     for index, tier in enumerate(outcome.price_tiers):
         where = f"{path}.price_tiers.{index}"
-        problems = list(_condition_problems(book, scope, f"{where}.when", tier.when))
+        problems = list(condition_problems(book, scope, f"{where}.when", tier.when))
         yield from problems
         if tier.price is not None:
             yield from money_problems(book, f"{where}.price", tier.price)
@@ -205,7 +230,7 @@ def _multiplier_problems(
     if table is None:
         yield FieldProblem(f"{path}.table", f"undefined multiplier table {reference.table!r}")
         return
-    spec = _attribute(book, scope, reference.attribute)
+    spec = attribute_spec(book, scope, reference.attribute)
     if isinstance(spec, str):
         yield FieldProblem(f"{path}.attribute", spec)
         return
@@ -230,109 +255,6 @@ def _multiplier_problems(
             f"multiplier_tables.{reference.table}.default",
             "a table keyed by a free string needs a default",
         )
-
-
-# ---- conditions ------------------------------------------------------------------------------
-def _attribute(book: RuleBook, scope: Scope, reference: str) -> AttributeSpec | str:
-    name, attribute_name = reference.split(".", 1)
-    if name not in scope:
-        return f"unknown name {name!r}; known: {', '.join(sorted(scope))}"
-    event_type = scope[name]
-    spec = book.event_types[event_type].attributes.get(attribute_name)
-    if spec is None:
-        return f"event type {event_type!r} has no attribute {attribute_name!r}"
-    if spec.personal:
-        return (
-            f"{event_type}.{attribute_name} is personal, so it cannot decide a payment: claims "
-            "must stay recomputable from the feed and survive erasure of personal data; record "
-            "a non-personal attribute for the rule instead (e.g. an age band)"
-        )
-    return spec
-
-
-def _condition_problems(
-    book: RuleBook, scope: Scope, path: str, condition: Condition
-) -> Iterator[FieldProblem]:
-    if isinstance(condition, AllOf | AnyOf):
-        parts, key = (
-            (condition.all, "all") if isinstance(condition, AllOf) else (condition.any, "any")
-        )
-        for index, part in enumerate(parts):
-            yield from _condition_problems(book, scope, f"{path}.{key}.{index}", part)
-    elif isinstance(condition, Not):
-        yield from _condition_problems(book, scope, f"{path}.not", condition.not_)
-    elif isinstance(condition, DaysBetween):
-        for field in ("start", "end"):
-            name = getattr(condition.days_between, field)
-            if name not in scope:
-                yield FieldProblem(
-                    f"{path}.days_between.{field}",
-                    f"unknown name {name!r}; known: {', '.join(sorted(scope))}",
-                )
-    elif isinstance(condition, CumulativeDays):
-        for field in ("start", "stop"):
-            name = getattr(condition.cumulative_days, field)
-            if name not in book.event_types:
-                yield FieldProblem(
-                    f"{path}.cumulative_days.{field}", f"undefined event type {name!r}"
-                )
-    else:
-        spec = _attribute(book, scope, condition.attribute)
-        if isinstance(spec, str):
-            yield FieldProblem(f"{path}.attribute", spec)
-        else:
-            yield from _value_problems(path, spec, condition)
-
-
-def _value_problems(
-    path: str, spec: AttributeSpec, condition: Comparison
-) -> Iterator[FieldProblem]:
-    is_list = isinstance(condition.value, list)
-    if condition.op in ("in", "not_in") and not is_list:
-        yield FieldProblem(f"{path}.value", f"{condition.op} needs a list of values")
-        return
-    if condition.op not in ("in", "not_in") and is_list:
-        yield FieldProblem(f"{path}.value", f"{condition.op} needs a single value")
-        return
-    if condition.op in ("<", "<=", ">", ">=") and spec.type in (
-        AttributeType.BOOLEAN,
-        AttributeType.ENUM,
-    ):
-        yield FieldProblem(
-            f"{path}.op", f"{condition.op} does not apply to a {spec.type} attribute"
-        )
-    values = condition.value if isinstance(condition.value, list) else [condition.value]
-    for value in values:
-        message = _value_type_problem(spec, value)
-        if message:
-            yield FieldProblem(f"{path}.value", message)
-
-
-def _value_type_problem(spec: AttributeSpec, value: Any) -> str | None:
-    kind = spec.type
-    if value is None:
-        return None
-    if kind is AttributeType.INTEGER and (isinstance(value, bool) or not isinstance(value, int)):
-        return "expected an integer"
-    if kind is AttributeType.BOOLEAN and not isinstance(value, bool):
-        return "expected true or false"
-    if kind is AttributeType.ENUM and value not in (spec.values or []):
-        return f"{value!r} is not one of the attribute's values"
-    if kind is AttributeType.DATE:
-        try:
-            dt.date.fromisoformat(str(value))
-        except ValueError:
-            return "expected an ISO date"
-    if kind is AttributeType.DECIMAL:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            return "expected a decimal written as a string"
-        try:
-            parse_decimal(str(value))
-        except MoneyError as exc:
-            return str(exc)
-    if kind is AttributeType.STRING and not isinstance(value, str):
-        return "expected a string"
-    return None
 
 
 def _verification_problems(book: RuleBook) -> Iterator[FieldProblem]:

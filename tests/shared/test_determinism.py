@@ -1,7 +1,8 @@
 """Derivation is a pure function of (versions, history): arrival order and duplicates never matter.
 
 Random histories are drawn over the richest example rule books (windows, cumulative spells,
-per-period limits, at-most-N limits, percentage tiers, multipliers) and derived once in a
+per-period limits, at-most-N limits, percentage tiers, multipliers, absences in a calendar month
+and before the trigger) and derived once in a
 canonical order, then again from a random permutation with random duplicate deliveries.
 """
 
@@ -39,6 +40,16 @@ ATTRIBUTES: dict[str, dict[str, st.SearchStrategy[dict[str, Any]]]] = {
         "job_separation": st.just({}),
         "coaching_session": st.just({}),
         "retention_check": st.just({}),
+        "progress_review": st.just({}),
+        "arrest": st.just({}),
+    },
+    "teens-and-toddlers": {
+        "stage_one_attendance": st.fixed_dictionaries(
+            {"attendance_percent": st.sampled_from([50, 90])}
+        ),
+        "qualification_gained": st.fixed_dictionaries(
+            {"level": st.sampled_from(["entry", "level_1", "level_2"])}
+        ),
     },
     "ssi-application-assistance": {
         "referral": st.just({"program": "welfare_to_work"}),
@@ -133,8 +144,9 @@ def test_the_trace_shows_how_an_amount_was_computed() -> None:
         "multiplier": {"table": "province", "key": "badakhshan", "factor": "1.58"},
         "unrounded": "210.6614",
         "rounding": "half_even",
+        "rounding_unit": "1",
         "tier": None,
-        "amount_minor": 21_066,
+        "amount_minor": 21_100,
     }
 
 

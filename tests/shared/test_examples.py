@@ -225,13 +225,14 @@ def test_basic_health_p4p_applies_the_regional_multiplier_once() -> None:
             "patient-balkh": [visit("t1", "2025-06-01", "tb_treatment_completed", "balkh")],
         },
     )
-    # 133.33 x 1.58 = 210.6614 -> 210.66 (four visits at most); 900 x 1.58 = 1422.00;
-    # 85.50 x 1.00 = 85.50; 2000 x 1.10 = 2200.00
+    # Rounded half-even to whole afghanis: 133.33 x 1.58 = 210.6614 -> 211 (four visits at
+    # most); 900 x 1.58 = 1422; 85.50 x 1.00 = 85.50 -> 86 (the even neighbour);
+    # 2000 x 1.10 = 2200
     assert claims == sorted(
         [
-            *[("woman-remote", "antenatal_visit", None, 21_066)] * 4,
+            *[("woman-remote", "antenatal_visit", None, 21_100)] * 4,
             ("woman-remote", "delivery", None, 142_200),
-            ("child-kabul", "vaccination_penta3", None, 8_550),
+            ("child-kabul", "vaccination_penta3", None, 8_600),
             ("patient-balkh", "tb_treatment_completed", None, 220_000),
         ],
         key=str,
@@ -402,3 +403,67 @@ def test_claim_keys_are_stable_per_trigger_or_period(name: str) -> None:
             "basic-health-p4p": ["antenatal_visit:v0", "antenatal_visit:v1"],
         }[name]
     )
+
+
+def test_teens_and_toddlers_pays_a_level_2_conversion_after_a_level_1() -> None:
+    attended = {"attendance_percent": 80}
+    claims, _ = run(
+        "teens-and-toddlers",
+        {
+            "straight-to-level-2": [
+                ("a1", "stage_one_attendance", "2026-01-15", attended),
+                ("a2", "qualification_gained", "2026-03-01", {"level": "level_2"}),
+            ],
+            "converted": [
+                ("b1", "stage_one_attendance", "2026-01-15", attended),
+                ("b2", "qualification_gained", "2026-03-01", {"level": "level_1"}),
+                ("b3", "qualification_gained", "2026-06-01", {"level": "level_2"}),
+            ],
+            "level-1-recorded-late": [  # the level-1 happened first but was reported after
+                ("c1", "stage_one_attendance", "2026-01-15", attended),
+                ("c3", "qualification_gained", "2026-06-01", {"level": "level_2"}),
+                ("c2", "qualification_gained", "2026-03-01", {"level": "level_1"}),
+            ],
+        },
+    )
+    # level 2 alone: 900.00; after a level 1 (700.00): the conversion, 200.00
+    assert claims == sorted(
+        [
+            ("straight-to-level-2", "qualification_level_2", None, 90_000),
+            ("converted", "qualification_level_1", None, 70_000),
+            ("converted", "qualification_level_2", "conversion_from_level_1", 20_000),
+            ("level-1-recorded-late", "qualification_level_1", None, 70_000),
+            ("level-1-recorded-late", "qualification_level_2", "conversion_from_level_1", 20_000),
+        ],
+        key=str,
+    )
+
+
+def test_employment_pathways_pays_months_without_an_arrest_on_probation_referrals() -> None:
+    def review(event_id: str, day: str) -> Event:
+        return (event_id, "progress_review", day, {})
+
+    claims, _ = run(
+        "employment-pathways",
+        {
+            "on-probation": [
+                ("r", "referral", "2025-06-05", {"referral_route": "probation"}),
+                review("v1", "2025-06-30"),  # June: no arrest -> paid
+                review("v2", "2025-07-15"),
+                ("x1", "arrest", "2025-07-28", {}),  # later in July: the July review is not paid
+                review("v3", "2025-08-14"),  # August: paid
+                review("v4", "2025-08-29"),  # August again: once per month
+                ("x2", "arrest", "2025-09-01", {}),
+                review("v5", "2025-09-30"),  # September: arrest on the 1st -> not paid
+            ],
+            "self-referred": [
+                ("r", "referral", "2025-06-05", {"referral_route": "self"}),
+                review("v1", "2025-06-30"),  # not a probation referral: never paid
+            ],
+        },
+    )
+    # 150.00 for June and for August
+    assert claims == [
+        ("on-probation", "month_without_arrest", None, 15_000),
+        ("on-probation", "month_without_arrest", None, 15_000),
+    ]
