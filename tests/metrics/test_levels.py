@@ -40,6 +40,18 @@ def test_the_thresholds_themselves() -> None:
     assert exactly == [("met", False), ("minor", False), ("minor", False), ("major", False)]
 
 
+def test_a_level_compares_the_exact_ratio_not_the_rounded_percentage() -> None:
+    kpi = KPI.model_copy(update={"minimum_level": "90", "lower_level": "89.96"})
+    labels = ["2026-01", "2026-02"]
+    tally = {
+        "2026-01": Counter({"met": 188, "missed": 21}),
+        "2026-02": Counter({"met": 9, "missed": 1}),
+    }
+    rows = assess_levels(kpi, labels, tally)
+    # 188 / 209 = 89.952...%: shown as 90.0, yet below the 90 % minimum and the 89.96 % lower level
+    assert [(r["percent"], r["level"]) for r in rows] == [("90.0", "major"), ("90.0", "met")]
+
+
 def test_two_minor_failures_stay_minor_and_the_third_is_major() -> None:
     assert levels(MINOR, MINOR) == [("minor", False), ("minor", False)]
     assert levels(MINOR, MINOR, MINOR) == [("minor", False), ("minor", False), ("major", True)]

@@ -103,7 +103,7 @@ def assess_levels(kpi: Any, labels: list[str], tally: dict[str, Counter[str]]) -
         counts = tally.get(label, Counter())
         due = counts["met"] + counts["missed"]
         share = percent(counts["met"], due)
-        level = _level(kpi, share)
+        level = _level(kpi, counts["met"], due)
         escalated = level == "minor" and below_minimum_run >= 2
         below_minimum_run = below_minimum_run + 1 if level in ("minor", "major") else 0
         final = "major" if escalated else level
@@ -126,12 +126,13 @@ def assess_levels(kpi: Any, labels: list[str], tally: dict[str, Counter[str]]) -
     return rows
 
 
-def _level(kpi: Any, share: str | None) -> str:
-    if share is None:
+def _level(kpi: Any, met: int, due: int) -> str:
+    """Judged on the exact ratio, never the rounded percentage a table shows: 188 of 209 is
+    89.952...%, shown as 90.0 but below a 90 % minimum (met x 100 < level x due)."""
+    if not due:
         return "not_assessed"
-    value = Decimal(share)
-    if kpi.lower_level is not None and value < Decimal(kpi.lower_level):
+    if kpi.lower_level is not None and met * 100 < Decimal(kpi.lower_level) * due:
         return "major"
-    if kpi.minimum_level is not None and value < Decimal(kpi.minimum_level):
+    if kpi.minimum_level is not None and met * 100 < Decimal(kpi.minimum_level) * due:
         return "minor"
     return "met"
