@@ -97,6 +97,11 @@ class ClaimsApplication(
         latest = RuleBook.model_validate(contract.documents[-1])
         if rulebook.currency != latest.currency:
             raise ContractConflict("a new version cannot change the contract's currency")
+        if rulebook.year_starts != latest.year_starts:
+            raise ContractConflict(
+                "a new version cannot move the start of the reporting year: periods already "
+                "reported, capped and limited would change their meaning"
+            )
         if rulebook.effective_from <= latest.effective_from:
             raise ContractConflict(
                 "a new version must take effect after the current one "

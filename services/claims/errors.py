@@ -41,6 +41,10 @@ class ContractConflict(Conflict):
     """A registration that would contradict the contract as registered."""
 
 
+class ContractClosed(Conflict):
+    """The contract stopped taking events (its calendar's ``claims_until`` has passed)."""
+
+
 class ProviderNotInContract(Forbidden):
     def __init__(self, provider_id: str, contract_id: str) -> None:
         super().__init__(f"provider {provider_id!r} is not a provider of contract {contract_id!r}")

@@ -22,7 +22,12 @@ from services.claims.domain import (
     participant_stream_id,
     receipt_id,
 )
-from services.claims.errors import EventIdReused, EventRejected, ProviderNotInContract
+from services.claims.errors import (
+    ContractClosed,
+    EventIdReused,
+    EventRejected,
+    ProviderNotInContract,
+)
 from services.claims.verification import retrying
 from shared.errors import FieldProblem
 from shared.identifiers import pseudonymise
@@ -160,7 +165,14 @@ class IntakeUseCases:
 
     def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
         problems: list[FieldProblem] = []
-        latest_allowed = self._clock().date() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
+        today = self._clock().date()
+        until = rulebook.calendar.claims_until if rulebook.calendar is not None else None
+        if until is not None and today > until:
+            raise ContractClosed(
+                f"contract {rulebook.contract_id!r} took its last events on {until.isoformat()}; "
+                "corrections and retractions are still accepted"
+            )
+        latest_allowed = today + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
         for index, incoming in enumerate(events):
             prefix = f"events.{index}." if len(events) > 1 else ""
             spec = rulebook.event_types.get(incoming.type)

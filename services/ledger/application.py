@@ -18,7 +18,14 @@ from services.ledger.booking import (
     remit,
     reverse,
 )
-from services.ledger.domain import CATALOGUE, Book, LedgerRuleError, PeriodAlreadyClosed, book_id
+from services.ledger.domain import (
+    CATALOGUE,
+    Book,
+    LedgerRuleError,
+    PeriodAlreadyClosed,
+    book_id,
+    caps_of,
+)
 from services.ledger.errors import (
     BookNotFound,
     PeriodCloseRefused,
@@ -99,13 +106,13 @@ class LedgerApplication(OutcomesApplication):
                 rulebook = data["rulebook"]
                 providers = [p["id"] for p in rulebook["providers"]]
                 opened = Book(
-                    data["contract_id"], rulebook["currency"], rulebook["caps"], providers
+                    data["contract_id"], rulebook["currency"], caps_of(rulebook), providers
                 )
                 books[opened.id] = opened
             elif entry.type == "contract.amended":
                 rulebook = data["rulebook"]
                 book = self._in_page(books, rulebook["contract_id"])
-                book.change_terms(rulebook["caps"], [p["id"] for p in rulebook["providers"]])
+                book.change_terms(caps_of(rulebook), [p["id"] for p in rulebook["providers"]])
             elif entry.type == "claim.verified":
                 book = self._in_page(books, data["booking"]["contract_id"])
                 accrue(book, entry.stream_id, data["booking"], month_of(entry.recorded_at))

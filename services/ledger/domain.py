@@ -65,6 +65,19 @@ def transaction_id(contract_id: str, *parts: str) -> str:
     return str(stable_id("ledger-transaction", contract_id, *parts))
 
 
+def caps_of(rulebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """A rule book's caps as the book keeps them: a period cap of a contract whose reporting
+    year does not start in January carries that start, so its quarters and years are the
+    contract's."""
+    year_starts = (rulebook.get("calendar") or {}).get("year_starts", 1)
+    return [
+        {**cap, "year_starts": year_starts}
+        if cap["scope"] == "period" and year_starts != 1
+        else cap
+        for cap in rulebook["caps"]
+    ]
+
+
 class Book(Aggregate):
     """A contract's double-entry book: balances, payable lines per claim, caps and periods."""
 
@@ -135,7 +148,9 @@ class Book(Aggregate):
             ):
                 keys.append((cap_id, cap_id, limit))
             elif scope == "period":
-                label = Period(cap["period"]).label(_date(facts["occurred_on"]))
+                label = Period(cap["period"]).label(
+                    _date(facts["occurred_on"]), cap.get("year_starts", 1)
+                )
                 keys.append((cap_id, f"{cap_id}@{label}", limit))
             elif scope == "participant":
                 keys.append((cap_id, f"{cap_id}#{facts['participant_id']}", limit))

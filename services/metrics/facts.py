@@ -55,6 +55,7 @@ class KpiPlan:
     end: str
     within_days: int
     period: Period
+    year_starts: int = 1
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         if spec.flag is not None
     )
     kpis = tuple(
-        KpiPlan(k.id, k.start, k.end, k.within_days, k.period)
+        KpiPlan(k.id, k.start, k.end, k.within_days, k.period, rulebook.year_starts)
         for k in rulebook.kpis
         if k.start in stages and k.end in stages
     )
@@ -181,4 +182,4 @@ def _kpi_status(kpi: KpiPlan, start: dt.date, end: dt.date | None) -> str:
     if end is None:
         return f"{OPEN}|{start.isoformat()}"
     status = MET if (end - start).days <= kpi.within_days else MISSED
-    return f"{status}|{kpi.period.label(start)}"
+    return f"{status}|{kpi.period.label(start, kpi.year_starts)}"

@@ -1,4 +1,6 @@
-"""Calendar periods as reports use them: months ``2026-03``, quarters ``2026-Q1``, years."""
+"""Periods as reports use them: months ``2026-03``, the contract's quarters ``2026-Q1`` and
+reporting years ``2026`` (see :class:`shared.rules.model.Period` for years not starting in
+January)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,10 @@ def months_between(start: str, end: str) -> int:
     return (int(end[:4]) - int(start[:4])) * 12 + int(end[5:7]) - int(start[5:7])
 
 
-def label_of(period: Period, month: str) -> str:
-    return period.label(first_day(month))
+def label_of(period: Period, month: str, year_starts: int = 1) -> str:
+    """The label of the month, quarter or reporting year (starting in month ``year_starts``)
+    that holds ``month``."""
+    return period.label(first_day(month), year_starts)
 
 
 def previous_label(period: Period, label: str) -> str:

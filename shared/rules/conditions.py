@@ -84,7 +84,8 @@ def counted(
     anchor = context.bound.get(window.anchor)
     if anchor is None:
         return None
-    first, last = window_days(window, anchor.occurred_on)
+    year_starts = context.book.year_starts
+    first, last = window_days(window, anchor.occurred_on, year_starts)
     matching = [
         event
         for event in context.history
@@ -98,14 +99,16 @@ def counted(
         )
     ]
     if distinct is not None:
-        return len({distinct.label(event.occurred_on) for event in matching})
+        return len({distinct.label(event.occurred_on, year_starts) for event in matching})
     return len(matching)
 
 
-def window_days(window: Window, anchor_on: dt.date) -> tuple[dt.date | None, dt.date]:
+def window_days(
+    window: Window, anchor_on: dt.date, year_starts: int = 1
+) -> tuple[dt.date | None, dt.date]:
     """The first and last day (both inclusive) of a window; None: no first day."""
     if window.period is not None:
-        return window.period.bounds(anchor_on)
+        return window.period.bounds(anchor_on, year_starts)
     if window.days_before is None and window.days_after is None:
         return None, anchor_on
     first = anchor_on - dt.timedelta(days=window.days_before or 0)

@@ -103,7 +103,7 @@ def derive(versions: Sequence[RuleBookVersion], history: Sequence[RecordedEvent]
     counts: dict[str, int] = {}
     for trigger in ordered:
         in_effect = version_in_effect(versions, trigger.occurred_on)
-        if in_effect is None:
+        if in_effect is None or _after_contract(in_effect.rulebook, trigger.occurred_on):
             continue
         subject = in_effect.rulebook.subject_of(trigger.type)
         if not _eligible(in_effect.rulebook, subject, ordered, trigger.occurred_on)[0]:
@@ -111,7 +111,7 @@ def derive(versions: Sequence[RuleBookVersion], history: Sequence[RecordedEvent]
         for outcome in in_effect.rulebook.outcomes:
             if outcome.trigger != trigger.type:
                 continue
-            limit_key = _limit_key(outcome, trigger)
+            limit_key = _limit_key(in_effect.rulebook, outcome, trigger)
             if (
                 outcome.max_per_participant is not None
                 and counts.get(limit_key, 0) >= outcome.max_per_participant
@@ -157,15 +157,19 @@ def _eligible(
     return not reasons, reasons
 
 
-def _limit_key(outcome: Outcome, trigger: RecordedEvent) -> str:
+def _after_contract(book: RuleBook, on: dt.date) -> bool:
+    return book.contract_end is not None and on > book.contract_end
+
+
+def _limit_key(book: RuleBook, outcome: Outcome, trigger: RecordedEvent) -> str:
     if outcome.per_period is None:
         return outcome.id
-    return f"{outcome.id}@{outcome.per_period.label(trigger.occurred_on)}"
+    return f"{outcome.id}@{outcome.per_period.label(trigger.occurred_on, book.year_starts)}"
 
 
-def _claim_key(outcome: Outcome, trigger: RecordedEvent) -> str:
+def _claim_key(book: RuleBook, outcome: Outcome, trigger: RecordedEvent) -> str:
     if outcome.max_per_participant == 1:
-        return _limit_key(outcome, trigger)
+        return _limit_key(book, outcome, trigger)
     return f"{outcome.id}:{trigger.event_id}"
 
 
@@ -207,7 +211,7 @@ def _evaluate(
         return None
     pricing = _price(book, outcome, tier, bound)
     return DerivedClaim(
-        claim_key=_claim_key(outcome, trigger),
+        claim_key=_claim_key(book, outcome, trigger),
         outcome_id=outcome.id,
         occurred_on=trigger.occurred_on,
         amount_minor=pricing["amount_minor"],

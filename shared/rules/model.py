@@ -42,33 +42,56 @@ class Strict(BaseModel):
 
 
 class Period(StrEnum):
+    """A month, or the contract's quarter or reporting year.
+
+    A reporting year that starts in April (``year_starts: 4``) is labelled by the calendar year
+    it starts in: ``2026`` runs from April 2026 to March 2027 and ``2026-Q1`` is April to June
+    2026. With the default January start, labels are plain calendar ones."""
+
     MONTH = "month"
     QUARTER = "quarter"
     YEAR = "year"
 
-    def label(self, day: dt.date) -> str:
+    def label(self, day: dt.date, year_starts: int = 1) -> str:
         if self is Period.MONTH:
             return f"{day.year:04d}-{day.month:02d}"
+        year, offset = _reporting_year(day, year_starts)
         if self is Period.QUARTER:
-            return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
-        return f"{day.year:04d}"
+            return f"{year:04d}-Q{offset // 3 + 1}"
+        return f"{year:04d}"
 
-    def bounds(self, day: dt.date) -> tuple[dt.date, dt.date]:
+    def bounds(self, day: dt.date, year_starts: int = 1) -> tuple[dt.date, dt.date]:
         """The first and last day of the period that holds ``day``."""
         if self is Period.MONTH:
-            first_month, months = day.month, 1
-        elif self is Period.QUARTER:
-            first_month, months = (day.month - 1) // 3 * 3 + 1, 3
+            first, months = dt.date(day.year, day.month, 1), 1
         else:
-            first_month, months = 1, 12
-        first = dt.date(day.year, first_month, 1)
-        after_month = first_month + months
-        after = (
-            dt.date(day.year + 1, after_month - 12, 1)
-            if after_month > 12
-            else dt.date(day.year, after_month, 1)
-        )
-        return first, after - dt.timedelta(days=1)
+            year, offset = _reporting_year(day, year_starts)
+            start_offset, months = (offset // 3 * 3, 3) if self is Period.QUARTER else (0, 12)
+            first = _add_months(dt.date(year, year_starts, 1), start_offset)
+        return first, _add_months(first, months) - dt.timedelta(days=1)
+
+
+def _reporting_year(day: dt.date, year_starts: int) -> tuple[int, int]:
+    """(the reporting year's label, months since it started) for a day."""
+    offset = (day.month - year_starts) % 12
+    return (day.year if day.month >= year_starts else day.year - 1), offset
+
+
+def _add_months(first_of_month: dt.date, months: int) -> dt.date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+class Calendar(Strict):
+    """The contract's reporting calendar and when it stops taking events."""
+
+    year_starts: int = Field(
+        default=1, ge=1, le=12, description="The month its reporting year starts (4: April)"
+    )
+    claims_until: dt.date | None = Field(
+        default=None,
+        description="The last day events are accepted (and so claims derived) [no such day]",
+    )
 
 
 # ---- event types -------------------------------------------------------------------------
@@ -445,7 +468,10 @@ class RuleBook(Strict):
         description="Amounts are rounded to a multiple of this [the currency's minor unit]",
     )
     effective_from: dt.date
-    contract_end: dt.date | None = None
+    contract_end: dt.date | None = Field(
+        default=None, description="Triggers dated after it derive no claims"
+    )
+    calendar: Calendar | None = Field(default=None, exclude_if=_unset)
     providers: list[Provider] = Field(min_length=1, max_length=MAX_ITEMS)
     event_types: dict[Name, EventTypeSpec] = Field(min_length=1, max_length=MAX_ITEMS)
     eligibility: Eligibility | None = None
@@ -470,6 +496,11 @@ class RuleBook(Strict):
         if subject == PARTICIPANT:
             return self.eligibility
         return (self.entity_eligibility or {}).get(subject)
+
+    @property
+    def year_starts(self) -> int:
+        """The month the contract's reporting year starts (1 unless its calendar says)."""
+        return self.calendar.year_starts if self.calendar is not None else 1
 
     def subject_of(self, event_type: str) -> str | None:
         spec = self.event_types.get(event_type)

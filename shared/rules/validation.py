@@ -61,6 +61,16 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
         yield FieldProblem("providers", "provider ids must be unique")
     if book.contract_end is not None and book.contract_end <= book.effective_from:
         yield FieldProblem("contract_end", "the contract must end after it takes effect")
+    until = book.calendar.claims_until if book.calendar is not None else None
+    if until is not None and until <= book.effective_from:
+        yield FieldProblem(
+            "calendar.claims_until", "claims must be taken after the contract starts"
+        )
+    if until is not None and book.contract_end is not None and until < book.contract_end:
+        yield FieldProblem(
+            "calendar.claims_until",
+            "claims stop being taken on or after the contract ends, so its last events count",
+        )
     for name, spec in book.event_types.items():
         yield from _attribute_problems(f"event_types.{name}", spec)
     yield from _amount_problems(book)

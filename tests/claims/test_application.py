@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 
 import pytest
@@ -11,14 +12,18 @@ from services.claims.application import ClaimsApplication, IncomingEvent
 from services.claims.claim import ClaimStatus
 from services.claims.errors import (
     ClaimTransitionRefused,
+    ContractClosed,
     ContractConflict,
     EventIdReused,
     EventRejected,
     ProviderNotInContract,
 )
+from shared.rules.model import Calendar
 from tests.claims.helpers import (
+    NOW,
     OTHER_PROVIDER,
     PROVIDER,
+    claims_app,
     ips_rulebook,
     story_events,
 )
@@ -222,3 +227,44 @@ def test_an_answer_lists_the_claims_its_event_retired(app: ClaimsApplication) ->
     assert late.retired_claim_ids == start.claim_ids
     assert claim_summary(app, late.claim_ids) == [("job_start", 150_000, "submitted")]
     assert claim_summary(app, late.retired_claim_ids) == [("job_start", 150_000, "voided")]
+
+
+def test_an_amendment_cannot_move_the_reporting_year(app: ClaimsApplication) -> None:
+    later = ips_rulebook().model_copy(
+        update={
+            "effective_from": dt.date(2027, 1, 1),
+            "calendar": Calendar(year_starts=4),
+        }
+    )
+    head = app.head_position()
+    with pytest.raises(ContractConflict, match="reporting year"):
+        app.register_contract(later)
+    assert app.head_position() == head
+
+
+def test_a_closed_contract_takes_no_new_events_but_still_takes_corrections(
+    urls: dict[str, str],
+) -> None:
+    closing = ips_rulebook().model_copy(
+        update={
+            "contract_id": "closing-contract",
+            "contract_end": dt.date(2026, 10, 31),
+            "calendar": Calendar(claims_until=dt.date(2026, 11, 22)),  # the day before NOW
+        }
+    )
+    early = claims_app(urls["claims"], clock=lambda: NOW - dt.timedelta(days=30))
+    late = claims_app(urls["claims"])
+    try:
+        early.register_contract(closing)
+        [recorded] = early.record_events("closing-contract", PROVIDER, story_events()[:2], ACTOR)[
+            1:
+        ]
+        head = late.head_position()
+        with pytest.raises(ContractClosed, match="took its last events on 2026-11-22"):
+            late.record_events("closing-contract", PROVIDER, story_events()[2:3], ACTOR)
+        assert late.head_position() == head
+        late.retract_event("closing-contract", PROVIDER, recorded.event_id, ACTOR, "entered twice")
+        assert late.head_position() > head
+    finally:
+        early.close()
+        late.close()

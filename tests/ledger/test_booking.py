@@ -19,6 +19,7 @@ from services.ledger.domain import (
     Book,
     LedgerRuleError,
     PeriodAlreadyClosed,
+    caps_of,
 )
 
 CAPS = [
@@ -242,3 +243,19 @@ def _check_books(book: Book) -> None:
         for queue in book.receivables.values()
         for _, recoverable_left in queue
     )
+
+
+def test_a_quarterly_cap_uses_the_contracts_reporting_year() -> None:
+    """Reporting years from April: 31 March and 1 April are in different quarters (2025-Q4 and
+    2026-Q1), while 1 January and 31 March share one."""
+    rulebook = {
+        "calendar": {"year_starts": 4},
+        "caps": [{"id": "quarterly", "scope": "period", "period": "quarter", "amount": "50.00"}],
+    }
+    book = Book("c", "GBP", caps_of(rulebook), ["prov"])
+    accrue(book, "jan", facts(3_000, participant="p1", day="2026-01-05"), "2026-04")
+    accrue(book, "mar", facts(3_000, participant="p2", day="2026-03-31"), "2026-04")
+    accrue(book, "apr", facts(3_000, participant="p3", day="2026-04-01"), "2026-04")
+    # January and March share 2025-Q4's 50.00: March gets 20.00; April starts 2026-Q1 afresh
+    assert [book.lines[c]["accrued"] for c in ("jan", "mar", "apr")] == [3_000, 2_000, 3_000]
+    assert caps_of({"caps": rulebook["caps"]}) == rulebook["caps"]  # January: kept as written

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -88,11 +89,17 @@ class Demo:
 
 @pytest.fixture
 def demo(urls: dict[str, str]) -> Iterator[Demo]:
+    with built_demo(urls, yaml.safe_load(RULEBOOK.read_text())) as built:
+        yield built
+
+
+@contextmanager
+def built_demo(urls: dict[str, str], document: dict[str, Any]) -> Iterator[Demo]:
     claims = claims_app(urls["claims"])
     metrics = MetricsApplication(urls["metrics"])
     with migrated_engine(urls["metrics"], "metrics") as engine:
         try:
-            claims.register_contract(parse_rulebook(yaml.safe_load(RULEBOOK.read_text())))
+            claims.register_contract(parse_rulebook(document))
             for ref, (provider, site, ltu, dates) in PEOPLE.items():
                 claims.record_events(
                     CONTRACT, provider, events_of(ref, site, ltu, dates), f"provider:{provider}"
@@ -178,6 +185,30 @@ def test_funnel_counts_in_the_month_quarter_year_and_contract_to_date(demo: Demo
         ("enrollment", 1, 5, 5, 5),
         ("job_start", 1, 3, 3, 3),
         ("job_sustained", 1, 1, 1, 1),
+    ]
+
+
+def test_quarter_and_year_to_date_follow_the_contracts_reporting_year(
+    urls: dict[str, str],
+) -> None:
+    """With a reporting year from November, March 2026 is in the year 2025 (November 2025 to
+    October 2026) and its quarter 2025-Q2 (February to April 2026)."""
+    document = {**yaml.safe_load(RULEBOOK.read_text()), "calendar": {"year_starts": 11}}
+    document["targets"][1]["values"] = {"2025-Q1": 3, "2025-Q2": 4}
+    with built_demo(urls, document) as fiscal:
+        rows = fiscal.report("funnel")
+        targets = fiscal.report("targets")
+    assert table(rows, "stage", "month", "quarter_to_date", "year_to_date", "contract_to_date") == [
+        ("referral", 2, 4, 7, 7),  # referrals: January 3, February 2, March 2
+        ("enrollment", 1, 3, 5, 5),  # January 2, February 2, March 1
+        ("job_start", 1, 3, 3, 3),  # February 2 (one corrected from March), March 1
+        ("job_sustained", 1, 1, 1, 1),
+    ]
+    investor = [r for r in targets if r["target_id"] == "investor"]
+    # 2025-Q1 is November to January: no job starts; 2025-Q2 is February to April: 3 so far
+    assert table(investor, "period", "target", "actual", "current") == [
+        ("2025-Q1", 3, 0, False),
+        ("2025-Q2", 4, 3, True),
     ]
 
 

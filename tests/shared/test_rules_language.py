@@ -13,7 +13,7 @@ import pytest
 
 from shared.money import MoneyError, Rounding, to_minor
 from shared.rules.engine import RecordedEvent, RuleBookVersion, derive
-from shared.rules.model import RuleBookInvalid, parse_rulebook
+from shared.rules.model import Period, RuleBookInvalid, parse_rulebook
 
 D = dt.date
 
@@ -400,3 +400,66 @@ def test_a_condition_of_no_known_kind_is_named_at_its_path() -> None:
             "absent, all, any, not",
         )
     ]
+
+
+# ---- the reporting calendar and the contract period --------------------------------------------
+@pytest.mark.parametrize(
+    ("day", "quarter", "year", "quarter_bounds"),
+    [
+        (D(2026, 3, 31), "2025-Q4", "2025", (D(2026, 1, 1), D(2026, 3, 31))),
+        (D(2026, 4, 1), "2026-Q1", "2026", (D(2026, 4, 1), D(2026, 6, 30))),
+        (D(2026, 12, 31), "2026-Q3", "2026", (D(2026, 10, 1), D(2026, 12, 31))),
+        (D(2027, 2, 28), "2026-Q4", "2026", (D(2027, 1, 1), D(2027, 3, 31))),
+    ],
+)
+def test_periods_of_a_reporting_year_from_april(
+    day: dt.date, quarter: str, year: str, quarter_bounds: tuple[dt.date, dt.date]
+) -> None:
+    assert Period.QUARTER.label(day, 4) == quarter
+    assert Period.YEAR.label(day, 4) == year
+    assert Period.QUARTER.bounds(day, 4) == quarter_bounds
+    first = dt.date(int(year), 4, 1)
+    assert Period.YEAR.bounds(day, 4) == (first, dt.date(int(year) + 1, 3, 31))
+
+
+def test_per_period_limits_and_windows_follow_the_reporting_year() -> None:
+    once_a_year = outcome(
+        per_period="year",
+        conditions=[{"absent": {"event": "arrest", "window": {"period": "year"}}}],
+    )
+    january = book(outcomes=[once_a_year])
+    april = book(outcomes=[once_a_year], calendar={"year_starts": 4})
+    reviews = [
+        RecordedEvent("r1", "review", D(2026, 3, 20)),
+        RecordedEvent("r2", "review", D(2026, 4, 2)),
+    ]
+    # one calendar year 2026; but the reporting years 2025 (to March) and 2026 (from April)
+    assert claims_of(january, reviews) == [("paid", "r1")]
+    assert claims_of(april, reviews) == [("paid", "r1"), ("paid", "r2")]
+    arrest = RecordedEvent("a1", "arrest", D(2026, 2, 1))
+    # the February arrest is in calendar 2026 (both reviews) but in reporting year 2025 only
+    assert claims_of(january, [*reviews, arrest]) == []
+    assert claims_of(april, [*reviews, arrest]) == [("paid", "r2")]
+
+
+def test_triggers_after_the_contract_ends_derive_nothing() -> None:
+    document = book(outcomes=[outcome(max_per_participant=None)], contract_end="2026-12-31")
+    events = [
+        RecordedEvent("r1", "review", D(2026, 12, 31)),
+        RecordedEvent("r2", "review", D(2027, 1, 1)),
+    ]
+    assert claims_of(document, events) == [("paid", "r1")]
+
+
+def test_a_calendar_that_contradicts_the_contract_period_is_refused() -> None:
+    found = problems_of(
+        book(
+            contract_end="2026-12-31",
+            calendar={"year_starts": 13, "claims_until": "2026-06-30"},
+        )
+    )
+    assert [field for field, _ in found] == ["calendar.year_starts"]
+    found = problems_of(book(contract_end="2026-12-31", calendar={"claims_until": "2026-06-30"}))
+    assert [field for field, _ in found] == ["calendar.claims_until"]
+    found = problems_of(book(calendar={"claims_until": "2024-12-31"}))
+    assert found == [("calendar.claims_until", "claims must be taken after the contract starts")]

@@ -37,7 +37,7 @@ PERSONAL_READERS = (Role.PROVIDER, Role.AUDITOR)  # a provider reads only its ow
 INTAKE_ERRORS = {
     **PROBLEM_RESPONSES,
     404: {"description": "Unknown contract"},
-    409: {"description": "event_id reused with a different body"},
+    409: {"description": "event_id reused with a different body, or the contract closed"},
     503: {"description": "Too many intake requests waiting; retry later"},
 }
 

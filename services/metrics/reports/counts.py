@@ -21,7 +21,9 @@ CONTACT_LAST_BUCKET = "61+"
 # ---- counts and conversion ---------------------------------------------------------------------
 def funnel(context: ReportContext) -> list[Row]:
     by_stage = stage_months(context)
-    quarter, year = label_of(Period.QUARTER, context.month), context.month[:4]
+    year_starts = context.rulebook.year_starts
+    quarter = label_of(Period.QUARTER, context.month, year_starts)
+    year = label_of(Period.YEAR, context.month, year_starts)
     rows = []
     for stage in context.plan.stages:
         months = by_stage.get(stage, Counter())
@@ -30,9 +32,13 @@ def funnel(context: ReportContext) -> list[Row]:
                 "stage": stage,
                 "month": months[context.month],
                 "quarter_to_date": sum(
-                    n for m, n in months.items() if label_of(Period.QUARTER, m) == quarter
+                    n
+                    for m, n in months.items()
+                    if label_of(Period.QUARTER, m, year_starts) == quarter
                 ),
-                "year_to_date": sum(n for m, n in months.items() if m[:4] == year),
+                "year_to_date": sum(
+                    n for m, n in months.items() if label_of(Period.YEAR, m, year_starts) == year
+                ),
                 "contract_to_date": sum(months.values()),
             }
         )

@@ -25,17 +25,18 @@ def targets(context: ReportContext) -> list[Row]:
     rows = []
     for series in context.rulebook.targets:
         months = by_stage.get(series.stage, Counter())
-        actual = _actuals_by_label(series.period, months)
-        current = label_of(series.period, context.month)
+        year_starts = context.rulebook.year_starts
+        actual = _actuals_by_label(series.period, months, year_starts)
+        current = label_of(series.period, context.month, year_starts)
         for label in sorted(x for x in series.values if x <= current):
             rows.append(_target_row(series, label, actual, current))
     return rows
 
 
-def _actuals_by_label(period: Period, months: Counter[str]) -> Counter[str]:
+def _actuals_by_label(period: Period, months: Counter[str], year_starts: int) -> Counter[str]:
     found: Counter[str] = Counter()
     for month, n in months.items():
-        found[label_of(period, month)] += n
+        found[label_of(period, month, year_starts)] += n
     return found
 
 
@@ -73,7 +74,7 @@ def kpis(context: ReportContext) -> list[Row]:
         tally = _kpi_tally(context, kpi, totals)
         if not tally:
             continue
-        current = label_of(kpi.period, context.month)
+        current = label_of(kpi.period, context.month, context.rulebook.year_starts)
         labels = labels_between(kpi.period, min(tally), current)
         rows.extend(assess_levels(kpi, labels, tally))
     return rows
@@ -82,6 +83,8 @@ def kpis(context: ReportContext) -> list[Row]:
 def _kpi_tally(context: ReportContext, kpi: Any, totals: dict[Any, int]) -> dict[str, Counter[str]]:
     """met / missed / pending per period of the start event, decided at the reference date."""
     tally: dict[str, Counter[str]] = defaultdict(Counter)
+    year_starts = context.rulebook.year_starts
+    current = label_of(kpi.period, context.month, year_starts)
     for (kpi_id, status), n in totals.items():
         if kpi_id != kpi.id:
             continue
@@ -89,8 +92,8 @@ def _kpi_tally(context: ReportContext, kpi: Any, totals: dict[Any, int]) -> dict
         if state == "open":
             start = dt.date.fromisoformat(where)
             late = (context.reference_date - start).days > kpi.within_days
-            state, where = ("missed" if late else "pending"), kpi.period.label(start)
-        if where <= label_of(kpi.period, context.month):
+            state, where = ("missed" if late else "pending"), kpi.period.label(start, year_starts)
+        if where <= current:
             tally[where][state] += n
     return tally
 
