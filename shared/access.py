@@ -5,18 +5,21 @@ every kind of caller, failing on any route missing from its table.
 The kinds of caller: ``anonymous`` (no token), ``admin``, ``auditor``, ``verifier``,
 ``service``, ``payer`` (a payer of the contract), ``payer_other`` (a payer of another
 contract), ``provider`` (a provider in the contract), ``provider_other`` (a provider outside
-it). A caller not listed for a route must be refused: 401 without a token, 403 with one.
+it), ``evaluator`` (an evaluator of the contract), ``evaluator_other`` (of another contract).
+A caller not listed for a route must be refused: 401 without a token, 403 with one.
 """
 
 from __future__ import annotations
 
 CALLERS = (
     "anonymous", "admin", "auditor", "verifier", "service",
-    "payer", "payer_other", "provider", "provider_other",
+    "payer", "payer_other", "provider", "provider_other", "evaluator", "evaluator_other",
 )  # fmt: skip
 PUBLIC = frozenset(CALLERS)
 FEED_READERS = frozenset({"admin", "auditor", "service"})
 TRAIL_READERS = frozenset({"admin", "auditor"})
 EVERY_TOKEN = frozenset(CALLERS) - {"anonymous"}
-CONTRACT_READERS = frozenset({"admin", "auditor", "verifier", "service", "payer", "provider"})
+CONTRACT_READERS = frozenset(
+    {"admin", "auditor", "verifier", "service", "payer", "provider", "evaluator"}
+)
 Access = dict[tuple[str, str], frozenset[str]]

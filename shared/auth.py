@@ -1,9 +1,10 @@
 """Bearer-token authentication: signed JWTs carrying a role and, where needed, a scope.
 
 Roles: ``admin``, ``provider`` (scoped to one provider id, optionally to contracts), ``verifier``,
-``payer`` (scoped to the contracts it pays), ``auditor`` (read-only), ``service`` (feed reads
-between services). Tokens are HS256 with the configured signing key; expiry, not-before, issuer
-and audience are always checked, and no other algorithm is accepted.
+``payer`` (scoped to the contracts it pays), ``evaluator`` (posts evaluation results, scoped to
+the contracts it evaluates), ``auditor`` (read-only), ``service`` (feed reads between services).
+Tokens are HS256 with the configured signing key; expiry, not-before, issuer and audience are
+always checked, and no other algorithm is accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Role(StrEnum):
     PAYER = "payer"
     AUDITOR = "auditor"
     SERVICE = "service"
+    EVALUATOR = "evaluator"
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,11 @@ class Principal:
     token_id: str = ""
 
     def may_act_on_contract(self, contract_id: str) -> bool:
-        """A scoped token (payer, or a provider limited to contracts) covers only its contracts."""
-        if self.role in (Role.PAYER, Role.PROVIDER) and self.contract_ids:
+        """A scoped token (payer, evaluator, or a provider limited to contracts) covers only its
+        contracts; payers and evaluators always name theirs."""
+        if self.role in (Role.PAYER, Role.EVALUATOR, Role.PROVIDER) and self.contract_ids:
             return contract_id in self.contract_ids
-        return self.role is not Role.PAYER
+        return self.role not in (Role.PAYER, Role.EVALUATOR)
 
     @property
     def actor(self) -> str:

@@ -63,6 +63,8 @@ def tokens(signer: TokenSigner) -> dict[str, dict[str, str]]:
         "payer_other": signer.issue(Role.PAYER, contract_ids=["another-contract"]),
         "provider": signer.issue(Role.PROVIDER, provider_id=PROVIDER),
         "provider_other": signer.issue(Role.PROVIDER, provider_id="stranger-provider"),
+        "evaluator": signer.issue(Role.EVALUATOR, contract_ids=[CONTRACT]),
+        "evaluator_other": signer.issue(Role.EVALUATOR, contract_ids=["another-contract"]),
     }
     return {"anonymous": {}} | {
         name: {"Authorization": f"Bearer {t}"} for name, t in issued.items()

@@ -19,6 +19,13 @@ ACCESS: Access = {
     ("POST", "/v1/contracts/{contract_id}/events/batch"): frozenset({"provider"}),
     ("POST", "/v1/contracts/{contract_id}/events/{event_id}/correct"): frozenset({"provider"}),
     ("POST", "/v1/contracts/{contract_id}/events/{event_id}/retract"): frozenset({"provider"}),
+    ("POST", "/v1/contracts/{contract_id}/evaluations"): frozenset({"evaluator"}),
+    ("POST", "/v1/contracts/{contract_id}/evaluations/{event_id}/correct"): frozenset(
+        {"evaluator"}
+    ),
+    ("POST", "/v1/contracts/{contract_id}/evaluations/{event_id}/retract"): frozenset(
+        {"evaluator"}
+    ),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),

@@ -16,6 +16,7 @@ from services.claims.commands import (
     Batch,
     CorrectionResult,
     IncomingEvent,
+    Recorder,
     Rederivation,
 )
 from services.claims.derivation import rederive
@@ -40,7 +41,7 @@ from services.claims.errors import (
     ParticipantNotFound,
     ProviderNotInContract,
 )
-from services.claims.intake import EVENT_DATE_TOLERANCE_DAYS, IntakeUseCases
+from services.claims.intake import EVENT_DATE_TOLERANCE_DAYS, IntakeUseCases, check_recorder
 from services.claims.personal import PersonalDataVault
 from services.claims.verification import VerificationUseCases, retrying
 from shared.errors import FieldProblem
@@ -161,21 +162,36 @@ class ClaimsApplication(
 
     # ---- corrections ----------------------------------------------------------------------------
     def correct_event(
-        self, contract_id: str, provider_id: str, correction: IncomingEvent, actor: str, reason: str
+        self,
+        contract_id: str,
+        provider_id: str,
+        correction: IncomingEvent,
+        actor: str,
+        reason: str,
+        recorded_by: Recorder = "provider",
     ) -> CorrectionResult:
         """Replace a recorded event's body; claims are re-derived in the same transaction."""
+        event_id = correction.event_id
         return retrying(
             lambda: self._amend_event(
-                contract_id, provider_id, correction.event_id, actor, correction, reason
+                contract_id, provider_id, event_id, (actor, recorded_by), correction, reason
             )
         )
 
     def retract_event(
-        self, contract_id: str, provider_id: str, event_id: str, actor: str, reason: str
+        self,
+        contract_id: str,
+        provider_id: str,
+        event_id: str,
+        actor: str,
+        reason: str,
+        recorded_by: Recorder = "provider",
     ) -> CorrectionResult:
         """Withdraw a recorded event; claims it supported are voided or marked for reversal."""
         return retrying(
-            lambda: self._amend_event(contract_id, provider_id, event_id, actor, None, reason)
+            lambda: self._amend_event(
+                contract_id, provider_id, event_id, (actor, recorded_by), None, reason
+            )
         )
 
     def _amend_event(
@@ -183,10 +199,11 @@ class ClaimsApplication(
         contract_id: str,
         provider_id: str,
         event_id: str,
-        actor: str,
+        caller: tuple[str, Recorder],
         correction: IncomingEvent | None,
         reason: str,
     ) -> CorrectionResult:
+        actor, recorded_by = caller
         contract = self._load_contract(contract_id)
         versions = self._versions(contract)
         if provider_id not in versions[-1].rulebook.provider_ids():
@@ -195,10 +212,12 @@ class ClaimsApplication(
         if receipt is None:
             raise EventNotFound(event_id)
         participant = self.participant(contract_id, receipt.participant_id)
+        recorded_type = participant.event_entry(event_id)["type"]
+        check_recorder(versions[-1].rulebook, [recorded_type], recorded_by)
         if correction is None:
             changed = participant.retract_event(event_id, actor, reason)
         else:
-            self._check_events(versions[-1].rulebook, [correction])
+            self._check_events(versions[-1].rulebook, [correction], recorded_by)
             self._check_same_subject(versions[-1].rulebook, participant, correction)
             changed = self._apply_correction(
                 versions[-1].rulebook, participant, correction, actor, reason

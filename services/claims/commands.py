@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from services.claims.domain import Claim, IntakeReceipt, Participant, canonical_sha256
@@ -41,6 +41,9 @@ class IntakeResult:
     retired_claim_ids: list[str] = field(default_factory=list)
 
 
+Recorder = Literal["provider", "evaluator"]  # who posts an event type (the rule book says)
+
+
 @dataclass(frozen=True)
 class IntakeRequest:
     """One provider's request to record events (one, or a batch of up to 1,000)."""
@@ -49,6 +52,7 @@ class IntakeRequest:
     provider_id: str
     events: Sequence[IncomingEvent]
     actor: str
+    recorded_by: Recorder = "provider"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from services.claims.application import ClaimsApplication
-from services.claims.commands import IncomingEvent, IntakeRequest, IntakeResult
+from services.claims.commands import IncomingEvent, IntakeRequest, IntakeResult, Recorder
 from shared.errors import Busy
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,15 @@ class IntakeCommitter:
         self.requests = 0
 
     def record(
-        self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
+        self,
+        contract_id: str,
+        provider_id: str,
+        events: Sequence[IncomingEvent],
+        actor: str,
+        recorded_by: Recorder = "provider",
     ) -> list[IntakeResult]:
         """Record one request's events (in a group with others waiting); its own answer."""
-        waiting = Waiting(IntakeRequest(contract_id, provider_id, events, actor))
+        waiting = Waiting(IntakeRequest(contract_id, provider_id, events, actor, recorded_by))
         try:
             self._queue.put_nowait(waiting)
         except queue.Full:

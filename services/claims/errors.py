@@ -41,6 +41,14 @@ class ContractConflict(Conflict):
     """A registration that would contradict the contract as registered."""
 
 
+class EvaluationRecorded(Conflict):
+    """A cohort has its evaluation result already: a new one is posted as a correction."""
+
+
+class NotTheRecorder(Forbidden):
+    """An event type posted by someone other than the one the rule book names."""
+
+
 class ContractClosed(Conflict):
     """The contract stopped taking events (its calendar's ``claims_until`` has passed)."""
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from services.claims.commands import Batch, IncomingEvent, IntakeRequest, IntakeResult
+from services.claims.commands import (
+    Batch,
+    IncomingEvent,
+    IntakeRequest,
+    IntakeResult,
+    Recorder,
+)
 from services.claims.derivation import rederive
 from services.claims.domain import (
     IntakeReceipt,
@@ -24,8 +30,10 @@ from services.claims.domain import (
 )
 from services.claims.errors import (
     ContractClosed,
+    EvaluationRecorded,
     EventIdReused,
     EventRejected,
+    NotTheRecorder,
     ProviderNotInContract,
 )
 from services.claims.verification import retrying
@@ -54,10 +62,17 @@ class IntakeUseCases:
     _seal_personal: Callable[..., Any]
 
     def record_events(
-        self, contract_id: str, provider_id: str, events: Sequence[IncomingEvent], actor: str
+        self,
+        contract_id: str,
+        provider_id: str,
+        events: Sequence[IncomingEvent],
+        actor: str,
+        recorded_by: Recorder = "provider",
     ) -> list[IntakeResult]:
-        """Record events (one, or a batch) and derive their claims, all in one transaction."""
-        [results] = self.record_many([IntakeRequest(contract_id, provider_id, events, actor)])
+        """Record events (one, or a batch) and derive their claims, all in one transaction.
+        ``recorded_by`` says who posts them: a provider, or an evaluator (evaluation results)."""
+        request = IntakeRequest(contract_id, provider_id, events, actor, recorded_by)
+        [results] = self.record_many([request])
         return results
 
     def record_many(self, requests: Sequence[IntakeRequest]) -> list[list[IntakeResult]]:
@@ -75,7 +90,8 @@ class IntakeUseCases:
                 if request.provider_id not in versions[-1].rulebook.provider_ids():
                     raise ProviderNotInContract(request.provider_id, request.contract_id)
                 groups[key] = IntakeGroup(versions)
-            self._check_events(groups[key].latest, request.events)
+            self._check_open(groups[key].latest)
+            self._check_events(groups[key].latest, request.events, request.recorded_by)
         # one read for every receipt, and one for every participant, the requests name
         recorded_before = self.existing(
             [
@@ -148,6 +164,8 @@ class IntakeUseCases:
                     contract_id, provider_id, participant_id, subject
                 )
             participant = batch.participants[stream]
+            if group.latest.event_types[incoming.type].recorded_by == "evaluator":
+                check_first_result(participant, incoming)
             batch.actors[stream] = request.actor
             group.recorded_now.setdefault(stream, []).append(incoming.event_id)
             attributes, sealed = self._seal_personal(group.latest, participant, incoming)
@@ -163,16 +181,24 @@ class IntakeUseCases:
             planned.append((incoming, participant))
         return planned
 
-    def _check_events(self, rulebook: RuleBook, events: Sequence[IncomingEvent]) -> None:
-        problems: list[FieldProblem] = []
-        today = self._clock().date()
+    def _check_open(self, rulebook: RuleBook) -> None:
+        """New events are refused once the contract stops taking them (not corrections)."""
         until = rulebook.calendar.claims_until if rulebook.calendar is not None else None
-        if until is not None and today > until:
+        if until is not None and self._clock().date() > until:
             raise ContractClosed(
                 f"contract {rulebook.contract_id!r} took its last events on {until.isoformat()}; "
                 "corrections and retractions are still accepted"
             )
-        latest_allowed = today + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
+
+    def _check_events(
+        self,
+        rulebook: RuleBook,
+        events: Sequence[IncomingEvent],
+        recorded_by: Recorder = "provider",
+    ) -> None:
+        problems: list[FieldProblem] = []
+        check_recorder(rulebook, [e.type for e in events], recorded_by)
+        latest_allowed = self._clock().date() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
         for index, incoming in enumerate(events):
             prefix = f"events.{index}." if len(events) > 1 else ""
             spec = rulebook.event_types.get(incoming.type)
@@ -285,6 +311,27 @@ class IntakeUseCases:
             created=True,
             retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
         )
+
+
+def check_recorder(rulebook: RuleBook, event_types: Sequence[str], recorded_by: Recorder) -> None:
+    """Providers post their events; evaluators post evaluation results, and nothing else."""
+    for event_type in dict.fromkeys(event_types):
+        spec = rulebook.event_types.get(event_type)
+        if spec is not None and spec.recorded_by != recorded_by:
+            raise NotTheRecorder(
+                f"{event_type!r} is posted by the contract's {spec.recorded_by}, not by a "
+                f"{recorded_by}"
+            )
+
+
+def check_first_result(participant: Participant, incoming: IncomingEvent) -> None:
+    """One evaluation result of a type per cohort; a changed result is a correction."""
+    for entry in participant.events:
+        if entry["type"] == incoming.type and not entry.get("retracted"):
+            raise EvaluationRecorded(
+                f"this cohort has a {incoming.type!r} result already (event "
+                f"{entry['event_id']!r}); post a correction of it instead"
+            )
 
 
 @dataclass

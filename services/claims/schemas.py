@@ -66,6 +66,26 @@ class EventRecordedOut(BaseModel):
     )
 
 
+class EvaluationIn(Body):
+    """An evaluation result about one provider's cohort, posted by an evaluator."""
+
+    event_id: EventId
+    provider_id: str = Field(
+        min_length=1, max_length=64, description="The provider whose cohort was evaluated"
+    )
+    cohort_ref: str = Field(
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        min_length=1,
+        max_length=128,
+        description="The cohort (and period) evaluated; one result of a type per cohort",
+    )
+    type: str = Field(pattern=NAME_PATTERN, description="An event type recorded_by: evaluator")
+    occurred_on: dt.date = Field(description="When the result was established")
+    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=100, description="The effect, its interval, the size"
+    )
+
+
 class BatchIn(Body):
     events: list[EventIn] = Field(min_length=1, max_length=1000)
 
@@ -260,6 +280,14 @@ class CorrectionIn(Body):
 
 class RetractionIn(Body):
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class EvaluationCorrectionIn(CorrectionIn):
+    provider_id: str = Field(min_length=1, max_length=64)
+
+
+class EvaluationRetractionIn(RetractionIn):
+    provider_id: str = Field(min_length=1, max_length=64)
 
 
 class CorrectionOut(BaseModel):

@@ -210,6 +210,8 @@ def _evaluate(
     if tier is None and outcome.price_tiers and outcome.otherwise == "nothing":
         return None
     pricing = _price(book, outcome, tier, bound)
+    if outcome.price_per and pricing["amount_minor"] <= 0:
+        return None  # an effect of zero or below earns nothing (and owes nothing)
     return DerivedClaim(
         claim_key=_claim_key(book, outcome, trigger),
         outcome_id=outcome.id,
@@ -245,7 +247,9 @@ def _price(
         tier.percentage if tier is not None and tier.percentage is not None else outcome.percentage
     )
     factor, multiplier_trace = _multiplier(book, outcome, bound)
-    unrounded = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor
+    per_unit, per_unit_trace = _per_unit(book, outcome, bound)
+    computed = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor * per_unit
+    unrounded, limit = _within_limits(outcome, computed)
     rounding = outcome.rounding or book.rounding
     unit_text = outcome.rounding_unit or book.rounding_unit
     unit = Decimal(unit_text) if unit_text is not None else minor_unit(book.currency)
@@ -254,12 +258,36 @@ def _price(
         "tariff_source": source,
         "percentage": percentage,
         "multiplier": multiplier_trace,
+        **({"per_unit": per_unit_trace} if per_unit_trace else {}),
+        **({"limited": {"computed": str(computed), "by": limit}} if limit else {}),
         "unrounded": str(unrounded),
         "rounding": rounding.value,
         "rounding_unit": str(unit),
         "tier": tier.id if tier is not None else None,
         "amount_minor": to_minor(unrounded, book.currency, rounding, unit),
     }
+
+
+def _per_unit(
+    book: RuleBook, outcome: Outcome, bound: Mapping[str, RecordedEvent]
+) -> tuple[Decimal, list[dict[str, str]]]:
+    """The product of the attributes the tariff is priced per (validated: numeric, required)."""
+    product, trace = Decimal(1), []
+    for reference in outcome.price_per or []:
+        name, attribute = reference.split(".", 1)
+        value = Decimal(str(bound[name].attributes[attribute]))
+        product *= value
+        trace.append({"attribute": reference, "value": str(value)})
+    return product, trace
+
+
+def _within_limits(outcome: Outcome, amount: Decimal) -> tuple[Decimal, str | None]:
+    """The amount held between the outcome's floor and ceiling, and which one applied."""
+    if outcome.minimum_amount is not None and amount < Decimal(outcome.minimum_amount):
+        return Decimal(outcome.minimum_amount), "minimum_amount"
+    if outcome.maximum_amount is not None and amount > Decimal(outcome.maximum_amount):
+        return Decimal(outcome.maximum_amount), "maximum_amount"
+    return amount, None
 
 
 def _multiplier(

@@ -25,6 +25,7 @@ MAX_COUNT = 10_000
 RULEBOOK_FORMAT: Literal[1] = 1
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+AttributeReference = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$")]
 PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")]
 Percentage = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$")]
@@ -126,6 +127,12 @@ class EventTypeSpec(Strict):
         default=PARTICIPANT, description="Whom the event is about: a participant, or an entity"
     )
     attributes: dict[Name, AttributeSpec] = Field(default_factory=dict, max_length=MAX_ITEMS)
+    recorded_by: Literal["provider", "evaluator"] = Field(
+        default="provider",
+        exclude_if=lambda value: value == "provider",
+        description="Who posts it: the provider, or an evaluator (an evaluation result about a "
+        "cohort, one per cohort, changed only by a correction)",
+    )
 
 
 class Provider(Strict):
@@ -341,6 +348,18 @@ class Outcome(Strict):
         default="base", description="When no tier matches: pay the base, or claim nothing"
     )
     evidence: list[Name] = Field(default_factory=list, max_length=20)
+    price_per: list[AttributeReference] | None = Field(
+        default=None,
+        exclude_if=_unset,
+        max_length=5,
+        description="Numeric attributes the tariff is multiplied by (effect x cohort size)",
+    )
+    minimum_amount: DecimalText | None = Field(
+        default=None, exclude_if=_unset, description="A floor on the amount (before rounding)"
+    )
+    maximum_amount: DecimalText | None = Field(
+        default=None, exclude_if=_unset, description="A ceiling on the amount (before rounding)"
+    )
     rounding: Rounding | None = Field(
         default=None, exclude_if=_unset, description="Overrides the contract's rounding rule"
     )

@@ -113,6 +113,12 @@ def _eligibility_problems(book: RuleBook) -> Iterator[FieldProblem]:
 
 
 def _attribute_problems(path: str, spec: EventTypeSpec) -> Iterator[FieldProblem]:
+    if spec.recorded_by == "evaluator" and spec.subject == PARTICIPANT:
+        yield FieldProblem(
+            f"{path}.subject",
+            "an evaluation result is about a cohort, not a participant: name the subject "
+            "(e.g. subject: cohort)",
+        )
     for name, attribute in spec.attributes.items():
         where = f"{path}.attributes.{name}"
         if attribute.type is AttributeType.ENUM and not attribute.values:
@@ -204,8 +210,30 @@ def _price_problems(
     if not has_base and outcome.otherwise == "base":
         yield FieldProblem(f"{path}.otherwise", "with no price or base, set otherwise: nothing")
     yield from _tier_problems(book, scope, path, outcome)
+    yield from _per_unit_problems(book, scope, path, outcome)
     if outcome.multiplier is not None:
         yield from _multiplier_problems(book, scope, f"{path}.multiplier", outcome)
+
+
+def _per_unit_problems(
+    book: RuleBook, scope: Scope, path: str, outcome: Outcome
+) -> Iterator[FieldProblem]:
+    for index, reference in enumerate(outcome.price_per or []):
+        spec = attribute_spec(book, scope, reference)
+        where = f"{path}.price_per.{index}"
+        if isinstance(spec, str):
+            yield FieldProblem(where, spec)
+        elif spec.type not in (AttributeType.INTEGER, AttributeType.DECIMAL):
+            yield FieldProblem(where, "a price is multiplied only by an integer or decimal")
+        elif not spec.required:
+            yield FieldProblem(where, "the attribute must be required: every claim needs it")
+    for name in ("minimum_amount", "maximum_amount"):
+        amount = getattr(outcome, name)
+        if amount is not None:
+            yield from money_problems(book, f"{path}.{name}", amount)
+    low, high = outcome.minimum_amount, outcome.maximum_amount
+    if low is not None and high is not None and Decimal(low) > Decimal(high):
+        yield FieldProblem(f"{path}.minimum_amount", "the floor is above the ceiling")
 
 
 def _tier_problems(

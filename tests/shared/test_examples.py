@@ -467,3 +467,31 @@ def test_employment_pathways_pays_months_without_an_arrest_on_probation_referral
         ("on-probation", "month_without_arrest", None, 15_000),
         ("on-probation", "month_without_arrest", None, 15_000),
     ]
+
+
+def test_employment_pathways_pays_on_an_evaluation_result_with_a_ceiling() -> None:
+    def result(event_id: str, points: str, low: str, size: int) -> Event:
+        attributes = {
+            "reduction_points": points,
+            "interval_low": low,
+            "interval_high": "12",
+            "cohort_size": size,
+            "method": "matched",
+        }
+        return (event_id, "impact_evaluated", "2026-09-30", attributes)
+
+    claims, _ = run(
+        "employment-pathways",
+        {
+            "cohort-2025-a": [result("e1", "4.5", "1.2", 120)],
+            "cohort-2025-b": [result("e2", "8", "3", 150)],
+            "cohort-2025-c": [result("e3", "5", "-0.5", 200)],  # the interval includes no effect
+            "cohort-2025-d": [result("e4", "-2", "-6", 90)],
+        },
+    )
+    # 250.00 x 4.5 points x 120 = 135,000.00; 250.00 x 8 x 150 = 300,000.00 -> the 200,000.00
+    # ceiling; c and d: the interval does not exclude zero, so nothing
+    assert claims == [
+        ("cohort-2025-a", "impact_payment", None, 13_500_000),
+        ("cohort-2025-b", "impact_payment", None, 20_000_000),
+    ]

@@ -463,3 +463,84 @@ def test_a_calendar_that_contradicts_the_contract_period_is_refused() -> None:
     assert [field for field, _ in found] == ["calendar.claims_until"]
     found = problems_of(book(calendar={"claims_until": "2024-12-31"}))
     assert found == [("calendar.claims_until", "claims must be taken after the contract starts")]
+
+
+# ---- evaluation results and prices per unit ------------------------------------------------------
+def evaluation_book(**outcome_fields: Any) -> dict[str, Any]:
+    return book(
+        event_types={
+            "referral": {},
+            "impact_evaluated": {
+                "subject": "cohort",
+                "recorded_by": "evaluator",
+                "attributes": {
+                    "effect": {"type": "decimal", "required": True},
+                    "cohort_size": {"type": "integer", "required": True, "minimum": 1},
+                    "note": {"type": "string"},
+                },
+            },
+        },
+        outcomes=[
+            {
+                "id": "impact",
+                "trigger": "impact_evaluated",
+                "price": "100.00",
+                "price_per": ["trigger.effect", "trigger.cohort_size"],
+                **outcome_fields,
+            }
+        ],
+    )
+
+
+def evaluated(effect: str, size: int) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(
+            "e1", "impact_evaluated", D(2026, 6, 30), {"effect": effect, "cohort_size": size}
+        )
+    ]
+
+
+def test_a_price_per_unit_of_effect_and_member_held_between_floor_and_ceiling() -> None:
+    versions = [
+        RuleBookVersion(
+            1, parse_rulebook(evaluation_book(minimum_amount="500.00", maximum_amount="9000.00"))
+        )
+    ]
+    [claim] = derive(versions, evaluated("2.5", 30)).claims
+    # 100.00 x 2.5 x 30 = 7,500.00, inside the limits
+    assert claim.amount_minor == 750_000
+    assert claim.trace["per_unit"] == [
+        {"attribute": "trigger.effect", "value": "2.5"},
+        {"attribute": "trigger.cohort_size", "value": "30"},
+    ]
+    assert "limited" not in claim.trace
+    [capped] = derive(versions, evaluated("4", 30)).claims  # 12,000.00 -> 9,000.00
+    assert capped.amount_minor == 900_000
+    assert capped.trace["limited"] == {"computed": "12000.00", "by": "maximum_amount"}
+    [floored] = derive(versions, evaluated("0.1", 30)).claims  # 300.00 -> 500.00
+    assert floored.amount_minor == 50_000
+
+
+def test_an_effect_of_zero_or_below_earns_nothing() -> None:
+    versions = [RuleBookVersion(1, parse_rulebook(evaluation_book()))]
+    assert derive(versions, evaluated("0", 30)).claims == []
+    assert derive(versions, evaluated("-1.5", 30)).claims == []
+
+
+def test_evaluation_types_and_prices_per_unit_used_wrongly_are_refused() -> None:
+    document = evaluation_book(
+        price_per=["trigger.note", "trigger.missing", "referral.x"],
+        minimum_amount="10.00",
+        maximum_amount="5.00",
+    )
+    document["event_types"]["referral"] = {"recorded_by": "evaluator"}
+    document["event_types"]["impact_evaluated"]["attributes"]["cohort_size"]["required"] = False
+    document["outcomes"][0]["price_per"].append("trigger.cohort_size")
+    assert [field for field, _ in problems_of(document)] == [
+        "event_types.referral.subject",
+        "outcomes.0.price_per.0",
+        "outcomes.0.price_per.1",
+        "outcomes.0.price_per.2",
+        "outcomes.0.price_per.3",
+        "outcomes.0.minimum_amount",
+    ]

@@ -85,7 +85,7 @@ def _incoming(event: EventIn) -> IncomingEvent:
     )
 
 
-def _recorded(result: IntakeResult) -> dict[str, Any]:
+def recorded_answer(result: IntakeResult) -> dict[str, Any]:
     return {
         "event_id": result.event_id,
         "participant_id": result.participant_id,
@@ -115,7 +115,7 @@ def post_event(
     )
     if not result.created:
         response.status_code = 200
-    return EventRecordedOut(**_recorded(result))
+    return EventRecordedOut(**recorded_answer(result))
 
 
 @router.post(
@@ -133,13 +133,13 @@ def post_batch(
     results = _committer(request).record(contract_id, provider_id, events, principal.actor)
     return BatchOut(
         results=[
-            BatchItemOut(index=index, status=201 if r.created else 200, **_recorded(r))
+            BatchItemOut(index=index, status=201 if r.created else 200, **recorded_answer(r))
             for index, r in enumerate(results)
         ]
     )
 
 
-def _correction_out(result: CorrectionResult) -> CorrectionOut:
+def correction_answer(result: CorrectionResult) -> CorrectionOut:
     return CorrectionOut(
         event_id=result.event_id,
         participant_id=result.participant_id,
@@ -174,7 +174,7 @@ def correct_event(
     result = _app(request).correct_event(
         contract_id, provider_id, correction, principal.actor, body.reason
     )
-    return _correction_out(result)
+    return correction_answer(result)
 
 
 @router.post(
@@ -194,7 +194,7 @@ def retract_event(
     result = _app(request).retract_event(
         contract_id, provider_id, event_id, principal.actor, body.reason
     )
-    return _correction_out(result)
+    return correction_answer(result)
 
 
 @router.get(
