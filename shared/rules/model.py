@@ -11,88 +11,87 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
-from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.money import Rounding
+from shared.rules.condition_types import (
+    CONDITION_KINDS,
+    CONDITION_TAG,
+    AbsenceSpec,
+    Absent,
+    AllOf,
+    AnyOf,
+    Comparison,
+    Condition,
+    Count,
+    CountSpec,
+    CumulativeDays,
+    CumulativeDaysSpec,
+    DaysBetween,
+    DaysBetweenSpec,
+    Not,
+    Window,
+)
+from shared.rules.vocabulary import (
+    MAX_COUNT,
+    MAX_DAYS,
+    MAX_ITEMS,
+    MAX_STRING_LENGTH,
+    NAME_PATTERN,
+    PARTICIPANT,
+    AttributeReference,
+    Calendar,
+    DecimalText,
+    Name,
+    Percentage,
+    Period,
+    PeriodLabel,
+    PublicId,
+    Strict,
+    unset,
+)
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-PARTICIPANT = "participant"
-MAX_DAYS = 36_500
-MAX_ITEMS = 200
-MAX_STRING_LENGTH = 500
-MAX_COUNT = 10_000
 RULEBOOK_FORMAT: Literal[1] = 1
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-AttributeReference = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$")]
-PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]
-DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")]
-Percentage = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$")]
-PeriodLabel = Annotated[str, Field(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")]
-
-
-def _unset(value: object) -> bool:
-    """Optional constructs added after format 1 are left out of the canonical document while
-    unset, so a rule book written before them keeps its digest (and its registration)."""
-    return value is None
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Period(StrEnum):
-    """A month, or the contract's quarter or reporting year.
-
-    A reporting year that starts in April (``year_starts: 4``) is labelled by the calendar year
-    it starts in: ``2026`` runs from April 2026 to March 2027 and ``2026-Q1`` is April to June
-    2026. With the default January start, labels are plain calendar ones."""
-
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-    def label(self, day: dt.date, year_starts: int = 1) -> str:
-        if self is Period.MONTH:
-            return f"{day.year:04d}-{day.month:02d}"
-        year, offset = _reporting_year(day, year_starts)
-        if self is Period.QUARTER:
-            return f"{year:04d}-Q{offset // 3 + 1}"
-        return f"{year:04d}"
-
-    def bounds(self, day: dt.date, year_starts: int = 1) -> tuple[dt.date, dt.date]:
-        """The first and last day of the period that holds ``day``."""
-        if self is Period.MONTH:
-            first, months = dt.date(day.year, day.month, 1), 1
-        else:
-            year, offset = _reporting_year(day, year_starts)
-            start_offset, months = (offset // 3 * 3, 3) if self is Period.QUARTER else (0, 12)
-            first = _add_months(dt.date(year, year_starts, 1), start_offset)
-        return first, _add_months(first, months) - dt.timedelta(days=1)
-
-
-def _reporting_year(day: dt.date, year_starts: int) -> tuple[int, int]:
-    """(the reporting year's label, months since it started) for a day."""
-    offset = (day.month - year_starts) % 12
-    return (day.year if day.month >= year_starts else day.year - 1), offset
-
-
-def _add_months(first_of_month: dt.date, months: int) -> dt.date:
-    index = first_of_month.year * 12 + first_of_month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-class Calendar(Strict):
-    """The contract's reporting calendar and when it stops taking events."""
-
-    year_starts: int = Field(
-        default=1, ge=1, le=12, description="The month its reporting year starts (4: April)"
-    )
-    claims_until: dt.date | None = Field(
-        default=None,
-        description="The last day events are accepted (and so claims derived) [no such day]",
-    )
+__all__ = [  # the document's types, wherever they are defined
+    "CONDITION_KINDS",
+    "CONDITION_TAG",
+    "MAX_COUNT",
+    "MAX_DAYS",
+    "MAX_ITEMS",
+    "MAX_STRING_LENGTH",
+    "NAME_PATTERN",
+    "PARTICIPANT",
+    "AbsenceSpec",
+    "Absent",
+    "AllOf",
+    "AnyOf",
+    "AttributeSpec",
+    "AttributeType",
+    "Calendar",
+    "Cap",
+    "Comparison",
+    "Condition",
+    "Count",
+    "CountSpec",
+    "CumulativeDays",
+    "CumulativeDaysSpec",
+    "DaysBetween",
+    "DaysBetweenSpec",
+    "Eligibility",
+    "EventTypeSpec",
+    "Kpi",
+    "Not",
+    "Outcome",
+    "Period",
+    "PriceTier",
+    "Requirement",
+    "RuleBook",
+    "RuleBookInvalid",
+    "TargetSeries",
+    "Window",
+    "parse_rulebook",
+]
 
 
 # ---- event types -------------------------------------------------------------------------
@@ -138,151 +137,6 @@ class EventTypeSpec(Strict):
 class Provider(Strict):
     id: PublicId
     name: str = Field(min_length=1, max_length=200)
-
-
-# ---- conditions ----------------------------------------------------------------------------
-ComparisonOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
-OrderOp = Literal["==", "!=", "<", "<=", ">", ">="]
-Scalar = int | bool | str
-
-
-class Comparison(Strict):
-    """``<name>.<attribute> <op> <value>``: name is ``trigger`` or a requirement's alias."""
-
-    attribute: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$")
-    op: ComparisonOp
-    value: Scalar | list[Scalar] | None
-
-
-class DaysBetweenSpec(Strict):
-    start: Name
-    end: Name = "trigger"
-    op: OrderOp
-    value: int = Field(ge=0, le=MAX_DAYS)
-
-
-class DaysBetween(Strict):
-    """Days from one named event to another (end minus start), compared with a number."""
-
-    days_between: DaysBetweenSpec
-
-
-class CumulativeDaysSpec(Strict):
-    start: Name
-    stop: Name
-    op: OrderOp
-    value: int = Field(ge=0, le=MAX_DAYS)
-
-
-class CumulativeDays(Strict):
-    """Total days inside start→stop spells (e.g. in work across several jobs) up to the trigger."""
-
-    cumulative_days: CumulativeDaysSpec
-
-
-class AllOf(Strict):
-    all: list[Condition] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-class AnyOf(Strict):
-    any: list[Condition] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-class Not(Strict):
-    not_: Condition = Field(alias="not")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Window(Strict):
-    """Which of the subject's events a count or an absence looks at, around an anchor event.
-
-    ``days_before`` and ``days_after`` make an inclusive window of days around the anchor's
-    date; ``period`` takes the calendar period that holds it; with none of them, the window is
-    every event on or before the anchor's day. The anchor event itself is never counted.
-    """
-
-    anchor: Name = Field(default="trigger", description="trigger, or a requirement's name")
-    days_before: int | None = Field(default=None, ge=0, le=MAX_DAYS)
-    days_after: int | None = Field(default=None, ge=0, le=MAX_DAYS)
-    period: Period | None = None
-
-
-class CountSpec(Strict):
-    event: Name
-    where: list[Comparison] = Field(
-        default_factory=list,
-        max_length=20,
-        description="Conditions on each counted event, written event.<attribute>",
-    )
-    window: Window = Field(default_factory=Window)
-    distinct: Period | None = Field(
-        default=None, description="Count the distinct periods with such an event, not events"
-    )
-    op: OrderOp
-    value: int = Field(ge=0, le=MAX_COUNT)
-
-
-class Count(Strict):
-    """How many of the subject's events of a type fall in a window, compared with a number."""
-
-    count: CountSpec
-
-
-class AbsenceSpec(Strict):
-    event: Name
-    where: list[Comparison] = Field(default_factory=list, max_length=20)
-    window: Window = Field(default_factory=Window)
-
-
-class Absent(Strict):
-    """No event of the type in the window (a count of zero)."""
-
-    absent: AbsenceSpec
-
-
-CONDITION_KINDS: dict[str, type[BaseModel]] = {
-    "attribute": Comparison,
-    "days_between": DaysBetween,
-    "cumulative_days": CumulativeDays,
-    "count": Count,
-    "absent": Absent,
-    "all": AllOf,
-    "any": AnyOf,
-    "not": Not,
-}
-CONDITION_TAG = "\u00b7"  # marks a condition kind in an error's path; the validator drops it
-
-
-def _condition_kind(value: Any) -> str | None:
-    """Which kind a condition is, from its one distinguishing key (or its class)."""
-    if isinstance(value, dict):
-        kinds = [key for key in CONDITION_KINDS if key in value]
-        return CONDITION_TAG + kinds[0] if len(kinds) == 1 else None
-    for key, kind in CONDITION_KINDS.items():
-        if isinstance(value, kind):
-            return CONDITION_TAG + key
-    return None
-
-
-Condition = Annotated[
-    Annotated[Comparison, Tag(CONDITION_TAG + "attribute")]
-    | Annotated[DaysBetween, Tag(CONDITION_TAG + "days_between")]
-    | Annotated[CumulativeDays, Tag(CONDITION_TAG + "cumulative_days")]
-    | Annotated[Count, Tag(CONDITION_TAG + "count")]
-    | Annotated[Absent, Tag(CONDITION_TAG + "absent")]
-    | Annotated[AllOf, Tag(CONDITION_TAG + "all")]
-    | Annotated[AnyOf, Tag(CONDITION_TAG + "any")]
-    | Annotated[Not, Tag(CONDITION_TAG + "not")],
-    Discriminator(
-        _condition_kind,
-        custom_error_type="condition_kind",
-        custom_error_message="a condition has exactly one of: " + ", ".join(CONDITION_KINDS),
-    ),
-]
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
-Not.model_rebuild()
 
 
 # ---- outcomes ------------------------------------------------------------------------------
@@ -350,21 +204,21 @@ class Outcome(Strict):
     evidence: list[Name] = Field(default_factory=list, max_length=20)
     price_per: list[AttributeReference] | None = Field(
         default=None,
-        exclude_if=_unset,
+        exclude_if=unset,
         max_length=5,
         description="Numeric attributes the tariff is multiplied by (effect x cohort size)",
     )
     minimum_amount: DecimalText | None = Field(
-        default=None, exclude_if=_unset, description="A floor on the amount (before rounding)"
+        default=None, exclude_if=unset, description="A floor on the amount (before rounding)"
     )
     maximum_amount: DecimalText | None = Field(
-        default=None, exclude_if=_unset, description="A ceiling on the amount (before rounding)"
+        default=None, exclude_if=unset, description="A ceiling on the amount (before rounding)"
     )
     rounding: Rounding | None = Field(
-        default=None, exclude_if=_unset, description="Overrides the contract's rounding rule"
+        default=None, exclude_if=unset, description="Overrides the contract's rounding rule"
     )
     rounding_unit: DecimalText | None = Field(
-        default=None, exclude_if=_unset, description="Overrides the contract's rounding unit"
+        default=None, exclude_if=unset, description="Overrides the contract's rounding unit"
     )
 
 
@@ -483,19 +337,19 @@ class RuleBook(Strict):
     rounding: Rounding = Rounding.HALF_UP
     rounding_unit: DecimalText | None = Field(
         default=None,
-        exclude_if=_unset,
+        exclude_if=unset,
         description="Amounts are rounded to a multiple of this [the currency's minor unit]",
     )
     effective_from: dt.date
     contract_end: dt.date | None = Field(
         default=None, description="Triggers dated after it derive no claims"
     )
-    calendar: Calendar | None = Field(default=None, exclude_if=_unset)
+    calendar: Calendar | None = Field(default=None, exclude_if=unset)
     providers: list[Provider] = Field(min_length=1, max_length=MAX_ITEMS)
     event_types: dict[Name, EventTypeSpec] = Field(min_length=1, max_length=MAX_ITEMS)
     eligibility: Eligibility | None = None
     entity_eligibility: dict[Name, Eligibility] | None = Field(
-        default=None, exclude_if=_unset, max_length=MAX_ITEMS
+        default=None, exclude_if=unset, max_length=MAX_ITEMS
     )
     base_amounts: dict[Name, DecimalText] = Field(default_factory=dict, max_length=MAX_ITEMS)
     multiplier_tables: dict[Name, MultiplierTable] = Field(default_factory=dict, max_length=50)
