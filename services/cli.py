@@ -15,6 +15,7 @@ from shared.errors import OutcomesError
 from shared.settings import CommonSettings, InsecureSettingsError
 
 HTTP_TIMEOUT_S = 30.0
+MAX_CLOSE_CALLS = 1_000  # of at most 500 populations each
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
         "--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)"
     )
     load.set_defaults(handler=_load_contract)
+    close = contract_commands.add_parser(
+        "close-populations",
+        help="derive the claims of every population whose period has closed (run it daily)",
+    )
+    close.add_argument("contract")
+    close.add_argument(
+        "--url", default=os.environ.get("OUTCOMES_CLAIMS_URL", "http://127.0.0.1:8001")
+    )
+    close.add_argument(
+        "--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)"
+    )
+    close.set_defaults(handler=_close_populations)
     _metrics_commands(commands)
     return parser
 
@@ -166,6 +179,26 @@ def _load_contract(args: argparse.Namespace) -> int:
         line = f":{problem['line']}" if problem.get("line") else ""
         print(f"{path}{line}: {problem['field']}: {problem['message']}", file=sys.stderr)
     return 1
+
+
+def _close_populations(args: argparse.Namespace) -> int:
+    """Call the close endpoint until it has nothing more to close (each call is bounded)."""
+    token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.ADMIN, ttl_s=300)
+    url = f"{args.url.rstrip('/')}/v1/contracts/{args.contract}/populations/close"
+    closed = derived = 0
+    for _call in range(MAX_CLOSE_CALLS):
+        response = httpx.post(
+            url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+        )
+        if response.status_code != 200:
+            print(f"refused ({response.status_code}): {_problem_text(response)}", file=sys.stderr)
+            return 1
+        body = response.json()
+        closed, derived = closed + body["closed"], derived + len(body["claim_ids"])
+        if not body["more"]:
+            break
+    print(f"closed {closed} populations of {args.contract}; {derived} claims derived")
+    return 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:

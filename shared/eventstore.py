@@ -7,6 +7,7 @@ insert), so notification positions commit in order and a follower never skips on
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -49,6 +50,7 @@ class LeanEntry(NamedTuple):
     type: str
     stream_id: str
     data: dict[str, Any]
+    recorded_at: dt.datetime
 
 
 LEAN_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
@@ -231,7 +233,15 @@ class OutcomesApplication(Application[UUID]):
             domain_event: Any = self.mapper.to_domain_event(notification)
             data = {k: v for k, v in vars(domain_event).items() if k not in LEAN_ENVELOPE}
             name = self._public_name(notification.topic)
-            found.append(LeanEntry(notification.id, name, str(domain_event.originator_id), data))
+            found.append(
+                LeanEntry(
+                    notification.id,
+                    name,
+                    str(domain_event.originator_id),
+                    data,
+                    domain_event.timestamp,
+                )
+            )
         return found
 
     def public_types(self) -> set[str]:

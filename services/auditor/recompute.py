@@ -17,6 +17,7 @@ from shared.feed.envelope import FeedEntry
 from shared.rules.conditions import RecordedEvent
 from shared.rules.engine import RuleBookVersion, derive
 from shared.rules.model import RuleBook
+from shared.rules.populations import derived_populations
 
 RETIRED = {"voided", "reversal_requested"}
 COMPARED = ("outcome_id", "occurred_on", "amount_minor", "currency", "contract_version")
@@ -57,9 +58,11 @@ class ClaimsFeedModel:
         self.claims: dict[str, dict[str, Any]] = {}
         self.verified: set[str] = set()
         self.entries = 0
+        self.last_recorded: dt.date | None = None
 
     def apply(self, entry: FeedEntry) -> None:
         self.entries += 1
+        self.last_recorded = entry.recorded_at.date()
         data, stream = entry.data, entry.stream_id
         if entry.type in ("contract.registered", "contract.amended"):
             self.rulebooks[data["rulebook"]["contract_id"]].append(data["rulebook"])
@@ -111,20 +114,43 @@ def recompute_claims(model: ClaimsFeedModel) -> list[Difference]:
             c.claim_key: c
             for c in derive(versions[participant.contract_id], participant.history()).claims
         }
-        differences += _compare(participant, derived, live.pop(owner, {}))
+        where = f"participant {participant.participant_id} ({participant.contract_id})"
+        differences += _compare(where, derived, live.pop(owner, {}))
+    differences += _recompute_populations(model, versions, live)
     for (_contract, participant_id), claims in live.items():
         for claim_id, _ in claims.values():
             differences.append(Difference(f"claim {claim_id}", f"no participant {participant_id}"))
     return differences
 
 
+def _recompute_populations(
+    model: ClaimsFeedModel,
+    versions: dict[str, list[RuleBookVersion]],
+    live: dict[tuple[str, str], dict[str, tuple[str, dict[str, Any]]]],
+) -> list[Difference]:
+    """Every population's claim, from its members' facts (each from its own history): owed
+    for every population that closed by the feed's last entry, and compared where one lives."""
+    histories: dict[str, list[tuple[str, list[RecordedEvent]]]] = defaultdict(list)
+    for participant in model.participants.values():
+        histories[participant.contract_id].append((participant.provider_id, participant.history()))
+    found: list[Difference] = []
+    as_of = model.last_recorded or dt.date.min
+    for contract_id, members in sorted(histories.items()):
+        contract_versions = versions[contract_id]
+        subjects = {subject for owner, subject in live if owner == contract_id}
+        for key, derived in derived_populations(contract_versions, members, as_of, subjects):
+            recorded = live.pop((contract_id, key.subject), {})
+            where = f"population {key.outcome_id} {key.group} {key.period} ({contract_id})"
+            found += _compare(where, derived, recorded)
+    return found
+
+
 def _compare(
-    participant: ParticipantHistory,
+    where: str,
     derived: dict[str, Any],
     recorded: dict[str, tuple[str, dict[str, Any]]],
 ) -> list[Difference]:
     found = []
-    where = f"participant {participant.participant_id} ({participant.contract_id})"
     for key in sorted(set(derived) - set(recorded)):
         found.append(Difference(where, f"the rules earn {key} but the feed has no live claim"))
     for key in sorted(set(recorded) - set(derived)):

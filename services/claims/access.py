@@ -26,6 +26,7 @@ ACCESS: Access = {
     ("POST", "/v1/contracts/{contract_id}/evaluations/{event_id}/retract"): frozenset(
         {"evaluator"}
     ),
+    ("POST", "/v1/contracts/{contract_id}/populations/close"): frozenset({"admin"}),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),

@@ -13,7 +13,7 @@ from services.claims.application import ClaimsApplication
 from services.claims.committer import IntakeCommitter
 from services.claims.personal import PersonalDataVault
 from services.claims.projections import INDEXED_TYPES, apply_entry
-from services.claims.routes import audit, claims, contracts, evaluations, intake
+from services.claims.routes import audit, claims, contracts, evaluations, intake, populations
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
@@ -83,5 +83,6 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(contracts.router)
     app.include_router(intake.router)
     app.include_router(evaluations.router)
+    app.include_router(populations.router)
     app.include_router(claims.router)
     app.include_router(audit.router)

@@ -11,9 +11,11 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from typing import TypeVar
+from uuid import UUID
 
 from services.claims.commands import (
     Batch,
+    ClosingResult,
     CorrectionResult,
     IncomingEvent,
     Recorder,
@@ -43,6 +45,8 @@ from services.claims.errors import (
 )
 from services.claims.intake import EVENT_DATE_TOLERANCE_DAYS, IntakeUseCases, check_recorder
 from services.claims.personal import PersonalDataVault
+from services.claims.population import PopulationIndex, population_index_id
+from services.claims.populations import Populations, facts_of
 from services.claims.verification import VerificationUseCases, retrying
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication
@@ -75,6 +79,7 @@ class ClaimsApplication(
         self._vault = vault
         self._rulebooks: dict[tuple[str, int], RuleBookVersion] = {}
         self._contracts: dict[str, tuple[Contract, float]] = {}  # with when it was checked
+        self._populations = Populations(self.load, self._has_newer)
 
     def close(self) -> None:
         super().close()
@@ -214,6 +219,7 @@ class ClaimsApplication(
         participant = self.participant(contract_id, receipt.participant_id)
         recorded_type = participant.event_entry(event_id)["type"]
         check_recorder(versions[-1].rulebook, [recorded_type], recorded_by)
+        facts_before = facts_of(versions, participant)
         if correction is None:
             changed = participant.retract_event(event_id, actor, reason)
         else:
@@ -223,12 +229,19 @@ class ClaimsApplication(
                 versions[-1].rulebook, participant, correction, actor, reason
             )
         batch = Batch(participants={participant.id: participant})
-        outcome = (
-            rederive(batch, versions, actor, self.claim, self._clock(), self.existing)
-            if changed
-            else Rederivation()
-        )
-        self.save(*batch.aggregates())
+        batch.facts_before[participant.id] = facts_before
+        outcome = Rederivation()
+        if changed:
+            now = self._clock()
+            outcome = rederive(batch, versions, actor, self.claim, now, self.existing)
+            self._populations.count(
+                batch, versions, (actor, now), self.claim, self.existing, outcome
+            )
+        try:
+            self.save(*batch.aggregates())
+        except BaseException:
+            self._populations.forget(batch.populations)
+            raise
         return CorrectionResult(
             event_id, participant.participant_id, changed, outcome.derived(), outcome.retired
         )
@@ -270,6 +283,39 @@ class ClaimsApplication(
                 "a correction cannot move an event to another kind of subject",
                 [FieldProblem("type", message)],
             )
+
+    # ---- populations ----------------------------------------------------------------------------
+    def close_populations(self, contract_id: str, actor: str, limit: int = 500) -> ClosingResult:
+        """Derive the claims of the contract's populations whose period has closed since the
+        last call (at most ``limit`` per call, in one transaction). Idempotent: a closed
+        population is re-derived by the events that change it, not here."""
+        try:
+            return retrying(lambda: self._close_populations(contract_id, actor, limit))
+        except BaseException:
+            self._populations.forget()
+            raise
+
+    def _close_populations(self, contract_id: str, actor: str, limit: int) -> ClosingResult:
+        versions = self._versions(self._load_contract(contract_id))
+        now = self._clock()
+        index = self.load(population_index_id(contract_id), PopulationIndex)
+        batch = Batch()
+        for population_key in index.due(now.date()) if index is not None else []:
+            population = self._populations.get(population_key)
+            if population is not None and not population.closed:
+                batch.populations[population_key] = population
+                if len(batch.populations) == limit:
+                    break
+        changes = Rederivation()
+        touched = {key: key for key in batch.populations}
+        self._populations.derive(
+            batch, versions, touched, (actor, now), self.claim, self.existing, changes
+        )
+        self.save(*batch.aggregates())
+        return ClosingResult(len(batch.populations), changes.derived())
+
+    def _has_newer(self, aggregate_id: UUID, version: int) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, gt=version, limit=1))
 
     # ---- participants and claims --------------------------------------------------------------
     def derivation(self, participant: Participant) -> Derivation:

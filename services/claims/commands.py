@@ -9,6 +9,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from services.claims.domain import Claim, IntakeReceipt, Participant, canonical_sha256
+from services.claims.population import Population, PopulationIndex
+from shared.rules.populations import MemberFact
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ class IntakeRequest:
     events: Sequence[IncomingEvent]
     actor: str
     recorded_by: Recorder = "provider"
+
+
+@dataclass(frozen=True)
+class ClosingResult:
+    closed: int  # populations derived for the first time
+    claim_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,17 @@ class Batch:
     claims: dict[UUID, Claim] = field(default_factory=dict)
     receipts: list[IntakeReceipt] = field(default_factory=list)
     actors: dict[UUID, str] = field(default_factory=dict)
+    # populations: each participant's facts before the change, and the populations it moved
+    facts_before: dict[UUID, dict[str, MemberFact | None]] = field(default_factory=dict)
+    populations: dict[UUID, Population] = field(default_factory=dict)
+    population_index: PopulationIndex | None = None
 
     def aggregates(self) -> list[Any]:
-        return [*self.participants.values(), *self.claims.values(), *self.receipts]
+        index = [self.population_index] if self.population_index is not None else []
+        return [
+            *self.participants.values(),
+            *self.claims.values(),
+            *self.receipts,
+            *self.populations.values(),
+            *index,
+        ]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from services.claims.claim import Claim, ClaimStatus, claim_id_for, is_sampled
 from services.claims.commands import Batch, Rederivation
-from services.claims.domain import Participant, claim_fingerprint
-from shared.rules.engine import RuleBookVersion, derive
+from services.claims.domain import claim_fingerprint
+from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import Period, Verification
 
 AUTOMATIC = "system:automatic"
@@ -37,6 +37,28 @@ def settle_submission(claim: Claim, verification: Verification, at: dt.datetime)
         claim.verify(SAMPLE_PASSED, at, "outside the manual-review sample")
 
 
+class ClaimSubject(Protocol):
+    """What claims are derived for and linked to: a participant, or a population."""
+
+    contract_id: str
+    provider_id: str
+    claims: dict[str, dict[str, str]]
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def participant_id(self) -> str: ...
+
+    def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None: ...
+
+    def unlink_claim(self, claim_key: str, claim_id: str) -> None: ...
+
+
+# (subject, its claims as derived now by key, the participant stream whose change caused it)
+Derived = tuple[ClaimSubject, dict[str, DerivedClaim], UUID]
+
+
 def rederive(
     batch: Batch,
     versions: list[RuleBookVersion],
@@ -45,59 +67,73 @@ def rederive(
     at: dt.datetime,
     existing: Callable[[Collection[UUID]], set[UUID]],
 ) -> Rederivation:
-    """Re-derive each touched participant's claims: retire what no longer holds, add new.
+    """Re-derive each touched participant's claims: retire what no longer holds, add new."""
+    derived: list[Derived] = [
+        (p, {c.claim_key: c for c in derive(versions, p.history()).claims}, p.id)
+        for p in batch.participants.values()
+    ]
+    return reconcile(derived, batch, versions, (actor, at), load_claim, existing)
+
+
+def reconcile(
+    derived: list[Derived],
+    batch: Batch,
+    versions: list[RuleBookVersion],
+    actor_at: tuple[str, dt.datetime],
+    load_claim: Callable[[UUID], Claim],
+    existing: Callable[[Collection[UUID]], set[UUID]],
+    result: Rederivation | None = None,
+) -> Rederivation:
+    """Bring each subject's linked claims in line with what is derived now: retire what no
+    longer holds (or changed), create what is new.
 
     ``existing`` says which claim ids are taken; it is asked once for the whole batch (and
     again only for the rare claim re-derived after an earlier one was retired)."""
-    result = Rederivation()
-    wanted: list[tuple[Participant, str, Any, str]] = []
-    for participant in batch.participants.values():
-        derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
-        for key, link in list(participant.claims.items()):
-            fresh = derived.get(key)
+    result = result if result is not None else Rederivation()
+    actor, at = actor_at
+    wanted: list[tuple[ClaimSubject, str, Any, str, UUID]] = []
+    for subject, fresh_by_key, owner in derived:
+        for key, link in list(subject.claims.items()):
+            fresh = fresh_by_key.get(key)
             if fresh is None or claim_fingerprint(fresh) != link["fingerprint"]:
                 claim_id = UUID(link["claim_id"])
                 if claim_id not in batch.claims:
                     batch.claims[claim_id] = load_claim(claim_id)
                 batch.claims[claim_id].retire(
-                    batch.actors.get(participant.id, actor),
+                    batch.actors.get(owner, actor),
                     at,
                     "no longer supported by the participant's history",
                 )
-                participant.unlink_claim(key, link["claim_id"])
+                subject.unlink_claim(key, link["claim_id"])
                 result.retired.append(link["claim_id"])
-                result.retired_by_participant.setdefault(participant.id, []).append(
-                    link["claim_id"]
-                )
+                result.retired_by_participant.setdefault(owner, []).append(link["claim_id"])
         wanted += [
-            (participant, key, fresh, claim_fingerprint(fresh))
-            for key, fresh in derived.items()
-            if key not in participant.claims
+            (subject, key, fresh, claim_fingerprint(fresh), owner)
+            for key, fresh in fresh_by_key.items()
+            if key not in subject.claims
         ]
-    taken = existing([_claim_id(p, key, fingerprint, 0) for p, key, _, fingerprint in wanted])
-    for participant, key, fresh, fingerprint in wanted:
+    taken = existing([_claim_id(s, key, fingerprint, 0) for s, key, _, fingerprint, _ in wanted])
+    for subject, key, fresh, fingerprint, owner in wanted:
         generation = 0
-        while _claim_id(participant, key, fingerprint, generation) in taken:
+        while _claim_id(subject, key, fingerprint, generation) in taken:
             generation += 1
-            taken |= existing([_claim_id(participant, key, fingerprint, generation)])
-        claim = new_claim(participant, fresh, fingerprint, generation)
+            taken |= existing([_claim_id(subject, key, fingerprint, generation)])
+        claim = new_claim(subject, fresh, fingerprint, generation)
         settle_submission(claim, versions[-1].rulebook.verification, at)
         batch.claims[claim.id] = claim
-        participant.link_claim(key, str(claim.id), fingerprint)
+        subject.link_claim(key, str(claim.id), fingerprint)
         result.new_by_trigger.setdefault(fresh.trigger_event_id, []).append(str(claim.id))
-        result.new_by_participant.setdefault(participant.id, []).append(
+        result.new_by_participant.setdefault(owner, []).append(
             (fresh.trigger_event_id, str(claim.id))
         )
     return result
 
 
-def _claim_id(participant: Participant, key: str, fingerprint: str, generation: int) -> UUID:
-    return claim_id_for(
-        participant.contract_id, participant.participant_id, key, fingerprint, generation
-    )
+def _claim_id(subject: ClaimSubject, key: str, fingerprint: str, generation: int) -> UUID:
+    return claim_id_for(subject.contract_id, subject.participant_id, key, fingerprint, generation)
 
 
-def new_claim(participant: Participant, fresh: Any, fingerprint: str, generation: int) -> Claim:
+def new_claim(participant: ClaimSubject, fresh: Any, fingerprint: str, generation: int) -> Claim:
     return Claim(
         contract_id=participant.contract_id,
         participant_id=participant.participant_id,

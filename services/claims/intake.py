@@ -36,6 +36,7 @@ from services.claims.errors import (
     NotTheRecorder,
     ProviderNotInContract,
 )
+from services.claims.populations import Populations, facts_of
 from services.claims.verification import retrying
 from shared.errors import FieldProblem
 from shared.identifiers import pseudonymise
@@ -60,6 +61,7 @@ class IntakeUseCases:
     _load_contract: Callable[..., Any]
     _versions: Callable[..., list[RuleBookVersion]]
     _seal_personal: Callable[..., Any]
+    _populations: Populations
 
     def record_events(
         self,
@@ -79,7 +81,11 @@ class IntakeUseCases:
         """Record several requests' events and derive their claims in one transaction: all of
         them, or none if any is refused (see :class:`IntakeCommitter`, which combines
         concurrent requests this way and tells each its own answer)."""
-        return retrying(lambda: self._record_many(requests))
+        try:
+            return retrying(lambda: self._record_many(requests))
+        except BaseException:
+            self._populations.forget()  # kept copies may hold this failed transaction's changes
+            raise
 
     def _record_many(self, requests: Sequence[IntakeRequest]) -> list[list[IntakeResult]]:
         groups: dict[tuple[str, str], IntakeGroup] = {}
@@ -114,11 +120,16 @@ class IntakeUseCases:
             )
             for r in requests
         ]
+        now = self._clock()
         for group in groups.values():
-            group.new_claims, group.retired_claims = rederive(
-                group.batch, group.versions, "system:intake", self.claim, self._clock(),
-                self.existing,
-            ).attributed(group.recorded_now)  # fmt: skip
+            changes = rederive(
+                group.batch, group.versions, "system:intake", self.claim, now, self.existing
+            )
+            self._populations.count(
+                group.batch, group.versions, ("system:intake", now), self.claim, self.existing,
+                changes,
+            )  # fmt: skip
+            group.new_claims, group.retired_claims = changes.attributed(group.recorded_now)
         for request, staged in zip(requests, planned, strict=True):
             group = groups[(request.contract_id, request.provider_id)]
             for incoming, outcome in staged:
@@ -160,9 +171,12 @@ class IntakeUseCases:
             batch = group.batch
             if stream not in batch.participants:
                 subject = group.latest.event_types[incoming.type].subject
-                batch.participants[stream] = stored.get(stream) or Participant(
+                before = stored.get(stream)
+                batch.participants[stream] = before or Participant(
                     contract_id, provider_id, participant_id, subject
                 )
+                if before is not None and group.latest.population_outcomes():
+                    batch.facts_before[stream] = facts_of(group.versions, before)
             participant = batch.participants[stream]
             if group.latest.event_types[incoming.type].recorded_by == "evaluator":
                 check_first_result(participant, incoming)

@@ -9,6 +9,7 @@ outcome.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -22,6 +23,7 @@ from shared.feed.envelope import MAX_PAGE_SIZE, PARTICIPANT_HISTORY_TYPES
 from shared.identifiers import canonical_sha256
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import RuleBook
+from shared.rules.populations import derived_populations
 
 MAX_EXAMPLES = 100
 REPLAYED = PARTICIPANT_HISTORY_TYPES | {
@@ -81,13 +83,39 @@ def what_if(
             continue
         result.participants += 1
         derived = {c.claim_key: c for c in derive(versions, participant.history()).claims}
-        actual = live.get(participant.participant_id, {})
+        actual = live.pop(participant.participant_id, {})
         _compare(
             participant.provider_id, participant.participant_id, actual, derived, tallies, result
         )
+    _compare_populations(model, contract_id, versions, live, tallies, result)
     result.by_provider_outcome = dict(sorted(tallies.items()))
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def _compare_populations(
+    model: ClaimsFeedModel,
+    contract_id: str,
+    versions: list[RuleBookVersion],
+    live: dict[str, dict[str, dict[str, Any]]],
+    tallies: dict[tuple[str, str], Tally],
+    result: WhatIf,
+) -> None:
+    """Population claims under the draft (for every population closed by the feed's end)
+    against the live ones; a live population claim the draft no longer earns counts too."""
+    members = [
+        (p.provider_id, p.history())
+        for p in model.participants.values()
+        if p.contract_id == contract_id
+    ]
+    people = {p.participant_id for p in model.participants.values()}
+    as_of = model.last_recorded or dt.date.min
+    for key, derived in derived_populations(versions, members, as_of, live):
+        _compare(key.provider_id, key.subject, live.pop(key.subject, {}), derived, tallies, result)
+    for subject, actual in sorted(live.items()):
+        if subject not in people:  # a live population claim the draft has no population for
+            provider_id = str(next(iter(actual.values()))["provider_id"])
+            _compare(provider_id, subject, actual, {}, tallies, result)
 
 
 def _read(read_feed: Callable[[int, int, Collection[str]], Sequence[Any]]) -> ClaimsFeedModel:

@@ -137,7 +137,8 @@ def _comparison_holds(context: Context, condition: Comparison) -> bool:
     event = context.bound.get(name)
     if event is None:
         return False
-    spec = context.book.event_types[event.type].attributes[attribute]
+    spec = context.book.attribute_spec(event.type, attribute)
+    assert spec is not None, "validation guarantees every attribute a condition names"
     actual = typed_value(spec, event.attributes.get(attribute))
     if condition.op in ("in", "not_in"):
         options = condition.value if isinstance(condition.value, list) else []

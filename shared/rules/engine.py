@@ -26,6 +26,7 @@ __all__ = [
     "derive",
     "derive_claims",
     "history_order",
+    "settle",
     "version_in_effect",
 ]
 
@@ -203,15 +204,10 @@ def _evaluate(
     if bound is None:
         return None
     book = in_effect.rulebook
-    context = Context(book, bound, history, trigger.occurred_on)
-    if not all(holds(context, condition) for condition in outcome.conditions):
+    settled = settle(outcome, Context(book, bound, history, trigger.occurred_on))
+    if settled is None:
         return None
-    tier = next((t for t in outcome.price_tiers if holds(context, t.when)), None)
-    if tier is None and outcome.price_tiers and outcome.otherwise == "nothing":
-        return None
-    pricing = _price(book, outcome, tier, bound)
-    if outcome.price_per and pricing["amount_minor"] <= 0:
-        return None  # an effect of zero or below earns nothing (and owes nothing)
+    tier, pricing = settled
     return DerivedClaim(
         claim_key=_claim_key(book, outcome, trigger),
         outcome_id=outcome.id,
@@ -230,6 +226,19 @@ def _evaluate(
             **pricing,
         },
     )
+
+
+def settle(outcome: Outcome, context: Context) -> tuple[PriceTier | None, dict[str, Any]] | None:
+    """Whether the outcome's conditions hold in the context and, if so, its tier and price."""
+    if not all(holds(context, condition) for condition in outcome.conditions):
+        return None
+    tier = next((t for t in outcome.price_tiers if holds(context, t.when)), None)
+    if tier is None and outcome.price_tiers and outcome.otherwise == "nothing":
+        return None
+    pricing = _price(context.book, outcome, tier, context.bound)
+    if outcome.price_per and pricing["amount_minor"] <= 0:
+        return None  # an effect of zero or below earns nothing (and owes nothing)
+    return tier, pricing
 
 
 def _price(

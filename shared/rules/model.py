@@ -62,6 +62,8 @@ __all__ = [  # the document's types, wherever they are defined
     "MAX_STRING_LENGTH",
     "NAME_PATTERN",
     "PARTICIPANT",
+    "POPULATION",
+    "POPULATION_ATTRIBUTES",
     "AbsenceSpec",
     "Absent",
     "AllOf",
@@ -84,6 +86,7 @@ __all__ = [  # the document's types, wherever they are defined
     "Not",
     "Outcome",
     "Period",
+    "PopulationSpec",
     "PriceTier",
     "Requirement",
     "RuleBook",
@@ -118,6 +121,15 @@ class AttributeSpec(Strict):
     flag: Literal["need", "barrier"] | None = Field(
         default=None, description="Reports split outcomes by this attribute (creaming shows)"
     )
+
+
+POPULATION = "population"  # the name conditions use for a population outcome's figures
+POPULATION_ATTRIBUTES = {
+    "members": AttributeSpec(type=AttributeType.INTEGER, required=True, minimum=0),
+    "met": AttributeSpec(type=AttributeType.INTEGER, required=True, minimum=0),
+    "share": AttributeSpec(type=AttributeType.DECIMAL, required=True, minimum=0, maximum=100),
+    "average": AttributeSpec(type=AttributeType.DECIMAL),
+}
 
 
 class EventTypeSpec(Strict):
@@ -181,10 +193,41 @@ class MultiplierTable(Strict):
     default: DecimalText | None = None
 
 
+class PopulationSpec(Strict):
+    """An outcome about a group of participants in a period, not one subject.
+
+    A participant is a member of the group named by ``group`` (an attribute of its first event
+    of that type) in the period that holds its first ``member`` event. The population's
+    ``members``, ``met`` (members for whom every ``met`` condition holds), ``share`` (met as a
+    percentage of members) and ``average`` (of ``attribute``) are what conditions, tiers and
+    ``price_per`` read, as ``population.<name>``. The claim is derived ``close_days`` after the
+    period ends, and again whenever a late event changes the figures."""
+
+    group: AttributeReference = Field(description="event_type.attribute naming the group")
+    member: Name | None = Field(
+        default=None, description="The event that makes a member [the group's event type]"
+    )
+    period: Period
+    met: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
+    attribute: AttributeReference | None = Field(
+        default=None, description="The numeric attribute averaged (on its first such event)"
+    )
+    close_days: int = Field(default=30, ge=0, le=MAX_DAYS)
+
+    @property
+    def member_event(self) -> str:
+        return self.member or self.group.split(".", 1)[0]
+
+
 class Outcome(Strict):
     id: Name
     name: str = Field(default="", max_length=200)
-    trigger: Name
+    trigger: Name | None = Field(
+        default=None, exclude_if=unset, description="The event that achieves it"
+    )
+    population: PopulationSpec | None = Field(
+        default=None, exclude_if=unset, description="Instead of a trigger: a group in a period"
+    )
     requires: list[Requirement] = Field(default_factory=list, max_length=20)
     conditions: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
     max_per_participant: int | None = Field(
@@ -363,6 +406,16 @@ class RuleBook(Strict):
 
     def provider_ids(self) -> set[str]:
         return {p.id for p in self.providers}
+
+    def attribute_spec(self, event_type: str, attribute: str) -> AttributeSpec | None:
+        """An event type's attribute, or a population figure (``population.share``)."""
+        if event_type == POPULATION:
+            return POPULATION_ATTRIBUTES.get(attribute)
+        spec = self.event_types.get(event_type)
+        return spec.attributes.get(attribute) if spec is not None else None
+
+    def population_outcomes(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.population is not None]
 
     def eligibility_for(self, subject: str) -> Eligibility | None:
         """The eligibility rules of one kind of subject (a participant, or an entity kind)."""

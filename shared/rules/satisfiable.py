@@ -81,7 +81,7 @@ def _narrow(
     name, attribute = comparison.attribute.split(".", 1)
     if name not in scope:
         return None
-    spec = book.event_types[scope[name]].attributes.get(attribute)
+    spec = book.attribute_spec(scope[name], attribute)
     if spec is None or comparison.value is None:
         return None
     if spec.type in (AttributeType.ENUM, AttributeType.BOOLEAN):

@@ -18,6 +18,7 @@ from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, check_rounding_unit, 
 from shared.rules.model import (
     CONDITION_TAG,
     PARTICIPANT,
+    POPULATION,
     AttributeType,
     Eligibility,
     EventTypeSpec,
@@ -27,6 +28,7 @@ from shared.rules.model import (
 )
 from shared.rules.satisfiable import can_hold
 from shared.rules.validation_conditions import Scope, attribute_spec, condition_problems
+from shared.rules.validation_population import population_problems
 from shared.rules.validation_reporting import (
     money_problems,
     reporting_problems,
@@ -160,27 +162,19 @@ def _amount_problems(book: RuleBook) -> Iterator[FieldProblem]:
 
 # ---- outcomes --------------------------------------------------------------------------------
 def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[FieldProblem]:
-    trigger = book.event_types.get(outcome.trigger)
-    if trigger is None:
-        yield FieldProblem(f"{path}.trigger", f"undefined event type {outcome.trigger!r}")
+    if (outcome.trigger is None) == (outcome.population is None):
+        yield FieldProblem(f"{path}.trigger", "an outcome has a trigger or a population (one)")
         return
-    scope: Scope = {"trigger": outcome.trigger}
-    for r_index, requirement in enumerate(outcome.requires):
-        where = f"{path}.requires.{r_index}"
-        required = book.event_types.get(requirement.event)
-        if required is None:
-            yield FieldProblem(f"{where}.event", f"undefined event type {requirement.event!r}")
-            continue
-        if required.subject != trigger.subject:
-            yield FieldProblem(
-                f"{where}.event", "a required event must be about the trigger's subject"
-            )
-        if requirement.name in scope:
-            yield FieldProblem(where, f"name {requirement.name!r} is used twice; set an alias")
-        scope[requirement.name] = requirement.event
-        maximum = requirement.max_days_before
-        if maximum is not None and maximum < requirement.min_days_before:
-            yield FieldProblem(where, "max_days_before is less than min_days_before")
+    if outcome.population is not None:
+        yield from population_problems(book, path, outcome)
+        scope: Scope = {POPULATION: POPULATION}
+    else:
+        found = list(_trigger_problems(book, path, outcome))
+        yield from found
+        if any(p.field == f"{path}.trigger" for p in found):
+            return
+        scope = {"trigger": str(outcome.trigger)}
+        scope.update({r.name: r.event for r in outcome.requires})
     for c_index, condition in enumerate(outcome.conditions):
         where = f"{path}.conditions.{c_index}"
         yield from condition_problems(book, scope, where, condition)
@@ -192,6 +186,30 @@ def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[F
             yield FieldProblem(
                 f"{path}.evidence.{e_index}", f"undefined evidence type {evidence!r}"
             )
+
+
+def _trigger_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[FieldProblem]:
+    trigger = book.event_types.get(str(outcome.trigger))
+    if trigger is None:
+        yield FieldProblem(f"{path}.trigger", f"undefined event type {outcome.trigger!r}")
+        return
+    names = {"trigger"}
+    for r_index, requirement in enumerate(outcome.requires):
+        where = f"{path}.requires.{r_index}"
+        required = book.event_types.get(requirement.event)
+        if required is None:
+            yield FieldProblem(f"{where}.event", f"undefined event type {requirement.event!r}")
+            continue
+        if required.subject != trigger.subject:
+            yield FieldProblem(
+                f"{where}.event", "a required event must be about the trigger's subject"
+            )
+        if requirement.name in names:
+            yield FieldProblem(where, f"name {requirement.name!r} is used twice; set an alias")
+        names.add(requirement.name)
+        maximum = requirement.max_days_before
+        if maximum is not None and maximum < requirement.min_days_before:
+            yield FieldProblem(where, "max_days_before is less than min_days_before")
 
 
 def _price_problems(

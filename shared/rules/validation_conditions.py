@@ -37,7 +37,7 @@ def attribute_spec(book: RuleBook, scope: Scope, reference: str) -> AttributeSpe
     if name not in scope:
         return f"unknown name {name!r}; known: {', '.join(sorted(scope))}"
     event_type = scope[name]
-    spec = book.event_types[event_type].attributes.get(attribute_name)
+    spec = book.attribute_spec(event_type, attribute_name)
     if spec is None:
         return f"event type {event_type!r} has no attribute {attribute_name!r}"
     if spec.personal:

@@ -8,12 +8,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from shared.auth import TokenSigner
 from tests.system.processes import Stack, running_stack, wait_until
 from tests.system.test_story import Client, payable
+
+KANGAROO = Path(__file__).parents[2] / "examples" / "contracts" / "kangaroo-care-dib.yaml"
 
 pytestmark = pytest.mark.system
 
@@ -120,3 +123,59 @@ def change_live_row(store_url: str) -> int:
             return connection.execute(statement).rowcount
     with psycopg.connect(store_url) as connection:
         return connection.execute(statement).rowcount
+
+
+def test_population_claims_pass_the_audit_and_close_from_the_cli(
+    stack: Stack, signer: TokenSigner
+) -> None:
+    """The kangaroo-care contract through real services: the CLI loads it and closes its
+    populations; a baby posted about a long-closed quarter derives its population's claim at
+    once; verified, it is booked; the auditor recomputes it from the feeds alone."""
+    from shared.auth import Role
+
+    claims = stack.urls["claims"]
+    loaded = stack.cli("contracts", "load", str(KANGAROO), "--url", claims)
+    assert loaded.returncode == 0, loaded.stderr
+    provider = {
+        "Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id='kmc-consortium')}"
+    }
+    events = [
+        {
+            "event_id": f"{ref}-{kind}",
+            "participant_ref": ref,
+            "type": kind,
+            "occurred_on": day,
+            "attributes": attributes,
+        }
+        for ref, gain in (("b1", "17"), ("b2", "15.5"))
+        for kind, day, attributes in (
+            ("baby_enrolled", "2025-05-02", {"birth_weight_grams": 1400, "hospital": "h1"}),
+            (
+                "weight_assessed",
+                "2025-06-20",
+                {"appropriate_gain": True, "gain_g_per_kg_day": gain},
+            ),
+        )
+    ]
+    with httpx.Client(timeout=10.0) as http:
+        answer = http.post(
+            f"{claims}/v1/contracts/kangaroo-care-dib/events/batch",
+            json={"events": events},
+            headers=provider,
+        )
+        assert answer.status_code == 201, answer.text
+        [claim_id] = [c for r in answer.json()["results"] for c in r["claim_ids"]]
+        verifier = {"Authorization": f"Bearer {signer.issue(Role.VERIFIER)}"}
+        verified = http.post(
+            f"{claims}/v1/claims/{claim_id}/verify", json={"note": "seen"}, headers=verifier
+        )
+        assert verified.status_code == 200, verified.text
+        # both babies gained enough: 100 % -> x 1.2: 80.00 x 1.2 x 2 babies = 192.00
+        assert (verified.json()["outcome_id"], verified.json()["amount"]) == (
+            "metric_c_quarterly_weight_gain",
+            "192.00",
+        )
+    closed = stack.cli("contracts", "close-populations", "kangaroo-care-dib", "--url", claims)
+    assert closed.returncode == 0, closed.stderr
+    assert "closed 0 populations of kangaroo-care-dib; 0 claims derived" in closed.stdout
+    wait_until(lambda: audit(stack)[0] == 0, "an audit with no difference", 20.0)
