@@ -17,6 +17,7 @@ from typing import Any
 from shared.money import minor_unit, to_minor
 from shared.rules.conditions import Context, RecordedEvent, holds
 from shared.rules.model import Outcome, PriceTier, RuleBook
+from shared.rules.scores import score_trace, with_scores
 
 __all__ = [
     "Derivation",
@@ -230,21 +231,21 @@ def _evaluate(
 
 def settle(outcome: Outcome, context: Context) -> tuple[PriceTier | None, dict[str, Any]] | None:
     """Whether the outcome's conditions hold in the context and, if so, its tier and price."""
+    context = with_scores(context)
     if not all(holds(context, condition) for condition in outcome.conditions):
         return None
     tier = next((t for t in outcome.price_tiers if holds(context, t.when)), None)
     if tier is None and outcome.price_tiers and outcome.otherwise == "nothing":
         return None
-    pricing = _price(context.book, outcome, tier, context.bound)
+    pricing = _price(context, outcome, tier)
     if outcome.price_per and pricing["amount_minor"] <= 0:
         return None  # an effect of zero or below earns nothing (and owes nothing)
     return tier, pricing
 
 
-def _price(
-    book: RuleBook, outcome: Outcome, tier: PriceTier | None, bound: Mapping[str, RecordedEvent]
-) -> dict[str, Any]:
+def _price(context: Context, outcome: Outcome, tier: PriceTier | None) -> dict[str, Any]:
     """Tariff times percentage times multiplier, rounded once by the contract's rule."""
+    book, bound = context.book, context.bound
     if tier is not None and tier.price is not None:
         tariff, source = tier.price, f"tier {tier.id}"
     elif outcome.base is not None:
@@ -257,7 +258,8 @@ def _price(
     )
     factor, multiplier_trace = _multiplier(book, outcome, bound)
     per_unit, per_unit_trace = _per_unit(book, outcome, bound)
-    computed = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor * per_unit
+    scale, scale_trace = _score_scale(context, outcome)
+    computed = Decimal(tariff) * Decimal(percentage) / HUNDRED * factor * per_unit * scale
     unrounded, limit = _within_limits(outcome, computed)
     rounding = outcome.rounding or book.rounding
     unit_text = outcome.rounding_unit or book.rounding_unit
@@ -268,6 +270,7 @@ def _price(
         "percentage": percentage,
         "multiplier": multiplier_trace,
         **({"per_unit": per_unit_trace} if per_unit_trace else {}),
+        **({"scaled_by_score": scale_trace} if scale_trace else {}),
         **({"limited": {"computed": str(computed), "by": limit}} if limit else {}),
         "unrounded": str(unrounded),
         "rounding": rounding.value,
@@ -288,6 +291,17 @@ def _per_unit(
         product *= value
         trace.append({"attribute": reference, "value": str(value)})
     return product, trace
+
+
+def _score_scale(context: Context, outcome: Outcome) -> tuple[Decimal, dict[str, Any] | None]:
+    """The score's points over its maximum, when the outcome is scaled by a score."""
+    if outcome.scaled_by_score is None:
+        return Decimal(1), None
+    book = context.book
+    points, lines = score_trace(book, outcome.scaled_by_score, context)
+    out_of = (book.scores or {})[outcome.scaled_by_score].out_of
+    trace = {"score": outcome.scaled_by_score, "points": str(points), "out_of": out_of}
+    return points / Decimal(out_of), {**trace, "indicators": lines}
 
 
 def _within_limits(outcome: Outcome, amount: Decimal) -> tuple[Decimal, str | None]:

@@ -32,6 +32,7 @@ from shared.rules.condition_types import (
     Not,
     Window,
 )
+from shared.rules.measures import Indicator, PointsBand, PopulationSpec, Score
 from shared.rules.vocabulary import (
     MAX_COUNT,
     MAX_DAYS,
@@ -64,6 +65,7 @@ __all__ = [  # the document's types, wherever they are defined
     "PARTICIPANT",
     "POPULATION",
     "POPULATION_ATTRIBUTES",
+    "SCORE",
     "AbsenceSpec",
     "Absent",
     "AllOf",
@@ -82,15 +84,18 @@ __all__ = [  # the document's types, wherever they are defined
     "DaysBetweenSpec",
     "Eligibility",
     "EventTypeSpec",
+    "Indicator",
     "Kpi",
     "Not",
     "Outcome",
     "Period",
+    "PointsBand",
     "PopulationSpec",
     "PriceTier",
     "Requirement",
     "RuleBook",
     "RuleBookInvalid",
+    "Score",
     "TargetSeries",
     "Window",
     "parse_rulebook",
@@ -124,6 +129,7 @@ class AttributeSpec(Strict):
 
 
 POPULATION = "population"  # the name conditions use for a population outcome's figures
+SCORE = "score"  # the name conditions use for the contract's scores
 POPULATION_ATTRIBUTES = {
     "members": AttributeSpec(type=AttributeType.INTEGER, required=True, minimum=0),
     "met": AttributeSpec(type=AttributeType.INTEGER, required=True, minimum=0),
@@ -193,32 +199,6 @@ class MultiplierTable(Strict):
     default: DecimalText | None = None
 
 
-class PopulationSpec(Strict):
-    """An outcome about a group of participants in a period, not one subject.
-
-    A participant is a member of the group named by ``group`` (an attribute of its first event
-    of that type) in the period that holds its first ``member`` event. The population's
-    ``members``, ``met`` (members for whom every ``met`` condition holds), ``share`` (met as a
-    percentage of members) and ``average`` (of ``attribute``) are what conditions, tiers and
-    ``price_per`` read, as ``population.<name>``. The claim is derived ``close_days`` after the
-    period ends, and again whenever a late event changes the figures."""
-
-    group: AttributeReference = Field(description="event_type.attribute naming the group")
-    member: Name | None = Field(
-        default=None, description="The event that makes a member [the group's event type]"
-    )
-    period: Period
-    met: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
-    attribute: AttributeReference | None = Field(
-        default=None, description="The numeric attribute averaged (on its first such event)"
-    )
-    close_days: int = Field(default=30, ge=0, le=MAX_DAYS)
-
-    @property
-    def member_event(self) -> str:
-        return self.member or self.group.split(".", 1)[0]
-
-
 class Outcome(Strict):
     id: Name
     name: str = Field(default="", max_length=200)
@@ -256,6 +236,11 @@ class Outcome(Strict):
     )
     maximum_amount: DecimalText | None = Field(
         default=None, exclude_if=unset, description="A ceiling on the amount (before rounding)"
+    )
+    scaled_by_score: Name | None = Field(
+        default=None,
+        exclude_if=unset,
+        description="Multiply the amount by this score's points over its maximum",
     )
     rounding: Rounding | None = Field(
         default=None, exclude_if=unset, description="Overrides the contract's rounding rule"
@@ -391,6 +376,7 @@ class RuleBook(Strict):
     providers: list[Provider] = Field(min_length=1, max_length=MAX_ITEMS)
     event_types: dict[Name, EventTypeSpec] = Field(min_length=1, max_length=MAX_ITEMS)
     eligibility: Eligibility | None = None
+    scores: dict[Name, Score] | None = Field(default=None, exclude_if=unset, max_length=50)
     entity_eligibility: dict[Name, Eligibility] | None = Field(
         default=None, exclude_if=unset, max_length=MAX_ITEMS
     )
@@ -411,6 +397,9 @@ class RuleBook(Strict):
         """An event type's attribute, or a population figure (``population.share``)."""
         if event_type == POPULATION:
             return POPULATION_ATTRIBUTES.get(attribute)
+        if event_type == SCORE:
+            known = attribute in (self.scores or {})
+            return AttributeSpec(type=AttributeType.DECIMAL, required=True) if known else None
         spec = self.event_types.get(event_type)
         return spec.attributes.get(attribute) if spec is not None else None
 

@@ -19,6 +19,7 @@ from shared.rules.model import (
     CONDITION_TAG,
     PARTICIPANT,
     POPULATION,
+    SCORE,
     AttributeType,
     Eligibility,
     EventTypeSpec,
@@ -34,6 +35,7 @@ from shared.rules.validation_reporting import (
     reporting_problems,
     target_and_kpi_problems,
 )
+from shared.rules.validation_scores import score_problems, score_use_problems
 
 
 def validate_rulebook(document: Any) -> RuleBook:
@@ -84,6 +86,7 @@ def _problems(book: RuleBook) -> Iterator[FieldProblem]:
             yield FieldProblem(f"outcomes.{index}.id", f"duplicate outcome id {outcome.id!r}")
         seen.add(outcome.id)
         yield from _outcome_problems(book, f"outcomes.{index}", outcome)
+    yield from score_problems(book)
     yield from _verification_problems(book)
     yield from _cap_problems(book)
     yield from target_and_kpi_problems(book)
@@ -175,6 +178,9 @@ def _outcome_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator[F
             return
         scope = {"trigger": str(outcome.trigger)}
         scope.update({r.name: r.event for r in outcome.requires})
+    yield from score_use_problems(book, dict(scope), path, outcome)
+    if book.scores:
+        scope[SCORE] = SCORE
     for c_index, condition in enumerate(outcome.conditions):
         where = f"{path}.conditions.{c_index}"
         yield from condition_problems(book, scope, where, condition)

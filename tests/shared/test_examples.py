@@ -495,3 +495,49 @@ def test_employment_pathways_pays_on_an_evaluation_result_with_a_ceiling() -> No
         ("cohort-2025-a", "impact_payment", None, 13_500_000),
         ("cohort-2025-b", "impact_payment", None, 20_000_000),
     ]
+
+
+def test_basic_health_p4p_scales_the_quarterly_bonus_by_the_quality_score() -> None:
+    def assessed(event_id: str, day: str, **overrides: int) -> Event:
+        values = {
+            "hygiene_percent": 95,  # 3 points (at least 90)
+            "protocol_adherence_percent": 80,  # 2 (at least 75)
+            "equipment_percent": 60,  # 1 (at least 50)
+            "drug_availability_percent": 40,  # 0
+            "staff_presence_percent": 90,  # 3: the bound itself counts
+            "records_complete_percent": 75,  # 2
+            "referral_followup_percent": 74,  # 1: just under 75
+            "patient_satisfaction_percent": 100,  # 3
+            "cleanliness_percent": 49,  # 0: just under 50
+            "stock_out_days": 2,  # 2 (at most 3)
+        }
+        values.update(overrides)
+        return (event_id, "quality_assessed", day, dict(values))
+
+    top = {name: 100 for name in ("hygiene_percent", "protocol_adherence_percent")}
+    claims, _ = run(
+        "basic-health-p4p",
+        {
+            "facility-1": [
+                assessed("q1", "2025-06-30"),
+                assessed("q1-again", "2025-06-30", stock_out_days=0),  # same quarter: once
+                assessed(
+                    "q2",
+                    "2025-09-30",
+                    **top,
+                    equipment_percent=100,
+                    drug_availability_percent=100,
+                    referral_followup_percent=100,
+                    records_complete_percent=100,
+                    cleanliness_percent=100,
+                    stock_out_days=0,
+                ),
+            ],
+        },
+    )
+    # 3+2+1+0+3+2+1+3+0+2 = 17 of 30: 5,000 x 17/30 = 2,833.33... -> 2,833 whole afghanis;
+    # then all ten at 3 points: 30 of 30 -> 5,000
+    assert claims == [
+        ("facility-1", "quality_bonus", None, 283_300),
+        ("facility-1", "quality_bonus", None, 500_000),
+    ]

@@ -544,3 +544,104 @@ def test_evaluation_types_and_prices_per_unit_used_wrongly_are_refused() -> None
         "outcomes.0.price_per.3",
         "outcomes.0.minimum_amount",
     ]
+
+
+# ---- composite scores ---------------------------------------------------------------------------
+def scored_book(scores: dict[str, Any], **outcome_fields: Any) -> dict[str, Any]:
+    return book(
+        event_types={
+            "audit": {
+                "subject": "clinic",
+                "attributes": {
+                    "hygiene": {"type": "integer", "required": True},
+                    "waiting_days": {"type": "integer", "required": True},
+                    "note": {"type": "string"},
+                },
+            }
+        },
+        scores=scores,
+        outcomes=[{"id": "bonus", "trigger": "audit", "price": "300.00", **outcome_fields}],
+    )
+
+
+BANDS = [{"at_least": "90", "points": 3}, {"at_least": "50", "points": 1}]
+QUALITY = {
+    "quality": {
+        "out_of": "9",
+        "indicators": [
+            {"id": "hygiene", "attribute": "trigger.hygiene", "bands": BANDS, "weight": "2"},
+            {
+                "id": "waiting",
+                "attribute": "trigger.waiting_days",
+                "bands": [{"at_most": "7", "points": 3}],
+            },
+        ],
+    }
+}
+
+
+def test_a_score_scales_a_payment_and_gates_it() -> None:
+    document = scored_book(
+        QUALITY,
+        scaled_by_score="quality",
+        conditions=[{"attribute": "score.quality", "op": ">=", "value": "2"}],
+    )
+    versions = [RuleBookVersion(1, parse_rulebook(document))]
+
+    def bonus(hygiene: int, waiting: int) -> int | None:
+        events = [
+            RecordedEvent(
+                "a", "audit", D(2025, 3, 31), {"hygiene": hygiene, "waiting_days": waiting}
+            )
+        ]
+        claims = derive(versions, events).claims
+        return claims[0].amount_minor if claims else None
+
+    # hygiene 95: 3 points x 2; waiting 5 days: 3 -> 9 of 9: 300.00
+    assert bonus(95, 5) == 30_000
+    # hygiene 60: 1 x 2; waiting 10 days: 0 -> 2 of 9: 300.00 x 2/9 = 66.666... -> 66.67
+    assert bonus(60, 10) == 6_667
+    assert bonus(40, 10) is None  # 0 points: below the gate of 2
+    [claim] = derive(
+        versions, [RecordedEvent("a", "audit", D(2025, 3, 31), {"hygiene": 95, "waiting_days": 9})]
+    ).claims
+    assert claim.trace["scaled_by_score"] == {
+        "score": "quality",
+        "points": "6",
+        "out_of": "9",
+        "indicators": [
+            {"indicator": "hygiene", "value": "95", "points": "3", "weight": "2"},
+            {"indicator": "waiting", "value": "9", "points": "0", "weight": "1"},
+        ],
+    }
+
+
+def test_scores_defined_or_used_wrongly_are_refused() -> None:
+    scores = {
+        "quality": {
+            "out_of": "5",  # the indicators can earn 3 x 2 + 3 = 9
+            "indicators": [
+                *QUALITY["quality"]["indicators"],
+                {"id": "hygiene", "attribute": "trigger.note", "bands": BANDS},  # twice; text
+                {"id": "both", "attribute": "trigger.hygiene", "score": "safety"},
+                {"id": "nothing"},
+                {"id": "bare", "attribute": "trigger.hygiene"},
+            ],
+        },
+        "safety": {"out_of": "3", "indicators": [{"id": "from_care", "score": "care"}]},
+        "care": {"out_of": "3", "indicators": [{"id": "from_safety", "score": "safety"}]},
+    }
+    document = scored_book(scores, scaled_by_score="quality")
+    fields = [field for field, _ in problems_of(document)]
+    assert fields == [
+        "outcomes.0",
+        "scores.quality.indicators.2.id",
+        "scores.quality.indicators.3",
+        "scores.quality.indicators.4",
+        "scores.quality.indicators.5.bands",
+        "scores.quality.out_of",
+        "scores.safety",
+    ]
+    found = dict(problems_of(document))
+    assert found["scores.safety"] == "circular: safety -> care -> safety"
+    assert "reads trigger.note: not a number" in found["outcomes.0"]
