@@ -56,6 +56,13 @@ class KpiPlan:
     within_days: int
     period: Period
     year_starts: int = 1
+    count: int = 1
+    each_start: bool = False
+
+    @property
+    def needs_dates(self) -> bool:
+        """Judged on every start or end event, not only the first of each."""
+        return self.count > 1 or self.each_start
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,16 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         if spec.flag is not None
     )
     kpis = tuple(
-        KpiPlan(k.id, k.start, k.end, k.within_days, k.period, rulebook.year_starts)
+        KpiPlan(
+            k.id,
+            k.start,
+            k.end,
+            k.within_days,
+            k.period,
+            rulebook.year_starts,
+            k.count,
+            k.each_start,
+        )
         for k in rulebook.kpis
         if k.start in stages and k.end in stages
     )
@@ -113,6 +129,7 @@ class ParticipantFacts:
     first: dict[str, dt.date]
     last_contact: dt.date | None
     closed: bool
+    dates: dict[str, list[dt.date]]  # every date of the types some KPI counts, in order
 
 
 def participant_facts(
@@ -126,6 +143,11 @@ def participant_facts(
             first[event.type] = event.occurred_on
             first_event[event.type] = event
     contacts = [e.occurred_on for e in ordered if e.type in plan.contact_events]
+    counted = {t for k in plan.kpis if k.needs_dates for t in (k.start, k.end)}
+    dates: dict[str, list[dt.date]] = {t: [] for t in counted}
+    for event in ordered:
+        if event.type in counted:
+            dates[event.type].append(event.occurred_on)
     cohort_day = first.get(plan.cohort_stage)
     return ParticipantFacts(
         provider_id=provider_id,
@@ -138,6 +160,7 @@ def participant_facts(
         first=first,
         last_contact=contacts[-1] if contacts else None,
         closed=any(stage in first for stage in plan.closed_stages),
+        dates=dates,
     )
 
 
@@ -163,8 +186,8 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
         if start in facts.first:
             add(INTERVAL, f"{start}>{end}", _bucket(facts.first[start], facts.first.get(end)))
     for kpi in plan.kpis:
-        if kpi.start in facts.first:
-            add(KPI, kpi.id, _kpi_status(kpi, facts.first[kpi.start], facts.first.get(kpi.end)))
+        for status in _kpi_statuses(kpi, facts):
+            add(KPI, kpi.id, status)
     if facts.last_contact is not None and not facts.closed:
         add(CONTACT, facts.last_contact.isoformat(), "")
     return found
@@ -175,6 +198,23 @@ def _bucket(start: dt.date, end: dt.date | None) -> str:
         return NOT_YET
     days = max(0, (end - start).days)
     return INTERVAL_BUCKETS[min(4, max(0, (days - 1) // 7))]
+
+
+def _kpi_statuses(kpi: KpiPlan, facts: ParticipantFacts) -> list[str]:
+    """One status per item due: the participant (its first start), or each start event."""
+    if not kpi.needs_dates:
+        if kpi.start not in facts.first:
+            return []
+        return [_kpi_status(kpi, facts.first[kpi.start], facts.first.get(kpi.end))]
+    starts = facts.dates.get(kpi.start, [])
+    ends = facts.dates.get(kpi.end, [])
+    due = starts if kpi.each_start else starts[:1]
+    statuses = []
+    for start in due:
+        after = [day for day in ends if day >= start]  # ends are in date order
+        done = after[kpi.count - 1] if len(after) >= kpi.count else None
+        statuses.append(_kpi_status(kpi, start, done))
+    return statuses
 
 
 def _kpi_status(kpi: KpiPlan, start: dt.date, end: dt.date | None) -> str:

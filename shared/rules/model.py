@@ -268,13 +268,24 @@ class TargetSeries(Strict):
 
 
 class Kpi(Strict):
-    """Share of subjects whose ``end`` event came within N days of their ``start`` event."""
+    """Share of subjects whose ``end`` event came within N days of their ``start`` event; with
+    ``count``, whose ``count``-th end event did ("3 meetings within 28 days of referral"); with
+    ``each_start``, of start events each followed by an end event in time ("every missed
+    appointment followed up within 3 days")."""
 
     id: Name
     name: str = Field(min_length=1, max_length=200)
     start: Name
     end: Name
     within_days: int = Field(ge=0, le=MAX_DAYS)
+    count: int = Field(
+        default=1, ge=1, le=MAX_COUNT, exclude_if=lambda value: value == 1,
+        description="End events needed within the days [1]",
+    )  # fmt: skip
+    each_start: bool = Field(
+        default=False, exclude_if=lambda value: value is False,
+        description="Every start event is due, not only the subject's first",
+    )  # fmt: skip
     period: Period = Period.MONTH
     minimum_level: Percentage | None = Field(default=None, description="Below: minor failure")
     lower_level: Percentage | None = Field(default=None, description="Below: major failure")

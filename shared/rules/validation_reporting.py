@@ -78,6 +78,8 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
                 yield FieldProblem(
                     f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
                 )
+        if kpi.count > 1 and kpi.start == kpi.end:
+            yield FieldProblem(f"{path}.count", "count end events of another type than the start")
         levels = [Decimal(v) for v in (kpi.minimum_level, kpi.lower_level) if v is not None]
         if any(level > 100 for level in levels):
             yield FieldProblem(path, "performance levels are percentages up to 100")
