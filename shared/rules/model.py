@@ -264,7 +264,15 @@ class TargetSeries(Strict):
     name: str = Field(min_length=1, max_length=200)
     stage: Name = Field(description="The event type counted (participants reaching it)")
     period: Period
-    values: dict[PeriodLabel, int] = Field(min_length=1, max_length=1000)
+    values: dict[PeriodLabel, int | DecimalText] = Field(
+        min_length=1, max_length=1000, description='Whole numbers, or decimals as text: "53.5"'
+    )
+    cumulative: Literal["period", "year_to_date", "contract_to_date"] = Field(
+        default="period",
+        exclude_if=lambda value: value == "period",
+        description="Each value counts its period alone, or everything since the reporting "
+        "year (or the contract) began",
+    )
 
 
 class Kpi(Strict):

@@ -69,7 +69,7 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
         for label, value in target.values.items():
             if not _label_fits(target.period, label):
                 yield FieldProblem(f"{path}.values.{label}", f"not a {target.period.value} label")
-            if value < 0:
+            if Decimal(str(value)) < 0:
                 yield FieldProblem(f"{path}.values.{label}", "a target cannot be negative")
     for index, kpi in enumerate(book.kpis):
         path = f"kpis.{index}"

@@ -212,6 +212,37 @@ def test_quarter_and_year_to_date_follow_the_contracts_reporting_year(
     ]
 
 
+def test_targets_may_be_decimal_and_cumulative(urls: dict[str, str]) -> None:
+    """Job starts: none in January, 2 in February (one corrected from March), 1 in March."""
+    document = yaml.safe_load(RULEBOOK.read_text())
+    document["targets"] = [
+        {
+            "id": "ytd",
+            "name": "Job starts, year to date",
+            "stage": "job_start",
+            "period": "month",
+            "cumulative": "year_to_date",
+            "values": {"2026-01": 1, "2026-02": "2.5", "2026-03": 4},
+        },
+        {
+            "id": "profile",
+            "name": "Base profile (job starts)",
+            "stage": "job_start",
+            "period": "month",
+            "values": {"2026-03": "0.5"},
+        },
+    ]
+    with built_demo(urls, document) as demo:
+        rows = demo.report("targets")
+    assert table(rows, "target_id", "period", "target", "actual", "percent_of_target") == [
+        ("ytd", "2026-01", 1, 0, "0.0"),
+        ("ytd", "2026-02", "2.5", 2, "80.0"),  # 2 of 2.5
+        ("ytd", "2026-03", 4, 3, "75.0"),  # 0 + 2 + 1 = 3 of 4
+        ("profile", "2026-03", "0.5", 1, "200.0"),
+    ]
+    assert table(rows[2:3], "prior_actual", "against_prior") == [(2, "up")]
+
+
 def test_filters_by_provider_site_and_cohort(demo: Demo) -> None:
     columns = ("stage", "contract_to_date")
     beta = demo.report("funnel", filters={"provider_id": "beta"})

@@ -27,6 +27,8 @@ def targets(context: ReportContext) -> list[Row]:
         months = by_stage.get(series.stage, Counter())
         year_starts = context.rulebook.year_starts
         actual = _actuals_by_label(series.period, months, year_starts)
+        if series.cumulative != "period":
+            actual = _cumulated(series, actual, year_starts)
         current = label_of(series.period, context.month, year_starts)
         for label in sorted(x for x in series.values if x <= current):
             rows.append(_target_row(series, label, actual, current))
@@ -38,6 +40,31 @@ def _actuals_by_label(period: Period, months: Counter[str], year_starts: int) ->
     for month, n in months.items():
         found[label_of(period, month, year_starts)] += n
     return found
+
+
+def _cumulated(series: Any, actual: Counter[str], year_starts: int) -> Counter[str]:
+    """Each period's actual plus every earlier one's of the same reporting year (year to
+    date), or of the whole contract (contract to date), for every label a target names."""
+    found: Counter[str] = Counter()
+    named = [*series.values, *actual]
+    for label in labels_between(series.period, min(named), max(named)):
+        found[label] = sum(
+            n
+            for earlier, n in actual.items()
+            if earlier <= label
+            and (
+                series.cumulative == "contract_to_date"
+                or _year_of(series.period, earlier, year_starts)
+                == _year_of(series.period, label, year_starts)
+            )
+        )
+    return found
+
+
+def _year_of(period: Period, label: str, year_starts: int) -> str:
+    if period is Period.MONTH:
+        return label_of(Period.YEAR, label, year_starts)
+    return label[:4]  # quarters and years are labelled by their reporting year
 
 
 def _target_row(series: Any, label: str, actual: Counter[str], current: str) -> Row:
@@ -52,9 +79,9 @@ def _target_row(series: Any, label: str, actual: Counter[str], current: str) -> 
         "stage": series.stage,
         "period": label,
         "current": label == current,
-        "target": series.values[label],
+        "target": series.values[label],  # as the rule book wrote it: 2, or "53.5"
         "actual": actual[label],
-        "percent_of_target": percent(actual[label], series.values[label]),
+        "percent_of_target": percent(actual[label], Decimal(str(series.values[label]))),
         "prior_actual": actual[prior_label],
         "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
         "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
