@@ -72,7 +72,14 @@ class Feed:
 
 
 def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
-    document = parse_rulebook(yaml.safe_load(RULEBOOK.read_text())).canonical()
+    source = yaml.safe_load(RULEBOOK.read_text())
+    source["kpis"] += [  # the kinds judged on every start or end event, not the first of each
+        {"id": "each_referral", "name": "Each referral enrolled in 14 days", "start": "referral",
+         "end": "enrollment", "within_days": 14, "each_start": True},
+        {"id": "two_steps", "name": "Two steps in 60 days", "start": "referral",
+         "end": "job_start", "within_days": 60, "count": 2},
+    ]  # fmt: skip
+    document = parse_rulebook(source).canonical()
     feed = Feed()
     feed.add("contract.registered", "c", {"rulebook": document})
     recorded: dict[str, set[str]] = {}

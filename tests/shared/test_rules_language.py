@@ -645,3 +645,19 @@ def test_scores_defined_or_used_wrongly_are_refused() -> None:
     found = dict(problems_of(document))
     assert found["scores.safety"] == "circular: safety -> care -> safety"
     assert "reads trigger.note: not a number" in found["outcomes.0"]
+
+
+def test_each_occurrence_pays_up_to_a_limit_per_quarter() -> None:
+    """Every review pays, at most 4 per participant per quarter (of the contract's year)."""
+    document = book(outcomes=[outcome(max_per_participant=4, per_period="quarter")])
+    reviews = [RecordedEvent(f"r{i}", "review", D(2025, 1, 5 + i)) for i in range(6)]
+    reviews.append(RecordedEvent("r-april", "review", D(2025, 4, 1)))
+    claims = claims_of(document, reviews)
+    # the first four of January's six, then April's in the next quarter
+    assert claims == [
+        ("paid", "r0"),
+        ("paid", "r1"),
+        ("paid", "r2"),
+        ("paid", "r3"),
+        ("paid", "r-april"),
+    ]
