@@ -10,9 +10,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.claims.application import ClaimsApplication
+from services.claims.closer import PopulationCloser
 from services.claims.committer import IntakeCommitter
 from services.claims.personal import PersonalDataVault
-from services.claims.projections import INDEXED_TYPES, apply_entry
+from services.claims.projections import INDEXED_TYPES, apply_entry, contract_ids
 from services.claims.routes import audit, claims, contracts, evaluations, intake, populations
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
@@ -57,10 +58,20 @@ def create_app(
         )
         app.state.application, app.state.engine = application, engine
         app.state.committer = IntakeCommitter(application)
+        closer = PopulationCloser(
+            application,
+            lambda: contract_ids(engine),
+            lease_for(store_url, "claims-population-closer"),
+            settings.population_close_interval_s,
+        )
         index_follower.start()
+        if settings.population_close_interval_s > 0:
+            closer.start()
         try:
             yield
         finally:
+            if settings.population_close_interval_s > 0:
+                closer.stop()
             index_follower.stop()
             app.state.committer.close()
             application.close()

@@ -244,3 +244,12 @@ def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict]:
     )
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def contract_ids(engine: sa.Engine) -> list[str]:
+    """The contracts the index has seen registered."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(contract_settings.c.contract_id).order_by(contract_settings.c.contract_id)
+        )
+        return [str(row[0]) for row in rows]

@@ -19,6 +19,13 @@ class ClaimsSettings(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_batch_events: int = Field(default=1000, ge=1, le=1000)
+    population_close_interval_s: float = Field(
+        default=3600,
+        ge=0,
+        le=86_400,
+        description="How often populations whose period closed are derived; 0: never (use "
+        "the admin endpoint or the CLI instead)",
+    )
 
     def store_url(self, common: CommonSettings) -> str:
         return self.database_url or common.sqlite_url("claims")

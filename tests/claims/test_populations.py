@@ -21,9 +21,11 @@ import yaml
 from services.auditor.recompute import ClaimsFeedModel, recompute_claims
 from services.claims.application import ClaimsApplication, IncomingEvent
 from services.claims.claim import ClaimStatus
+from services.claims.closer import PopulationCloser
 from services.claims.whatif import what_if
+from shared.feed.lease import FileLease
 from shared.rules.model import parse_rulebook
-from tests.claims.helpers import claims_app
+from tests.claims.helpers import claims_app, ips_rulebook
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "contracts" / "kangaroo-care-dib.yaml"
 CONTRACT = "kangaroo-care-dib"
@@ -217,3 +219,22 @@ def test_what_if_prices_population_outcomes_under_a_draft(
         30_000,
         1,
     )
+
+
+def test_the_closer_closes_what_has_closed_in_every_contract_on_its_own(
+    app: ClaimsApplication, clock: Clock, tmp_path: Path
+) -> None:
+    three_babies(app)
+    lease = FileLease(tmp_path / "store.sqlite", "claims-population-closer")
+    closer = PopulationCloser(app, lambda: ["ips-none", CONTRACT], lease, interval_s=0.01)
+    app.register_contract(ips_rulebook().model_copy(update={"contract_id": "ips-none"}))
+    assert closer.close_all() == 0  # 15 July: nothing has closed
+    clock.set(dt.date(2025, 7, 30))
+    closer.start()
+    try:
+        assert closer.wait_for_rounds(2, timeout_s=10.0)
+    finally:
+        closer.stop()
+    assert app.close_populations(CONTRACT, "admin:a").closed == 0  # the closer did it
+    derived = [e.stream_id for e in app.read_feed(0, 1_000) if e.type == "claim.derived"]
+    assert population_claims(app, derived) == [(SHARE, "h1", "2025-Q2", 24_000, "submitted")]
