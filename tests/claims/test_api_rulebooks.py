@@ -170,3 +170,23 @@ async def test_ineligibility_is_visible_on_the_participant(
         "reasons": ["condition 0 does not hold"],
     }
     assert [e["event_id"] for e in view.json()["events"]] == ["f1", "f2"]
+
+
+async def test_problems_with_the_new_constructs_come_back_with_their_lines(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    text = (EXAMPLES / "employment-pathways.yaml").read_text()
+    text = text.replace(
+        "absent: {event: arrest, window: {period: month}}", "absent: {event: arest}"
+    )
+    text = text.replace('maximum_amount: "200000.00"', 'maximum_amount: "200000.005"')
+    response = await register(client, auth, text)
+    assert response.status_code == 422, response.text
+    lines = text.splitlines()
+    errors = {e["field"]: e for e in response.json()["errors"]}
+    assert set(errors) == {"outcomes.3.conditions.1.absent.event", "outcomes.4.maximum_amount"}
+    assert (
+        "absent: {event: arest}"
+        in lines[errors["outcomes.3.conditions.1.absent.event"]["line"] - 1]
+    )
+    assert "200000.005" in lines[errors["outcomes.4.maximum_amount"]["line"] - 1]
