@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON
 
 MAX_DEPTH = 32
+CHECK_INLINE_BYTES = 64 * 1024
 FORBIDDEN_CHARACTERS = {"\x00"}
 
 
@@ -87,7 +89,10 @@ class JsonGuard:
         body = b"".join(chunks)
         if body:
             try:
-                check_json(body)
+                if len(body) > CHECK_INLINE_BYTES:  # a large body is checked off the loop
+                    await run_in_threadpool(check_json, body)
+                else:
+                    check_json(body)
             except HostileJson as exc:
                 await _refuse(send, str(exc))
                 return

@@ -84,6 +84,7 @@ def create_app(
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.state.rulebook_max_bytes = settings.rulebook_max_bytes
     _include_routes(app)
     return app
 

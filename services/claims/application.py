@@ -48,6 +48,7 @@ from services.claims.personal import PersonalDataVault
 from services.claims.population import PopulationIndex, population_index_id
 from services.claims.populations import Populations, facts_of
 from services.claims.verification import VerificationUseCases, retrying
+from shared.collector import fewer_collections
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication
 from shared.identifiers import stable_id
@@ -88,7 +89,8 @@ class ClaimsApplication(
     # ---- contracts -----------------------------------------------------------------------
     def register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
         """Register a rule book, or a new version of it. Returns (version, created)."""
-        return retrying(lambda: self._register_contract(rulebook))
+        with fewer_collections():  # a large rule book is many objects to dump and store
+            return retrying(lambda: self._register_contract(rulebook))
 
     def _register_contract(self, rulebook: RuleBook) -> tuple[int, bool]:
         document = rulebook.canonical()

@@ -19,6 +19,12 @@ class ClaimsSettings(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_batch_events: int = Field(default=1000, ge=1, le=1000)
+    rulebook_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="The largest rule book taken (POST /v1/contracts, what-if); larger: 413",
+    )
     population_close_interval_s: float = Field(
         default=3600,
         ge=0,

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from services.claims.application import ClaimsApplication
 from services.claims.explain import as_text, explain_claim, participant_history
 from services.claims.routes.claims import AnyReader, check_claim_access, parse_claim_id
-from services.claims.routes.contracts import RULEBOOK_BODY, read_rulebook
+from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
 from services.claims.whatif import what_if
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
@@ -79,7 +79,7 @@ async def post_what_if(
     """Replay every participant's history under a draft rule book (as if in force from the
     contract's start) and return, per provider and outcome, the claims and amounts that would
     differ from the live ones, with up to 100 examples. Nothing is written."""
-    draft = read_rulebook(await request.body())
+    draft = await rulebook_of(request)
     result = await run_in_threadpool(what_if, _app(request).read_lean, draft, contract_id)
     rows = [
         {"provider_id": provider, "outcome_id": outcome, **vars(tally)}

@@ -18,7 +18,14 @@ from services.claims.schemas import (
     DiffOut,
 )
 from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, FieldProblem, Forbidden, InvalidInput
+from shared.collector import fewer_collections
+from shared.errors import (
+    PROBLEM_RESPONSES,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+)
 from shared.rules.diff import diff_documents
 from shared.rules.model import RuleBook, RuleBookInvalid, parse_rulebook
 from shared.rules.source import DocumentUnreadable, SourceDocument, read_document
@@ -41,7 +48,27 @@ def _app(request: Request) -> ClaimsApplication:
     return application
 
 
+async def rulebook_of(request: Request) -> RuleBook:
+    """The request's rule book, refused over the size limit (413) and otherwise read and
+    validated in a worker thread, so a large or hostile document never holds up the event
+    loop: other requests, health included, go on being answered meanwhile."""
+    limit: int = request.app.state.rulebook_max_bytes
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"a rule book is at most {limit} bytes (CLAIMS_RULEBOOK_MAX_BYTES); this one is "
+            f"{len(body)}",
+            extra={"limit_bytes": limit},
+        )
+    return await run_in_threadpool(read_rulebook, body)
+
+
 def read_rulebook(body: bytes) -> RuleBook:
+    with fewer_collections():
+        return _read_rulebook(body)
+
+
+def _read_rulebook(body: bytes) -> RuleBook:
     try:
         source = read_document(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -78,7 +105,7 @@ async def register_contract(
 
     Problems are listed all at once, each with the field's path and, where known, its line.
     """
-    rulebook = read_rulebook(await request.body())
+    rulebook = await rulebook_of(request)
     version, created = await run_in_threadpool(_app(request).register_contract, rulebook)
     if not created:
         response.status_code = 200
