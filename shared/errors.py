@@ -7,6 +7,7 @@ them to RFC 9457 ``application/problem+json`` answers. Nothing below the routes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,12 +90,16 @@ class Busy(OutcomesError):
     title = "Busy"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    sent = dict(headers or {})
+    if status == 401:
+        sent["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent or None)
 
 
 def _field_name(location: Sequence[Any]) -> str:
@@ -120,9 +125,37 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Invalid input", f"invalid fields: {fields}", errors=errors)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method any route allows on this path, not only one's
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of every operation the OpenAPI document has for this path."""
+    allowed: set[str] = set()
+    for pattern, methods in _operations(request.app):
+        if pattern.fullmatch(request.url.path):
+            allowed |= methods
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
+
+
+def _operations(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    found: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "operations", None)
+    if found is None:
+        found = [
+            (
+                re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))),
+                {method.upper() for method in item if method.upper() in HTTP_METHODS},
+            )
+            for path, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state.operations = found
+    return found
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -131,6 +164,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
 
 
+HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD"})
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid bearer token"},
     403: {"description": "Role or scope does not allow this"},

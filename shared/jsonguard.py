@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import PROBLEM_JSON
 
 MAX_DEPTH = 32
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 CHECK_INLINE_BYTES = 64 * 1024
 FORBIDDEN_CHARACTERS = {"\x00"}
 
@@ -72,13 +73,42 @@ def _check_text(text: str) -> None:
         raise HostileJson("a string holds a NUL character")
 
 
+def media_type(content_type: bytes) -> str:
+    """The media type without its parameters, lower-cased: ``Application/JSON; charset=x``
+    is ``application/json``."""
+    return content_type.split(b";", 1)[0].strip().decode("latin-1").lower()
+
+
+def is_json(media: str) -> bool:
+    """``application/json`` and every ``+json`` type (merge-patch, problem, …)."""
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def has_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length", b"0").strip()
+    return (length.isdigit() and int(length) > 0) or b"transfer-encoding" in headers
+
+
 class JsonGuard:
+    """Every JSON body, whatever JSON media type it declares, goes through :func:`check_json`;
+    a body of any type but JSON or YAML (rule books) is refused with 415."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        if scope["type"] != "http" or not content_type.startswith(b"application/json"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        media = media_type(headers.get(b"content-type", b""))
+        if not is_json(media):
+            if has_body(headers) and media not in YAML_TYPES:
+                await _refuse(send, f"unsupported media type {media or 'none'!r}; send "
+                              "application/json (or YAML for rule books)", status=415)  # fmt: skip
+                return
             await self.app(scope, receive, send)
             return
         chunks, more = [], True
@@ -108,14 +138,15 @@ class JsonGuard:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, detail: str) -> None:
+async def _refuse(send: Send, detail: str, status: int = 422) -> None:
+    title = "Invalid input" if status == 422 else "Unsupported media type"
     payload = json.dumps(
-        {"type": "about:blank", "title": "Invalid input", "status": 422, "detail": detail,
+        {"type": "about:blank", "title": title, "status": status, "detail": detail,
          "errors": [{"field": "body", "message": detail}]}
     ).encode()  # fmt: skip
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(payload)).encode()),
     ]
-    await send({"type": "http.response.start", "status": 422, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -81,3 +81,52 @@ async def test_control_characters_in_a_string_attribute_are_refused(
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "attributes.school"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON;charset=UTF-8",
+        "application/merge-patch+json",
+        "application/vnd.outcomes+json",
+    ],
+)
+async def test_every_json_media_type_goes_through_the_guard(
+    client: httpx.AsyncClient, auth: Auth, content_type: str
+) -> None:
+    """Issue 15, defect 4: a duplicate key or a NUL got past the guard under another spelling
+    of the JSON media type (the last ``type`` won and was recorded)."""
+    before = await head(client, auth)
+    headers = {**auth("provider", provider_id=PROVIDER), "Content-Type": content_type}
+    duplicate = GOOD[:-1] + ', "type": "referral"}'
+    response = await client.post(EVENTS, content=duplicate.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    assert "duplicate key" in response.text
+    nul = GOOD.replace("case-0042", "case-\\u0000")
+    assert (await client.post(EVENTS, content=nul.encode(), headers=headers)).status_code == 422
+    assert await head(client, auth) == before
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_of_another_media_type_is_415(
+    client: httpx.AsyncClient, auth: Auth, content_type: str | None
+) -> None:
+    before = await head(client, auth)
+    headers = auth("provider", provider_id=PROVIDER)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await client.post(EVENTS, content=GOOD.encode(), headers=headers)
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await head(client, auth) == before
+
+
+async def test_a_405_names_every_method_the_path_allows(client: httpx.AsyncClient) -> None:
+    """Issue 15, defect 9: a 405 carries ``Allow``."""
+    response = await client.put("/v1/claims")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    posted = await client.delete("/v1/contracts")
+    assert (posted.status_code, posted.headers["allow"]) == (405, "POST")
