@@ -8,6 +8,8 @@ from enum import StrEnum
 # ISO 4217 minor units of the currencies contracts may use. Extend deliberately, never guess.
 MINOR_UNIT_EXPONENTS: dict[str, int] = {"GBP": 2, "USD": 2, "EUR": 2, "AFN": 2, "KES": 2}
 MAX_AMOUNT_MINOR = 10**15
+MAX_DECIMAL_DIGITS = 40  # a decimal read from text: no 1E+999999999, which overflows any sum
+MAX_DECIMAL_MAGNITUDE = 30
 
 
 class Rounding(StrEnum):
@@ -48,6 +50,12 @@ def parse_decimal(text: str) -> Decimal:
         raise MoneyError(f"{text!r} is not a decimal number") from None
     if not value.is_finite():
         raise MoneyError(f"{text!r} is not a finite number")
+    digits = len(value.as_tuple().digits)
+    if digits > MAX_DECIMAL_DIGITS or abs(value.adjusted()) > MAX_DECIMAL_MAGNITUDE:
+        raise MoneyError(
+            f"{text[:40]!r} is out of range (at most {MAX_DECIMAL_DIGITS} digits, magnitude "
+            f"under 10^{MAX_DECIMAL_MAGNITUDE})"
+        )
     return value
 
 

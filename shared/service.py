@@ -15,6 +15,7 @@ from shared.auth import Principal, Role, TokenSigner, require
 from shared.errors import PROBLEM_JSON, install_error_handlers
 from shared.feed.envelope import MAX_POSITION
 from shared.jsonguard import JsonGuard
+from shared.paramguard import ParameterGuard
 from shared.settings import CommonSettings
 from shared.trail import AccessTrail, read_trail
 
@@ -86,6 +87,7 @@ def build_app(
     app.state.signer = TokenSigner.from_settings(common)
     install_error_handlers(app)
     app.add_middleware(JsonGuard)
+    app.add_middleware(ParameterGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(
         AccessTrail,

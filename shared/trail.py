@@ -73,6 +73,12 @@ def _actor(signer: TokenSigner, headers: dict[bytes, bytes]) -> tuple[str, bool]
     return principal.actor, principal.role.value == "service"
 
 
+def _printable(scope: Scope) -> str:
+    """The path as sent (percent-encoded), so a refused path with a NUL is still recorded."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else str(scope["path"]).encode("unicode_escape").decode()
+
+
 class AccessTrail:
     """Records each answered request in the trail of the service's SQL store."""
 
@@ -108,7 +114,7 @@ class AccessTrail:
                     "at": dt.datetime.now(dt.UTC),
                     "actor": actor[:200],
                     "method": scope["method"][:8],
-                    "path": scope["path"][:500],
+                    "path": _printable(scope)[:500],
                     "query": scope.get("query_string", b"").decode("latin-1")[:1000],
                     "status": status,
                     "duration_ms": int((time.monotonic() - started) * 1000),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -73,11 +72,9 @@ def tokens(signer: TokenSigner) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 async def services(
-    tmp_path: Path, common: CommonSettings, signer: TokenSigner
+    urls: dict[str, str], common: CommonSettings, signer: TokenSigner
 ) -> AsyncIterator[dict[str, Any]]:
-    urls = {
-        name: f"sqlite:///{tmp_path / f'{name}.sqlite'}" for name in ("claims", "ledger", "metrics")
-    }
+    """The three services with a contract, a story and a booked claim, on each store."""
     apps = {
         "claims": claims_app(ClaimsSettings(database_url=urls["claims"]), common),
         "ledger": ledger_app(LedgerSettings(database_url=urls["ledger"], follow=False), common),

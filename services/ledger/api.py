@@ -39,6 +39,7 @@ from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
 from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
+from shared.moments import AsOf
 from shared.money import format_minor
 from shared.service import build_app
 from shared.settings import CommonSettings
@@ -143,7 +144,7 @@ def _book_routes(app: FastAPI) -> None:
         tags=["books"],
     )
     def get_balances(
-        request: Request, contract_id: str, principal: Reader, as_of: dt.datetime | None = None
+        request: Request, contract_id: str, principal: Reader, as_of: AsOf = None
     ) -> BalancesOut:
         """Balances per provider, now or as they stood at a past moment (`as_of`)."""
         book = _readable_book(request, principal, contract_id, as_of)
@@ -175,7 +176,7 @@ def _book_routes(app: FastAPI) -> None:
         contract_id: str,
         principal: Reader,
         period: Annotated[str, Query(pattern=PERIOD_PATTERN)],
-        as_of: dt.datetime | None = None,
+        as_of: AsOf = None,
     ) -> StatementOut:
         """Per provider: opening, accrued, capped, reversed, paid, recovered and closing amounts."""
         book = _readable_book(request, principal, contract_id, as_of)

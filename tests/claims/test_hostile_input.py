@@ -46,6 +46,12 @@ async def head(client: httpx.AsyncClient, auth: Auth) -> int | None:
             "hours_per_week",
         ),
         (GOOD[:40], "JSON"),
+        (
+            GOOD.replace(
+                '"hours_per_week": 20', '"hours_per_week": 20, "hourly_wage": "1E+999999999"'
+            ),
+            "out of range",
+        ),
     ],
 )
 async def test_hostile_bodies_are_refused_and_record_nothing(
