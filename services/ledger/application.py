@@ -32,6 +32,7 @@ from services.ledger.errors import (
     RemittanceKeyReused,
     RemittanceRefused,
 )
+from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication
 from shared.feed.envelope import FeedEntry
 from shared.idempotency import IdempotencyReceipt, earlier_answer
@@ -179,12 +180,20 @@ class LedgerApplication(OutcomesApplication):
         book = self.book(contract_id)
         if period >= month_of(self._clock()):
             raise PeriodCloseRefused(f"period {period} has not ended yet")
+        if period < EARLIEST_PERIOD:
+            raise InvalidInput(
+                f"period {period} is before anything could have been booked",
+                [FieldProblem("period", f"on or after {EARLIEST_PERIOD}")],
+            )
         try:
             book.close_period(period, actor)
         except PeriodAlreadyClosed as exc:
             raise PeriodCloseRefused(str(exc)) from None
         self.save(book)
         return book
+
+
+EARLIEST_PERIOD = "1990-01"  # events before 1990 are refused at intake: nothing books earlier
 
 
 class ClaimsFeedSink:

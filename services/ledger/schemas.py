@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -53,7 +53,11 @@ class PayablesOut(BaseModel):
 class RemittanceLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     payable_id: str = Field(max_length=64)
-    amount_minor: int = Field(description="Positive, in the contract's minor units", le=10**15)
+    amount_minor: StrictInt = Field(
+        description="Positive, in the contract's minor units: a JSON integer, never true, "
+        '"100" or 1.0',
+        le=10**15,
+    )
 
 
 class RemittanceIn(BaseModel):

@@ -113,6 +113,9 @@ async def test_remittances_over_http(
         ({**body, "lines": [{"payable_id": ids[1], "amount_minor": -5}]}, 422),
         ({**body, "lines": [{"payable_id": "unknown", "amount_minor": 5}]}, 422),
         ({**body, "lines": [{"payable_id": ids[1], "amount_minor": 1.5}]}, 422),
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": 1.0}]}, 422),  # strictly int
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": "100"}]}, 422),
+        ({**body, "lines": [{"payable_id": ids[1], "amount_minor": True}]}, 422),
         ({**body, "contract_id": "other-contract"}, 403),
     ):
         response = await ledger.post("/v1/remittances", json=bad, headers=fresh)
@@ -187,3 +190,8 @@ async def test_statements_claim_view_and_period_close(
     assert (
         await ledger.post(f"/v1/contracts/{CONTRACT}/periods/2026-13/close", headers=auth("admin"))
     ).status_code == 422
+    ancient = await ledger.post(
+        f"/v1/contracts/{CONTRACT}/periods/0001-01/close", headers=auth("admin")
+    )
+    assert ancient.status_code == 422
+    assert [e["field"] for e in ancient.json()["errors"]] == ["period"]
