@@ -16,6 +16,7 @@ from shared.settings import CommonSettings, InsecureSettingsError
 
 HTTP_TIMEOUT_S = 30.0
 MAX_CLOSE_CALLS = 1_000  # of at most 500 populations each
+NAMED_ROLES = ("payer", "provider", "evaluator")  # tokens that must say who holds them
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--provider", help="provider id (provider tokens)")
     token.add_argument("--contract", action="append", default=[], help="contract id; repeatable")
-    token.add_argument("--subject", help="who the token names (default: role or provider)")
+    token.add_argument(
+        "--subject",
+        help="who holds the token; required for payer, provider and evaluator tokens",
+    )
     token.add_argument("--ttl-s", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(handler=_token)
 
@@ -145,6 +149,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    if args.role in NAMED_ROLES and not args.subject:
+        print(
+            f"a {args.role} token needs --subject: who holds it (e.g. the payment system's or "
+            "the case-management system's name); idempotency keys and the access trail are "
+            "kept per subject",
+            file=sys.stderr,
+        )
+        return 2
     signer = TokenSigner.from_settings(CommonSettings())
     print(
         signer.issue(

@@ -49,10 +49,14 @@ def earlier_answer(
     key: str,
     body_sha256: str,
     reused: Callable[[], Exception],
+    legacy_scope: str | None = None,
 ) -> list[dict[str, Any]] | None:
     """The stored answer for this key, ``None`` if the key is new; raises ``reused()`` when the
-    key was used with another body."""
+    key was used with another body. ``legacy_scope`` is where receipts were kept before the
+    scope was narrowed (so a retry across an upgrade still finds its first answer)."""
     receipt = load(receipt_id(scope, actor, key), IdempotencyReceipt)
+    if receipt is None and legacy_scope is not None:
+        receipt = load(receipt_id(legacy_scope, actor, key), IdempotencyReceipt)
     if receipt is None:
         return None
     if receipt.body_sha256 != body_sha256:

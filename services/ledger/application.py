@@ -161,9 +161,11 @@ class LedgerApplication(OutcomesApplication):
         currency: str,
         lines: list[RemittanceLine],
     ) -> list[dict[str, Any]]:
+        scope = f"remittance:{contract_id}"  # keys are the caller's own, per contract
         earlier = earlier_answer(
-            self.load, "remittance", actor, key, digest,
+            self.load, scope, actor, key, digest,
             lambda: RemittanceKeyReused("this Idempotency-Key was used with another remittance"),
+            legacy_scope="remittance",
         )  # fmt: skip
         if earlier is not None:
             return earlier
@@ -172,7 +174,7 @@ class LedgerApplication(OutcomesApplication):
         if problems:
             raise RemittanceRefused("the remittance cannot be booked", problems)
         results = remit(book, f"{actor}:{key}", lines, month_of(self._clock()))
-        self.save(book, IdempotencyReceipt("remittance", actor, key, digest, results))
+        self.save(book, IdempotencyReceipt(scope, actor, key, digest, results))
         return results
 
     # ---- periods ---------------------------------------------------------------------------------

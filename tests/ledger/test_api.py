@@ -195,3 +195,33 @@ async def test_statements_claim_view_and_period_close(
     )
     assert ancient.status_code == 422
     assert [e["field"] for e in ancient.json()["errors"]] == ["period"]
+
+
+async def test_idempotency_keys_are_each_payers_own(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    """Issue 15, defect 6: payer B's key ``inv-0001`` was refused because payer A had used it
+    (every CLI payer token was named ``payer``)."""
+    ids = book_claims(claims, ledger)
+    body = {
+        "contract_id": CONTRACT,
+        "currency": "GBP",
+        "lines": [{"payable_id": ids[0], "amount_minor": 100}],
+    }
+    for subject in ("county-ap", "state-treasury"):
+        headers = auth("payer", contract_ids=[CONTRACT], subject=subject)
+        response = await ledger.post(
+            "/v1/remittances", json=body, headers=headers | {"Idempotency-Key": "inv-0001"}
+        )
+        assert response.status_code == 200, (subject, response.text)
+    balances = await ledger.get(f"/v1/contracts/{CONTRACT}/balances", headers=auth("admin"))
+    assert balances.json()["paid_minor"] == 200
+
+
+def test_the_cli_names_who_holds_a_payer_token(capsys: pytest.CaptureFixture[str]) -> None:
+    from services.cli import main
+
+    assert main(["token", "--role", "payer", "--contract", CONTRACT]) == 2
+    assert "needs --subject" in capsys.readouterr().err
+    assert main(["token", "--role", "payer", "--contract", CONTRACT, "--subject", "ap"]) == 0
+    assert capsys.readouterr().out.count(".") == 2  # a signed JWT
