@@ -86,8 +86,16 @@ class PayloadTooLarge(OutcomesError):
 
 
 class Busy(OutcomesError):
+    """The service cannot take this now; the client should retry after ``retry_after_s``."""
+
     status = 503
     title = "Busy"
+
+    def __init__(
+        self, detail: str, *, retry_after_s: int = 1, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, extra=extra)
+        self.retry_after_s = retry_after_s
 
 
 def problem(
@@ -112,7 +120,8 @@ async def _on_outcomes_error(_: Request, exc: Exception) -> JSONResponse:
     extra = dict(exc.extra)
     if isinstance(exc, InvalidInput):
         extra["errors"] = [p.as_dict() for p in exc.problems]
-    return problem(exc.status, exc.title, exc.detail, **extra)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Busy) else None
+    return problem(exc.status, exc.title, exc.detail, headers=headers, **extra)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -28,11 +28,20 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
+from shared.errors import Busy
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
 
 SQLITE_LOCK_TIMEOUT_S = 10
-MAX_CONFLICT_RETRIES = 5
+CONFLICT_ATTEMPTS = 12
+CONFLICT_BUDGET_S = 3.0
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 POSTGRES_LOCK_TIMEOUT_S = 10
@@ -56,14 +65,29 @@ class LeanEntry(NamedTuple):
 LEAN_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
+class WriteContention(Busy):
+    """Concurrent writers kept changing the same aggregates for longer than the budget."""
+
+
 def retrying(command: Callable[[], T]) -> T:
-    """Run a command again when a concurrent writer changed one of its aggregates first."""
-    for _attempt in range(MAX_CONFLICT_RETRIES - 1):
-        try:
-            return command()
-        except IntegrityError:
-            continue
-    return command()
+    """Run a command again when a concurrent writer changed one of its aggregates first, after
+    a jittered, growing pause (so contenders spread out instead of colliding again), within
+    ``CONFLICT_ATTEMPTS`` attempts and ``CONFLICT_BUDGET_S`` seconds; past that, a 503 with
+    ``Retry-After``, never a 500."""
+    try:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(IntegrityError),
+            stop=stop_after_attempt(CONFLICT_ATTEMPTS) | stop_after_delay(CONFLICT_BUDGET_S),
+            wait=wait_random_exponential(multiplier=0.01, max=0.25),
+            reraise=True,
+        ):
+            with attempt:
+                return command()
+    except IntegrityError:
+        raise WriteContention(
+            "other writes to the same records kept coming first; retry shortly"
+        ) from None
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 def is_postgres(database_url: str) -> bool:

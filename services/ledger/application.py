@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import IntegrityError
 
 from services.ledger.booking import (
     RemittanceLine,
@@ -33,7 +32,7 @@ from services.ledger.errors import (
     RemittanceRefused,
 )
 from shared.errors import FieldProblem, InvalidInput
-from shared.eventstore import OutcomesApplication
+from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.envelope import FeedEntry
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
@@ -43,7 +42,6 @@ CLAIMS_UPSTREAM = "claims"
 CLAIMS_TYPES = frozenset(
     {"contract.registered", "contract.amended", "claim.verified", "claim.reversal_requested"}
 )
-MAX_CONFLICT_RETRIES = 5
 KEPT_BOOKS = 16
 
 
@@ -63,6 +61,8 @@ class LedgerApplication(OutcomesApplication):
         super().__init__(database_url, store_env)
         self._clock = clock
         self._kept_books: dict[UUID, Book] = {}  # the claims follower's, see apply_claims_page
+        self._locks_guard = threading.Lock()
+        self._remittance_locks: dict[str, threading.Lock] = {}
 
     def book(self, contract_id: str) -> Book:
         book = self.load(book_id(contract_id), Book)
@@ -144,13 +144,16 @@ class LedgerApplication(OutcomesApplication):
         digest = canonical_sha256(
             {"contract_id": contract_id, "currency": currency, "lines": [asdict(x) for x in lines]}
         )
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            try:
-                return self._post_remittance(actor, key, digest, contract_id, currency, lines)
-            except IntegrityError:
-                if attempt == MAX_CONFLICT_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        with self._remittance_lock(contract_id):  # this replica's remittances, one at a time
+            return retrying(
+                lambda: self._post_remittance(actor, key, digest, contract_id, currency, lines)
+            )
+
+    def _remittance_lock(self, contract_id: str) -> threading.Lock:
+        """Remittances to one book are serialised within a replica (each changes the whole
+        book); replicas that collide retry with backoff (:func:`retrying`)."""
+        with self._locks_guard:
+            return self._remittance_locks.setdefault(contract_id, threading.Lock())
 
     def _post_remittance(
         self,

@@ -192,3 +192,29 @@ def test_closing_periods(claims: ClaimsApplication, ledger: LedgerApplication) -
 def test_unknown_book_is_not_found(ledger: LedgerApplication) -> None:
     with pytest.raises(BookNotFound):
         ledger.book("nope")
+
+
+def test_a_hundred_remittances_at_once_all_succeed(
+    claims: ClaimsApplication, ledger: LedgerApplication, urls: dict[str, str]
+) -> None:
+    """Issue 15, defect 3: thirty at once answered 500 for fourteen of them (a version conflict
+    retried five times without a pause). Two replicas (two applications on one store) post a
+    hundred remittances between them, each with its own key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    [first, *_] = verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    other = LedgerApplication(urls["ledger"], clock=lambda: LEDGER_NOW)
+
+    def pay(index: int) -> list[dict[str, object]]:
+        replica = ledger if index % 2 else other
+        line = RemittanceLine(first, 1)
+        return replica.post_remittance(PAYER, f"pay-{index:04d}", "ips-employment", "GBP", [line])
+
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(pool.map(pay, range(100)))
+    finally:
+        other.close()
+    assert len(results) == 100
+    assert ledger.book("ips-employment").balances["paid"] == -100
