@@ -38,6 +38,7 @@ from tenacity import (
 
 from shared.errors import Busy
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
+from shared.settings import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_TIMEOUT_S
 
 SQLITE_LOCK_TIMEOUT_S = 10
 CONFLICT_ATTEMPTS = 12
@@ -122,9 +123,9 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
-            "POSTGRES_CONNECT_TIMEOUT": "10",
-            "POSTGRES_POOL_SIZE": "8",
-            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_CONNECT_TIMEOUT": str(round(DB_TIMEOUT_S)),
+            "POSTGRES_POOL_SIZE": str(DB_POOL_SIZE),
+            "POSTGRES_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),
             "SINGLE_ROW_TRACKING": "y",
         }
     raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,19 @@ DEVELOPMENT_PSEUDONYM_KEY = "outcomes-development-pseudonym-key-do-not-use-in-pr
 # base64 of "outcomes-dev-personal-data-key!!" (32 bytes); refused in production
 DEVELOPMENT_PERSONAL_DATA_KEY = "b3V0Y29tZXMtZGV2LXBlcnNvbmFsLWRhdGEta2V5ISE="
 MIN_SECRET_LENGTH = 32
+# Connection budget: per service two pools (events, read models) of DB_POOL_SIZE kept open and
+# DB_MAX_OVERFLOW more at peak, plus one connection per follower lease. Three services with two
+# replicas each: at most 6 x (2 x 5 + 2) = 72 of PostgreSQL's default 100; 36 when idle.
+DB_POOL_SIZE = 3
+DB_MAX_OVERFLOW = 2
+DB_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class PoolSizing:
+    size: int = DB_POOL_SIZE
+    max_overflow: int = DB_MAX_OVERFLOW
+    timeout_s: float = DB_TIMEOUT_S
 
 
 class InsecureSettingsError(RuntimeError):
@@ -55,6 +69,17 @@ class CommonSettings(BaseSettings):
     token_issuer: str = "outcomes"
     token_audience: str = "outcomes-api"
     service_token_ttl_s: int = Field(default=300, ge=30, le=3600)
+    db_pool_size: int = Field(
+        default=DB_POOL_SIZE, ge=1, le=50,
+        description="Connections each pool keeps open (a service has two: events, read models)",
+    )  # fmt: skip
+    db_max_overflow: int = Field(
+        default=DB_MAX_OVERFLOW, ge=0, le=50, description="Extra connections a pool may open"
+    )
+    db_timeout_s: float = Field(
+        default=DB_TIMEOUT_S, ge=0.5, le=120,
+        description="Connecting, and waiting for a pooled connection, fail after this",
+    )  # fmt: skip
 
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""
@@ -94,13 +119,19 @@ class CommonSettings(BaseSettings):
             )
 
     def store_env(self) -> dict[str, str]:
-        """The event store's cipher settings, when a cipher key is configured."""
-        if self.cipher_key is None:
-            return {}
-        return {
-            "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
-            "CIPHER_KEY": self.cipher_key.get_secret_value(),
+        """The event store's pool sizes and timeout, and its cipher when a key is configured."""
+        env = {
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.db_timeout_s))),
         }
+        if self.cipher_key is not None:
+            env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+            env["CIPHER_KEY"] = self.cipher_key.get_secret_value()
+        return env
+
+    def pool(self) -> PoolSizing:
+        return PoolSizing(self.db_pool_size, self.db_max_overflow, self.db_timeout_s)
 
     def sqlite_url(self, service: str) -> str:
         """The embedded default store of a service: one SQLite file under the data directory."""

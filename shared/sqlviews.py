@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
+from shared.settings import PoolSizing
 
 metadata_positions = sa.MetaData()
 feed_positions = sa.Table(
@@ -34,7 +35,9 @@ class ConcurrentFollowerError(RuntimeError):
     """Another follower applied this page first; this one's transaction was rolled back."""
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
+    """An engine for a service's read models; on PostgreSQL its pool is sized and bounded in
+    time by ``pool`` (``OUTCOMES_DB_*``; see ``shared/settings.py`` for the budget)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -47,7 +50,15 @@ def create_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    sizing = pool or PoolSizing()
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=sizing.size,
+        max_overflow=sizing.max_overflow,
+        pool_timeout=sizing.timeout_s,
+        connect_args={"connect_timeout": max(1, round(sizing.timeout_s))},
+    )
 
 
 def migrate(engine: Engine, script_location: Path, version_table: str) -> None:

@@ -38,7 +38,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store_url = settings.store_url(common)
-        engine = create_engine(sqlalchemy_url(store_url))
+        engine = create_engine(sqlalchemy_url(store_url), common.pool())
         migrate(engine, MIGRATIONS, "alembic_version_claims")
         application = ClaimsApplication(
             store_url,

@@ -62,7 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(sqlalchemy_url(settings.store_url(common)))
+        engine = create_engine(sqlalchemy_url(settings.store_url(common)), common.pool())
         migrate(engine, MIGRATIONS, "alembic_version_ledger")
         app.state.engine = engine
         application = LedgerApplication(

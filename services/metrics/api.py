@@ -59,7 +59,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store_url = settings.store_url(common)
         application = MetricsApplication(store_url, common.store_env())
-        engine = create_engine(sqlalchemy_url(store_url))
+        engine = create_engine(sqlalchemy_url(store_url), common.pool())
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
         projector = PerformanceProjector()
         tokens = ServiceTokens(app.state.signer, "metrics")
