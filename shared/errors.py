@@ -7,6 +7,7 @@ them to RFC 9457 ``application/problem+json`` answers. Nothing below the routes 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -167,12 +168,45 @@ def _operations(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
     return found
 
 
+DATABASE_RETRY_AFTER_S = 5
+
+
+async def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The store cannot be reached (refused, timed out, or lost): 503, never a 500."""
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return problem(
+        503,
+        "Database unavailable",
+        "the service cannot reach its database just now; retry shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
+def database_unavailable_errors() -> tuple[type[Exception], ...]:
+    """The drivers' and libraries' errors that mean the database cannot be reached."""
+    import psycopg
+    import sqlalchemy.exc
+    from eventsourcing import persistence
+
+    return (
+        psycopg.OperationalError,  # psycopg_pool.PoolTimeout among them
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.TimeoutError,  # no pooled connection within the timeout
+        persistence.OperationalError,
+        persistence.InterfaceError,
+        persistence.ConnectionUnavailableError,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OutcomesError, _on_outcomes_error)
+    for error in database_unavailable_errors():
+        app.add_exception_handler(error, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
 
 
+log = logging.getLogger(__name__)
 HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD"})
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid bearer token"},

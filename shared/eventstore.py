@@ -22,12 +22,14 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     Notification,
     ProcessRecorder,
     StoredEvent,
     Tracking,
 )
+from eventsourcing.utils import Environment
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -38,7 +40,14 @@ from tenacity import (
 
 from shared.errors import Busy
 from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
-from shared.settings import DB_MAX_OVERFLOW, DB_POOL_SIZE, DB_TIMEOUT_S
+from shared.pgstore import budget_s
+from shared.settings import (
+    DB_MAX_OVERFLOW,
+    DB_POOL_SIZE,
+    DB_TIMEOUT_S,
+    attempt_timeout_s,
+    tcp_keepalive_options,
+)
 
 SQLITE_LOCK_TIMEOUT_S = 10
 CONFLICT_ATTEMPTS = 12
@@ -123,9 +132,13 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
-            "POSTGRES_CONNECT_TIMEOUT": str(round(DB_TIMEOUT_S)),
+            "POSTGRES_CONNECT_TIMEOUT": str(attempt_timeout_s(DB_TIMEOUT_S)),
+            # the library's recorder, with its retries bounded in time (shared/pgstore.py)
+            "PROCESS_RECORDER_TOPIC": "shared.pgstore:BoundedProcessRecorder",
             "POSTGRES_POOL_SIZE": str(DB_POOL_SIZE),
             "POSTGRES_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),
+            "POSTGRES_PRE_PING": "y",  # a connection broken while the database was away is
+            # replaced at checkout, so the first request after it returns succeeds
             "SINGLE_ROW_TRACKING": "y",
         }
     raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
@@ -159,6 +172,17 @@ class OutcomesApplication(Application[UUID]):
         self.database_url = database_url
         for event_class in self.catalogue.classes():
             self.catalogue.register_topic(_topic_of(event_class), event_class)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:  # type: ignore[type-arg]
+        """The library's factory, with TCP keepalives and a user timeout on every PostgreSQL
+        connection its pool will open, so a connection whose network froze fails within about
+        the connect timeout instead of hanging for the kernel's retransmission time."""
+        factory = super().construct_factory(env)
+        datastore = getattr(factory, "datastore", None)
+        options = getattr(getattr(datastore, "pool", None), "kwargs", None)
+        if isinstance(options, dict):  # PostgreSQL's psycopg pool (SQLite's has none)
+            options.update(tcp_keepalive_options(budget_s()))
+        return factory
 
     def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
         return self.factory.process_recorder()

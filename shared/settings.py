@@ -29,6 +29,24 @@ DB_MAX_OVERFLOW = 2
 DB_TIMEOUT_S = 5.0
 
 
+def tcp_keepalive_options(timeout_s: float) -> dict[str, int]:
+    """libpq options that notice a dead or frozen network within about ``timeout_s``."""
+    seconds = max(1, round(timeout_s))
+    return {
+        "keepalives": 1,
+        "keepalives_idle": seconds,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": seconds * 1000,
+    }
+
+
+def attempt_timeout_s(budget_s: float) -> int:
+    """How long one attempt may wait to connect or for a pooled connection, so that a few
+    attempts fit in the budget (whole seconds: the library reads an integer)."""
+    return max(1, int(budget_s // 3))
+
+
 @dataclass(frozen=True)
 class PoolSizing:
     size: int = DB_POOL_SIZE
@@ -123,7 +141,7 @@ class CommonSettings(BaseSettings):
         env = {
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
-            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.db_timeout_s))),
+            "POSTGRES_CONNECT_TIMEOUT": str(attempt_timeout_s(self.db_timeout_s)),
         }
         if self.cipher_key is not None:
             env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
-from shared.settings import PoolSizing
+from shared.settings import PoolSizing, tcp_keepalive_options
 
 metadata_positions = sa.MetaData()
 feed_positions = sa.Table(
@@ -57,7 +57,10 @@ def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
         pool_size=sizing.size,
         max_overflow=sizing.max_overflow,
         pool_timeout=sizing.timeout_s,
-        connect_args={"connect_timeout": max(1, round(sizing.timeout_s))},
+        connect_args={
+            "connect_timeout": max(1, round(sizing.timeout_s)),
+            **tcp_keepalive_options(sizing.timeout_s),
+        },
     )
 
 
