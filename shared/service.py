@@ -15,6 +15,7 @@ from shared.auth import Principal, Role, TokenSigner, require
 from shared.errors import PROBLEM_JSON, install_error_handlers
 from shared.feed.envelope import MAX_POSITION
 from shared.jsonguard import JsonGuard
+from shared.openapi import document_common_responses
 from shared.paramguard import ParameterGuard
 from shared.settings import CommonSettings
 from shared.trail import AccessTrail, read_trail
@@ -101,6 +102,7 @@ def build_app(
         """Liveness: the process answers. Needs no token."""
         return {"status": "ok"}
 
+    document_common_responses(app)
     return app
 
 

@@ -1,0 +1,82 @@
+"""The answers every operation can give, documented in every service's OpenAPI document.
+
+Routes declare what is theirs (a 404 for an unknown claim, a 409 for a reused key). What any
+route may answer for reasons outside it is added here, once, with a problem+json schema: 401
+and 403 on every operation that takes a token, 404 where the path names something, 413 and 415
+where a body is sent, 422 for bad parameters, 503 when the database is out of reach or writes
+contend. So a client (and schemathesis' status-code check) can rely on the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "line": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+COMMON = {
+    "401": "Missing or invalid bearer token",
+    "403": "Role or scope does not allow this",
+    "404": "Nothing with this name or id",
+    "413": "The body is over the size limit",
+    "415": "The body's media type is not JSON (or YAML for rule books)",
+    "422": "Invalid input; `errors` names each field at fault",
+    "503": "The database is out of reach, or writes contend: retry after `Retry-After`",
+}
+
+
+def document_common_responses(app: FastAPI) -> None:
+    """Make ``app.openapi()`` add the common answers to every operation, once."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                _add_common(path, operation)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_common(path: str, operation: dict[str, Any]) -> None:
+    codes = ["422", "503"]
+    if path not in PUBLIC_PATHS:
+        codes += ["401", "403"]
+    if "{" in path:
+        codes.append("404")
+    if "requestBody" in operation:
+        codes += ["413", "415"]
+    if path in PUBLIC_PATHS:
+        codes = []
+    responses = operation.setdefault("responses", {})
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for code in codes:
+        documented = responses.setdefault(code, {"description": COMMON[code]})
+        documented.setdefault("content", problem)
