@@ -3,9 +3,9 @@
 Bounded (five examples per operation, deterministic generation) so CI stays quick; every phase
 runs, stateful included, as every role that uses the service. It fails on any 5xx, on any
 response that breaks the documented schema, and on any status code the document does not
-name (`shared/openapi.py` documents what every operation may answer). It has found three real bugs so
-far: naive datetimes from SQLite, cursors past 64 bits, and a re-derived claim colliding with a
-voided one.
+name (`shared/openapi.py` documents what every operation may answer). It has found three real
+bugs so far: naive datetimes from SQLite, cursors past 64 bits, and a re-derived claim colliding
+with a voided one.
 """
 
 from __future__ import annotations

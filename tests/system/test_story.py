@@ -228,3 +228,58 @@ def test_the_cli_points_at_the_lines_of_a_bad_rule_book(stack: Stack, tmp_path: 
     assert result.returncode == 1
     line = text.splitlines().index("    trigger: job_kept") + 1
     assert f"{broken}:{line}: outcomes.2.trigger: undefined event type 'job_kept'" in result.stderr
+
+
+def test_a_killed_claims_service_loses_no_batch_and_its_followers_resume(
+    stack: Stack, client: Client
+) -> None:
+    """SIGKILL the claims service while batches are being posted: every batch is recorded
+    whole or not at all, re-posting them all records each event exactly once, and the ledger,
+    whose upstream was gone meanwhile, books every claim verified after the restart."""
+    import threading
+
+    client.load_contract()
+    batches = [
+        {
+            "events": [
+                e for ref in range(b * 10, b * 10 + 10) for e in story_json(f"k-{ref}", f"k{ref}")
+            ]
+        }
+        for b in range(12)
+    ]  # 12 batches of 40 events
+    url = f"{stack.urls['claims']}/v1/contracts/{CONTRACT}/events/batch"
+    answered: list[int] = []
+
+    def post_all() -> None:
+        with httpx.Client(timeout=30.0) as http:
+            for batch in batches:
+                try:
+                    answered.append(http.post(url, json=batch, headers=client.provider).status_code)
+                except httpx.TransportError:
+                    return  # the service was killed under it
+
+    poster = threading.Thread(target=post_all)
+    poster.start()
+    wait_until(lambda: len(answered) >= 2, "two batches to be recorded", 30.0)
+    stack.kill("claims")  # most likely in the middle of a batch
+    poster.join(30)
+    assert set(answered) <= {201}
+    stack.start("claims")
+    statuses = []
+    for batch in batches:
+        response = client.http.post(url, json=batch, headers=client.provider)
+        assert response.status_code == 201, response.text
+        statuses += [item["status"] for item in response.json()["results"]]
+    assert statuses.count(200) >= 40 * len(answered)  # what was recorded before stays so
+    recorded, after = [], 0
+    while page := client.http.get(
+        f"{stack.urls['claims']}/feed",
+        params={"after": after, "limit": 1000, "types": "participant.event_recorded"},
+        headers=client.admin,
+    ).json()["items"]:
+        recorded += [e["data"]["event_id"] for e in page]
+        after = page[-1]["position"]
+    assert len(recorded) == len(set(recorded)) == 12 * 40  # each event exactly once
+    claim_ids = client.post_story("after-restart", "after")
+    booked = sum(client.verify(c) for c in claim_ids)
+    wait_until(lambda: payable(client) == booked, "the ledger to follow the restarted claims", 20.0)
