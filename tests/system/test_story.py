@@ -283,3 +283,23 @@ def test_a_killed_claims_service_loses_no_batch_and_its_followers_resume(
     claim_ids = client.post_story("after-restart", "after")
     booked = sum(client.verify(c) for c in claim_ids)
     wait_until(lambda: payable(client) == booked, "the ledger to follow the restarted claims", 20.0)
+
+
+def test_a_killed_metrics_service_resumes_without_counting_twice(
+    stack: Stack, client: Client
+) -> None:
+    """SIGKILL metrics while it follows a stream of stories: once restarted it shows each
+    participant once (a page applied twice would count some twice)."""
+    client.load_contract()
+    for index in range(5):
+        client.post_story(f"m-{index}", f"m{index}")
+    wait_until(lambda: funnel_counts(client) == [5, 5, 5, 5], "the first stories", LAG_BUDGET_S)
+    for index in range(5, 15):
+        client.post_story(f"m-{index}", f"m{index}")
+    stack.kill("metrics")  # possibly in the middle of a page
+    for index in range(15, 20):
+        client.post_story(f"m-{index}", f"m{index}")
+    stack.start("metrics")
+    wait_until(
+        lambda: funnel_counts(client) == [20, 20, 20, 20], "metrics to catch up exactly", 20.0
+    )
