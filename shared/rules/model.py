@@ -279,7 +279,8 @@ class Kpi(Strict):
     """Share of subjects whose ``end`` event came within N days of their ``start`` event; with
     ``count``, whose ``count``-th end event did ("3 meetings within 28 days of referral"); with
     ``each_start``, of start events each followed by an end event in time ("every missed
-    appointment followed up within 3 days")."""
+    appointment followed up within 3 days"); with ``conversion``, of everyone who started in
+    the period ("referrals to job starts", the not-yet-converted counting against it)."""
 
     id: Name
     name: str = Field(min_length=1, max_length=200)
@@ -293,6 +294,11 @@ class Kpi(Strict):
     each_start: bool = Field(
         default=False, exclude_if=lambda value: value is False,
         description="Every start event is due, not only the subject's first",
+    )  # fmt: skip
+    conversion: bool = Field(
+        default=False, exclude_if=lambda value: value is False,
+        description="A conversion rate: everyone who started in the period is due at once, "
+        "and those who have not reached the end yet count as not converted",
     )  # fmt: skip
     period: Period = Period.MONTH
     minimum_level: Percentage | None = Field(default=None, description="Below: minor failure")

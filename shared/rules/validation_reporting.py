@@ -78,6 +78,10 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
                 yield FieldProblem(
                     f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
                 )
+        if kpi.conversion and (kpi.count > 1 or kpi.each_start):
+            yield FieldProblem(
+                f"{path}.conversion", "a conversion rate counts each subject once, by its first end"
+            )
         if kpi.count > 1 and kpi.start == kpi.end:
             yield FieldProblem(f"{path}.count", "count end events of another type than the start")
         levels = [Decimal(v) for v in (kpi.minimum_level, kpi.lower_level) if v is not None]

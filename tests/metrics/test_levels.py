@@ -71,3 +71,22 @@ def test_a_met_or_unassessed_period_breaks_the_run() -> None:
 def test_a_major_failure_counts_in_the_run_below_the_minimum() -> None:
     assert levels(MAJOR, MINOR, MINOR)[-1] == ("major", True)
     assert levels(MINOR, MAJOR, MINOR)[-1] == ("major", True)
+
+
+def test_a_conversion_rate_counts_those_not_converted_yet_against_it() -> None:
+    """Referrals to job starts: 3 converted, 1 past the window, 4 not yet: 3 of 8 is 37.5 %,
+    where a deadline KPI would report 3 of 4 and leave the 4 pending out."""
+    conversion = KPI.model_copy(
+        update={"conversion": True, "minimum_level": "40", "lower_level": "30"}
+    )
+    tally = {"2026-01": Counter({"met": 3, "missed": 1, "pending": 4})}
+    [row] = assess_levels(conversion, ["2026-01"], tally)
+    assert (row["due"], row["met"], row["pending"], row["percent"], row["level"]) == (
+        8,
+        3,
+        4,
+        "37.5",
+        "minor",
+    )
+    [deadline] = assess_levels(KPI, ["2026-01"], tally)
+    assert (deadline["due"], deadline["percent"]) == (4, "75.0")

@@ -132,6 +132,8 @@ def assess_levels(kpi: Any, labels: list[str], tally: dict[str, Counter[str]]) -
     for label in labels:
         counts = tally.get(label, Counter())
         due = counts["met"] + counts["missed"]
+        if kpi.conversion:  # everyone who started is due; not converted yet counts against
+            due += counts["pending"]
         share = percent(counts["met"], due)
         level = _level(kpi, counts["met"], due)
         escalated = level == "minor" and below_minimum_run >= 2
