@@ -47,6 +47,7 @@ def test_every_example_is_a_valid_rule_book_with_a_header_comment() -> None:
             "workforce-access-points",
             "family-services-closure",
             "employment-pathways",
+            "work-and-health",
         ]
     )
     for file in files:
@@ -540,4 +541,47 @@ def test_basic_health_p4p_scales_the_quarterly_bonus_by_the_quality_score() -> N
     assert claims == [
         ("facility-1", "quality_bonus", None, 283_300),
         ("facility-1", "quality_bonus", None, 500_000),
+    ]
+
+
+def test_work_and_health_pays_and_judges_its_service_levels() -> None:
+    from services.metrics.facts import KPI, LiveEvent, contributions, participant_facts, plan_for
+
+    history = [
+        ("r", "referral", "2025-04-01", {}),
+        ("c", "initial_contact", "2025-04-03", {}),  # 2 days: in time
+        ("s", "programme_start", "2025-04-07", {}),
+        ("w", "welcome_session", "2025-04-25", {}),  # 18 days: late
+        ("m1", "meeting", "2025-04-10", {"mode": "face_to_face"}),
+        ("m2", "meeting", "2025-04-20", {"mode": "phone"}),
+        ("m3", "meeting", "2025-05-05", {"mode": "video"}),  # day 28: the third in time
+        ("x1", "missed_appointment", "2025-05-12", {}),
+        ("f1", "follow_up", "2025-05-14", {}),  # 2 days: in time
+        ("x2", "missed_appointment", "2025-06-02", {}),
+        ("f2", "follow_up", "2025-06-09", {}),  # 7 days: late
+        ("j", "job_start", "2025-09-01", {"hours_per_week": 30}),
+        ("e", "earnings_threshold_met", "2026-06-30", {}),  # 449 days after the start
+    ]
+    claims, _ = run("work-and-health", {"person": history})
+    # 350.00 on the programme start; 2,500.00 for earnings within 456 days of it
+    assert claims == [
+        ("person", "attachment_fee", None, 35_000),
+        ("person", "job_outcome", None, 250_000),
+    ]
+    book = parse_rulebook(yaml.safe_load((EXAMPLES / "work-and-health.yaml").read_text()))
+    plan = plan_for(book)
+    events = [LiveEvent(t, dt.date.fromisoformat(d), a) for _, t, d, a in history]
+    statuses = sorted(
+        (key.k1, key.k2)
+        for key in contributions(plan, participant_facts(plan, "wh-north", events))
+        if key.measure == KPI
+    )
+    # periods are months (the KPIs' default); the job start converted the April referral
+    assert statuses == [
+        ("first_contact_in_3_days", "met|2025-04"),
+        ("missed_followed_up_in_3_days", "met|2025-05"),
+        ("missed_followed_up_in_3_days", "missed|2025-06"),
+        ("referrals_to_job_starts", "met|2025-04"),
+        ("three_meetings_in_28_days", "met|2025-04"),
+        ("welcome_in_14_days", "missed|2025-04"),
     ]
