@@ -13,6 +13,7 @@ participant's contributions from the events known then. Both use these functions
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -58,11 +59,12 @@ class KpiPlan:
     year_starts: int = 1
     count: int = 1
     each_start: bool = False
+    rate: int | None = None
 
     @property
     def needs_dates(self) -> bool:
         """Judged on every start or end event, not only the first of each."""
-        return self.count > 1 or self.each_start
+        return self.count > 1 or self.each_start or self.rate is not None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
             rulebook.year_starts,
             k.count,
             k.each_start,
+            k.rate,
         )
         for k in rulebook.kpis
         if k.start in stages and k.end in stages
@@ -129,7 +132,8 @@ class ParticipantFacts:
     first: dict[str, dt.date]
     last_contact: dt.date | None
     closed: bool
-    dates: dict[str, list[dt.date]]  # every date of the types some KPI counts, in order
+    dates: dict[str, list[dt.date]]
+    closed_stages: frozenset[str] = frozenset()  # every date of the types some KPI counts, in order
 
 
 def participant_facts(
@@ -161,6 +165,7 @@ def participant_facts(
         last_contact=contacts[-1] if contacts else None,
         closed=any(stage in first for stage in plan.closed_stages),
         dates=dates,
+        closed_stages=plan.closed_stages,
     )
 
 
@@ -186,7 +191,8 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
         if start in facts.first:
             add(INTERVAL, f"{start}>{end}", _bucket(facts.first[start], facts.first.get(end)))
     for kpi in plan.kpis:
-        for status in _kpi_statuses(kpi, facts):
+        statuses = _rate_statuses(kpi, facts) if kpi.rate else _kpi_statuses(kpi, facts)
+        for status in statuses:
             add(KPI, kpi.id, status)
     if facts.last_contact is not None and not facts.closed:
         add(CONTACT, facts.last_contact.isoformat(), "")
@@ -214,6 +220,26 @@ def _kpi_statuses(kpi: KpiPlan, facts: ParticipantFacts) -> list[str]:
         after = [day for day in ends if day >= start]  # ends are in date order
         done = after[kpi.count - 1] if len(after) >= kpi.count else None
         statuses.append(_kpi_status(kpi, start, done))
+    return statuses
+
+
+def _rate_statuses(kpi: KpiPlan, facts: ParticipantFacts) -> list[str]:
+    """``span|<first period>|<last period or open>``: the periods the subject is due, from its
+    start to its closing stage; and ``met|<period>`` for each period with ``rate`` end events.
+    Reports expand the span to the reporting period, so a month without any event is due too."""
+    assert kpi.rate is not None
+    if kpi.start not in facts.first:
+        return []
+    start = facts.first[kpi.start]
+    closed = min((facts.first[s] for s in facts.closed_stages if s in facts.first), default=None)
+    label = functools.partial(kpi.period.label, year_starts=kpi.year_starts)
+    statuses = [f"span|{label(start)}|{label(closed) if closed else OPEN}"]
+    per_period = Counter(
+        label(day)
+        for day in facts.dates.get(kpi.end, [])
+        if day >= start and (closed is None or day <= closed)
+    )
+    statuses += [f"{MET}|{period}" for period, n in sorted(per_period.items()) if n >= kpi.rate]
     return statuses
 
 

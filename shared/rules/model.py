@@ -295,6 +295,11 @@ class Kpi(Strict):
         default=False, exclude_if=lambda value: value is False,
         description="Every start event is due, not only the subject's first",
     )  # fmt: skip
+    rate: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, exclude_if=unset,
+        description="A rate: at least this many end events in each period a subject is in "
+        "service (from its start until it reaches a closed stage)",
+    )  # fmt: skip
     conversion: bool = Field(
         default=False, exclude_if=lambda value: value is False,
         description="A conversion rate: everyone who started in the period is due at once, "

@@ -78,6 +78,10 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
                 yield FieldProblem(
                     f"{path}.{field}", f"undefined event type {getattr(kpi, field)!r}"
                 )
+        if kpi.rate is not None and (kpi.count > 1 or kpi.each_start or kpi.conversion):
+            yield FieldProblem(
+                f"{path}.rate", "a rate is its own kind: no count, each_start or conversion"
+            )
         if kpi.conversion and (kpi.count > 1 or kpi.each_start):
             yield FieldProblem(
                 f"{path}.conversion", "a conversion rate counts each subject once, by its first end"

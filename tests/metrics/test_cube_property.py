@@ -78,6 +78,8 @@ def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
          "end": "enrollment", "within_days": 14, "each_start": True},
         {"id": "two_steps", "name": "Two steps in 60 days", "start": "referral",
          "end": "job_start", "within_days": 60, "count": 2},
+        {"id": "monthly_enrolment", "name": "An enrolment a month", "start": "referral",
+         "end": "enrollment", "within_days": 0, "rate": 1},
     ]  # fmt: skip
     document = parse_rulebook(source).canonical()
     feed = Feed()

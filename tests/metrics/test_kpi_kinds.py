@@ -97,3 +97,71 @@ def test_a_count_of_the_start_type_itself_is_refused() -> None:
     with pytest.raises(RuleBookInvalid) as caught:
         parse_rulebook(document)
     assert [p.field for p in caught.value.problems] == ["kpis.0.count"]
+
+
+RATE_BOOK: dict[str, Any] = {
+    **BOOK,
+    "event_types": {**BOOK["event_types"], "enrollment": {}, "job_sustained": {}},
+    "kpis": [
+        {
+            "id": "two_contacts_a_month",
+            "name": "Two face-to-face contacts a month",
+            "start": "enrollment",
+            "end": "contact",
+            "within_days": 0,
+            "rate": 2,
+            "minimum_level": "80",
+        }
+    ],
+    "reporting": {"closed_stages": ["job_sustained"]},
+}
+
+
+def rate_statuses(events: list[tuple[str, dt.date]]) -> list[str]:
+    plan = plan_for(parse_rulebook(RATE_BOOK))
+    live = [LiveEvent(event_type, day, {}) for event_type, day in events]
+    return sorted(
+        key.k2
+        for key in contributions(plan, participant_facts(plan, "p", live))
+        if key.measure == KPI
+    )
+
+
+def test_a_rate_is_due_every_month_in_service_and_met_by_two_contacts() -> None:
+    events = [
+        ("enrollment", D(2025, 3, 10)),
+        ("contact", D(2025, 3, 1)),  # before the start: not counted
+        ("contact", D(2025, 3, 12)),
+        ("contact", D(2025, 3, 20)),  # March: 2, met
+        ("contact", D(2025, 4, 5)),  # April: 1, not met; May: none
+        ("contact", D(2025, 6, 1)),
+        ("contact", D(2025, 6, 2)),  # June: 2, met
+        ("job_sustained", D(2025, 6, 15)),  # closed: due no longer after June
+        ("contact", D(2025, 7, 1)),
+        ("contact", D(2025, 7, 2)),
+    ]
+    assert rate_statuses(events) == ["met|2025-03", "met|2025-06", "span|2025-03|2025-06"]
+    assert rate_statuses(events[:6]) == ["met|2025-03", "span|2025-03|open"]
+
+
+def test_a_rate_report_counts_months_without_any_event_as_due() -> None:
+    from types import SimpleNamespace
+
+    from services.metrics.reports.levels import _kpi_tally, assess_levels
+
+    book = parse_rulebook(RATE_BOOK)
+    [kpi] = book.kpis
+    totals = {
+        (kpi.id, "span|2025-03|open"): 2,  # two participants in service since March
+        (kpi.id, "met|2025-03"): 2,
+        (kpi.id, "met|2025-04"): 1,
+    }
+    context = SimpleNamespace(rulebook=book, month="2025-05", reference_date=D(2025, 6, 1))
+    tally = _kpi_tally(context, kpi, totals)  # type: ignore[arg-type]
+    rows = assess_levels(kpi, ["2025-03", "2025-04", "2025-05"], tally)
+    # May had no contact at all for either: both due, neither met
+    assert [(r["period"], r["due"], r["met"], r["percent"], r["level"]) for r in rows] == [
+        ("2025-03", 2, 2, "100.0", "met"),
+        ("2025-04", 2, 1, "50.0", "minor"),
+        ("2025-05", 2, 0, "0.0", "minor"),
+    ]

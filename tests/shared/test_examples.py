@@ -555,6 +555,9 @@ def test_work_and_health_pays_and_judges_its_service_levels() -> None:
         ("m1", "meeting", "2025-04-10", {"mode": "face_to_face"}),
         ("m2", "meeting", "2025-04-20", {"mode": "phone"}),
         ("m3", "meeting", "2025-05-05", {"mode": "video"}),  # day 28: the third in time
+        ("v1", "face_to_face_contact", "2025-04-08", {}),
+        ("v2", "face_to_face_contact", "2025-04-22", {}),  # April: 2, met; May: 1, not met
+        ("v3", "face_to_face_contact", "2025-05-06", {}),
         ("x1", "missed_appointment", "2025-05-12", {}),
         ("f1", "follow_up", "2025-05-14", {}),  # 2 days: in time
         ("x2", "missed_appointment", "2025-06-02", {}),
@@ -583,5 +586,8 @@ def test_work_and_health_pays_and_judges_its_service_levels() -> None:
         ("missed_followed_up_in_3_days", "missed|2025-06"),
         ("referrals_to_job_starts", "met|2025-04"),
         ("three_meetings_in_28_days", "met|2025-04"),
+        ("two_face_to_face_contacts_a_month", "met|2025-04"),
+        # in service from the April start until the earnings threshold in June 2026
+        ("two_face_to_face_contacts_a_month", "span|2025-04|2026-06"),
         ("welcome_in_14_days", "missed|2025-04"),
     ]

@@ -116,6 +116,12 @@ def _kpi_tally(context: ReportContext, kpi: Any, totals: dict[Any, int]) -> dict
         if kpi_id != kpi.id:
             continue
         state, where = status.split("|", 1)
+        if state == "span":  # a rate KPI: due in every period of the subject's time in service
+            first, last = where.split("|")
+            last = current if last == "open" else min(last, current)
+            for label in labels_between(kpi.period, first, last) if first <= last else []:
+                tally[label]["due"] += n
+            continue
         if state == "open":
             start = dt.date.fromisoformat(where)
             late = (context.reference_date - start).days > kpi.within_days
@@ -132,6 +138,8 @@ def assess_levels(kpi: Any, labels: list[str], tally: dict[str, Counter[str]]) -
     for label in labels:
         counts = tally.get(label, Counter())
         due = counts["met"] + counts["missed"]
+        if kpi.rate is not None:  # due: every subject in service in the period
+            due = counts["due"]
         if kpi.conversion:  # everyone who started is due; not converted yet counts against
             due += counts["pending"]
         share = percent(counts["met"], due)
