@@ -132,23 +132,29 @@ def _funnel(rows: list[Row]) -> str:
 def _targets(rows: list[Row]) -> str:
     if not rows:
         return _section("targets", "Against targets", "<p>No target series declared.</p>")
-    items = [
-        (f"{r['target_id']} {r['period']}", r["actual"], f"{r['target_id']}/{r['period']}")
-        for r in rows
-    ]
+    items = [(f"{_series(r)} {r['period']}", r["actual"], _target_key(r)) for r in rows]
     fields = ("target", "actual", "percent_of_target", "against_prior", "against_average")
     table = _table(
         ("series", "period", "target", "actual", "%", "vs prior", "vs 3-period average"),
         (
-            [escape(r["name"]), escape(r["period"])]
-            + [figure("targets", f"{r['target_id']}/{r['period']}", f, r[f]) for f in fields]
+            [escape(r["name"] + (f" ({r['group']})" if r["group"] else "")), escape(r["period"])]
+            + [figure("targets", _target_key(r), f, r[f]) for f in fields]
             for r in rows
         ),
     )
-    marks = {f"{r['target_id']}/{r['period']}": r["target"] for r in rows}
+    marks = {_target_key(r): r["target"] for r in rows}
     chart = _bars("targets", items, marks=marks)
     note = "<p class=meta>Bars: actual. Black ticks: target.</p>"
     return _section("targets", "Against targets", chart, note, table)
+
+
+def _series(row: Row) -> str:
+    return f"{row['target_id']}/{row['group']}" if row["group"] else str(row["target_id"])
+
+
+def _target_key(row: Row) -> str:
+    """A target row's key in the page: series, group (when per site or provider), period."""
+    return f"{_series(row)}/{row['period']}"
 
 
 def _kpis(rows: list[Row]) -> str:

@@ -259,13 +259,24 @@ class Cap(Strict):
     period: Period | None = None
 
 
+TargetValues = dict[PeriodLabel, int | DecimalText]
+
+
 class TargetSeries(Strict):
     id: Name
     name: str = Field(min_length=1, max_length=200)
     stage: Name = Field(description="The event type counted (participants reaching it)")
     period: Period
-    values: dict[PeriodLabel, int | DecimalText] = Field(
-        min_length=1, max_length=1000, description='Whole numbers, or decimals as text: "53.5"'
+    values: TargetValues = Field(
+        default_factory=dict,
+        max_length=1000,
+        description='Whole numbers, or decimals as text: "53.5" (the whole contract\'s)',
+    )
+    by: Literal["site", "provider"] | None = Field(
+        default=None, exclude_if=unset, description="A value table per site or per provider"
+    )
+    values_by: dict[Annotated[str, Field(min_length=1, max_length=64)], TargetValues] | None = (
+        Field(default=None, exclude_if=unset, max_length=MAX_ITEMS)
     )
     cumulative: Literal["period", "year_to_date", "contract_to_date"] = Field(
         default="period",
@@ -273,6 +284,10 @@ class TargetSeries(Strict):
         description="Each value counts its period alone, or everything since the reporting "
         "year (or the contract) began",
     )
+
+    def tables(self) -> dict[str, TargetValues]:
+        """The value tables by group: ``""`` for the whole contract, or each site or provider."""
+        return dict(self.values_by or {}) if self.by is not None else {"": self.values}
 
 
 class Kpi(Strict):

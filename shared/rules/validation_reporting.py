@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from shared.errors import FieldProblem
 from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
-from shared.rules.model import AttributeType, Period, RuleBook
+from shared.rules.model import AttributeType, Period, RuleBook, TargetSeries
 
 
 def money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProblem]:
@@ -66,11 +66,14 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
         path = f"targets.{index}"
         if target.stage not in book.event_types:
             yield FieldProblem(f"{path}.stage", f"undefined event type {target.stage!r}")
-        for label, value in target.values.items():
-            if not _label_fits(target.period, label):
-                yield FieldProblem(f"{path}.values.{label}", f"not a {target.period.value} label")
-            if Decimal(str(value)) < 0:
-                yield FieldProblem(f"{path}.values.{label}", "a target cannot be negative")
+        yield from _target_table_problems(book, path, target)
+        for group, values in target.tables().items():
+            where = f"{path}.values_by.{group}" if group else f"{path}.values"
+            for label, value in values.items():
+                if not _label_fits(target.period, label):
+                    yield FieldProblem(f"{where}.{label}", f"not a {target.period.value} label")
+                if Decimal(str(value)) < 0:
+                    yield FieldProblem(f"{where}.{label}", "a target cannot be negative")
     for index, kpi in enumerate(book.kpis):
         path = f"kpis.{index}"
         for field in ("start", "end"):
@@ -95,6 +98,44 @@ def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
             yield FieldProblem(
                 f"{path}.lower_level", "the lower level cannot exceed the minimum level"
             )
+
+
+def _target_table_problems(
+    book: RuleBook, path: str, target: TargetSeries
+) -> Iterator[FieldProblem]:
+    """The whole contract's values, or a table per site or provider: one of the two."""
+    if target.by is None:
+        if target.values_by is not None:
+            yield FieldProblem(f"{path}.values_by", "a table by group needs by: site or provider")
+        elif not target.values:
+            yield FieldProblem(f"{path}.values", "a target series needs values")
+        return
+    if target.values:
+        yield FieldProblem(f"{path}.values", f"a series by {target.by} has values_by instead")
+    if not target.values_by:
+        yield FieldProblem(f"{path}.values_by", f"give the values of each {target.by}")
+        return
+    known = _groups(book, target.by)
+    for group in target.values_by:
+        if known is not None and group not in known:
+            yield FieldProblem(
+                f"{path}.values_by.{group}",
+                f"not a {target.by} of the contract; known: {', '.join(sorted(known))}",
+            )
+    if target.by == "site" and book.reporting.site_attribute is None:
+        yield FieldProblem(f"{path}.by", "a series by site needs reporting.site_attribute")
+
+
+def _groups(book: RuleBook, by: str) -> set[str] | None:
+    """The sites or providers a table may name; None when any name may be a site."""
+    if by == "provider":
+        return book.provider_ids()
+    reference = book.reporting.site_attribute
+    if reference is None:
+        return None
+    event_type, attribute = reference.split(".", 1)
+    spec = book.attribute_spec(event_type, attribute)
+    return set(spec.values) if spec is not None and spec.values else None
 
 
 def _label_fits(period: Period, label: str) -> bool:

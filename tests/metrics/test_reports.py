@@ -34,7 +34,7 @@ from services.metrics.performance import PerformanceProjector
 from services.metrics.projections import claims_handler
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import Follower, LocalFeedSource
-from shared.rules.model import parse_rulebook
+from shared.rules.model import RuleBookInvalid, parse_rulebook
 from shared.sqlviews import SqlSink
 from tests.claims.helpers import claims_app
 from tests.stores import migrated_engine
@@ -241,6 +241,59 @@ def test_targets_may_be_decimal_and_cumulative(urls: dict[str, str]) -> None:
         ("profile", "2026-03", "0.5", 1, "200.0"),
     ]
     assert table(rows[2:3], "prior_actual", "against_prior") == [(2, "up")]
+
+
+def test_target_series_per_site_and_per_provider(urls: dict[str, str]) -> None:
+    """Job starts: north had 2 in February (one corrected from March), south 1 in March; all
+    three were alpha's, none beta's."""
+    document = yaml.safe_load(RULEBOOK.read_text())
+    document["targets"] = [
+        {
+            "id": "sites",
+            "name": "Job starts by site",
+            "stage": "job_start",
+            "period": "month",
+            "by": "site",
+            "values_by": {"north": {"2026-02": 1, "2026-03": "1.5"}, "south": {"2026-03": 2}},
+        },
+        {
+            "id": "providers",
+            "name": "Job starts by provider, to date",
+            "stage": "job_start",
+            "period": "quarter",
+            "cumulative": "contract_to_date",
+            "by": "provider",
+            "values_by": {"alpha": {"2026-Q1": 4}, "beta": {"2026-Q1": 1}},
+        },
+    ]
+    with built_demo(urls, document) as demo:
+        rows = demo.report("targets")
+    assert table(rows, "target_id", "group", "period", "target", "actual", "percent_of_target") == [
+        ("sites", "north", "2026-02", 1, 2, "200.0"),
+        ("sites", "north", "2026-03", "1.5", 0, "0.0"),
+        ("sites", "south", "2026-03", 2, 1, "50.0"),
+        ("providers", "alpha", "2026-Q1", 4, 3, "75.0"),
+        ("providers", "beta", "2026-Q1", 1, 0, "0.0"),
+    ]
+
+
+def test_a_target_table_naming_what_the_contract_lacks_is_refused() -> None:
+    document = yaml.safe_load(RULEBOOK.read_text())
+    document["targets"] = [
+        {"id": "a", "name": "A", "stage": "job_start", "period": "month", "by": "site",
+         "values_by": {"east": {"2026-01": 1}}},
+        {"id": "b", "name": "B", "stage": "job_start", "period": "month", "by": "provider",
+         "values_by": {"gamma": {"2026-01": 1}}, "values": {"2026-01": 1}},
+        {"id": "c", "name": "C", "stage": "job_start", "period": "month"},
+    ]  # fmt: skip
+    with pytest.raises(RuleBookInvalid) as caught:
+        parse_rulebook(document)
+    assert [p.field for p in caught.value.problems] == [
+        "targets.0.values_by.east",
+        "targets.1.values",
+        "targets.1.values_by.gamma",
+        "targets.2.values",
+    ]
 
 
 def test_filters_by_provider_site_and_cohort(demo: Demo) -> None:

@@ -141,7 +141,11 @@ def figure_value(sections: dict[str, Any], key: str) -> Any:
 def _row_key(report: str, row: dict[str, Any]) -> str:
     return {
         "funnel": lambda r: r["stage"],
-        "targets": lambda r: f"{r['target_id']}/{r['period']}",
+        "targets": lambda r: (
+            f"{r['target_id']}/{r['group']}/{r['period']}"
+            if r["group"]
+            else f"{r['target_id']}/{r['period']}"
+        ),
         "kpis": lambda r: f"{r['kpi_id']}/{r['period']}",
         "ranking": lambda r: r["provider_id"],
         "conversion": lambda r: f"{r['from_stage']}>{r['to_stage']}",

@@ -45,7 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "cohorts": ("cohort", "stage", "participants", "share_of_cohort_percent"),
     "targets": (
-        "target_id", "name", "stage", "period", "current", "target", "actual",
+        "target_id", "group", "name", "stage", "period", "current", "target", "actual",
         "percent_of_target", "prior_actual", "against_prior", "average_of_previous_3",
         "against_average",
     ),

@@ -21,17 +21,28 @@ RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
 
 # ---- targets -----------------------------------------------------------------------------------
 def targets(context: ReportContext) -> list[Row]:
-    by_stage = stage_months(context)
+    """Each series' actual against its values, for the whole contract or per site or
+    provider (a row per group and period)."""
+    whole = stage_months(context)
+    grouped = {
+        "site": stage_months(context, by=("site",)),
+        "provider": stage_months(context, by=("provider_id",)),
+    }
     rows = []
+    year_starts = context.rulebook.year_starts
     for series in context.rulebook.targets:
-        months = by_stage.get(series.stage, Counter())
-        year_starts = context.rulebook.year_starts
-        actual = _actuals_by_label(series.period, months, year_starts)
-        if series.cumulative != "period":
-            actual = _cumulated(series, actual, year_starts)
         current = label_of(series.period, context.month, year_starts)
-        for label in sorted(x for x in series.values if x <= current):
-            rows.append(_target_row(series, label, actual, current))
+        for group, values in series.tables().items():
+            months = (
+                whole.get(series.stage, Counter())
+                if series.by is None
+                else grouped[series.by].get((group, series.stage), Counter())
+            )
+            actual = _actuals_by_label(series.period, months, year_starts)
+            if series.cumulative != "period":
+                actual = _cumulated(series, values, actual, year_starts)
+            for label in sorted(x for x in values if x <= current):
+                rows.append(_target_row(series, group, values, label, actual, current))
     return rows
 
 
@@ -42,11 +53,13 @@ def _actuals_by_label(period: Period, months: Counter[str], year_starts: int) ->
     return found
 
 
-def _cumulated(series: Any, actual: Counter[str], year_starts: int) -> Counter[str]:
+def _cumulated(
+    series: Any, values: dict[str, Any], actual: Counter[str], year_starts: int
+) -> Counter[str]:
     """Each period's actual plus every earlier one's of the same reporting year (year to
     date), or of the whole contract (contract to date), for every label a target names."""
     found: Counter[str] = Counter()
-    named = [*series.values, *actual]
+    named = [*values, *actual]
     for label in labels_between(series.period, min(named), max(named)):
         found[label] = sum(
             n
@@ -67,7 +80,9 @@ def _year_of(period: Period, label: str, year_starts: int) -> str:
     return label[:4]  # quarters and years are labelled by their reporting year
 
 
-def _target_row(series: Any, label: str, actual: Counter[str], current: str) -> Row:
+def _target_row(
+    series: Any, group: str, values: dict[str, Any], label: str, actual: Counter[str], current: str
+) -> Row:
     prior_label = previous_label(series.period, label)
     earlier = [prior_label]
     for _ in range(2):
@@ -75,13 +90,14 @@ def _target_row(series: Any, label: str, actual: Counter[str], current: str) -> 
     average = Decimal(sum(actual[x] for x in earlier)) / 3
     return {
         "target_id": series.id,
+        "group": group or None,
         "name": series.name,
         "stage": series.stage,
         "period": label,
         "current": label == current,
-        "target": series.values[label],  # as the rule book wrote it: 2, or "53.5"
+        "target": values[label],  # as the rule book wrote it: 2, or "53.5"
         "actual": actual[label],
-        "percent_of_target": percent(actual[label], Decimal(str(series.values[label]))),
+        "percent_of_target": percent(actual[label], Decimal(str(values[label]))),
         "prior_actual": actual[prior_label],
         "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
         "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
