@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from shared.rules.condition_types import Condition
@@ -51,6 +53,9 @@ class Score(Strict):
     out_of: DecimalText
 
 
+PROVIDER_GROUP = "provider"  # a population of all of a provider's participants
+
+
 class PopulationSpec(Strict):
     """An outcome about a group of participants in a period, not one subject.
 
@@ -61,7 +66,10 @@ class PopulationSpec(Strict):
     ``price_per`` read, as ``population.<name>``. The claim is derived ``close_days`` after the
     period ends, and again whenever a late event changes the figures."""
 
-    group: AttributeReference = Field(description="event_type.attribute naming the group")
+    group: AttributeReference | Literal["provider"] = Field(
+        description="event_type.attribute naming the group, or provider: all the provider's "
+        "participants are one group"
+    )
     member: Name | None = Field(
         default=None, description="The event that makes a member [the group's event type]"
     )
@@ -75,3 +83,7 @@ class PopulationSpec(Strict):
     @property
     def member_event(self) -> str:
         return self.member or self.group.split(".", 1)[0]
+
+    @property
+    def by_provider(self) -> bool:
+        return self.group == PROVIDER_GROUP

@@ -24,6 +24,7 @@ from shared.rules.engine import (
     settle,
     version_in_effect,
 )
+from shared.rules.measures import PROVIDER_GROUP
 from shared.rules.model import POPULATION, Outcome, PopulationSpec, RuleBook
 
 HUNDRED = Decimal(100)
@@ -113,9 +114,7 @@ def member_fact(
     spec = _population(in_effect.rulebook, outcome_id) if in_effect is not None else None
     if in_effect is None or spec is None:
         return None
-    group_type, group_attribute = spec.group.split(".", 1)
-    group_event = first.get(group_type)
-    group = group_event.attributes.get(group_attribute) if group_event is not None else None
+    group = _group_of(spec, first)
     if group is None or group == "":
         return None
     book = in_effect.rulebook
@@ -127,6 +126,15 @@ def member_fact(
         met,
         _value(book, spec, first),
     )
+
+
+def _group_of(spec: PopulationSpec, first: dict[str, RecordedEvent]) -> object:
+    """The member's group: its provider's (populations are per provider), or an attribute."""
+    if spec.by_provider:
+        return PROVIDER_GROUP
+    group_type, group_attribute = spec.group.split(".", 1)
+    group_event = first.get(group_type)
+    return group_event.attributes.get(group_attribute) if group_event is not None else None
 
 
 def _value(book: RuleBook, spec: PopulationSpec, first: dict[str, RecordedEvent]) -> str | None:

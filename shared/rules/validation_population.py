@@ -15,7 +15,10 @@ def population_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator
     where = f"{path}.population"
     scope: Scope = {t: t for t, s in book.event_types.items() if s.subject == PARTICIPANT}
     group_type = population.group.split(".", 1)[0]
-    if group_type not in scope:
+    if population.by_provider:
+        if population.member is None:
+            yield FieldProblem(f"{where}.member", "a population by provider names its member event")
+    elif group_type not in scope:
         yield FieldProblem(f"{where}.group", f"{group_type!r} is not a participant event type")
     else:
         spec = attribute_spec(book, scope, population.group)
@@ -23,7 +26,9 @@ def population_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator
             yield FieldProblem(f"{where}.group", spec)
         elif spec.type not in (AttributeType.ENUM, AttributeType.STRING):
             yield FieldProblem(f"{where}.group", "a group is named by an enum or string attribute")
-    if population.member_event not in scope:
+    if (population.member_event not in scope and population.member is not None) or (
+        not population.by_provider and population.member_event not in scope
+    ):
         yield FieldProblem(
             f"{where}.member", f"{population.member_event!r} is not a participant event type"
         )

@@ -157,3 +157,34 @@ def test_population_outcomes_used_wrongly_are_refused() -> None:
         "outcomes.2.trigger",
     ]
     assert "is personal" in caught.value.problems[1].message
+
+
+def test_a_population_may_be_all_of_a_providers_participants() -> None:
+    document = {**DOCUMENT}
+    share = next(o for o in document["outcomes"] if o["id"] == SHARE)
+    provider_wide = {
+        **share,
+        "id": "provider_quarter",
+        "population": {**share["population"], "group": "provider", "member": "baby_enrolled"},
+    }
+    document["outcomes"] = [*document["outcomes"], provider_wide]
+    versions = [RuleBookVersion(1, parse_rulebook(document))]
+    # babies of two hospitals, one provider: one population
+    facts = [
+        member_fact(versions, "provider_quarter", baby(f"b{i}", hospital, D(2025, 5, 3), gain))
+        for i, (hospital, gain) in enumerate([("h1", "16"), ("h2", "20"), ("h2", "9")])
+    ]
+    assert {(f.group, f.period) for f in facts if f is not None} == {("provider", "2025-Q2")}
+    claim = derive_population(versions, "provider_quarter", "provider", "2025-Q2", Figures.of(
+        f for f in facts if f is not None))  # fmt: skip
+    assert claim is not None
+    # 2 of 3 gained enough: 66.67 % -> x 1.0: 80.00 x 3 babies = 240.00
+    assert claim.amount_minor == 24_000
+    without_member = {**provider_wide, "population": {**provider_wide["population"]}}
+    del without_member["population"]["member"]
+    document["outcomes"] = [*DOCUMENT["outcomes"], without_member]
+    with pytest.raises(RuleBookInvalid) as caught:
+        parse_rulebook(document)
+    assert [p.field for p in caught.value.problems] == [
+        f"outcomes.{len(DOCUMENT['outcomes'])}.population.member"
+    ]
