@@ -265,7 +265,16 @@ TargetValues = dict[PeriodLabel, int | DecimalText]
 class TargetSeries(Strict):
     id: Name
     name: str = Field(min_length=1, max_length=200)
-    stage: Name = Field(description="The event type counted (participants reaching it)")
+    measure: Literal["stage", "staffing"] = Field(
+        default="stage",
+        exclude_if=lambda value: value == "stage",
+        description="Participants reaching a stage, or staff (WTE) posted by the providers",
+    )
+    stage: Name | None = Field(
+        default=None,
+        exclude_if=unset,
+        description="The event type counted (participants reaching it); for measure: stage",
+    )
     period: Period
     values: TargetValues = Field(
         default_factory=dict,

@@ -64,7 +64,12 @@ def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
 def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
     for index, target in enumerate(book.targets):
         path = f"targets.{index}"
-        if target.stage not in book.event_types:
+        if target.measure == "staffing":
+            if target.stage is not None:
+                yield FieldProblem(f"{path}.stage", "a staffing series counts staff, not a stage")
+            if target.by == "site":
+                yield FieldProblem(f"{path}.by", "staffing is posted per provider, not per site")
+        elif target.stage not in book.event_types:
             yield FieldProblem(f"{path}.stage", f"undefined event type {target.stage!r}")
         yield from _target_table_problems(book, path, target)
         for group, values in target.tables().items():

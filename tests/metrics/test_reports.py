@@ -277,6 +277,25 @@ def test_target_series_per_site_and_per_provider(urls: dict[str, str]) -> None:
     ]
 
 
+def test_a_staffing_target_compares_the_posted_wte(urls: dict[str, str]) -> None:
+    """March staffing: alpha 2.5 WTE, beta 1."""
+    document = yaml.safe_load(RULEBOOK.read_text())
+    document["targets"] = [
+        {"id": "staff", "name": "Staff (WTE) at least", "measure": "staffing",
+         "period": "month", "values": {"2026-03": 4}},
+        {"id": "staff_by_provider", "name": "Staff (WTE) per provider", "measure": "staffing",
+         "period": "month", "by": "provider",
+         "values_by": {"alpha": {"2026-03": 2}, "beta": {"2026-03": "1.5"}}},
+    ]  # fmt: skip
+    with built_demo(urls, document) as demo:
+        rows = demo.report("targets")
+    assert table(rows, "target_id", "group", "target", "actual", "percent_of_target") == [
+        ("staff", None, 4, "3.50", "87.5"),
+        ("staff_by_provider", "alpha", 2, "2.50", "125.0"),
+        ("staff_by_provider", "beta", "1.5", "1.00", "66.7"),
+    ]
+
+
 def test_a_target_table_naming_what_the_contract_lacks_is_refused() -> None:
     document = yaml.safe_load(RULEBOOK.read_text())
     document["targets"] = [
@@ -285,6 +304,8 @@ def test_a_target_table_naming_what_the_contract_lacks_is_refused() -> None:
         {"id": "b", "name": "B", "stage": "job_start", "period": "month", "by": "provider",
          "values_by": {"gamma": {"2026-01": 1}}, "values": {"2026-01": 1}},
         {"id": "c", "name": "C", "stage": "job_start", "period": "month"},
+        {"id": "d", "name": "D", "measure": "staffing", "stage": "job_start", "by": "site",
+         "period": "month", "values_by": {"north": {"2026-01": 1}}},
     ]  # fmt: skip
     with pytest.raises(RuleBookInvalid) as caught:
         parse_rulebook(document)
@@ -293,6 +314,8 @@ def test_a_target_table_naming_what_the_contract_lacks_is_refused() -> None:
         "targets.1.values",
         "targets.1.values_by.gamma",
         "targets.2.values",
+        "targets.3.stage",
+        "targets.3.by",
     ]
 
 

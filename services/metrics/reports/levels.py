@@ -33,17 +33,33 @@ def targets(context: ReportContext) -> list[Row]:
     for series in context.rulebook.targets:
         current = label_of(series.period, context.month, year_starts)
         for group, values in series.tables().items():
-            months = (
-                whole.get(series.stage, Counter())
-                if series.by is None
-                else grouped[series.by].get((group, series.stage), Counter())
-            )
-            actual = _actuals_by_label(series.period, months, year_starts)
+            if series.measure == "staffing":
+                actual = _staff_by_label(context, series.period, group)
+            else:
+                months = (
+                    whole.get(str(series.stage), Counter())
+                    if series.by is None
+                    else grouped[series.by].get((group, str(series.stage)), Counter())
+                )
+                actual = _actuals_by_label(series.period, months, year_starts)
             if series.cumulative != "period":
                 actual = _cumulated(series, values, actual, year_starts)
             for label in sorted(x for x in values if x <= current):
                 rows.append(_target_row(series, group, values, label, actual, current))
     return rows
+
+
+def _staff_by_label(context: ReportContext, period: Period, provider: str) -> Counter[str]:
+    """Staff (WTE) per period up to the reporting month: the providers' (or one provider's)
+    monthly figures added up, averaged over the period's months that have a figure."""
+    per_month: dict[str, Decimal] = defaultdict(Decimal)
+    for (posted_by, month), wte in context.staffing.items():
+        if month <= context.month and provider in ("", posted_by):
+            per_month[month] += wte
+    by_label: dict[str, list[Decimal]] = defaultdict(list)
+    for month, wte in per_month.items():
+        by_label[label_of(period, month, context.rulebook.year_starts)].append(wte)
+    return Counter({label: sum(wtes) / len(wtes) for label, wtes in by_label.items()})
 
 
 def _actuals_by_label(period: Period, months: Counter[str], year_starts: int) -> Counter[str]:
@@ -96,13 +112,18 @@ def _target_row(
         "period": label,
         "current": label == current,
         "target": values[label],  # as the rule book wrote it: 2, or "53.5"
-        "actual": actual[label],
+        "actual": _shown(actual[label]),
         "percent_of_target": percent(actual[label], Decimal(str(values[label]))),
-        "prior_actual": actual[prior_label],
+        "prior_actual": _shown(actual[prior_label]),
         "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
         "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
         "against_average": _direction(Decimal(actual[label]), average),
     }
+
+
+def _shown(value: int | Decimal) -> int | str:
+    """A count as it is; staff (WTE) as a decimal string to two places (never a float)."""
+    return str(value.quantize(Decimal("0.01"))) if isinstance(value, Decimal) else value
 
 
 def _direction(value: Decimal, baseline: Decimal) -> str:
