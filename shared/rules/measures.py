@@ -54,6 +54,7 @@ class Score(Strict):
 
 
 PROVIDER_GROUP = "provider"  # a population of all of a provider's participants
+COHORT_GROUP = "cohort"  # a population of those who reached the cohort stage in one month
 
 
 class PopulationSpec(Strict):
@@ -66,9 +67,9 @@ class PopulationSpec(Strict):
     ``price_per`` read, as ``population.<name>``. The claim is derived ``close_days`` after the
     period ends, and again whenever a late event changes the figures."""
 
-    group: AttributeReference | Literal["provider"] = Field(
-        description="event_type.attribute naming the group, or provider: all the provider's "
-        "participants are one group"
+    group: AttributeReference | Literal["provider", "cohort"] = Field(
+        description="event_type.attribute naming the group; provider: all the provider's "
+        "participants are one group; cohort: the month each reached the cohort stage"
     )
     member: Name | None = Field(
         default=None, description="The event that makes a member [the group's event type]"
@@ -87,3 +88,8 @@ class PopulationSpec(Strict):
     @property
     def by_provider(self) -> bool:
         return self.group == PROVIDER_GROUP
+
+    @property
+    def by_kind(self) -> bool:
+        """Grouped by provider or cohort, not by an attribute."""
+        return self.group in (PROVIDER_GROUP, COHORT_GROUP)

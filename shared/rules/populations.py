@@ -24,7 +24,7 @@ from shared.rules.engine import (
     settle,
     version_in_effect,
 )
-from shared.rules.measures import PROVIDER_GROUP
+from shared.rules.measures import COHORT_GROUP, PROVIDER_GROUP
 from shared.rules.model import POPULATION, Outcome, PopulationSpec, RuleBook
 
 HUNDRED = Decimal(100)
@@ -114,7 +114,7 @@ def member_fact(
     spec = _population(in_effect.rulebook, outcome_id) if in_effect is not None else None
     if in_effect is None or spec is None:
         return None
-    group = _group_of(spec, first)
+    group = _group_of(spec, first, in_effect.rulebook)
     if group is None or group == "":
         return None
     book = in_effect.rulebook
@@ -128,10 +128,16 @@ def member_fact(
     )
 
 
-def _group_of(spec: PopulationSpec, first: dict[str, RecordedEvent]) -> object:
-    """The member's group: its provider's (populations are per provider), or an attribute."""
+def _group_of(spec: PopulationSpec, first: dict[str, RecordedEvent], book: RuleBook) -> object:
+    """The member's group: its provider's (populations are per provider), its cohort (the
+    month it first reached the cohort stage), or an attribute of one of its events."""
     if spec.by_provider:
         return PROVIDER_GROUP
+    if spec.group == COHORT_GROUP:
+        stages = book.stages()
+        cohort_stage = book.reporting.cohort_stage or (stages[0] if stages else None)
+        reached = first.get(cohort_stage) if cohort_stage is not None else None
+        return reached.occurred_on.strftime("%Y-%m") if reached is not None else None
     group_type, group_attribute = spec.group.split(".", 1)
     group_event = first.get(group_type)
     return group_event.attributes.get(group_attribute) if group_event is not None else None

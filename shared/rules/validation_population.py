@@ -15,9 +15,10 @@ def population_problems(book: RuleBook, path: str, outcome: Outcome) -> Iterator
     where = f"{path}.population"
     scope: Scope = {t: t for t, s in book.event_types.items() if s.subject == PARTICIPANT}
     group_type = population.group.split(".", 1)[0]
-    if population.by_provider:
+    if population.by_kind:
         if population.member is None:
-            yield FieldProblem(f"{where}.member", "a population by provider names its member event")
+            message = f"a population by {population.group} names its member event"
+            yield FieldProblem(f"{where}.member", message)
     elif group_type not in scope:
         yield FieldProblem(f"{where}.group", f"{group_type!r} is not a participant event type")
     else:

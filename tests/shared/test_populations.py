@@ -188,3 +188,27 @@ def test_a_population_may_be_all_of_a_providers_participants() -> None:
     assert [p.field for p in caught.value.problems] == [
         f"outcomes.{len(DOCUMENT['outcomes'])}.population.member"
     ]
+
+
+def test_a_population_may_be_a_cohort() -> None:
+    """Babies grouped by the month they were enrolled (the cohort stage: the first participant
+    event type), whichever hospital they were at."""
+    document = {**DOCUMENT}
+    share = next(o for o in document["outcomes"] if o["id"] == SHARE)
+    by_cohort = {
+        **share,
+        "id": "cohort_quarter",
+        "population": {**share["population"], "group": "cohort", "member": "baby_enrolled"},
+    }
+    document["outcomes"] = [*document["outcomes"], by_cohort]
+    versions = [RuleBookVersion(1, parse_rulebook(document))]
+    facts = [
+        member_fact(versions, "cohort_quarter", baby("b1", "h1", D(2025, 5, 3), "16")),
+        member_fact(versions, "cohort_quarter", baby("b2", "h2", D(2025, 5, 28), "9")),
+        member_fact(versions, "cohort_quarter", baby("b3", "h1", D(2025, 6, 2), "20")),
+    ]
+    assert [(f.group, f.period, f.met) for f in facts if f is not None] == [
+        ("2025-05", "2025-Q2", True),
+        ("2025-05", "2025-Q2", False),
+        ("2025-06", "2025-Q2", True),
+    ]
