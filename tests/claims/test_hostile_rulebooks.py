@@ -109,8 +109,5 @@ async def test_health_answers_while_a_large_rule_book_is_read(
         for moment, latency in zip(moments, latencies, strict=True)
         if latency > 0.05
     ]
-    # the target is 100 ms; a full collection of the test process's heap can still cost one
-    # answer more, so the bound for the slowest is 250 ms (before the fix: 61 s, then a 500)
-    ordered = sorted(latencies)
-    assert ordered[int(len(ordered) * 0.9)] < 0.1, (slow, round(took, 3))
-    assert ordered[-1] < 0.25, (slow, round(took, 3))
+    # before the fix: every request, health included, waited 61 s, then a 500
+    assert max(latencies) < 0.1, (slow, round(took, 3))
