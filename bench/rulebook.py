@@ -26,7 +26,9 @@ from typing import Any
 from services.claims.routes.contracts import read_rulebook
 
 
-def document(tables: int, types: int) -> dict[str, Any]:
+def document(tables: int = 50, types: int = 150, keys: int = 1000) -> dict[str, Any]:
+    """A valid rule book: ``tables`` multiplier tables of ``keys`` keys (about 16 bytes a key),
+    and ``types`` event types of five described attributes (about 1.6 KB a type)."""
     described = {"type": "string", "description": "d" * 300}
     return {
         "contract_id": "bench-contract",
@@ -39,7 +41,7 @@ def document(tables: int, types: int) -> dict[str, Any]:
             for i in range(types)
         },
         "multiplier_tables": {
-            f"t{i}": {"values": {f"k{j}": "1.00" for j in range(1000)}, "default": "1.00"}
+            f"t{i}": {"values": {f"k{j}": "1.00" for j in range(keys)}, "default": "1.00"}
             for i in range(tables)
         },
     }

@@ -7,6 +7,7 @@ earns no points.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -63,11 +64,33 @@ def _indicator_points(
     return number, Decimal(0)
 
 
+class _Points(Mapping[str, str]):
+    """The contract's scores in a context, each computed the first time a condition reads it
+    (most outcomes read none, and computing every score for every trigger would be waste)."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._known: dict[str, str] = {}
+
+    def __getitem__(self, score_id: str) -> str:
+        if score_id not in self._known:
+            if score_id not in (self._context.book.scores or {}):
+                raise KeyError(score_id)
+            points = score_points(self._context.book, score_id, self._context)
+            self._known[score_id] = str(points)
+        return self._known[score_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._context.book.scores or {})
+
+    def __len__(self) -> int:
+        return len(self._context.book.scores or {})
+
+
 def with_scores(context: Context) -> Context:
     """The context with every score bound as ``score.<id>`` (when the contract has scores)."""
     book = context.book
     if not book.scores:
         return context
-    points = {score_id: str(score_points(book, score_id, context)) for score_id in book.scores}
-    scores = RecordedEvent(SCORE, SCORE, context.as_of, points)
+    scores = RecordedEvent(SCORE, SCORE, context.as_of, _Points(context))
     return Context(book, {**context.bound, SCORE: scores}, context.history, context.as_of)

@@ -89,7 +89,7 @@ class _Builder:
             self.stack.append(_Frame(path, container))
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             frame = self.stack.pop()
-            self._place(frame.value, event, placed_path=frame.path)
+            self._place(frame.value, event)
 
     def _node(self, event: yaml.NodeEvent) -> str:
         """Count the node, check its place, and record its line; returns its path."""
@@ -99,14 +99,11 @@ class _Builder:
         parent = self.stack[-1] if self.stack else None
         if parent is None:
             return ""
-        if isinstance(parent.value, list):
-            path = _join(parent.path, str(len(parent.value)))
-        elif parent.key is None:
+        if isinstance(parent.value, dict) and parent.key is None:
             if not isinstance(event, yaml.ScalarEvent):
                 raise _refused(parent.path or "document", "a key must be a plain value", event)
             return parent.path  # a key: its own line is recorded with its value
-        else:
-            path = _join(parent.path, parent.key[1])
+        path = self._path_of_next()
         self.lines[path] = _line(event) or 0
         return path
 
@@ -128,6 +125,7 @@ class _Builder:
             raise _refused(where, f"cannot read this value: {exc}", event) from None
 
     def _path_of_next(self) -> str:
+        """The path of the node about to be placed (a mapping's key: the mapping's own)."""
         parent = self.stack[-1] if self.stack else None
         if parent is None:
             return "document"
@@ -135,7 +133,7 @@ class _Builder:
             return _join(parent.path, str(len(parent.value)))
         return _join(parent.path, parent.key[1]) if parent.key is not None else parent.path
 
-    def _place(self, value: Any, event: yaml.Event, placed_path: str | None = None) -> None:
+    def _place(self, value: Any, event: yaml.Event) -> None:
         parent = self.stack[-1] if self.stack else None
         if parent is None:
             self.root = value

@@ -1,0 +1,141 @@
+"""What a rule book declares for the ledger and the reports: caps, target series, KPIs and
+how reports slice the participants. Re-exported by :mod:`shared.rules.model`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared.rules.vocabulary import (
+    MAX_COUNT,
+    MAX_DAYS,
+    MAX_ITEMS,
+    DecimalText,
+    Name,
+    Percentage,
+    Period,
+    PeriodLabel,
+    Strict,
+    unset,
+)
+
+
+class Cap(Strict):
+    id: Name
+    scope: Literal["contract", "outcome", "period", "participant"]
+    amount: DecimalText
+    outcome: Name | None = None
+    period: Period | None = None
+
+
+TargetValues = dict[PeriodLabel, int | DecimalText]
+
+
+class TargetSeries(Strict):
+    id: Name
+    name: str = Field(min_length=1, max_length=200)
+    measure: Literal["stage", "staffing"] = Field(
+        default="stage",
+        exclude_if=lambda value: value == "stage",
+        description="Participants reaching a stage, or staff (WTE) posted by the providers",
+    )
+    stage: Name | None = Field(
+        default=None,
+        exclude_if=unset,
+        description="The event type counted (participants reaching it); for measure: stage",
+    )
+    period: Period
+    values: TargetValues = Field(
+        default_factory=dict,
+        max_length=1000,
+        description='Whole numbers, or decimals as text: "53.5" (the whole contract\'s)',
+    )
+    by: Literal["site", "provider"] | None = Field(
+        default=None, exclude_if=unset, description="A value table per site or per provider"
+    )
+    values_by: dict[Annotated[str, Field(min_length=1, max_length=64)], TargetValues] | None = (
+        Field(default=None, exclude_if=unset, max_length=MAX_ITEMS)
+    )
+    cumulative: Literal["period", "year_to_date", "contract_to_date"] = Field(
+        default="period",
+        exclude_if=lambda value: value == "period",
+        description="Each value counts its period alone, or everything since the reporting "
+        "year (or the contract) began",
+    )
+
+    def tables(self) -> dict[str, TargetValues]:
+        """The value tables by group: ``""`` for the whole contract, or each site or provider."""
+        return dict(self.values_by or {}) if self.by is not None else {"": self.values}
+
+
+class Kpi(Strict):
+    """Share of subjects whose ``end`` event came within N days of their ``start`` event; with
+    ``count``, whose ``count``-th end event did ("3 meetings within 28 days of referral"); with
+    ``each_start``, of start events each followed by an end event in time ("every missed
+    appointment followed up within 3 days"); with ``conversion``, of everyone who started in
+    the period ("referrals to job starts", the not-yet-converted counting against it)."""
+
+    id: Name
+    name: str = Field(min_length=1, max_length=200)
+    start: Name
+    end: Name
+    within_days: int = Field(ge=0, le=MAX_DAYS)
+    count: int = Field(
+        default=1, ge=1, le=MAX_COUNT, exclude_if=lambda value: value == 1,
+        description="End events needed within the days [1]",
+    )  # fmt: skip
+    each_start: bool = Field(
+        default=False, exclude_if=lambda value: value is False,
+        description="Every start event is due, not only the subject's first",
+    )  # fmt: skip
+    rate: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, exclude_if=unset,
+        description="A rate: at least this many end events in each period a subject is in "
+        "service (from its start until it reaches a closed stage)",
+    )  # fmt: skip
+    conversion: bool = Field(
+        default=False, exclude_if=lambda value: value is False,
+        description="A conversion rate: everyone who started in the period is due at once, "
+        "and those who have not reached the end yet count as not converted",
+    )  # fmt: skip
+    period: Period = Period.MONTH
+    minimum_level: Percentage | None = Field(default=None, description="Below: minor failure")
+    lower_level: Percentage | None = Field(default=None, description="Below: major failure")
+
+
+class ConversionScore(Strict):
+    """Share of participants who reached ``start`` that went on to reach ``end``."""
+
+    start: Name
+    end: Name
+
+
+class Reporting(Strict):
+    """How performance reports slice the participants (all optional; defaults in brackets)."""
+
+    site_attribute: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
+        description="event_type.attribute naming a participant's site, from its first such "
+        "event [no sites]",
+    )
+    cohort_stage: Name | None = Field(
+        default=None,
+        description="A participant's cohort is the month it first reached this stage "
+        "[the first participant event type]",
+    )
+    contact_events: list[Name] | None = Field(
+        default=None, max_length=MAX_ITEMS, description="What counts as contact [every type]"
+    )
+    closed_stages: list[Name] | None = Field(
+        default=None,
+        max_length=MAX_ITEMS,
+        description="Participants who reached one need no more contact [the last stage]",
+    )
+    score: ConversionScore | None = Field(
+        default=None, description="Providers are ranked on it [first stage to last stage]"
+    )
+    budget: DecimalText | None = Field(
+        default=None, description="The money reports compare with it [the contract cap]"
+    )
