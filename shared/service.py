@@ -13,11 +13,12 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role, TokenSigner, require
-from shared.errors import PROBLEM_JSON, install_error_handlers
+from shared.errors import PROBLEM_JSON
 from shared.feed.envelope import MAX_POSITION
 from shared.jsonguard import JsonGuard
 from shared.openapi import document_common_responses
 from shared.paramguard import ParameterGuard
+from shared.problems import install_error_handlers
 from shared.settings import CommonSettings
 from shared.trail import AccessTrail, read_trail
 

@@ -8,8 +8,9 @@ import asyncio
 from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI
 
-from shared.errors import OutcomesError, install_error_handlers
+from shared.errors import OutcomesError
 from shared.eventstore import CONFLICT_ATTEMPTS, WriteContention, retrying
+from shared.problems import install_error_handlers
 
 
 def test_a_write_that_wins_on_a_later_attempt_is_answered() -> None:
