@@ -28,7 +28,8 @@ from pathlib import Path
 import yaml
 
 from bench.common import temporary_database
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent
 from services.claims.personal import PersonalDataVault
 from services.claims.whatif import what_if
 from shared.eventstore import sqlalchemy_url
@@ -71,12 +72,14 @@ def load(app: ClaimsApplication, participants: int) -> int:
         provider = PROVIDERS[index % 2]
         pending[provider] += journey(rng, f"p{index}")
         if len(pending[provider]) >= BATCH:
-            app.record_events("ips-employment", provider, pending[provider], "provider:bench")
+            app.intake.record_events(
+                "ips-employment", provider, pending[provider], "provider:bench"
+            )
             recorded += len(pending[provider])
             pending[provider] = []
     for provider, events in pending.items():
         if events:
-            app.record_events("ips-employment", provider, events, "provider:bench")
+            app.intake.record_events("ips-employment", provider, events, "provider:bench")
             recorded += len(events)
     return recorded
 
@@ -103,7 +106,7 @@ def main() -> int:
             url, "bench-pseudonym-key", lambda: NOW, PersonalDataVault(engine, KEY)
         )
         try:
-            app.register_contract(parse_rulebook(document))
+            app.contracts.register(parse_rulebook(document))
             started = time.monotonic()
             events = load(app, args.participants)
             print(

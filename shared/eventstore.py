@@ -219,6 +219,11 @@ class OutcomesApplication(Application[UUID]):
                 found[aggregate_id] = aggregate
         return found
 
+    def has_newer(self, aggregate_id: UUID, version: int) -> bool:
+        """Whether the store holds a version of this aggregate after ``version`` (one indexed
+        query: how a kept copy is checked before it is reused)."""
+        return bool(self.recorder.select_events(aggregate_id, gt=version, limit=1))
+
     def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
         """Which of these ids have any stored event: one query per 500 ids."""
         return {

@@ -55,7 +55,7 @@ def claims(urls: dict[str, str]) -> Iterator[ClaimsApplication]:
     from tests.claims.helpers import claims_app, ips_rulebook
 
     application = claims_app(urls["claims"])
-    application.register_contract(ips_rulebook())
+    application.contracts.register(ips_rulebook())
     yield application
     application.close()
 

@@ -98,7 +98,7 @@ async def services(
         ]
         claim_id = answers[1].json()["claim_ids"][0]
         claims_application = apps["claims"].state.application
-        claims_application.verify(UUID(claim_id), "verifier:v", "")
+        claims_application.verification.verify(UUID(claim_id), "verifier:v", "")
         source = LocalFeedSource(claims_application.read_feed)
         Follower("l", source, ClaimsFeedSink(apps["ledger"].state.application)).catch_up()
         Follower(

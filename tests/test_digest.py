@@ -25,10 +25,10 @@ LEDGER_NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 def same_story(url: str) -> ClaimsApplication:
     """The walk-through's story: a contract, four events, the three claims verified."""
     claims = claims_app(url)
-    claims.register_contract(ips_rulebook())
-    results = claims.record_events("ips-employment", PROVIDER, story_events(), "provider:n")
+    claims.contracts.register(ips_rulebook())
+    results = claims.intake.record_events("ips-employment", PROVIDER, story_events(), "provider:n")
     for claim_id in (c for r in results for c in r.claim_ids):
-        claims.verify(UUID(claim_id), "verifier:v", "seen")
+        claims.verification.verify(UUID(claim_id), "verifier:v", "seen")
     return claims
 
 

@@ -59,7 +59,8 @@ def create_app(
         app.state.application, app.state.engine = application, engine
         app.state.committer = IntakeCommitter(application)
         closer = PopulationCloser(
-            application,
+            application.population_closing,
+            application.contracts,
             lambda: contract_ids(engine),
             lease_for(store_url, "claims-population-closer"),
             settings.population_close_interval_s,

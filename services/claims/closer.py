@@ -1,20 +1,29 @@
-"""The population closer: derives the claims of populations whose period has closed, on its own.
+"""Closing populations: the use case, and the closer that runs it on its own.
+
+:class:`PopulationClosing` derives, in one bounded transaction, the claims of a contract's
+populations whose period has closed.
 
 Every replica starts one; a lease lets one of them work at a time (the others stand by).
 Every ``interval_s`` (the first time one interval after start) the holder closes, contract by
 contract, what has closed since its last round, in bounded transactions
-(:meth:`ClaimsApplication.close_populations`). Closing is idempotent, so a round repeated by
+(:meth:`PopulationClosing.close`). Closing is idempotent, so a round repeated by
 another replica after a failover changes nothing. The admin endpoint and ``outcomes contracts
 close-populations`` do the same on demand.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
 
-from services.claims.application import ClaimsApplication
+from services.claims.commands import Batch, ClosingResult, Rederivation
+from services.claims.contracts import Contracts
+from services.claims.population import PopulationIndex, population_index_id
+from services.claims.populations import Populations
+from services.claims.reader import Reader
+from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -23,15 +32,63 @@ LIMIT = 500
 MAX_ROUNDS_PER_CONTRACT = 100  # 50,000 populations a contract a round, at most
 
 
+class PopulationClosing:
+    def __init__(
+        self,
+        store: OutcomesApplication,
+        contracts: Contracts,
+        reader: Reader,
+        populations: Populations,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._store = store
+        self._contracts = contracts
+        self._reader = reader
+        self._populations = populations
+        self._clock = clock
+
+    def close(self, contract_id: str, actor: str, limit: int = 500) -> ClosingResult:
+        """Derive the claims of the contract's populations whose period has closed since the
+        last call (at most ``limit`` per call, in one transaction). Idempotent: a closed
+        population is re-derived by the events that change it, not here."""
+        try:
+            return retrying(lambda: self._close(contract_id, actor, limit))
+        except BaseException:
+            self._populations.forget()
+            raise
+
+    def _close(self, contract_id: str, actor: str, limit: int) -> ClosingResult:
+        versions = self._contracts.versions_of(contract_id)
+        now = self._clock()
+        index = self._store.load(population_index_id(contract_id), PopulationIndex)
+        batch = Batch()
+        for population_key in index.due(now.date()) if index is not None else []:
+            population = self._populations.get(population_key)
+            if population is not None and not population.closed:
+                batch.populations[population_key] = population
+                if len(batch.populations) == limit:
+                    break
+        changes = Rederivation()
+        touched = {key: key for key in batch.populations}
+        self._populations.derive(
+            batch, versions, touched, (actor, now), self._reader.claim, self._store.existing,
+            changes,
+        )  # fmt: skip
+        self._store.save(*batch.aggregates())
+        return ClosingResult(len(batch.populations), changes.derived())
+
+
 class PopulationCloser:
     def __init__(
         self,
-        application: ClaimsApplication,
+        closing: PopulationClosing,
+        contracts: Contracts,
         contract_ids: Callable[[], list[str]],
         lease: Lease,
         interval_s: float,
     ) -> None:
-        self._application = application
+        self._closing = closing
+        self._contracts = contracts
         self._contract_ids = contract_ids
         self._lease = lease
         self._interval_s = interval_s
@@ -52,10 +109,10 @@ class PopulationCloser:
         """One round: close every contract's closed populations; how many were closed."""
         closed = 0
         for contract_id in self._contract_ids():
-            if not self._application.latest_rulebook(contract_id).population_outcomes():
+            if not self._contracts.latest_rulebook(contract_id).population_outcomes():
                 continue
             for _round in range(MAX_ROUNDS_PER_CONTRACT):
-                result = self._application.close_populations(contract_id, ACTOR, LIMIT)
+                result = self._closing.close(contract_id, ACTOR, LIMIT)
                 closed += result.closed
                 if result.closed < LIMIT:
                     break

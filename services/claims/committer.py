@@ -99,7 +99,7 @@ class IntakeCommitter:
         self.groups += 1
         self.requests += len(group)
         try:
-            answers = self._application.record_many([w.request for w in group])
+            answers = self._application.intake.record_many([w.request for w in group])
         except Exception as exc:  # refused as a group: each request alone gets its own answer
             if len(group) == 1:
                 group[0].answer.set_exception(exc)
@@ -112,7 +112,7 @@ class IntakeCommitter:
 
     def _alone(self, waiting: Waiting) -> None:
         try:
-            [answer] = self._application.record_many([waiting.request])
+            [answer] = self._application.intake.record_many([waiting.request])
         except Exception as exc:  # the request's own error, raised in its own thread
             waiting.answer.set_exception(exc)
         else:

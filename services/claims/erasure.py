@@ -1,6 +1,7 @@
 """Personal-data use cases: seal personal attributes at intake, open them for readers, erase.
 
-Mixed into :class:`services.claims.application.ClaimsApplication`. The participant's data key
+A collaborator of the claims application, given the store, the vault, the reader and the
+clock. The participant's data key
 lives in the :class:`~services.claims.personal.PersonalDataVault`; the event store holds only
 sealed values, and the erasure itself is recorded as a new event on the participant.
 """
@@ -16,7 +17,8 @@ from services.claims.commands import IncomingEvent
 from services.claims.domain import Participant
 from services.claims.errors import PersonalDataWasErased
 from services.claims.personal import ErasedPersonalData, PersonalDataVault, seal, unseal
-from services.claims.verification import retrying
+from services.claims.reader import Reader
+from shared.eventstore import OutcomesApplication, retrying
 from shared.rules.model import RuleBook
 
 PersonalStatus = Literal["none", "held", "erased"]
@@ -40,14 +42,20 @@ class ErasureResult:
     first: bool
 
 
-class PersonalDataUseCases:
-    # provided by the application this is mixed into
-    _vault: PersonalDataVault
-    _clock: Callable[[], dt.datetime]
-    save: Callable[..., Any]
-    participant: Callable[[str, str], Participant]
+class PersonalData:
+    def __init__(
+        self,
+        store: OutcomesApplication,
+        vault: PersonalDataVault,
+        reader: Reader,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._store = store
+        self._vault = vault
+        self._reader = reader
+        self._clock = clock
 
-    def _seal_personal(
+    def seal(
         self, rulebook: RuleBook, participant: Participant, incoming: IncomingEvent
     ) -> tuple[dict[str, Any], str | None]:
         """Split an event's attributes into those stored as they are and the sealed rest."""
@@ -67,7 +75,7 @@ class PersonalDataUseCases:
         context = (participant.contract_id, participant.participant_id, incoming.event_id)
         return public, seal(data_key, personal, *context)
 
-    def personal_view(self, participant: Participant) -> PersonalView:
+    def view(self, participant: Participant) -> PersonalView:
         sealed = {e["event_id"]: e["personal_sealed"] for e in participant.events}
         sealed = {event_id: token for event_id, token in sealed.items() if token}
         if participant.personal_data_erased:
@@ -86,21 +94,19 @@ class PersonalDataUseCases:
             },
         )
 
-    def erase_personal_data(
-        self, contract_id: str, participant_id: str, actor: str
-    ) -> ErasureResult:
+    def erase(self, contract_id: str, participant_id: str, actor: str) -> ErasureResult:
         """Destroy the participant's data key, then record the erasure on its history.
 
         The key goes first: if recording then fails, the data is gone all the same and a retry
         records it. A second request changes nothing and answers with the first erasure.
         """
-        self.participant(contract_id, participant_id)  # 404 before anything is destroyed
+        self._reader.participant(contract_id, participant_id)  # 404 before anything is gone
         erasure = self._vault.erase(contract_id, participant_id, actor, self._clock())
 
         def record() -> int:
-            participant = self.participant(contract_id, participant_id)
+            participant = self._reader.participant(contract_id, participant_id)
             if participant.erase_personal_data(actor):
-                self.save(participant)
+                self._store.save(participant)
             return sum(1 for e in participant.events if e.get("personal_sealed"))
 
         sealed_events = retrying(record)

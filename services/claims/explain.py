@@ -34,7 +34,7 @@ def history_rows(entries: list[FeedEntry], versions: dict[int, int]) -> list[dic
 
 def participant_history(app: ClaimsApplication, participant: Participant) -> list[dict[str, Any]]:
     """Each event, with the rule-book version in force on the day it says it happened."""
-    versions = versions_of(app.contract(participant.contract_id))
+    versions = versions_of(app.contracts.get(participant.contract_id))
     entries = app.stream_history(participant.id)
     in_force = {}
     for entry in entries:
@@ -46,7 +46,7 @@ def participant_history(app: ClaimsApplication, participant: Participant) -> lis
 
 
 def explain_claim(app: ClaimsApplication, claim: Claim) -> dict[str, Any]:
-    contract = app.contract(claim.contract_id)
+    contract = app.contracts.get(claim.contract_id)
     document = contract.documents[claim.contract_version - 1]
     outcome = next(o for o in document["outcomes"] if o["id"] == claim.outcome_id)
     participant = app.load(

@@ -1,7 +1,8 @@
 """Intake use cases: record providers' participant events and derive their claims.
 
-Mixed into :class:`services.claims.application.ClaimsApplication`. A request's events, the
-claims they imply and their receipts are saved in one transaction; :meth:`record_many` records
+A collaborator of the claims application, given the store, the contracts, personal data, the
+populations, the clock and the pseudonym key. A request's events, the claims they imply and
+their receipts are saved in one transaction; :meth:`record_many` records
 several requests together (see :mod:`services.claims.committer`), reading every receipt and
 participant they name with one query each.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from services.claims.commands import (
@@ -21,6 +21,7 @@ from services.claims.commands import (
     IntakeResult,
     Recorder,
 )
+from services.claims.contracts import EVENT_DATE_TOLERANCE_DAYS, Contracts
 from services.claims.derivation import rederive
 from services.claims.domain import (
     IntakeReceipt,
@@ -28,6 +29,7 @@ from services.claims.domain import (
     participant_stream_id,
     receipt_id,
 )
+from services.claims.erasure import PersonalData
 from services.claims.errors import (
     ContractClosed,
     EvaluationRecorded,
@@ -37,31 +39,38 @@ from services.claims.errors import (
     ProviderNotInContract,
 )
 from services.claims.populations import Populations, facts_of
-from services.claims.verification import retrying
+from services.claims.reader import Reader
 from shared.errors import FieldProblem
+from shared.eventstore import OutcomesApplication, retrying
 from shared.identifiers import pseudonymise
 from shared.rules.attributes import normalise_attributes
 from shared.rules.engine import RuleBookVersion
 from shared.rules.model import PARTICIPANT, RuleBook
 
-EVENT_DATE_TOLERANCE_DAYS = 1
 EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 
 
-class IntakeUseCases:
-    # provided by the application this is mixed into
-    _clock: Callable[[], dt.datetime]
-    _pseudonym_key: str
-    save: Callable[..., Any]
-    load: Callable[..., Any]
-    claim: Callable[..., Any]
-    existing: Callable[..., set[UUID]]
-    load_many: Callable[..., Any]
-    position_of: Callable[[UUID, int], int | None]
-    _load_contract: Callable[..., Any]
-    _versions: Callable[..., list[RuleBookVersion]]
-    _seal_personal: Callable[..., Any]
-    _populations: Populations
+@dataclass(frozen=True)
+class IntakeDependencies:
+    """What intake and corrections work with (one value, so both are wired alike)."""
+
+    store: OutcomesApplication
+    contracts: Contracts
+    reader: Reader
+    personal: PersonalData
+    populations: Populations
+    clock: Callable[[], dt.datetime]
+
+
+class Intake:
+    def __init__(self, needs: IntakeDependencies, pseudonym_key: str) -> None:
+        self._store = needs.store
+        self._contracts = needs.contracts
+        self._reader = needs.reader
+        self._personal = needs.personal
+        self._populations = needs.populations
+        self._clock = needs.clock
+        self._pseudonym_key = pseudonym_key
 
     def record_events(
         self,
@@ -92,14 +101,15 @@ class IntakeUseCases:
         for request in requests:
             key = (request.contract_id, request.provider_id)
             if key not in groups:
-                versions = self._versions(self._load_contract(request.contract_id))
+                versions = self._contracts.versions_of(request.contract_id)
                 if request.provider_id not in versions[-1].rulebook.provider_ids():
                     raise ProviderNotInContract(request.provider_id, request.contract_id)
                 groups[key] = IntakeGroup(versions)
-            self._check_open(groups[key].latest)
-            self._check_events(groups[key].latest, request.events, request.recorded_by)
+            today = self._clock().date()
+            check_open(groups[key].latest, today)
+            check_events(groups[key].latest, request.events, request.recorded_by, today)
         # one read for every receipt, and one for every participant, the requests name
-        recorded_before = self.existing(
+        recorded_before = self._store.existing(
             [
                 receipt_id(r.contract_id, r.provider_id, e.event_id)
                 for r in requests
@@ -113,7 +123,7 @@ class IntakeUseCases:
             for r in requests
             for e in r.events
         }
-        stored = self.load_many({stream for _, stream in subjects.values()}, Participant)
+        stored = self._store.load_many({stream for _, stream in subjects.values()}, Participant)
         planned = [
             self._stage(
                 r, groups[(r.contract_id, r.provider_id)], recorded_before, subjects, stored
@@ -123,11 +133,12 @@ class IntakeUseCases:
         now = self._clock()
         for group in groups.values():
             changes = rederive(
-                group.batch, group.versions, "system:intake", self.claim, now, self.existing
-            )
+                group.batch, group.versions, "system:intake", self._reader.claim, now,
+                self._store.existing,
+            )  # fmt: skip
             self._populations.count(
-                group.batch, group.versions, ("system:intake", now), self.claim, self.existing,
-                changes,
+                group.batch, group.versions, ("system:intake", now), self._reader.claim,
+                self._store.existing, changes,
             )  # fmt: skip
             group.new_claims, group.retired_claims = changes.attributed(group.recorded_now)
         for request, staged in zip(requests, planned, strict=True):
@@ -135,7 +146,7 @@ class IntakeUseCases:
             for incoming, outcome in staged:
                 if isinstance(outcome, Participant):
                     self._issue_receipt(group, request, incoming, outcome)
-        recordings = self.save(*(a for g in groups.values() for a in g.batch.aggregates()))
+        recordings = self._store.save(*(a for g in groups.values() for a in g.batch.aggregates()))
         positions = {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
@@ -182,7 +193,7 @@ class IntakeUseCases:
                 check_first_result(participant, incoming)
             batch.actors[stream] = request.actor
             group.recorded_now.setdefault(stream, []).append(incoming.event_id)
-            attributes, sealed = self._seal_personal(group.latest, participant, incoming)
+            attributes, sealed = self._personal.seal(group.latest, participant, incoming)
             participant.record_event(
                 event_id=incoming.event_id,
                 type=incoming.type,
@@ -194,47 +205,6 @@ class IntakeUseCases:
             )
             planned.append((incoming, participant))
         return planned
-
-    def _check_open(self, rulebook: RuleBook) -> None:
-        """New events are refused once the contract stops taking them (not corrections)."""
-        until = rulebook.calendar.claims_until if rulebook.calendar is not None else None
-        if until is not None and self._clock().date() > until:
-            raise ContractClosed(
-                f"contract {rulebook.contract_id!r} took its last events on {until.isoformat()}; "
-                "corrections and retractions are still accepted"
-            )
-
-    def _check_events(
-        self,
-        rulebook: RuleBook,
-        events: Sequence[IncomingEvent],
-        recorded_by: Recorder = "provider",
-    ) -> None:
-        problems: list[FieldProblem] = []
-        check_recorder(rulebook, [e.type for e in events], recorded_by)
-        latest_allowed = self._clock().date() + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
-        for index, incoming in enumerate(events):
-            prefix = f"events.{index}." if len(events) > 1 else ""
-            spec = rulebook.event_types.get(incoming.type)
-            if spec is None:
-                known = ", ".join(sorted(rulebook.event_types))
-                problems.append(
-                    FieldProblem(f"{prefix}type", f"unknown event type; known: {known}")
-                )
-                continue
-            if not EARLIEST_OCCURRED_ON <= incoming.occurred_on <= latest_allowed:
-                problems.append(
-                    FieldProblem(f"{prefix}occurred_on", "must be a real date, not in the future")
-                )
-            normalised, found = normalise_attributes(
-                spec, incoming.attributes, f"{prefix}attributes"
-            )
-            problems.extend(found)
-            if not found:
-                incoming.attributes.clear()
-                incoming.attributes.update(normalised)
-        if problems:
-            raise EventRejected("the event does not fit the contract's event types", problems)
 
     def _replayed(
         self,
@@ -254,7 +224,7 @@ class IntakeUseCases:
             raise EventIdReused(f"event_id {incoming.event_id!r} appears twice in one batch")
         seen_in_batch[incoming.event_id] = digest
         key = receipt_id(contract_id, provider_id, incoming.event_id)
-        receipt = self.load(key, IntakeReceipt) if key in recorded_before else None
+        receipt = self._store.load(key, IntakeReceipt) if key in recorded_before else None
         if receipt is None:
             return None
         if receipt.body_sha256 != digest:
@@ -263,7 +233,7 @@ class IntakeUseCases:
                 extra={"event_id": incoming.event_id, "index": index},
             )
         stream = participant_stream_id(contract_id, receipt.participant_id)
-        position = self.position_of(stream, receipt.participant_stream_version)
+        position = self._store.position_of(stream, receipt.participant_stream_version)
         assert position is not None
         return IntakeResult(
             incoming.event_id,
@@ -325,6 +295,47 @@ class IntakeUseCases:
             created=True,
             retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
         )
+
+
+def check_open(rulebook: RuleBook, today: dt.date) -> None:
+    """New events are refused once the contract stops taking them (not corrections)."""
+    until = rulebook.calendar.claims_until if rulebook.calendar is not None else None
+    if until is not None and today > until:
+        raise ContractClosed(
+            f"contract {rulebook.contract_id!r} took its last events on {until.isoformat()}; "
+            "corrections and retractions are still accepted"
+        )
+
+
+def check_events(
+    rulebook: RuleBook,
+    events: Sequence[IncomingEvent],
+    recorded_by: Recorder,
+    today: dt.date,
+) -> None:
+    """Each event fits the rule book: a known type, a real date, attributes as declared (which
+    are normalised in place); all the problems are named at once."""
+    problems: list[FieldProblem] = []
+    check_recorder(rulebook, [e.type for e in events], recorded_by)
+    latest_allowed = today + dt.timedelta(days=EVENT_DATE_TOLERANCE_DAYS)
+    for index, incoming in enumerate(events):
+        prefix = f"events.{index}." if len(events) > 1 else ""
+        spec = rulebook.event_types.get(incoming.type)
+        if spec is None:
+            known = ", ".join(sorted(rulebook.event_types))
+            problems.append(FieldProblem(f"{prefix}type", f"unknown event type; known: {known}"))
+            continue
+        if not EARLIEST_OCCURRED_ON <= incoming.occurred_on <= latest_allowed:
+            problems.append(
+                FieldProblem(f"{prefix}occurred_on", "must be a real date, not in the future")
+            )
+        normalised, found = normalise_attributes(spec, incoming.attributes, f"{prefix}attributes")
+        problems.extend(found)
+        if not found:
+            incoming.attributes.clear()
+            incoming.attributes.update(normalised)
+    if problems:
+        raise EventRejected("the event does not fit the contract's event types", problems)
 
 
 def check_recorder(rulebook: RuleBook, event_types: Sequence[str], recorded_by: Recorder) -> None:

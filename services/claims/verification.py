@@ -1,8 +1,9 @@
 """Verification use cases: evidence, decisions (one or a thousand), disputes, claim history.
 
-Mixed into :class:`services.claims.application.ClaimsApplication`; each use case loads what it
-needs, applies one transition per claim through the claim's state machine, and ends in one
-``save``. An illegal transition changes nothing and is reported as a conflict.
+A collaborator of the claims application, given the store, the contracts, the reader and the
+clock; each use case loads what it needs, applies one transition per claim through the claim's
+state machine, and ends in one ``save``. An illegal transition changes nothing and is reported
+as a conflict.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from services.claims.claim import (
     EvidenceNotAccepted,
     IllegalTransition,
 )
+from services.claims.contracts import Contracts
 from services.claims.derivation import settle_submission
-from services.claims.domain import Contract, canonical_sha256
+from services.claims.domain import canonical_sha256
 from services.claims.errors import (
     ClaimNotFound,
     ClaimTransitionRefused,
@@ -31,9 +33,10 @@ from services.claims.errors import (
     EvidenceRefused,
     UnknownReasonCode,
 )
-from shared.eventstore import retrying
+from services.claims.reader import Reader
+from shared.eventstore import OutcomesApplication, retrying
 from shared.idempotency import IdempotencyReceipt, earlier_answer
-from shared.rules.model import RuleBook, Verification
+from shared.rules.model import Verification as VerificationRules
 
 MAX_DECISIONS = 1000
 
@@ -46,24 +49,21 @@ class Decision:
     note: str = ""
 
 
-class VerificationUseCases:
-    # provided by the application this is mixed into
-    _clock: Callable[[], dt.datetime]
-    save: Callable[..., Any]
-    load: Callable[..., Any]
-    events: Any
-    contract: Callable[[str], Contract]
-    latest_rulebook: Callable[[str], RuleBook]
+class Verification:
+    def __init__(
+        self,
+        store: OutcomesApplication,
+        contracts: Contracts,
+        reader: Reader,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._store = store
+        self._contracts = contracts
+        self._reader = reader
+        self._clock = clock
 
-    def claim(self, claim_id: UUID) -> Claim:
-        claim = self.load(claim_id, Claim)
-        if claim is None:
-            raise ClaimNotFound(str(claim_id))
-        assert isinstance(claim, Claim)
-        return claim
-
-    def _verification(self, claim: Claim) -> Verification:
-        return self.latest_rulebook(claim.contract_id).verification
+    def _rules(self, claim: Claim) -> VerificationRules:
+        return self._contracts.latest_rulebook(claim.contract_id).verification
 
     # ---- evidence ----------------------------------------------------------------------------
     def attach_evidence(self, claim_id: UUID, actor: str, evidence: Evidence) -> Claim:
@@ -71,14 +71,14 @@ class VerificationUseCases:
         return retrying(lambda: self._attach_evidence(claim_id, actor, evidence))
 
     def _attach_evidence(self, claim_id: UUID, actor: str, evidence: Evidence) -> Claim:
-        claim = self.claim(claim_id)
+        claim = self._reader.claim(claim_id)
         try:
             changed = claim.attach_evidence(actor, evidence)
         except EvidenceNotAccepted as exc:
             raise EvidenceRefused(str(exc)) from None
         if changed:
-            settle_submission(claim, self._verification(claim), self._clock())
-            self.save(claim)
+            settle_submission(claim, self._rules(claim), self._clock())
+            self._store.save(claim)
         return claim
 
     # ---- decisions ---------------------------------------------------------------------------
@@ -90,9 +90,9 @@ class VerificationUseCases:
 
     def _decide_one(self, decision: Decision, actor: str) -> Claim:
         def command() -> Claim:
-            claim = self.claim(UUID(decision.claim_id))
+            claim = self._reader.claim(UUID(decision.claim_id))
             self._apply(claim, decision, actor, self._clock())
-            self.save(claim)
+            self._store.save(claim)
             return claim
 
         return retrying(command)
@@ -102,7 +102,7 @@ class VerificationUseCases:
             if decision.action == "verify":
                 claim.verify(actor, at, decision.note)
             else:
-                codes = self._verification(claim).reason_codes
+                codes = self._rules(claim).reason_codes
                 if decision.reason_code not in codes:
                     raise UnknownReasonCode(decision.reason_code, codes)
                 claim.reject(actor, at, decision.reason_code, decision.note)
@@ -127,7 +127,7 @@ class VerificationUseCases:
     ) -> list[dict[str, Any]]:
         digest = canonical_sha256([asdict(d) for d in decisions])
         earlier = earlier_answer(
-            self.load, "decisions", actor, key, digest,
+            self._store.load, "decisions", actor, key, digest,
             lambda: DecisionKeyReused("this Idempotency-Key was used with other decisions"),
         )  # fmt: skip
         if earlier is not None:
@@ -137,7 +137,7 @@ class VerificationUseCases:
         at = self._clock()
         for index, decision in enumerate(decisions):
             try:
-                claim = claims.get(decision.claim_id) or self.claim(UUID(decision.claim_id))
+                claim = claims.get(decision.claim_id) or self._reader.claim(UUID(decision.claim_id))
                 self._apply(claim, decision, actor, at)
                 claims[decision.claim_id] = claim
             except (ClaimNotFound, ClaimTransitionRefused, UnknownReasonCode, ValueError) as exc:
@@ -147,14 +147,16 @@ class VerificationUseCases:
         results = [
             {"claim_id": d.claim_id, "status": claims[d.claim_id].status.value} for d in decisions
         ]
-        self.save(*claims.values(), IdempotencyReceipt("decisions", actor, key, digest, results))
+        self._store.save(
+            *claims.values(), IdempotencyReceipt("decisions", actor, key, digest, results)
+        )
         return results
 
     # ---- disputes -------------------------------------------------------------------------------
     def dispute(self, claim_id: UUID, actor: str, note: str) -> Claim:
         def command() -> Claim:
-            claim = self.claim(claim_id)
-            window_days = self._verification(claim).dispute_window_days
+            claim = self._reader.claim(claim_id)
+            window_days = self._rules(claim).dispute_window_days
             try:
                 claim.dispute(actor, self._clock(), note, window_days)
             except IllegalTransition as exc:
@@ -163,7 +165,7 @@ class VerificationUseCases:
                 ) from None
             except DisputeWindowClosed as exc:
                 raise DisputeRefused(str(exc)) from None
-            self.save(claim)
+            self._store.save(claim)
             return claim
 
         return retrying(command)

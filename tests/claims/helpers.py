@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from services.claims.api import MIGRATIONS
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent
 from services.claims.personal import PersonalDataVault
 from shared.eventstore import sqlalchemy_url
 from shared.rules.model import RuleBook, parse_rulebook

@@ -8,8 +8,9 @@ import itertools
 
 import pytest
 
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
+from services.claims.commands import IncomingEvent
 from services.claims.errors import (
     ClaimTransitionRefused,
     ContractClosed,
@@ -39,12 +40,12 @@ def app(claims: ClaimsApplication) -> ClaimsApplication:
 def claim_summary(app: ClaimsApplication, claim_ids: list[str]) -> list[tuple[str, int, str]]:
     from uuid import UUID
 
-    claims = [app.claim(UUID(i)) for i in claim_ids]
+    claims = [app.reader.claim(UUID(i)) for i in claim_ids]
     return sorted((c.outcome_id, c.amount_minor, c.status.value) for c in claims)
 
 
 def test_the_story_derives_three_priced_claims(app: ClaimsApplication) -> None:
-    results = app.record_events("ips-employment", PROVIDER, story_events(), ACTOR)
+    results = app.intake.record_events("ips-employment", PROVIDER, story_events(), ACTOR)
     claim_ids = [c for r in results for c in r.claim_ids]
     assert claim_summary(app, claim_ids) == [
         ("engagement", 50_000, "submitted"),
@@ -58,7 +59,7 @@ def test_the_story_derives_three_priced_claims(app: ClaimsApplication) -> None:
 
 def test_registering_the_same_document_again_changes_nothing(app: ClaimsApplication) -> None:
     head = app.head_position()
-    assert app.register_contract(ips_rulebook()) == (1, False)
+    assert app.contracts.register(ips_rulebook()) == (1, False)
     assert app.head_position() == head
 
 
@@ -66,14 +67,14 @@ def test_a_new_version_must_take_effect_later(app: ClaimsApplication) -> None:
     earlier = ips_rulebook().model_copy(update={"name": "renamed"})
     head = app.head_position()
     with pytest.raises(ContractConflict):
-        app.register_contract(earlier)
+        app.contracts.register(earlier)
     assert app.head_position() == head
 
 
 def test_a_retried_event_gets_the_first_answer_and_records_nothing(app: ClaimsApplication) -> None:
-    [first] = app.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)[1:]
+    [first] = app.intake.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)[1:]
     head = app.head_position()
-    [again] = app.record_events("ips-employment", PROVIDER, [story_events()[1]], ACTOR)
+    [again] = app.intake.record_events("ips-employment", PROVIDER, [story_events()[1]], ACTOR)
     assert dataclasses.replace(first, created=False) == again
     assert app.head_position() == head
 
@@ -81,11 +82,11 @@ def test_a_retried_event_gets_the_first_answer_and_records_nothing(app: ClaimsAp
 def test_a_reused_event_id_with_another_body_is_refused_and_changes_nothing(
     app: ClaimsApplication,
 ) -> None:
-    app.record_events("ips-employment", PROVIDER, story_events()[:1], ACTOR)
+    app.intake.record_events("ips-employment", PROVIDER, story_events()[:1], ACTOR)
     head = app.head_position()
     changed = dataclasses.replace(story_events()[0], participant_ref="someone-else")
     with pytest.raises(EventIdReused):
-        app.record_events("ips-employment", PROVIDER, [changed], ACTOR)
+        app.intake.record_events("ips-employment", PROVIDER, [changed], ACTOR)
     assert app.head_position() == head
 
 
@@ -94,27 +95,29 @@ def test_a_batch_with_one_bad_event_records_none_of_them(app: ClaimsApplication)
     events[2] = dataclasses.replace(events[2], attributes={"hours_per_week": "twenty"})
     head = app.head_position()
     with pytest.raises(EventRejected) as caught:
-        app.record_events("ips-employment", PROVIDER, events, ACTOR)
+        app.intake.record_events("ips-employment", PROVIDER, events, ACTOR)
     assert [p.field for p in caught.value.problems] == ["events.2.attributes.hours_per_week"]
     assert app.head_position() == head
 
 
 def test_a_provider_outside_the_contract_is_refused(app: ClaimsApplication) -> None:
     with pytest.raises(ProviderNotInContract):
-        app.record_events("ips-employment", "stranger", story_events()[:1], "provider:stranger")
+        app.intake.record_events(
+            "ips-employment", "stranger", story_events()[:1], "provider:stranger"
+        )
 
 
 def test_the_same_reference_at_two_providers_is_two_participants(app: ClaimsApplication) -> None:
-    [a] = app.record_events("ips-employment", PROVIDER, story_events()[:1], ACTOR)
-    [b] = app.record_events("ips-employment", OTHER_PROVIDER, story_events()[:1], ACTOR)
+    [a] = app.intake.record_events("ips-employment", PROVIDER, story_events()[:1], ACTOR)
+    [b] = app.intake.record_events("ips-employment", OTHER_PROVIDER, story_events()[:1], ACTOR)
     assert a.participant_id != b.participant_id
 
 
 def live_claims(app: ClaimsApplication, participant_id: str) -> set[tuple[str, ...]]:
-    participant = app.participant("ips-employment", participant_id)
+    participant = app.reader.participant("ips-employment", participant_id)
     from uuid import UUID
 
-    claims = [app.claim(UUID(link["claim_id"])) for link in participant.claims.values()]
+    claims = [app.reader.claim(UUID(link["claim_id"])) for link in participant.claims.values()]
     return {
         (str(c.id), c.outcome_id, str(c.amount_minor), c.trigger_event_id, c.occurred_on)
         for c in claims
@@ -127,10 +130,12 @@ def live_claims(app: ClaimsApplication, participant_id: str) -> set[tuple[str, .
 def test_arrival_order_does_not_change_the_claims(
     app: ClaimsApplication, order: tuple[int, ...]
 ) -> None:
-    in_order = app.record_events("ips-employment", PROVIDER, story_events("ref-a", "a"), ACTOR)
+    in_order = app.intake.record_events(
+        "ips-employment", PROVIDER, story_events("ref-a", "a"), ACTOR
+    )
     shuffled_events = [story_events("ref-b", "b")[i] for i in order]
     shuffled = [
-        app.record_events("ips-employment", PROVIDER, [event], ACTOR)[0]
+        app.intake.record_events("ips-employment", PROVIDER, [event], ACTOR)[0]
         for event in shuffled_events
     ]
     expected = live_claims(app, in_order[0].participant_id)
@@ -149,12 +154,12 @@ def test_a_late_earlier_trigger_voids_and_replaces_the_claim(app: ClaimsApplicat
     late_start = dataclasses.replace(
         events[2], event_id="ev-late", occurred_on=events[1].occurred_on
     )
-    first = app.record_events("ips-employment", PROVIDER, events[:3], ACTOR)
+    first = app.intake.record_events("ips-employment", PROVIDER, events[:3], ACTOR)
     [job_start_claim] = first[2].claim_ids
-    app.record_events("ips-employment", PROVIDER, [late_start], ACTOR)
+    app.intake.record_events("ips-employment", PROVIDER, [late_start], ACTOR)
     from uuid import UUID
 
-    assert app.claim(UUID(job_start_claim)).status is ClaimStatus.VOIDED
+    assert app.reader.claim(UUID(job_start_claim)).status is ClaimStatus.VOIDED
     live = live_claims(app, first[0].participant_id)
     assert {(c[1], c[3]) for c in live} == {("engagement", "ev-2"), ("job_start", "ev-late")}
 
@@ -162,18 +167,18 @@ def test_a_late_earlier_trigger_voids_and_replaces_the_claim(app: ClaimsApplicat
 def test_verify_then_reject_is_refused_and_changes_nothing(app: ClaimsApplication) -> None:
     from uuid import UUID
 
-    results = app.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)
+    results = app.intake.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)
     claim_id = UUID(results[1].claim_ids[0])
-    app.verify(claim_id, "verifier:v", "seen")
+    app.verification.verify(claim_id, "verifier:v", "seen")
     head = app.head_position()
     with pytest.raises(ClaimTransitionRefused):
-        app.reject(claim_id, "verifier:v", "duplicate", "changed my mind")
+        app.verification.reject(claim_id, "verifier:v", "duplicate", "changed my mind")
     assert app.head_position() == head
-    assert app.claim(claim_id).status is ClaimStatus.VERIFIED
+    assert app.reader.claim(claim_id).status is ClaimStatus.VERIFIED
 
 
 def test_feed_entries_are_public_plain_json(app: ClaimsApplication) -> None:
-    app.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)
+    app.intake.record_events("ips-employment", PROVIDER, story_events()[:2], ACTOR)
     entries = app.read_feed(0, 100)
     assert [e.type for e in entries] == [
         "contract.registered",
@@ -203,17 +208,17 @@ def test_events_in_the_future_are_refused(app: ClaimsApplication) -> None:
 
     future = IncomingEvent("f-1", "case-9", "referral", dt.date(2027, 1, 1), {})
     with pytest.raises(EventRejected):
-        app.record_events("ips-employment", PROVIDER, [future], ACTOR)
+        app.intake.record_events("ips-employment", PROVIDER, [future], ACTOR)
 
 
 def test_a_late_earlier_event_lists_the_claims_it_completed(app: ClaimsApplication) -> None:
     referral, enrollment = story_events()[:2]
-    [first] = app.record_events("ips-employment", PROVIDER, [enrollment], ACTOR)
+    [first] = app.intake.record_events("ips-employment", PROVIDER, [enrollment], ACTOR)
     assert first.claim_ids == []  # engagement needs a referral first
     # the referral arrives late: it completes the enrollment's engagement claim
-    [late] = app.record_events("ips-employment", PROVIDER, [referral], ACTOR)
+    [late] = app.intake.record_events("ips-employment", PROVIDER, [referral], ACTOR)
     assert claim_summary(app, late.claim_ids) == [("engagement", 50_000, "submitted")]
-    [again] = app.record_events("ips-employment", PROVIDER, [referral], ACTOR)
+    [again] = app.intake.record_events("ips-employment", PROVIDER, [referral], ACTOR)
     assert again == dataclasses.replace(late, created=False)
 
 
@@ -222,8 +227,8 @@ def test_an_answer_lists_the_claims_its_event_retired(app: ClaimsApplication) ->
     late_start = dataclasses.replace(
         events[2], event_id="ev-late", occurred_on=events[1].occurred_on
     )
-    [*_, start] = app.record_events("ips-employment", PROVIDER, events[:3], ACTOR)
-    [late] = app.record_events("ips-employment", PROVIDER, [late_start], ACTOR)
+    [*_, start] = app.intake.record_events("ips-employment", PROVIDER, events[:3], ACTOR)
+    [late] = app.intake.record_events("ips-employment", PROVIDER, [late_start], ACTOR)
     assert late.retired_claim_ids == start.claim_ids
     assert claim_summary(app, late.claim_ids) == [("job_start", 150_000, "submitted")]
     assert claim_summary(app, late.retired_claim_ids) == [("job_start", 150_000, "voided")]
@@ -238,7 +243,7 @@ def test_an_amendment_cannot_move_the_reporting_year(app: ClaimsApplication) -> 
     )
     head = app.head_position()
     with pytest.raises(ContractConflict, match="reporting year"):
-        app.register_contract(later)
+        app.contracts.register(later)
     assert app.head_position() == head
 
 
@@ -255,15 +260,17 @@ def test_a_closed_contract_takes_no_new_events_but_still_takes_corrections(
     early = claims_app(urls["claims"], clock=lambda: NOW - dt.timedelta(days=30))
     late = claims_app(urls["claims"])
     try:
-        early.register_contract(closing)
-        [recorded] = early.record_events("closing-contract", PROVIDER, story_events()[:2], ACTOR)[
-            1:
-        ]
+        early.contracts.register(closing)
+        [recorded] = early.intake.record_events(
+            "closing-contract", PROVIDER, story_events()[:2], ACTOR
+        )[1:]
         head = late.head_position()
         with pytest.raises(ContractClosed, match="took its last events on 2026-11-22"):
-            late.record_events("closing-contract", PROVIDER, story_events()[2:3], ACTOR)
+            late.intake.record_events("closing-contract", PROVIDER, story_events()[2:3], ACTOR)
         assert late.head_position() == head
-        late.retract_event("closing-contract", PROVIDER, recorded.event_id, ACTOR, "entered twice")
+        late.corrections.retract_event(
+            "closing-contract", PROVIDER, recorded.event_id, ACTOR, "entered twice"
+        )
         assert late.head_position() > head
     finally:
         early.close()

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.auditor.recompute import ClaimsFeedModel, recompute_claims
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
+from services.claims.commands import IncomingEvent
 from shared.rules.engine import RecordedEvent, RuleBookVersion, derive
 from shared.rules.model import parse_rulebook
 from tests.claims.helpers import claims_app
@@ -45,7 +46,7 @@ REFERENCES = itertools.count()
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClaimsApplication]:
     with store_urls("sqlite", tmp_path_factory.mktemp("arrival")) as urls:
         application = claims_app(urls["claims"])
-        application.register_contract(parse_rulebook(yaml.safe_load(EXAMPLE.read_text())))
+        application.contracts.register(parse_rulebook(yaml.safe_load(EXAMPLE.read_text())))
         yield application
         application.close()
 
@@ -81,12 +82,12 @@ def test_live_claims_follow_the_whole_history_whatever_the_arrival_order(
     history = data.draw(histories())
     arrival = data.draw(st.permutations(history))
     answers = [
-        app.record_events(CONTRACT, PROVIDER, [event], f"provider:{PROVIDER}")[0]
+        app.intake.record_events(CONTRACT, PROVIDER, [event], f"provider:{PROVIDER}")[0]
         for event in arrival
     ]
-    participant = app.participant(CONTRACT, answers[0].participant_id)
-    live = [app.claim(UUID(link["claim_id"])) for link in participant.claims.values()]
-    versions = [RuleBookVersion(1, app.latest_rulebook(CONTRACT))]
+    participant = app.reader.participant(CONTRACT, answers[0].participant_id)
+    live = [app.reader.claim(UUID(link["claim_id"])) for link in participant.claims.values()]
+    versions = [RuleBookVersion(1, app.contracts.latest_rulebook(CONTRACT))]
     recorded = [RecordedEvent(e.event_id, e.type, e.occurred_on, e.attributes) for e in history]
     expected = derive(versions, recorded).claims
     assert sorted((c.outcome_id, c.trigger_event_id, c.amount_minor) for c in live) == sorted(
@@ -96,7 +97,7 @@ def test_live_claims_follow_the_whole_history_whatever_the_arrival_order(
     retired_ids = {claim_id for a in answers for claim_id in a.retired_claim_ids}
     assert {str(c.id) for c in live} == derived_ids - retired_ids
     for claim_id in retired_ids:
-        assert app.claim(UUID(claim_id)).status is ClaimStatus.VOIDED
+        assert app.reader.claim(UUID(claim_id)).status is ClaimStatus.VOIDED
 
 
 KANGAROO = EXAMPLE.parent / "kangaroo-care-dib.yaml"
@@ -109,7 +110,7 @@ def kangaroo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClaimsApplica
     with store_urls("sqlite", tmp_path_factory.mktemp("kangaroo")) as urls:
         now = dt.datetime(2026, 1, 15, 9, tzinfo=dt.UTC)
         application = claims_app(urls["claims"], clock=lambda: now)
-        application.register_contract(parse_rulebook(yaml.safe_load(KANGAROO.read_text())))
+        application.contracts.register(parse_rulebook(yaml.safe_load(KANGAROO.read_text())))
         yield application
         application.close()
 
@@ -146,7 +147,9 @@ def test_population_claims_follow_the_members_whatever_the_arrival_order(
     service left it."""
     arrival = data.draw(st.permutations(data.draw(babies())))
     for event in arrival:
-        kangaroo.record_events("kangaroo-care-dib", "kmc-consortium", [event], "provider:kmc")
+        kangaroo.intake.record_events(
+            "kangaroo-care-dib", "kmc-consortium", [event], "provider:kmc"
+        )
     model = ClaimsFeedModel()
     after = 0
     while page := kangaroo.read_feed(after, 1_000):

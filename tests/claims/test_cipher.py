@@ -11,7 +11,7 @@ import yaml
 from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 
-from services.claims.application import IncomingEvent
+from services.claims.commands import IncomingEvent
 from shared.rules.model import parse_rulebook
 from shared.settings import CommonSettings
 from tests.claims.helpers import claims_app
@@ -33,14 +33,16 @@ def test_the_cipher_hides_event_data_at_rest(urls: dict[str, str]) -> None:
     common = CommonSettings(cipher_key=SecretStr(AESCipher.create_key(32)))
     app = claims_app(urls["claims"], store_env=common.store_env())
     try:
-        app.register_contract(
+        app.contracts.register(
             parse_rulebook(yaml.safe_load((EXAMPLES / "teens-and-toddlers.yaml").read_text()))
         )
         event = IncomingEvent(
             "t1", "yp-1", "cohort_started", dt.date(2025, 9, 10), {"school": MARKER}
         )
-        [result] = app.record_events("teens-and-toddlers", "tt-london", [event], "provider:tt")
-        participant = app.participant("teens-and-toddlers", result.participant_id)
+        [result] = app.intake.record_events(
+            "teens-and-toddlers", "tt-london", [event], "provider:tt"
+        )
+        participant = app.reader.participant("teens-and-toddlers", result.participant_id)
         assert participant.events[0]["attributes"]["school"] == MARKER
         assert app.read_feed(0, 10)[-1].data["attributes"]["school"] == MARKER
     finally:
@@ -54,13 +56,13 @@ def test_without_a_cipher_the_value_is_stored_in_clear(urls: dict[str, str]) -> 
     """The control: the same search does find the value when the cipher is off."""
     app = claims_app(urls["claims"])
     try:
-        app.register_contract(
+        app.contracts.register(
             parse_rulebook(yaml.safe_load((EXAMPLES / "teens-and-toddlers.yaml").read_text()))
         )
         event = IncomingEvent(
             "t1", "yp-1", "cohort_started", dt.date(2025, 9, 10), {"school": MARKER}
         )
-        app.record_events("teens-and-toddlers", "tt-london", [event], "provider:tt")
+        app.intake.record_events("teens-and-toddlers", "tt-london", [event], "provider:tt")
     finally:
         app.close()
     assert MARKER.encode() in raw_store_bytes(urls["claims"])

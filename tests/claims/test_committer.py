@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent
 from services.claims.committer import IntakeCommitter
 from services.claims.errors import EventRejected
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER
@@ -35,7 +36,7 @@ class HeldCommitter:
     def __init__(self, application: ClaimsApplication) -> None:
         self.gate = threading.Event()
         self.started = threading.Event()
-        original = application.record_many
+        original = application.intake.record_many
         calls = {"n": 0}
 
         def held(requests: Any) -> Any:
@@ -45,7 +46,7 @@ class HeldCommitter:
                 assert self.gate.wait(30)
             return original(requests)
 
-        application.record_many = held  # type: ignore[method-assign]
+        application.intake.record_many = held  # type: ignore[method-assign]
         self.committer = IntakeCommitter(application)
         self.pool = ThreadPoolExecutor(max_workers=32)
 
@@ -96,10 +97,10 @@ def test_waiting_requests_share_one_transaction(
     assert len({r.position for r in flat}) == len(flat)
     # each answer is what the store holds: its participant, its position, its claims
     [engagement] = answers[-1][1].claim_ids
-    participant = claims.participant(CONTRACT, answers[-1][1].participant_id)
+    participant = claims.reader.participant(CONTRACT, answers[-1][1].participant_id)
     assert [e["event_id"] for e in participant.events] == ["ev-p9", "en-p9"]
-    assert claims.claim(uuid.UUID(engagement)).outcome_id == "engagement"
-    other = claims.participant(CONTRACT, answers[8][0].participant_id)
+    assert claims.reader.claim(uuid.UUID(engagement)).outcome_id == "engagement"
+    other = claims.reader.participant(CONTRACT, answers[8][0].participant_id)
     assert other.provider_id == OTHER_PROVIDER
 
 
@@ -122,5 +123,8 @@ def test_a_refused_request_does_not_sink_its_group(
     assert {a.created, b.created} == {True, False}
     assert a.position == b.position and a.participant_id == b.participant_id
     assert held.committer.groups == 2  # the refused group was then recorded request by request
-    refs = {claims.participant(CONTRACT, f.result()[0].participant_id).participant_id for f in good}
+    refs = {
+        claims.reader.participant(CONTRACT, f.result()[0].participant_id).participant_id
+        for f in good
+    }
     assert len(refs) == 4

@@ -35,7 +35,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(urls: dict[str, str], clock: Clock) -> Iterator[ClaimsApplication]:
     application = claims_app(urls["claims"], clock)
-    application.register_contract(ips_rulebook())
+    application.contracts.register(ips_rulebook())
     yield application
     application.close()
 
@@ -58,12 +58,14 @@ def overdue(app: ClaimsApplication, engine: Engine, at: dt.datetime) -> list[tup
 def test_submitted_claims_and_disputes_fall_overdue_after_their_deadlines(
     app: ClaimsApplication, engine: Engine, clock: Clock
 ) -> None:
-    results = app.record_events("ips-employment", PROVIDER, story_events(), f"provider:{PROVIDER}")
+    results = app.intake.record_events(
+        "ips-employment", PROVIDER, story_events(), f"provider:{PROVIDER}"
+    )
     engagement, job_start, _ = (UUID(c) for r in results for c in r.claim_ids)
     clock.now = NOW + dt.timedelta(days=5)
-    app.reject(job_start, "verifier:v", "form_defect", "unsigned")
-    app.dispute(job_start, "provider:p", "signed copy")
-    app.verify(engagement, "verifier:v", "")
+    app.verification.reject(job_start, "verifier:v", "form_defect", "unsigned")
+    app.verification.dispute(job_start, "provider:p", "signed copy")
+    app.verification.verify(engagement, "verifier:v", "")
     # submitted at NOW, due 30 days on; disputed at NOW + 5 days, due 30 days after that
     assert overdue(app, engine, NOW + dt.timedelta(days=29)) == []
     assert overdue(app, engine, NOW + dt.timedelta(days=31)) == [
@@ -78,12 +80,12 @@ def test_submitted_claims_and_disputes_fall_overdue_after_their_deadlines(
 def test_a_dispute_must_come_within_the_window(app: ClaimsApplication, clock: Clock) -> None:
     from services.claims.errors import DisputeRefused
 
-    results = app.record_events(
+    results = app.intake.record_events(
         "ips-employment", PROVIDER, story_events()[:2], f"provider:{PROVIDER}"
     )
     claim_id = UUID(results[1].claim_ids[0])
-    app.reject(claim_id, "verifier:v", "duplicate", "seen before")
+    app.verification.reject(claim_id, "verifier:v", "duplicate", "seen before")
     clock.now = NOW + dt.timedelta(days=15)
     with pytest.raises(DisputeRefused):
-        app.dispute(claim_id, "provider:p", "too late")
-    assert app.claim(claim_id).status.value == "rejected"
+        app.verification.dispute(claim_id, "provider:p", "too late")
+    assert app.reader.claim(claim_id).status.value == "rejected"

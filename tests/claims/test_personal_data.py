@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent
 from services.claims.errors import PersonalDataWasErased
 from services.claims.personal import UnreadableSealedValue, participant_keys, unseal
 from shared.eventstore import sqlalchemy_url
@@ -43,7 +44,7 @@ def plan(event_id: str = "h2", ref: str = "hp-1") -> IncomingEvent:
 def app(urls: dict[str, str]) -> Iterator[ClaimsApplication]:
     application = claims_app(urls["claims"])
     document = yaml.safe_load((EXAMPLES / f"{CONTRACT}.yaml").read_text())
-    application.register_contract(parse_rulebook(document))
+    application.contracts.register(parse_rulebook(document))
     yield application
     application.close()
 
@@ -83,8 +84,8 @@ def wrapped_key_of(url: str, participant_id: str) -> bytes:
 def test_personal_attributes_are_sealed_in_the_store_and_the_feed(
     app: ClaimsApplication, urls: dict[str, str]
 ) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
-    participant = app.participant(CONTRACT, result.participant_id)
+    [result] = app.intake.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
+    participant = app.reader.participant(CONTRACT, result.participant_id)
     stored = participant.events[0]
     assert stored["attributes"] == {"household": "single", "age": 30}
     assert stored["personal_sealed"].startswith("pd1.")
@@ -93,7 +94,7 @@ def test_personal_attributes_are_sealed_in_the_store_and_the_feed(
     assert entry.schema_version == 2
     assert entry.data["attributes"] == {"household": "single", "age": 30}
     assert NOTES not in entry.model_dump_json()
-    view = app.personal_view(participant)
+    view = app.personal.view(participant)
     assert view.status == "held"
     assert view.by_event == {"h1": {"support_notes": NOTES}}
     assert NOTES.encode() not in raw_bytes(urls["claims"])
@@ -105,43 +106,43 @@ def test_the_control_finds_a_non_personal_value_in_the_raw_store(
     """The same search does find a value that is not personal, so a miss above means sealed."""
     event = referral(notes=None)
     event.attributes["household"] = "couple"
-    app.record_events(CONTRACT, PROVIDER, [event], "provider:shelter")
+    app.intake.record_events(CONTRACT, PROVIDER, [event], "provider:shelter")
     assert b'"household":"couple"' in raw_bytes(urls["claims"]).replace(b" ", b"")
 
 
 def test_erasure_makes_personal_data_unreadable_and_leaves_claims_and_feed_whole(
     app: ClaimsApplication, urls: dict[str, str]
 ) -> None:
-    results = app.record_events(CONTRACT, PROVIDER, [referral(), plan()], "provider:shelter")
+    results = app.intake.record_events(CONTRACT, PROVIDER, [referral(), plan()], "provider:shelter")
     participant_id = results[0].participant_id
-    claims_before = dict(app.participant(CONTRACT, participant_id).claims)
+    claims_before = dict(app.reader.participant(CONTRACT, participant_id).claims)
     assert claims_before, "the plan should earn a claim"
     feed_before = app.read_feed(0, 1000)
     wrapped = wrapped_key_of(urls["claims"], participant_id)
     assert wrapped in raw_bytes(urls["claims"]) or urls["claims"].startswith("postgres")
 
-    erased = app.erase_personal_data(CONTRACT, participant_id, "admin:dpo")
+    erased = app.personal.erase(CONTRACT, participant_id, "admin:dpo")
 
     assert erased.first and erased.sealed_events == 1
-    participant = app.participant(CONTRACT, participant_id)
+    participant = app.reader.participant(CONTRACT, participant_id)
     assert participant.claims == claims_before
-    assert app.personal_view(participant).status == "erased"
-    assert app.derivation(participant).eligible
+    assert app.personal.view(participant).status == "erased"
+    assert app.reader.derivation(participant).eligible
     feed_after = app.read_feed(0, 1000)
     assert feed_after[: len(feed_before)] == feed_before
     [note] = feed_after[len(feed_before) :]
     assert note.type == "participant.personal_data_erased"
     assert note.data == {"actor": "admin:dpo", "sealed_events": 1}
-    assert app._vault.key_for_reading(CONTRACT, participant_id) is None
+    assert app.vault.key_for_reading(CONTRACT, participant_id) is None
     if urls["claims"].startswith("sqlite"):
         assert wrapped not in raw_bytes(urls["claims"]), "the wrapped key survived on disk"
 
 
 def test_a_second_erasure_changes_nothing(app: ClaimsApplication) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
-    first = app.erase_personal_data(CONTRACT, result.participant_id, "admin:dpo")
+    [result] = app.intake.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
+    first = app.personal.erase(CONTRACT, result.participant_id, "admin:dpo")
     head = app.head_position()
-    again = app.erase_personal_data(CONTRACT, result.participant_id, "admin:other")
+    again = app.personal.erase(CONTRACT, result.participant_id, "admin:other")
     assert not again.first
     assert (again.erased_at, again.erased_by) == (first.erased_at, "admin:dpo")
     assert app.head_position() == head
@@ -150,49 +151,55 @@ def test_a_second_erasure_changes_nothing(app: ClaimsApplication) -> None:
 def test_after_erasure_personal_data_is_refused_and_other_events_are_taken(
     app: ClaimsApplication,
 ) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
-    app.erase_personal_data(CONTRACT, result.participant_id, "admin:dpo")
+    [result] = app.intake.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
+    app.personal.erase(CONTRACT, result.participant_id, "admin:dpo")
     head = app.head_position()
     with pytest.raises(PersonalDataWasErased, match="support_notes"):
-        app.record_events(
+        app.intake.record_events(
             CONTRACT, PROVIDER, [referral("h9", notes=OTHER_NOTES)], "provider:shelter"
         )
     assert app.head_position() == head
-    [taken] = app.record_events(CONTRACT, PROVIDER, [plan()], "provider:shelter")
+    [taken] = app.intake.record_events(CONTRACT, PROVIDER, [plan()], "provider:shelter")
     assert taken.created and taken.claim_ids
 
 
 def test_a_participant_erased_before_it_had_personal_data_takes_none_later(
     app: ClaimsApplication,
 ) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral(notes=None)], "provider:shelter")
-    erased = app.erase_personal_data(CONTRACT, result.participant_id, "admin:dpo")
+    [result] = app.intake.record_events(
+        CONTRACT, PROVIDER, [referral(notes=None)], "provider:shelter"
+    )
+    erased = app.personal.erase(CONTRACT, result.participant_id, "admin:dpo")
     assert erased.first and erased.sealed_events == 0
     with pytest.raises(PersonalDataWasErased):
-        app.correct_event(CONTRACT, PROVIDER, referral(), "provider:shelter", "notes added")
+        app.corrections.correct_event(
+            CONTRACT, PROVIDER, referral(), "provider:shelter", "notes added"
+        )
 
 
 def test_a_correction_that_keeps_the_personal_values_changes_nothing(
     app: ClaimsApplication,
 ) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
-    unchanged = app.correct_event(CONTRACT, PROVIDER, referral(), "provider:shelter", "resent")
+    [result] = app.intake.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
+    unchanged = app.corrections.correct_event(
+        CONTRACT, PROVIDER, referral(), "provider:shelter", "resent"
+    )
     assert not unchanged.changed
-    changed = app.correct_event(
+    changed = app.corrections.correct_event(
         CONTRACT, PROVIDER, referral(notes=OTHER_NOTES), "provider:shelter", "new notes"
     )
     assert changed.changed
-    participant = app.participant(CONTRACT, result.participant_id)
-    assert app.personal_view(participant).by_event == {"h1": {"support_notes": OTHER_NOTES}}
+    participant = app.reader.participant(CONTRACT, result.participant_id)
+    assert app.personal.view(participant).by_event == {"h1": {"support_notes": OTHER_NOTES}}
 
 
 def test_a_sealed_value_does_not_open_under_another_event_or_participant(
     app: ClaimsApplication,
 ) -> None:
-    [result] = app.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
-    participant = app.participant(CONTRACT, result.participant_id)
+    [result] = app.intake.record_events(CONTRACT, PROVIDER, [referral()], "provider:shelter")
+    participant = app.reader.participant(CONTRACT, result.participant_id)
     token = participant.events[0]["personal_sealed"]
-    data_key = app._vault.key_for_reading(CONTRACT, result.participant_id)
+    data_key = app.vault.key_for_reading(CONTRACT, result.participant_id)
     assert data_key is not None
     assert unseal(data_key, token, CONTRACT, result.participant_id, "h1") == {
         "support_notes": NOTES

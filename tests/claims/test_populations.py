@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from services.auditor.recompute import ClaimsFeedModel, recompute_claims
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
 from services.claims.closer import PopulationCloser
+from services.claims.commands import IncomingEvent
 from services.claims.whatif import what_if
 from shared.feed.lease import FileLease
 from shared.rules.model import parse_rulebook
@@ -54,7 +55,7 @@ def clock() -> Clock:
 @pytest.fixture
 def app(urls: dict[str, str], clock: Clock) -> Iterator[ClaimsApplication]:
     application = claims_app(urls["claims"], clock=clock)
-    application.register_contract(parse_rulebook(yaml.safe_load(EXAMPLE.read_text())))
+    application.contracts.register(parse_rulebook(yaml.safe_load(EXAMPLE.read_text())))
     yield application
     application.close()
 
@@ -70,7 +71,7 @@ def weighed(ref: str, gain: str, day: dt.date) -> IncomingEvent:
 
 
 def population_claims(app: ClaimsApplication, claim_ids: list[str]) -> list[tuple[Any, ...]]:
-    claims = [app.claim(UUID(c)) for c in claim_ids]
+    claims = [app.reader.claim(UUID(c)) for c in claim_ids]
     return sorted(
         (
             c.outcome_id,
@@ -92,7 +93,7 @@ def three_babies(app: ClaimsApplication) -> None:
         enrolled("b3", "h1", dt.date(2025, 6, 28)),
         weighed("b3", "12.5", dt.date(2025, 7, 10)),
     ]
-    results = app.record_events(CONTRACT, PROVIDER, events, ACTOR)
+    results = app.intake.record_events(CONTRACT, PROVIDER, events, ACTOR)
     assert [c for r in results for c in r.claim_ids] == []  # the quarter has not closed
 
 
@@ -100,34 +101,34 @@ def test_a_population_is_derived_when_its_period_closes_and_only_once(
     app: ClaimsApplication, clock: Clock
 ) -> None:
     three_babies(app)
-    assert app.close_populations(CONTRACT, "admin:a").closed == 0  # 15 July: still open
+    assert app.population_closing.close(CONTRACT, "admin:a").closed == 0  # 15 July: still open
     clock.set(dt.date(2025, 7, 30))
-    closing = app.close_populations(CONTRACT, "admin:a")
+    closing = app.population_closing.close(CONTRACT, "admin:a")
     # 2 of 3 gained enough: 66.67 % -> x 1.0: 80.00 x 3 babies = 240.00; 3 < 40: no metric A
     assert closing.closed == 2  # h1's two populations (one per outcome), one earning a claim
     assert population_claims(app, closing.claim_ids) == [
         (SHARE, "h1", "2025-Q2", 24_000, "submitted"),
     ]
     head = app.head_position()
-    assert app.close_populations(CONTRACT, "admin:a").closed == 0
+    assert app.population_closing.close(CONTRACT, "admin:a").closed == 0
     assert app.head_position() == head
 
 
 def test_a_late_event_after_close_replaces_the_claim(app: ClaimsApplication, clock: Clock) -> None:
     three_babies(app)
     clock.set(dt.date(2025, 8, 2))
-    [first] = app.close_populations(CONTRACT, "admin:a").claim_ids
+    [first] = app.population_closing.close(CONTRACT, "admin:a").claim_ids
     # b3's assessment is corrected: 16 g/kg/day. All three gained enough: 100 % -> x 1.2
-    corrected = app.correct_event(
+    corrected = app.corrections.correct_event(
         CONTRACT, PROVIDER, weighed("b3", "16", dt.date(2025, 7, 10)), ACTOR, "misread scale"
     )
     assert corrected.retired_claim_ids == [first]
     assert population_claims(app, corrected.derived_claim_ids) == [
         (SHARE, "h1", "2025-Q2", 28_800, "submitted"),  # 80.00 x 1.2 x 3
     ]
-    assert app.claim(UUID(first)).status is ClaimStatus.VOIDED
+    assert app.reader.claim(UUID(first)).status is ClaimStatus.VOIDED
     # a fourth baby of the quarter, posted late: 3 of 4 met = 75 % -> x 1.0: 80.00 x 4 = 320.00
-    [late] = app.record_events(
+    [late] = app.intake.record_events(
         CONTRACT, PROVIDER, [enrolled("b4", "h1", dt.date(2025, 6, 30))], ACTOR
     )
     assert population_claims(app, late.claim_ids) == [(SHARE, "h1", "2025-Q2", 32_000, "submitted")]
@@ -139,8 +140,8 @@ def test_a_member_who_moves_group_leaves_one_population_and_joins_another(
 ) -> None:
     three_babies(app)
     clock.set(dt.date(2025, 8, 2))
-    app.close_populations(CONTRACT, "admin:a")
-    moved = app.correct_event(
+    app.population_closing.close(CONTRACT, "admin:a")
+    moved = app.corrections.correct_event(
         CONTRACT, PROVIDER, enrolled("b3", "h2", dt.date(2025, 6, 28)), ACTOR, "wrong hospital"
     )
     # h1 keeps b1 and b2 (both met: 100 % -> 80.00 x 1.2 x 2 = 192.00); h2 has b3 alone, who
@@ -157,9 +158,9 @@ def test_forty_babies_in_a_quarter_pay_the_hospital(app: ClaimsApplication, cloc
         ref = f"baby-{index:02d}"
         day = dt.date(2025, 4, 1) + dt.timedelta(days=index)
         events += [enrolled(ref, "h9", day), weighed(ref, "20" if index < 32 else "10", day)]
-    app.record_events(CONTRACT, PROVIDER, events, ACTOR)
+    app.intake.record_events(CONTRACT, PROVIDER, events, ACTOR)
     clock.set(dt.date(2025, 7, 30))
-    closing = app.close_populations(CONTRACT, "admin:a")
+    closing = app.population_closing.close(CONTRACT, "admin:a")
     # 40 babies: 10,000.00; 32 of 40 met = 80 % -> x 1.2: 80.00 x 1.2 x 40 = 3,840.00
     assert population_claims(app, closing.claim_ids) == [
         (COUNT, "h9", "2025-Q2", 1_000_000, "submitted"),
@@ -170,7 +171,7 @@ def test_forty_babies_in_a_quarter_pay_the_hospital(app: ClaimsApplication, cloc
 def test_populations_are_not_on_the_public_feed(app: ClaimsApplication, clock: Clock) -> None:
     three_babies(app)
     clock.set(dt.date(2025, 7, 30))
-    app.close_populations(CONTRACT, "admin:a")
+    app.population_closing.close(CONTRACT, "admin:a")
     types = {entry.type for entry in app.read_feed(0, 1000)}
     assert not any("population" in t for t in types)
     assert "claim.derived" in types
@@ -188,8 +189,8 @@ def test_the_auditor_recomputes_population_claims_from_the_feed_alone(
 ) -> None:
     three_babies(app)
     clock.set(dt.date(2025, 8, 2))
-    app.close_populations(CONTRACT, "admin:a")
-    app.correct_event(
+    app.population_closing.close(CONTRACT, "admin:a")
+    app.corrections.correct_event(
         CONTRACT, PROVIDER, enrolled("b3", "h2", dt.date(2025, 6, 28)), ACTOR, "wrong hospital"
     )
     model = feed_model(app)
@@ -207,7 +208,7 @@ def test_what_if_prices_population_outcomes_under_a_draft(
 ) -> None:
     three_babies(app)
     clock.set(dt.date(2025, 8, 2))
-    app.close_populations(CONTRACT, "admin:a")
+    app.population_closing.close(CONTRACT, "admin:a")
     document = yaml.safe_load(EXAMPLE.read_text())
     share = next(o for o in document["outcomes"] if o["id"] == SHARE)
     share["price"] = "100.00"
@@ -226,8 +227,14 @@ def test_the_closer_closes_what_has_closed_in_every_contract_on_its_own(
 ) -> None:
     three_babies(app)
     lease = FileLease(tmp_path / "store.sqlite", "claims-population-closer")
-    closer = PopulationCloser(app, lambda: ["ips-none", CONTRACT], lease, interval_s=0.01)
-    app.register_contract(ips_rulebook().model_copy(update={"contract_id": "ips-none"}))
+    closer = PopulationCloser(
+        app.population_closing,
+        app.contracts,
+        lambda: ["ips-none", CONTRACT],
+        lease,
+        interval_s=0.01,
+    )
+    app.contracts.register(ips_rulebook().model_copy(update={"contract_id": "ips-none"}))
     assert closer.close_all() == 0  # 15 July: nothing has closed
     clock.set(dt.date(2025, 7, 30))
     closer.start()
@@ -235,6 +242,6 @@ def test_the_closer_closes_what_has_closed_in_every_contract_on_its_own(
         assert closer.wait_for_rounds(2, timeout_s=10.0)
     finally:
         closer.stop()
-    assert app.close_populations(CONTRACT, "admin:a").closed == 0  # the closer did it
+    assert app.population_closing.close(CONTRACT, "admin:a").closed == 0  # the closer did it
     derived = [e.stream_id for e in app.read_feed(0, 1_000) if e.type == "claim.derived"]
     assert population_claims(app, derived) == [(SHARE, "h1", "2025-Q2", 24_000, "submitted")]

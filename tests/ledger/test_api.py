@@ -34,10 +34,12 @@ async def ledger(urls: dict[str, str], common: CommonSettings) -> AsyncIterator[
 def book_claims(claims: ClaimsApplication, ledger: httpx.AsyncClient, verify: int = 3) -> list[str]:
     ids: list[str] = []
     for provider, ref in ((PROVIDER, "a"), (OTHER_PROVIDER, "b")):
-        results = claims.record_events(CONTRACT, provider, story_events(ref, ref), "provider:x")
+        results = claims.intake.record_events(
+            CONTRACT, provider, story_events(ref, ref), "provider:x"
+        )
         ids += [c for r in results for c in r.claim_ids]
     for claim_id in ids[:verify] + ids[3 : 3 + verify]:
-        claims.verify(UUID(claim_id), "verifier:v", "")
+        claims.verification.verify(UUID(claim_id), "verifier:v", "")
     application = ledger.app.state.application  # type: ignore[attr-defined]
     Follower("t", LocalFeedSource(claims.read_feed), ClaimsFeedSink(application)).catch_up()
     return ids

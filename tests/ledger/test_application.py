@@ -39,12 +39,12 @@ def follow(claims: ClaimsApplication, ledger: LedgerApplication) -> None:
 
 
 def verify_story(claims: ClaimsApplication, provider: str, ref: str, prefix: str) -> list[str]:
-    results = claims.record_events(
+    results = claims.intake.record_events(
         "ips-employment", provider, story_events(ref, prefix), "provider:x"
     )
     claim_ids = [c for r in results for c in r.claim_ids]
     for claim_id in claim_ids:
-        claims.verify(UUID(claim_id), "verifier:v", "")
+        claims.verification.verify(UUID(claim_id), "verifier:v", "")
     return claim_ids
 
 
@@ -53,7 +53,7 @@ def test_verified_claims_are_booked_per_provider(
 ) -> None:
     verify_story(claims, PROVIDER, "a", "a")
     verify_story(claims, OTHER_PROVIDER, "b", "b")
-    claims.record_events("ips-employment", PROVIDER, story_events("c", "c"), "provider:x")
+    claims.intake.record_events("ips-employment", PROVIDER, story_events("c", "c"), "provider:x")
     follow(claims, ledger)
     book = ledger.book("ips-employment")
     assert book.balances == {
@@ -124,7 +124,9 @@ def test_a_retraction_after_payment_is_recovered_from_the_next_claims(
     ledger.post_remittance(
         PAYER, "remit-0001", "ips-employment", "GBP", [RemittanceLine(first[1], 150_000)]
     )
-    claims.retract_event("ips-employment", PROVIDER, "a-3", "provider:x", "wrong person")
+    claims.corrections.retract_event(
+        "ips-employment", PROVIDER, "a-3", "provider:x", "wrong person"
+    )
     follow(claims, ledger)
     book = ledger.book("ips-employment")
     assert book.balances[f"recoverable:{PROVIDER}"] == 150_000  # the paid job start

@@ -39,8 +39,10 @@ def counts(engine: Engine, provider_id: str | None = None) -> dict[str, tuple[in
 def test_the_funnel_counts_participants_and_events_per_stage(
     claims: ClaimsApplication, engine: Engine
 ) -> None:
-    claims.record_events("ips-employment", PROVIDER, story_events("a", "a"), "provider:x")
-    claims.record_events("ips-employment", OTHER_PROVIDER, story_events("b", "b")[:2], "provider:y")
+    claims.intake.record_events("ips-employment", PROVIDER, story_events("a", "a"), "provider:x")
+    claims.intake.record_events(
+        "ips-employment", OTHER_PROVIDER, story_events("b", "b")[:2], "provider:y"
+    )
     sink(engine).apply(claims.read_feed(0, 1000))
     assert counts(engine) == {
         "referral": (2, 2),
@@ -57,11 +59,13 @@ def test_the_funnel_counts_participants_and_events_per_stage(
 def test_a_late_earlier_event_moves_the_participant_to_its_month(
     claims: ClaimsApplication, engine: Engine
 ) -> None:
-    claims.record_events("ips-employment", PROVIDER, story_events("a", "a")[:1], "provider:x")
+    claims.intake.record_events(
+        "ips-employment", PROVIDER, story_events("a", "a")[:1], "provider:x"
+    )
     earlier = dataclasses.replace(
         story_events("a", "a")[0], event_id="a-0", occurred_on=dt.date(2026, 2, 20)
     )
-    claims.record_events("ips-employment", PROVIDER, [earlier], "provider:x")
+    claims.intake.record_events("ips-employment", PROVIDER, [earlier], "provider:x")
     sink(engine).apply(claims.read_feed(0, 1000))
     report = funnel(engine, "ips-employment")
     assert report.by_month["2026-02"]["referral"].participants == 1
@@ -73,7 +77,7 @@ def test_a_late_earlier_event_moves_the_participant_to_its_month(
 def test_a_second_follower_cannot_apply_a_page_again(
     claims: ClaimsApplication, engine: Engine
 ) -> None:
-    claims.record_events("ips-employment", PROVIDER, story_events("a", "a"), "provider:x")
+    claims.intake.record_events("ips-employment", PROVIDER, story_events("a", "a"), "provider:x")
     page = claims.read_feed(0, 1000)
     sink(engine).apply(page)
     with pytest.raises(ConcurrentFollowerError):

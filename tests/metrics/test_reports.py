@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.claims.application import ClaimsApplication, IncomingEvent
+from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent
 from services.metrics.application import MetricsApplication, Reporter, ReportRequest
 from services.metrics.cube import Filters
 from services.metrics.performance import PerformanceProjector
@@ -99,16 +100,16 @@ def built_demo(urls: dict[str, str], document: dict[str, Any]) -> Iterator[Demo]
     metrics = MetricsApplication(urls["metrics"])
     with migrated_engine(urls["metrics"], "metrics") as engine:
         try:
-            claims.register_contract(parse_rulebook(document))
+            claims.contracts.register(parse_rulebook(document))
             for ref, (provider, site, ltu, dates) in PEOPLE.items():
-                claims.record_events(
+                claims.intake.record_events(
                     CONTRACT, provider, events_of(ref, site, ltu, dates), f"provider:{provider}"
                 )
             known_at = dt.datetime.now(dt.UTC)
             late = events_of("A4", "north", False, ["01-25", "01-30", None, None])
-            claims.record_events(CONTRACT, "alpha", late, "provider:alpha")
+            claims.intake.record_events(CONTRACT, "alpha", late, "provider:alpha")
             corrected = IncomingEvent("A2-job_start", "A2", "job_start", day("02-27"), {})
-            claims.correct_event(CONTRACT, "alpha", corrected, "provider:alpha", "typo")
+            claims.corrections.correct_event(CONTRACT, "alpha", corrected, "provider:alpha", "typo")
             metrics.report_staffing(CONTRACT, "alpha", MARCH, Decimal("2.5"), "provider:alpha")
             metrics.report_staffing(CONTRACT, "beta", MARCH, Decimal("1"), "provider:beta")
             projector = PerformanceProjector()

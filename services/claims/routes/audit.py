@@ -38,7 +38,7 @@ def explain(request: Request, claim_id: str, principal: AnyReader) -> Any:
     rule-book version and computation (tariff, tier, percentage, multiplier, rounding) that
     priced it. `Accept: text/plain` gives the same for a person to read."""
     application = _app(request)
-    claim = application.claim(parse_claim_id(claim_id))
+    claim = application.reader.claim(parse_claim_id(claim_id))
     check_claim_access(principal, claim)
     explained = explain_claim(application, claim)
     if "text/plain" in request.headers.get("accept", ""):
@@ -60,7 +60,7 @@ def history(
     and the rule-book version in force on the day each event says it happened."""
     check_contract_scope(principal, contract_id)
     application = _app(request)
-    participant = application.participant(contract_id, participant_id)
+    participant = application.reader.participant(contract_id, participant_id)
     if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own participants")
     return participant_history(application, participant)

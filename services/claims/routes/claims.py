@@ -54,7 +54,7 @@ def _claim_owner(
     principal: Annotated[Principal, Depends(require(Role.PROVIDER))],
 ) -> UUID:
     """The claim, if the calling provider owns it; checked before the body is read."""
-    claim = _app(request).claim(parse_claim_id(claim_id))
+    claim = _app(request).reader.claim(parse_claim_id(claim_id))
     if claim.provider_id != principal.provider_id:
         raise Forbidden("a provider may act only on its own claims")
     check_contract_scope(principal, claim.contract_id)
@@ -198,7 +198,7 @@ def get_overdue(
 
 @router.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=CLAIM_ERRORS)
 def get_claim(request: Request, claim_id: str, principal: AnyReader) -> ClaimOut:
-    claim = _app(request).claim(parse_claim_id(claim_id))
+    claim = _app(request).reader.claim(parse_claim_id(claim_id))
     check_claim_access(principal, claim)
     return _claim_out(claim)
 
@@ -211,7 +211,7 @@ def get_claim_history(
 ) -> list[HistoryEntryOut]:
     """Every transition of the claim with its actor, time and note, oldest first."""
     application = _app(request)
-    claim = application.claim(parse_claim_id(claim_id))
+    claim = application.reader.claim(parse_claim_id(claim_id))
     check_claim_access(principal, claim)
     return [
         HistoryEntryOut(
@@ -235,7 +235,7 @@ def attach_evidence(
 ) -> ClaimOut:
     """Attach a reference to an evidence document (its hash, never the document)."""
     evidence = Evidence(body.evidence_type, body.sha256, body.uri, body.issued_on.isoformat())
-    return _claim_out(_app(request).attach_evidence(own, principal.actor, evidence))
+    return _claim_out(_app(request).verification.attach_evidence(own, principal.actor, evidence))
 
 
 @router.post("/v1/claims/{claim_id}/verify", response_model=ClaimOut, responses=DECISION_ERRORS)
@@ -244,13 +244,15 @@ def verify_claim(
 ) -> ClaimOut:
     """Verify a submitted or disputed claim; the ledger books it from the feed."""
     note = body.note if body else ""
-    return _claim_out(_app(request).verify(parse_claim_id(claim_id), principal.actor, note))
+    return _claim_out(
+        _app(request).verification.verify(parse_claim_id(claim_id), principal.actor, note)
+    )
 
 
 @router.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=DECISION_ERRORS)
 def reject_claim(request: Request, claim_id: str, body: RejectIn, principal: Verifier) -> ClaimOut:
     """Reject with one of the contract's reason codes; a disputed claim's rejection is final."""
-    claim = _app(request).reject(
+    claim = _app(request).verification.reject(
         parse_claim_id(claim_id), principal.actor, body.reason_code, body.reason
     )
     return _claim_out(claim)
@@ -261,7 +263,7 @@ def dispute_claim(
     request: Request, claim_id: str, own: OwnClaim, body: DisputeIn, principal: ProviderCaller
 ) -> ClaimOut:
     """The provider disputes a rejection, within the contract's dispute window."""
-    return _claim_out(_app(request).dispute(own, principal.actor, body.note))
+    return _claim_out(_app(request).verification.dispute(own, principal.actor, body.note))
 
 
 @router.post("/v1/claims/decisions", response_model=DecisionsOut, responses=DECISION_ERRORS)
@@ -273,7 +275,7 @@ def decide_many(
 ) -> DecisionsOut:
     """Verify or reject up to 1,000 claims at once: all applied, or none. Idempotent by key."""
     decisions = [Decision(d.claim_id, d.action, d.reason_code, d.note) for d in body.decisions]
-    results = _app(request).decide_many(principal.actor, idempotency_key, decisions)
+    results = _app(request).verification.decide_many(principal.actor, idempotency_key, decisions)
     return DecisionsOut.model_validate({"results": results})
 
 
@@ -288,7 +290,7 @@ def get_sampling(
 ) -> SamplingOut:
     """The manual-review sample of a month per provider: rejection rate and what it implies."""
     check_contract_scope(principal, contract_id)
-    book = _app(request).latest_rulebook(contract_id)
+    book = _app(request).contracts.latest_rulebook(contract_id)
     if book.verification.mode != "sampled":
         raise InvalidInput(f"contract {contract_id} does not verify by sample")
     rows = sampling_rows(request.app.state.engine, contract_id, period)

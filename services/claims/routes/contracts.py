@@ -106,7 +106,7 @@ async def register_contract(
     Problems are listed all at once, each with the field's path and, where known, its line.
     """
     rulebook = await rulebook_of(request)
-    version, created = await run_in_threadpool(_app(request).register_contract, rulebook)
+    version, created = await run_in_threadpool(_app(request).contracts.register, rulebook)
     if not created:
         response.status_code = 200
     return ContractRegistered(contract_id=rulebook.contract_id, version=version)
@@ -114,8 +114,8 @@ async def register_contract(
 
 def _readable_contract(request: Request, principal: Principal, contract_id: str) -> Contract:
     check_contract_scope(principal, contract_id)
-    contract = _app(request).contract(contract_id)
-    latest = _app(request).latest_rulebook(contract_id)
+    contract = _app(request).contracts.get(contract_id)
+    latest = _app(request).contracts.latest_rulebook(contract_id)
     if principal.role is Role.PROVIDER and principal.provider_id not in latest.provider_ids():
         raise Forbidden(f"provider {principal.provider_id} is not part of this contract")
     return contract

@@ -54,7 +54,7 @@ def _app(request: Request) -> ClaimsApplication:
 
 def _checked(request: Request, contract_id: str, provider_id: str) -> None:
     """The result names one of the contract's providers."""
-    if provider_id not in _app(request).latest_rulebook(contract_id).provider_ids():
+    if provider_id not in _app(request).contracts.latest_rulebook(contract_id).provider_ids():
         raise InvalidInput(
             "unknown provider",
             [FieldProblem("provider_id", f"{provider_id!r} is not a provider of {contract_id}")],
@@ -103,7 +103,7 @@ def correct_evaluation(
     """Replace a result (a re-analysis, a corrected cohort size). Claims are re-derived."""
     _checked(request, contract_id, body.provider_id)
     correction = IncomingEvent(event_id, "", body.type, body.occurred_on, dict(body.attributes))
-    result = _app(request).correct_event(
+    result = _app(request).corrections.correct_event(
         contract_id, body.provider_id, correction, principal.actor, body.reason, "evaluator"
     )
     return correction_answer(result)
@@ -123,7 +123,7 @@ def retract_evaluation(
 ) -> CorrectionOut:
     """Withdraw a result. Claims it supported are voided, or marked for reversal if verified."""
     _checked(request, contract_id, body.provider_id)
-    result = _app(request).retract_event(
+    result = _app(request).corrections.retract_event(
         contract_id, body.provider_id, event_id, principal.actor, body.reason, "evaluator"
     )
     return correction_answer(result)

@@ -50,7 +50,9 @@ def _provider_in_contract(
     """A provider of this contract; checked before the body is read, so outsiders learn nothing."""
     check_contract_scope(principal, contract_id)
     # a kept rule book checked within a second will do: recording re-checks against the store
-    rulebook = _app(request).latest_rulebook(contract_id, checked_within_s=PRECHECK_FRESH_S)
+    rulebook = _app(request).contracts.latest_rulebook(
+        contract_id, checked_within_s=PRECHECK_FRESH_S
+    )
     if principal.provider_id not in rulebook.provider_ids():
         raise ProviderNotInContract(str(principal.provider_id), contract_id)
     return principal
@@ -171,7 +173,7 @@ def correct_event(
     """Replace an event's body. History keeps both; claims are re-derived at once."""
     provider_id = _provider_of(principal, contract_id)
     correction = IncomingEvent(event_id, "", body.type, body.occurred_on, dict(body.attributes))
-    result = _app(request).correct_event(
+    result = _app(request).corrections.correct_event(
         contract_id, provider_id, correction, principal.actor, body.reason
     )
     return correction_answer(result)
@@ -191,7 +193,7 @@ def retract_event(
 ) -> CorrectionOut:
     """Withdraw an event. Claims it supported are voided, or marked for reversal if verified."""
     provider_id = _provider_of(principal, contract_id)
-    result = _app(request).retract_event(
+    result = _app(request).corrections.retract_event(
         contract_id, provider_id, event_id, principal.actor, body.reason
     )
     return correction_answer(result)
@@ -211,7 +213,7 @@ def get_participant(
     """A participant's events in occurred order, whether it is eligible, and its live claims."""
     check_contract_scope(principal, contract_id)
     application = _app(request)
-    participant = application.participant(contract_id, participant_id)
+    participant = application.reader.participant(contract_id, participant_id)
     if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own participants")
     return _participant_out(application, participant, principal.role in PERSONAL_READERS)
@@ -230,7 +232,7 @@ def erase_personal_data(
 ) -> ErasureOut:
     """Destroy the participant's personal-data key: its personal attributes become unreadable
     for good. Events, claims, books, metrics and the feed stay as they are. Idempotent."""
-    result = _app(request).erase_personal_data(contract_id, participant_id, principal.actor)
+    result = _app(request).personal.erase(contract_id, participant_id, principal.actor)
     return ErasureOut(
         contract_id=result.contract_id,
         participant_id=result.participant_id,
@@ -244,7 +246,7 @@ def erase_personal_data(
 def _participant_out(
     application: ClaimsApplication, participant: Participant, may_read_personal: bool
 ) -> ParticipantOut:
-    personal = application.personal_view(participant) if may_read_personal else None
+    personal = application.personal.view(participant) if may_read_personal else None
     opened = personal.by_event if personal is not None else {}
     recorded = {
         e.event_id: e
@@ -267,7 +269,7 @@ def _participant_out(
         for entry in participant.events
     ]
     events.sort(key=lambda e: (e.occurred_on, e.event_id))
-    derivation = application.derivation(participant)
+    derivation = application.reader.derivation(participant)
     return ParticipantOut(
         contract_id=participant.contract_id,
         participant_id=participant.participant_id,

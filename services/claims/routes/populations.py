@@ -37,5 +37,5 @@ def close_populations(
     Idempotent: run it as often as you like (e.g. daily); a late event re-derives a closed
     population by itself."""
     application: ClaimsApplication = request.app.state.application
-    result = application.close_populations(contract_id, principal.actor, limit)
+    result = application.population_closing.close(contract_id, principal.actor, limit)
     return ClosingOut(closed=result.closed, claim_ids=result.claim_ids, more=result.closed == limit)
