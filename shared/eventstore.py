@@ -173,7 +173,7 @@ class OutcomesApplication(Application[UUID]):
         for event_class in self.catalogue.classes():
             self.catalogue.register_topic(_topic_of(event_class), event_class)
 
-    def construct_factory(self, env: Environment) -> InfrastructureFactory:  # type: ignore[type-arg]
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """The library's factory, with TCP keepalives and a user timeout on every PostgreSQL
         connection its pool will open, so a connection whose network froze fails within about
         the connect timeout instead of hanging for the kernel's retransmission time."""
@@ -184,7 +184,7 @@ class OutcomesApplication(Application[UUID]):
             options.update(tcp_keepalive_options(budget_s()))
         return factory
 
-    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+    def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
     @property

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-from services.claims.domain import Claim, IntakeReceipt, Participant, canonical_sha256
+from services.claims.claim import Claim
+from services.claims.domain import IntakeReceipt, Participant
 from services.claims.population import Population, PopulationIndex
+from shared.identifiers import canonical_sha256
 from shared.rules.populations import MemberFact
 
 

@@ -11,11 +11,11 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from services.claims.domain import Contract, canonical_sha256, versions_of
+from services.claims.domain import Contract, versions_of
 from services.claims.errors import ContractConflict, ContractNotFound
 from shared.collector import fewer_collections
 from shared.eventstore import OutcomesApplication, retrying
-from shared.identifiers import stable_id
+from shared.identifiers import canonical_sha256, stable_id
 from shared.rules.engine import RuleBookVersion
 from shared.rules.model import RuleBook
 

@@ -154,7 +154,9 @@ class ClaimFilter:
     as_known_at: dt.datetime | None = None
 
 
-def list_claims(engine: Engine, claim_filter: ClaimFilter, after: int, limit: int) -> list[dict]:
+def list_claims(
+    engine: Engine, claim_filter: ClaimFilter, after: int, limit: int
+) -> list[dict[str, Any]]:
     """Claims in derivation order after a cursor; new claims always sort after old ones."""
     c = claim_index.c
     f = claim_filter
@@ -179,7 +181,7 @@ def list_claims(engine: Engine, claim_filter: ClaimFilter, after: int, limit: in
 
 def _list_as_known_at(
     engine: Engine, conditions: list[Any], f: ClaimFilter, limit: int
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The list as it stood then: claims derived by then, each with its status then."""
     c, h = claim_index.c, status_history.c
     assert f.as_known_at is not None
@@ -206,7 +208,7 @@ def _list_as_known_at(
 
 def overdue_claims(
     engine: Engine, claim_filter: ClaimFilter, now: dt.datetime, limit: int
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Submitted claims past their decision deadline, and disputes past theirs, oldest first."""
     c, s = claim_index.c, contract_settings.c
     query = sa.select(claim_index, s.decision_days, s.dispute_decision_days).join(
@@ -238,7 +240,7 @@ def overdue_claims(
     return rows
 
 
-def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict]:
+def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict[str, Any]]:
     query = sa.select(claim_index).where(
         claim_index.c.contract_id == contract_id, claim_index.c.sample_period == period
     )

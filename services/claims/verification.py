@@ -23,7 +23,6 @@ from services.claims.claim import (
 )
 from services.claims.contracts import Contracts
 from services.claims.derivation import settle_submission
-from services.claims.domain import canonical_sha256
 from services.claims.errors import (
     ClaimNotFound,
     ClaimTransitionRefused,
@@ -36,6 +35,7 @@ from services.claims.errors import (
 from services.claims.reader import Reader
 from shared.eventstore import OutcomesApplication, retrying
 from shared.idempotency import IdempotencyReceipt, earlier_answer
+from shared.identifiers import canonical_sha256
 from shared.rules.model import Verification as VerificationRules
 
 MAX_DECISIONS = 1000

@@ -146,7 +146,7 @@ def _comparison_holds(context: Context, condition: Comparison) -> bool:
         return found if condition.op == "in" else not found
     expected = typed_value(spec, condition.value)
     if condition.op in ("==", "!="):
-        return (actual == expected) == (condition.op == "==")
+        return bool(actual == expected) == (condition.op == "==")
     if actual is None or expected is None:
         return False
     return compare(condition.op, actual, expected)

@@ -110,7 +110,7 @@ class _Builder:
     def _scalar(self, event: yaml.ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
+            tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
         where = self._path_of_next()
         if tag in NUMBER_TAGS and len(event.value) > MAX_NUMBER_CHARACTERS:
             raise _refused(where, f"a number longer than {MAX_NUMBER_CHARACTERS} characters", event)
