@@ -13,7 +13,6 @@ from services.ledger.booking import (
     RemittanceLine,
     accrue,
     check_remittance,
-    month_of,
     remit,
     reverse,
 )
@@ -36,6 +35,7 @@ from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.envelope import FeedEntry
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
+from shared.periods import month_of
 
 CLAIMS_UPSTREAM = "claims"
 # what the ledger books from the claims feed; its follower reads only these

@@ -21,17 +21,13 @@ from services.ledger.domain import (
     payable_account,
     recoverable_account,
 )
-from shared.rules.model import Period
+from shared.periods import month_of
 
 
 @dataclass(frozen=True)
 class RemittanceLine:
     payable_id: str
     amount_minor: int
-
-
-def month_of(day: dt.date | dt.datetime) -> str:
-    return Period.MONTH.label(day if isinstance(day, dt.date) else day.date())
 
 
 def _corrects(book: Book, occurred_on: str) -> str | None:

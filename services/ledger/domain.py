@@ -26,7 +26,7 @@ from eventsourcing.domain import Aggregate, event
 from shared.feed.envelope import EventCatalogue, PublicType
 from shared.identifiers import stable_id
 from shared.money import exact_minor
-from shared.rules.model import Period
+from shared.periods import Period, add_months
 
 OUTCOME_PAYMENTS = "outcome_payments"
 PAID = "paid"
@@ -161,7 +161,7 @@ class Book(Aggregate):
         """The period a posting made today lands in: the first open one from today's on."""
         period = today_period
         while period in self.closed_periods:
-            period = _next_month(period)
+            period = add_months(period, 1)
         return period
 
     def close_period(self, period: str, actor: str) -> None:
@@ -288,11 +288,6 @@ def _date(text: str) -> Any:
     import datetime as dt
 
     return dt.date.fromisoformat(text)
-
-
-def _next_month(period: str) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
 CATALOGUE = EventCatalogue(

@@ -21,11 +21,11 @@ from services.metrics.cube import CubeReader, Filters, MemoryCube, SqlCube, coun
 from services.metrics.domain import CATALOGUE, Staffing, fold_staffing, staffing_id
 from services.metrics.errors import ContractNotTracked
 from services.metrics.performance import PlanCache, latest_rulebook
-from services.metrics.periods import month_of
 from services.metrics.projections import contracts, funnel_counts
 from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
 from services.metrics.tables import money
 from shared.eventstore import OutcomesApplication, retrying
+from shared.periods import month_of
 
 CLAIMS_UPSTREAM = "claims"
 LEDGER_UPSTREAM = "ledger"

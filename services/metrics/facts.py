@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from shared.rules.model import Period, RuleBook
+from shared.periods import Period
+from shared.rules.model import RuleBook
 
 STAGE = "stage"
 INTERVAL = "interval"

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from services.metrics.performance import CHUNK, PerformanceProjector
 from shared.feed.envelope import PARTICIPANT_HISTORY_TYPES, FeedEntry
+from shared.periods import month_of
 from shared.sqlviews import add_counts
 
 metadata = sa.MetaData()
@@ -136,12 +137,12 @@ def _count_events(connection: Connection, recorded: list[FeedEntry]) -> None:
         event_type = entry.data["type"]
         occurred_on = dt.date.fromisoformat(entry.data["occurred_on"])
         key = (contract_id, provider_id, event_type)
-        counts[(*key, _month(occurred_on), "events")] += 1
+        counts[(*key, month_of(occurred_on), "events")] += 1
         first = firsts.get((entry.stream_id, event_type))
         if first is None or occurred_on < first:
             if first is not None:
-                counts[(*key, _month(first), "participants")] -= 1
-            counts[(*key, _month(occurred_on), "participants")] += 1
+                counts[(*key, month_of(first), "participants")] -= 1
+            counts[(*key, month_of(occurred_on), "participants")] += 1
             firsts[(entry.stream_id, event_type)] = occurred_on
     _store_firsts(connection, before, firsts)
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -186,10 +187,6 @@ def _store_firsts(
             .values(first_occurred_on=sa.bindparam("b_day")),
             moved,
         )
-
-
-def _month(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 # what metrics reads of each feed; its followers ask for only these

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.periods import month_of
 from shared.rules.attributes import typed_value
 from shared.rules.conditions import Context, RecordedEvent, holds
 from shared.rules.engine import (
@@ -137,7 +138,7 @@ def _group_of(spec: PopulationSpec, first: dict[str, RecordedEvent], book: RuleB
         stages = book.stages()
         cohort_stage = book.reporting.cohort_stage or (stages[0] if stages else None)
         reached = first.get(cohort_stage) if cohort_stage is not None else None
-        return reached.occurred_on.strftime("%Y-%m") if reached is not None else None
+        return month_of(reached.occurred_on) if reached is not None else None
     group_type, group_attribute = spec.group.split(".", 1)
     group_event = first.get(group_type)
     return group_event.attributes.get(group_attribute) if group_event is not None else None
@@ -173,23 +174,12 @@ def population_subject(provider_id: str, outcome_id: str, group: str, period: st
 
 def period_end(spec: PopulationSpec, period: str, year_starts: int) -> dt.date:
     """The last day of a population's period, from its label."""
-    return spec.period.bounds(_first_day(spec, period, year_starts), year_starts)[1]
+    return spec.period.bounds(spec.period.start_of(period, year_starts), year_starts)[1]
 
 
 def closes_on(spec: PopulationSpec, period: str, year_starts: int) -> dt.date:
     """The day a population's claim is first derived: ``close_days`` after its period ends."""
     return period_end(spec, period, year_starts) + dt.timedelta(days=spec.close_days)
-
-
-def _first_day(spec: PopulationSpec, period: str, year_starts: int) -> dt.date:
-    year = int(period[:4])
-    if spec.period.value == "month":
-        return dt.date(year, int(period[5:7]), 1)
-    start = dt.date(year, year_starts, 1)
-    if spec.period.value == "quarter":
-        months = (int(period[6]) - 1) * 3 + start.month - 1
-        return dt.date(year + months // 12, months % 12 + 1, 1)
-    return start
 
 
 def derive_population(

@@ -142,8 +142,7 @@ def _most_counted(condition: Count) -> int | None:
 
 
 def _periods_within(distinct: Period, period: Period) -> int:
-    lengths = {"month": 1, "quarter": 3, "year": 12}
-    return max(1, lengths[period.value] // lengths[distinct.value])
+    return max(1, period.months // distinct.months)
 
 
 def _why_never(condition: Count, most: int | None) -> str:

@@ -22,6 +22,7 @@ REFUSED = ("fastapi", "starlette", "sqlalchemy", "httpx", "uvicorn")
 PURE_MODULES = [
     "shared.errors",
     "shared.money",
+    "shared.periods",
     *(f"shared.rules.{m.name}" for m in pkgutil.iter_modules(shared.rules.__path__)),
     "services.claims.domain",
     "services.claims.claim",

@@ -6,11 +6,6 @@ from collections import Counter
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from services.metrics.periods import (
-    add_months,
-    month_of,
-    months_between,
-)
 from services.metrics.reports.context import (
     MoneyFigures,
     ReportContext,
@@ -19,6 +14,11 @@ from services.metrics.reports.context import (
     stage_months,
 )
 from shared.money import exact_minor, format_minor
+from shared.periods import (
+    add_months,
+    month_of,
+    months_between,
+)
 from shared.rules.model import RuleBook
 
 

@@ -8,11 +8,11 @@ from collections import Counter
 from decimal import Decimal
 
 from services.metrics.facts import CONTACT, INTERVAL, INTERVAL_BUCKETS
-from services.metrics.periods import (
+from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from shared.periods import (
+    Period,
     label_of,
 )
-from services.metrics.reports.context import ReportContext, Row, percent, stage_months
-from shared.rules.model import Period
 
 CONTACT_BUCKETS = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"))
 CONTACT_LAST_BUCKET = "61+"

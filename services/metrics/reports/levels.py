@@ -8,13 +8,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from services.metrics.facts import KPI
-from services.metrics.periods import (
+from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from shared.periods import (
+    Period,
     label_of,
     labels_between,
-    previous_label,
 )
-from services.metrics.reports.context import ReportContext, Row, percent, stage_months
-from shared.rules.model import Period
 
 RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
 
@@ -99,10 +98,10 @@ def _year_of(period: Period, label: str, year_starts: int) -> str:
 def _target_row(
     series: Any, group: str, values: dict[str, Any], label: str, actual: Counter[str], current: str
 ) -> Row:
-    prior_label = previous_label(series.period, label)
+    prior_label = series.period.previous(label)
     earlier = [prior_label]
     for _ in range(2):
-        earlier.append(previous_label(series.period, earlier[-1]))
+        earlier.append(series.period.previous(earlier[-1]))
     average = Decimal(sum(actual[x] for x in earlier)) / 3
     return {
         "target_id": series.id,
