@@ -51,6 +51,7 @@ from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES
 from services.metrics.rebuild import rebuild as rebuild_metrics
 from shared.auth import Role, TokenSigner
 from shared.eventstore import sqlalchemy_url
+from shared.feed import catalogue as feed
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import HttpFeedSource
 from shared.settings import CommonSettings
@@ -254,8 +255,8 @@ class Watcher:
             page = source.read_page(after, MAX_PAGE_SIZE, wait_s=0.5)
             now = time.perf_counter()
             for item in page.items:
-                if item.type == "ledger.transaction_posted":
-                    self.ledger_seen.setdefault(item.data["claim_id"], now)
+                if item.type == feed.TransactionPosted.TYPE:
+                    self.ledger_seen.setdefault(feed.TransactionPosted.of(item).claim_id, now)
             after = page.last_position or after
         source.close()
 

@@ -10,9 +10,7 @@ from typing import Protocol, TextIO
 import httpx
 
 from services.auditor.recompute import (
-    ClaimsFeedModel,
     Difference,
-    LedgerFeedModel,
     balances_from_feed,
     check_ledger,
     compare_balances,
@@ -20,6 +18,7 @@ from services.auditor.recompute import (
 )
 from shared.feed.digest import GENESIS, extend
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
+from shared.feed.models import ClaimsFeedModel, LedgerFeedModel
 from shared.progress import Progress
 
 HTTP_TIMEOUT_S = 60.0

@@ -12,7 +12,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from services.claims.claim import Claim
-from shared.feed.envelope import EventCatalogue, PublicType
+from shared.feed import catalogue as feed
+from shared.feed.envelope import EventCatalogue
 from shared.identifiers import canonical_sha256, stable_id
 from shared.rules.engine import DerivedClaim, RecordedEvent, RuleBookVersion
 from shared.rules.model import RuleBook
@@ -313,20 +314,20 @@ def versions_of(contract: Contract) -> list[RuleBookVersion]:
 
 CATALOGUE = EventCatalogue(
     {
-        Contract.Registered: PublicType("contract.registered", 1),
-        Contract.Amended: PublicType("contract.amended", 1),
-        Participant.Registered: PublicType("participant.registered", 1),
-        Participant.EventRecorded: PublicType("participant.event_recorded", 2),
-        Participant.EventCorrected: PublicType("participant.event_corrected", 2),
-        Participant.EventRetracted: PublicType("participant.event_retracted", 1),
-        Participant.PersonalDataErased: PublicType("participant.personal_data_erased", 1),
-        Claim.Derived: PublicType("claim.derived", 1),
-        Claim.EvidenceAttached: PublicType("claim.evidence_attached", 1),
-        Claim.Submitted: PublicType("claim.submitted", 1),
-        Claim.Verified: PublicType("claim.verified", 1),
-        Claim.Rejected: PublicType("claim.rejected", 1),
-        Claim.Disputed: PublicType("claim.disputed", 1),
-        Claim.Voided: PublicType("claim.voided", 1),
-        Claim.ReversalRequested: PublicType("claim.reversal_requested", 1),
+        Contract.Registered: feed.ContractRegistered,
+        Contract.Amended: feed.ContractAmended,
+        Participant.Registered: feed.ParticipantRegistered,
+        Participant.EventRecorded: feed.EventRecorded,
+        Participant.EventCorrected: feed.EventCorrected,
+        Participant.EventRetracted: feed.EventRetracted,
+        Participant.PersonalDataErased: feed.PersonalDataErased,
+        Claim.Derived: feed.ClaimDerived,
+        Claim.EvidenceAttached: feed.EvidenceAttached,
+        Claim.Submitted: feed.ClaimSubmitted,
+        Claim.Verified: feed.ClaimVerified,
+        Claim.Rejected: feed.ClaimRejected,
+        Claim.Disputed: feed.ClaimDisputed,
+        Claim.Voided: feed.ClaimVoided,
+        Claim.ReversalRequested: feed.ClaimReversalRequested,
     }
 )

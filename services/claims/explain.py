@@ -12,6 +12,7 @@ from uuid import UUID
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim
 from services.claims.domain import Participant, participant_stream_id, versions_of
+from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.rules.engine import version_in_effect
 
@@ -24,7 +25,7 @@ def history_rows(entries: list[FeedEntry], versions: dict[int, int]) -> list[dic
             "recorded_at": e.recorded_at.isoformat(),
             "type": e.type,
             "stream_version": e.stream_version,
-            "actor": e.data.get("actor"),
+            "actor": feed.actor_of(feed.parse(e)),
             "rulebook_version": versions.get(e.stream_version),
             "data": e.data,
         }
@@ -38,9 +39,9 @@ def participant_history(app: ClaimsApplication, participant: Participant) -> lis
     entries = app.stream_history(participant.id)
     in_force = {}
     for entry in entries:
-        occurred_on = entry.data.get("occurred_on")
-        if occurred_on is not None:
-            found = version_in_effect(versions, dt.date.fromisoformat(occurred_on))
+        event = feed.parse(entry)
+        if isinstance(event, feed.EventRecorded | feed.EventCorrected):
+            found = version_in_effect(versions, dt.date.fromisoformat(event.occurred_on))
             in_force[entry.stream_version] = found.version if found else None
     return history_rows(entries, {k: v for k, v in in_force.items() if v is not None})
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.sqlviews import aware
 
@@ -58,65 +59,50 @@ contract_settings = sa.Table(
     sa.Column("dispute_decision_days", sa.Integer, nullable=False),
 )
 
-TRANSITIONS = {
-    "claim.submitted",
-    "claim.verified",
-    "claim.rejected",
-    "claim.disputed",
-    "claim.voided",
-    "claim.reversal_requested",
-}
-
-
-INDEXED_TYPES = frozenset(
-    {"contract.registered", "contract.amended", "claim.derived", *TRANSITIONS}
-)
+INDEXED_TYPES = feed.CONTRACT_TYPES | {feed.ClaimDerived.TYPE} | feed.CLAIM_TRANSITIONS
 
 
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
-    if entry.type in ("contract.registered", "contract.amended"):
-        _upsert_settings(connection, entry)
-    if entry.type == "claim.derived" or entry.type in TRANSITIONS:
+    payload = feed.parse(entry) if entry.type in INDEXED_TYPES else None
+    if isinstance(payload, feed.RuleBookPublished):
+        _upsert_settings(connection, payload.terms())
+    if isinstance(payload, feed.ClaimDerived | feed.ClaimTransition):
         connection.execute(
             sa.insert(status_history).values(
                 position=entry.position,
                 claim_id=entry.stream_id,
-                status=entry.data["status"],
+                status=payload.status,
                 recorded_at=entry.recorded_at,
             )
         )
-    if entry.type == "claim.derived":
-        _insert_claim(connection, entry)
-    elif entry.type in TRANSITIONS:
+    if isinstance(payload, feed.ClaimDerived):
+        _insert_claim(connection, entry, payload)
+    elif isinstance(payload, feed.ClaimTransition):
         values: dict[str, object] = {
-            "status": entry.data["status"],
-            "status_since": dt.datetime.fromisoformat(entry.data["at"]),
+            "status": payload.status,
+            "status_since": dt.datetime.fromisoformat(payload.at),
             "updated_position": entry.position,
         }
-        if entry.type == "claim.submitted":
-            values |= {
-                "sampled": entry.data["sampled"],
-                "sample_period": entry.data["sample_period"],
-            }
+        if isinstance(payload, feed.ClaimSubmitted):
+            values |= {"sampled": payload.sampled, "sample_period": payload.sample_period}
         connection.execute(
             sa.update(claim_index).where(claim_index.c.claim_id == entry.stream_id).values(**values)
         )
 
 
-def _insert_claim(connection: Connection, entry: FeedEntry) -> None:
-    data = entry.data
+def _insert_claim(connection: Connection, entry: FeedEntry, derived: feed.ClaimDerived) -> None:
     connection.execute(
         sa.insert(claim_index).values(
             claim_id=entry.stream_id,
-            contract_id=data["contract_id"],
-            provider_id=data["provider_id"],
-            participant_id=data["participant_id"],
-            outcome_id=data["outcome_id"],
-            status=data["status"],
-            amount_minor=data["amount_minor"],
-            currency=data["currency"],
-            occurred_on=dt.date.fromisoformat(data["occurred_on"]),
-            contract_version=data["contract_version"],
+            contract_id=derived.contract_id,
+            provider_id=derived.provider_id,
+            participant_id=derived.participant_id,
+            outcome_id=derived.outcome_id,
+            status=derived.status,
+            amount_minor=derived.amount_minor,
+            currency=derived.currency,
+            occurred_on=dt.date.fromisoformat(derived.occurred_on),
+            contract_version=derived.contract_version,
             derived_position=entry.position,
             updated_position=entry.position,
             sampled=False,
@@ -126,17 +112,17 @@ def _insert_claim(connection: Connection, entry: FeedEntry) -> None:
     )
 
 
-def _upsert_settings(connection: Connection, entry: FeedEntry) -> None:
-    rulebook = entry.data["rulebook"]
-    verification = rulebook["verification"]
+def _upsert_settings(connection: Connection, terms: feed.Terms) -> None:
+    verification = terms.verification
+    assert verification is not None, "a published rule book always states its verification"
     values = {
-        "decision_days": verification["decision_days"],
-        "dispute_decision_days": verification["dispute_decision_days"],
+        "decision_days": verification.decision_days,
+        "dispute_decision_days": verification.dispute_decision_days,
     }
-    where = contract_settings.c.contract_id == rulebook["contract_id"]
+    where = contract_settings.c.contract_id == terms.contract_id
     if not connection.execute(sa.update(contract_settings).where(where).values(**values)).rowcount:
         connection.execute(
-            sa.insert(contract_settings).values(contract_id=rulebook["contract_id"], **values)
+            sa.insert(contract_settings).values(contract_id=terms.contract_id, **values)
         )
 
 

@@ -1,10 +1,10 @@
 """What-if: replay every participant of a contract under a draft rule book, write nothing.
 
 The histories and the live claims come from the service's own feed, read straight from its store
-with the auditor's model of that feed (:class:`services.auditor.recompute.ClaimsFeedModel`), so
-no aggregate is loaded one by one. The draft is applied as if it had been in force from the
-contract's start; claims are compared per participant by claim key, and summed per provider and
-outcome.
+into the public model of that feed the auditor uses too
+(:class:`shared.feed.models.ClaimsFeedModel`), so no aggregate is loaded one by one. The draft
+is applied as if it had been in force from the contract's start; claims are compared per
+participant by claim key, and summed per provider and outcome.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.auditor.recompute import RETIRED, ClaimsFeedModel
 from services.claims.errors import ContractNotFound
 from shared.errors import FieldProblem, InvalidInput
-from shared.feed.envelope import MAX_PAGE_SIZE, PARTICIPANT_HISTORY_TYPES
+from shared.feed import catalogue as feed
+from shared.feed.envelope import MAX_PAGE_SIZE
+from shared.feed.models import ClaimsFeedModel, FeedClaim
 from shared.identifiers import canonical_sha256
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import RuleBook
 from shared.rules.populations import derived_populations
 
 MAX_EXAMPLES = 100
-REPLAYED = PARTICIPANT_HISTORY_TYPES | {
-    "claim.derived",
-    "claim.voided",
-    "claim.reversal_requested",
+REPLAYED = feed.PARTICIPANT_HISTORY_TYPES | {
+    feed.ClaimDerived.TYPE,
+    feed.ClaimVoided.TYPE,
+    feed.ClaimReversalRequested.TYPE,
 }  # what a replay needs: histories, and which claims are live (derived and not retired)
 
 
@@ -97,7 +98,7 @@ def _compare_populations(
     model: ClaimsFeedModel,
     contract_id: str,
     versions: list[RuleBookVersion],
-    live: dict[str, dict[str, dict[str, Any]]],
+    live: dict[str, dict[str, FeedClaim]],
     tallies: dict[tuple[str, str], Tally],
     result: WhatIf,
 ) -> None:
@@ -114,7 +115,7 @@ def _compare_populations(
         _compare(key.provider_id, key.subject, live.pop(key.subject, {}), derived, tallies, result)
     for subject, actual in sorted(live.items()):
         if subject not in people:  # a live population claim the draft has no population for
-            provider_id = str(next(iter(actual.values()))["provider_id"])
+            provider_id = next(iter(actual.values())).provider_id
             _compare(provider_id, subject, actual, {}, tallies, result)
 
 
@@ -127,18 +128,18 @@ def _read(read_feed: Callable[[int, int, Collection[str]], Sequence[Any]]) -> Cl
     return model
 
 
-def _live_claims(model: ClaimsFeedModel, contract_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-    found: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for claim in model.claims.values():
-        if claim["contract_id"] == contract_id and claim.get("status") not in RETIRED:
-            found[claim["participant_id"]][claim["claim_key"]] = claim
+def _live_claims(model: ClaimsFeedModel, contract_id: str) -> dict[str, dict[str, FeedClaim]]:
+    found: dict[str, dict[str, FeedClaim]] = defaultdict(dict)
+    for claim in model.live_claims():
+        if claim.contract_id == contract_id:
+            found[claim.participant_id][claim.claim_key] = claim
     return found
 
 
 def _compare(
     provider_id: str,
     participant_id: str,
-    actual: dict[str, dict[str, Any]],
+    actual: dict[str, FeedClaim],
     derived: dict[str, DerivedClaim],
     tallies: dict[tuple[str, str], Tally],
     result: WhatIf,
@@ -146,12 +147,12 @@ def _compare(
     for key in sorted(set(actual) | set(derived)):
         now, then = actual.get(key), derived.get(key)
         if now is not None:
-            outcome = str(now["outcome_id"])
+            outcome = now.outcome_id
         else:
             assert then is not None  # every key comes from one side or the other
             outcome = then.outcome_id
         tally = tallies[(provider_id, outcome)]
-        now_minor = now["amount_minor"] if now else None
+        now_minor = now.amount_minor if now else None
         then_minor = then.amount_minor if then else None
         if now is not None:
             tally.actual_claims += 1

@@ -32,6 +32,7 @@ from services.ledger.errors import (
 )
 from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
+from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
@@ -40,7 +41,12 @@ from shared.periods import month_of
 CLAIMS_UPSTREAM = "claims"
 # what the ledger books from the claims feed; its follower reads only these
 CLAIMS_TYPES = frozenset(
-    {"contract.registered", "contract.amended", "claim.verified", "claim.reversal_requested"}
+    {
+        feed.ContractRegistered.TYPE,
+        feed.ContractAmended.TYPE,
+        feed.ClaimVerified.TYPE,
+        feed.ClaimReversalRequested.TYPE,
+    }
 )
 KEPT_BOOKS = 16
 
@@ -102,23 +108,24 @@ class LedgerApplication(OutcomesApplication):
     def _apply_claims_page(self, entries: list[FeedEntry]) -> None:
         books: dict[UUID, Book] = {}
         for entry in entries:
-            data = entry.data
-            if entry.type == "contract.registered":
-                rulebook = data["rulebook"]
-                providers = [p["id"] for p in rulebook["providers"]]
+            if entry.type == feed.ContractRegistered.TYPE:
+                registered = feed.ContractRegistered.of(entry)
+                terms = registered.terms()
                 opened = Book(
-                    data["contract_id"], rulebook["currency"], caps_of(rulebook), providers
+                    registered.contract_id, terms.currency, caps_of(terms), terms.provider_ids
                 )
                 books[opened.id] = opened
-            elif entry.type == "contract.amended":
-                rulebook = data["rulebook"]
-                book = self._in_page(books, rulebook["contract_id"])
-                book.change_terms(caps_of(rulebook), [p["id"] for p in rulebook["providers"]])
-            elif entry.type == "claim.verified":
-                book = self._in_page(books, data["booking"]["contract_id"])
-                accrue(book, entry.stream_id, data["booking"], month_of(entry.recorded_at))
-            elif entry.type == "claim.reversal_requested":
-                book = self._in_page(books, data["booking"]["contract_id"])
+            elif entry.type == feed.ContractAmended.TYPE:
+                terms = feed.ContractAmended.of(entry).terms()
+                book = self._in_page(books, terms.contract_id)
+                book.change_terms(caps_of(terms), terms.provider_ids)
+            elif entry.type == feed.ClaimVerified.TYPE:
+                booking = feed.ClaimVerified.of(entry).booking
+                book = self._in_page(books, booking.contract_id)
+                accrue(book, entry.stream_id, booking, month_of(entry.recorded_at))
+            elif entry.type == feed.ClaimReversalRequested.TYPE:
+                booking = feed.ClaimReversalRequested.of(entry).booking
+                book = self._in_page(books, booking.contract_id)
                 reverse(book, entry.stream_id, month_of(entry.recorded_at))
         self.save_tracked(list(books.values()), CLAIMS_UPSTREAM, entries[-1].position)
         for key, book in books.items():

@@ -10,13 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from services.ledger.domain import (
+from services.ledger.domain import Book, LedgerRuleError
+from shared.feed.catalogue import (
     CAPPED_OFFSET,
     OUTCOME_PAYMENTS,
     PAID,
-    Book,
+    Booking,
     Kind,
-    LedgerRuleError,
     capped_account,
     payable_account,
     recoverable_account,
@@ -35,27 +35,27 @@ def _corrects(book: Book, occurred_on: str) -> str | None:
     return period if period in book.closed_periods else None
 
 
-def accrue(book: Book, claim_id: str, facts: dict[str, Any], today_period: str) -> None:
+def accrue(book: Book, claim_id: str, facts: Booking, today_period: str) -> None:
     """Book a verified claim: owed to the provider up to the tightest cap, the rest to memo."""
     if claim_id in book.lines:
         return
-    if facts["currency"] != book.currency:
-        raise LedgerRuleError(f"claim in {facts['currency']} for a book in {book.currency}")
-    amount = int(facts["amount_minor"])
+    if facts.currency != book.currency:
+        raise LedgerRuleError(f"claim in {facts.currency} for a book in {book.currency}")
+    amount = facts.amount_minor
     caps = book.cap_keys(facts)
     headroom = [(limit - book.cap_usage.get(key, 0), cap_id) for cap_id, key, limit in caps]
     tightest, binding = min(headroom) if headroom else (amount, None)
     accrued = max(0, min(amount, tightest))
     capped = amount - accrued
-    provider = facts["provider_id"]
+    provider = facts.provider_id
     period = book.booking_period(today_period)
-    corrects = _corrects(book, facts["occurred_on"])
+    corrects = _corrects(book, facts.occurred_on)
     line = {
         "provider_id": provider,
-        "participant_id": facts["participant_id"],
-        "outcome_id": facts["outcome_id"],
-        "occurred_on": facts["occurred_on"],
-        "contract_version": facts.get("contract_version"),
+        "participant_id": facts.participant_id,
+        "outcome_id": facts.outcome_id,
+        "occurred_on": facts.occurred_on,
+        "contract_version": facts.contract_version,
         "amount": amount,
         "accrued": accrued,
         "capped": capped,

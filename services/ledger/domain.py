@@ -12,45 +12,24 @@ entries sum to zero, so the book's balances always sum to zero. Chart of account
 | ``memo:capped:<cap>``, ``memo:capped_offset`` | debit, credit | memo pair: what a cap held back |
 
 Every transaction names its kind and the claim it concerns, and carries ``details`` from which
-replaying the book rebuilds all of its state. Aggregates only: no I/O, no clock.
+replaying the book rebuilds all of its state. The accounts' names live in the feed catalogue
+(:mod:`shared.feed.catalogue`), which every reader of a posting shares. Aggregates only: no
+I/O, no clock.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.feed.envelope import EventCatalogue, PublicType
+from shared.feed import catalogue as feed
+from shared.feed.catalogue import Kind
+from shared.feed.envelope import EventCatalogue
 from shared.identifiers import stable_id
 from shared.money import exact_minor
 from shared.periods import Period, add_months
-
-OUTCOME_PAYMENTS = "outcome_payments"
-PAID = "paid"
-CAPPED_OFFSET = "memo:capped_offset"
-
-
-def payable_account(provider_id: str) -> str:
-    return f"payable:{provider_id}"
-
-
-def recoverable_account(provider_id: str) -> str:
-    return f"recoverable:{provider_id}"
-
-
-def capped_account(cap_id: str) -> str:
-    return f"memo:capped:{cap_id}"
-
-
-class Kind(StrEnum):
-    ACCRUAL = "accrual"
-    NETTING = "netting"
-    REVERSAL = "reversal"
-    PAYMENT = "payment"
-    OVERPAYMENT = "overpayment"
 
 
 class LedgerRuleError(ValueError):
@@ -65,16 +44,16 @@ def transaction_id(contract_id: str, *parts: str) -> str:
     return str(stable_id("ledger-transaction", contract_id, *parts))
 
 
-def caps_of(rulebook: dict[str, Any]) -> list[dict[str, Any]]:
+def caps_of(terms: feed.Terms) -> list[dict[str, Any]]:
     """A rule book's caps as the book keeps them: a period cap of a contract whose reporting
     year does not start in January carries that start, so its quarters and years are the
     contract's."""
-    year_starts = (rulebook.get("calendar") or {}).get("year_starts", 1)
+    year_starts = terms.year_starts
     return [
         {**cap, "year_starts": year_starts}
         if cap["scope"] == "period" and year_starts != 1
         else cap
-        for cap in rulebook["caps"]
+        for cap in terms.caps
     ]
 
 
@@ -137,23 +116,21 @@ class Book(Aggregate):
         self.caps = caps
         self.providers = providers
 
-    def cap_keys(self, facts: dict[str, Any]) -> list[tuple[str, str, int]]:
+    def cap_keys(self, facts: feed.Booking) -> list[tuple[str, str, int]]:
         """(cap id, usage key, limit in minor units) of every cap that applies to a claim."""
         keys = []
         for cap in self.caps:
             scope, cap_id = cap["scope"], cap["id"]
             limit = exact_minor(cap["amount"], self.currency)
-            if scope == "contract" or (
-                scope == "outcome" and cap["outcome"] == facts["outcome_id"]
-            ):
+            if scope == "contract" or (scope == "outcome" and cap["outcome"] == facts.outcome_id):
                 keys.append((cap_id, cap_id, limit))
             elif scope == "period":
                 label = Period(cap["period"]).label(
-                    _date(facts["occurred_on"]), cap.get("year_starts", 1)
+                    _date(facts.occurred_on), cap.get("year_starts", 1)
                 )
                 keys.append((cap_id, f"{cap_id}@{label}", limit))
             elif scope == "participant":
-                keys.append((cap_id, f"{cap_id}#{facts['participant_id']}", limit))
+                keys.append((cap_id, f"{cap_id}#{facts.participant_id}", limit))
         return keys
 
     # ---- periods -------------------------------------------------------------------------------
@@ -292,9 +269,9 @@ def _date(text: str) -> Any:
 
 CATALOGUE = EventCatalogue(
     {
-        Book.Opened: PublicType("ledger.book_opened", 1),
-        Book.TermsChanged: PublicType("ledger.terms_changed", 1),
-        Book.TransactionPosted: PublicType("ledger.transaction_posted", 1),
-        Book.PeriodClosed: PublicType("ledger.period_closed", 1),
+        Book.Opened: feed.BookOpened,
+        Book.TermsChanged: feed.TermsChanged,
+        Book.TransactionPosted: feed.TransactionPosted,
+        Book.PeriodClosed: feed.PeriodClosed,
     }
 )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.ledger.errors import BookNotFound, TransactionNotFound
+from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.sqlviews import aware
 
@@ -55,47 +56,47 @@ postings = sa.Table(
 
 
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
-    if entry.type == "ledger.book_opened":
+    if entry.type == feed.BookOpened.TYPE:
+        opened = feed.BookOpened.of(entry)
         connection.execute(
-            sa.insert(books).values(
-                stream_id=entry.stream_id, contract_id=entry.data["contract_id"]
-            )
+            sa.insert(books).values(stream_id=entry.stream_id, contract_id=opened.contract_id)
         )
-    elif entry.type == "ledger.transaction_posted":
-        _index_transaction(connection, entry)
+    elif entry.type == feed.TransactionPosted.TYPE:
+        _index_transaction(connection, entry, feed.TransactionPosted.of(entry))
 
 
-def _index_transaction(connection: Connection, entry: FeedEntry) -> None:
-    data = entry.data
+def _index_transaction(
+    connection: Connection, entry: FeedEntry, posted: feed.TransactionPosted
+) -> None:
     contract_id = connection.execute(
         sa.select(books.c.contract_id).where(books.c.stream_id == entry.stream_id)
     ).scalar_one()
     connection.execute(
         sa.insert(transactions).values(
-            transaction_id=data["transaction_id"],
+            transaction_id=posted.transaction_id,
             contract_id=contract_id,
             position=entry.position,
             recorded_at=entry.recorded_at,
-            kind=data["kind"],
-            claim_id=data["claim_id"],
-            provider_id=data["provider_id"],
-            booked_period=data["booked_period"],
-            entries=json.dumps(data["entries"]),
-            details=json.dumps(data["details"]),
+            kind=posted.kind,
+            claim_id=posted.claim_id,
+            provider_id=posted.provider_id,
+            booked_period=posted.booked_period,
+            entries=json.dumps([leg.model_dump() for leg in posted.entries]),
+            details=json.dumps(posted.details),
         )
     )
     connection.execute(
         sa.insert(postings),
         [
             {
-                "transaction_id": data["transaction_id"],
+                "transaction_id": posted.transaction_id,
                 "line": line,
                 "contract_id": contract_id,
-                "account": posting["account"],
+                "account": leg.account,
                 "position": entry.position,
-                "amount_minor": int(posting["amount_minor"]),
+                "amount_minor": leg.amount_minor,
             }
-            for line, posting in enumerate(data["entries"])
+            for line, leg in enumerate(posted.entries)
         ],
     )
 
@@ -196,7 +197,7 @@ def account_page(
 def _actor(kind: str, details: dict[str, Any]) -> str:
     """Who caused a posting: the payer of a remittance (its id starts with the payer's actor),
     otherwise the ledger itself, booking from the claims feed."""
-    if kind in ("payment", "overpayment") and "remittance_id" in details:
+    if kind in (feed.Kind.PAYMENT, feed.Kind.OVERPAYMENT) and "remittance_id" in details:
         return ":".join(str(details["remittance_id"]).split(":", 2)[:2])
     return "system:ledger"
 
@@ -205,7 +206,8 @@ def _rulebook_versions(connection: Connection, claim_ids: set[str]) -> dict[str,
     """The rule-book version each claim was priced under, from its accrual's booking."""
     rows = connection.execute(
         sa.select(transactions.c.claim_id, transactions.c.details).where(
-            transactions.c.claim_id.in_(sorted(claim_ids)), transactions.c.kind == "accrual"
+            transactions.c.claim_id.in_(sorted(claim_ids)),
+            transactions.c.kind == feed.Kind.ACCRUAL.value,
         )
     ).all()
     found = {}

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ledger.domain import OUTCOME_PAYMENTS, PAID, Book
-
-PAYABLE, RECOVERABLE, CAPPED = "payable:", "recoverable:", "memo:capped:"
+from services.ledger.domain import Book
+from shared.feed.catalogue import (
+    CAPPED_PREFIX,
+    OUTCOME_PAYMENTS,
+    PAID,
+    PAYABLE_PREFIX,
+    RECOVERABLE_PREFIX,
+    payable_account,
+    recoverable_account,
+)
 
 
 def providers_of(book: Book) -> list[str]:
     found = {line["provider_id"] for line in book.lines.values()}
-    found |= {a.split(":", 1)[1] for a in book.balances if a.startswith((PAYABLE, RECOVERABLE))}
+    found |= {
+        a.split(":", 1)[1]
+        for a in book.balances
+        if a.startswith((PAYABLE_PREFIX, RECOVERABLE_PREFIX))
+    }
     return sorted(found)
 
 
@@ -19,12 +30,12 @@ def balances(book: Book) -> dict[str, Any]:
     return {
         "outcome_payments_minor": book.balances.get(OUTCOME_PAYMENTS, 0),
         "paid_minor": -book.balances.get(PAID, 0),
-        "capped_minor": sum(v for k, v in book.balances.items() if k.startswith(CAPPED)),
+        "capped_minor": sum(v for k, v in book.balances.items() if k.startswith(CAPPED_PREFIX)),
         "providers": [
             {
                 "provider_id": provider,
-                "payable_minor": -book.balances.get(PAYABLE + provider, 0),
-                "recoverable_minor": book.balances.get(RECOVERABLE + provider, 0),
+                "payable_minor": -book.balances.get(payable_account(provider), 0),
+                "recoverable_minor": book.balances.get(recoverable_account(provider), 0),
             }
             for provider in providers_of(book)
         ],
@@ -107,8 +118,8 @@ def reconciliation(book: Book) -> list[dict[str, Any]]:
                 "owed_minor": owed,
                 "paid_minor": paid,
                 "difference_minor": owed - paid,
-                "payable_minor": -book.balances.get(PAYABLE + provider, 0),
-                "recoverable_minor": book.balances.get(RECOVERABLE + provider, 0),
+                "payable_minor": -book.balances.get(payable_account(provider), 0),
+                "recoverable_minor": book.balances.get(recoverable_account(provider), 0),
             }
         )
     return result

@@ -12,7 +12,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.feed.envelope import EventCatalogue, PublicType
+from shared.feed import catalogue as feed
+from shared.feed.envelope import EventCatalogue
 from shared.identifiers import stable_id
 
 
@@ -65,7 +66,7 @@ def fold_staffing(recorded: list[Any]) -> dict[str, str]:
 
 CATALOGUE = EventCatalogue(
     {
-        Staffing.Opened: PublicType("staffing.opened", 1),
-        Staffing.Reported: PublicType("staffing.reported", 1),
+        Staffing.Opened: feed.StaffingOpened,
+        Staffing.Reported: feed.StaffingReported,
     }
 )

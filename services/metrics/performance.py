@@ -35,6 +35,7 @@ from services.metrics.tables import (
     participants,
     rulebooks,
 )
+from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.rules.model import RuleBook
 from shared.sqlviews import add_counts
@@ -42,6 +43,8 @@ from shared.sqlviews import add_counts
 MAX_PLANS = 64
 CHUNK = 500  # streams per IN (…) list
 CUBE_KEY_COLUMNS = ("contract_id", *CubeKey._fields)
+
+HANDLED = feed.PARTICIPANT_HISTORY_TYPES  # what the claims feed's page handler applies
 
 
 class PlanCache:
@@ -70,17 +73,18 @@ class MoneyHandler:
         opened: dict[str, str] = {}  # book stream -> contract
         rows: list[dict[str, Any]] = []
         for entry in entries:
-            if entry.type == "ledger.book_opened":
-                opened[entry.stream_id] = entry.data["contract_id"]
-            elif entry.type == "ledger.transaction_posted":
+            if entry.type == feed.BookOpened.TYPE:
+                opened[entry.stream_id] = feed.BookOpened.of(entry).contract_id
+            elif entry.type == feed.TransactionPosted.TYPE:
+                posted = feed.TransactionPosted.of(entry)
                 rows.append(
                     {
                         "position": entry.position,
                         "stream_id": entry.stream_id,
-                        "provider_id": entry.data["provider_id"],
-                        "kind": entry.data["kind"],
+                        "provider_id": posted.provider_id,
+                        "kind": posted.kind,
                         "recorded_at": entry.recorded_at,
-                        **money_movements(entry.data["entries"]),
+                        **money_movements(posted.entries),
                     }
                 )
         if opened:
@@ -121,31 +125,32 @@ class PendingPage:
     dirty: dict[str, None] = field(default_factory=dict)
 
     def register(self, entry: FeedEntry) -> None:
-        owner = Owner(entry.data["contract_id"], entry.data["provider_id"])
+        subject = feed.ParticipantRegistered.of(entry)
+        owner = Owner(subject.contract_id, subject.provider_id)
         self.owners[entry.stream_id] = owner
         self.participant_rows.append(
             {"stream_id": entry.stream_id, **owner._asdict(), "recorded_at": entry.recorded_at}
         )
 
-    def add_event(self, entry: FeedEntry) -> None:
+    def add_event(self, entry: FeedEntry, event: feed.EventRecorded | feed.EventCorrected) -> None:
         row = {
             "position": entry.position,
             "stream_id": entry.stream_id,
-            "event_id": entry.data["event_id"],
-            "type": entry.data["type"],
-            "occurred_on": dt.date.fromisoformat(entry.data["occurred_on"]),
-            "attributes": json.dumps(entry.data["attributes"], sort_keys=True),
+            "event_id": event.event_id,
+            "type": event.type,
+            "occurred_on": dt.date.fromisoformat(event.occurred_on),
+            "attributes": json.dumps(event.attributes, sort_keys=True),
             "recorded_at": entry.recorded_at,
             "superseded_at": None,
         }
         self.event_rows.append(row)
-        self.live_rows[(entry.stream_id, entry.data["event_id"])] = row
+        self.live_rows[(entry.stream_id, event.event_id)] = row
         self.dirty[entry.stream_id] = None
 
-    def supersede(self, entry: FeedEntry) -> None:
+    def supersede(self, entry: FeedEntry, event_id: str) -> None:
         """The live version of the event ends now: in this page's rows if it is there, else in
         the stored rows (the first supersession of a stored row is the one that counts)."""
-        key = (entry.stream_id, entry.data["event_id"])
+        key = (entry.stream_id, event_id)
         pending = self.live_rows.pop(key, None)
         if pending is not None:
             pending["superseded_at"] = entry.recorded_at
@@ -169,41 +174,43 @@ class PerformanceProjector:
     def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
         pending = PendingPage()
         for entry in entries:
-            kind = entry.type
-            if kind == "contract.registered":
-                self._flush(connection, pending)
-                self._store_rulebook(connection, entry, version=1)
-            elif kind == "contract.amended":
-                self._flush(connection, pending)
-                contract_id = self._store_rulebook(connection, entry, entry.data["version"])
-                streams = connection.execute(
-                    sa.select(participants.c.stream_id).where(
-                        participants.c.contract_id == contract_id
-                    )
-                ).scalars()
-                self._recompute(connection, list(streams))
-            elif kind == "participant.registered":
-                pending.register(entry)
-            elif kind == "participant.event_recorded":
-                pending.add_event(entry)
-            elif kind == "participant.event_corrected":
-                pending.supersede(entry)
-                pending.add_event(entry)
-            elif kind == "participant.event_retracted":
-                pending.supersede(entry)
+            match feed.parse(entry) if entry.type in HANDLED else None:
+                case feed.ContractRegistered() as registered:
+                    self._flush(connection, pending)
+                    self._store_rulebook(connection, entry, registered)
+                case feed.ContractAmended() as amended:
+                    self._flush(connection, pending)
+                    contract_id = self._store_rulebook(connection, entry, amended)
+                    streams = connection.execute(
+                        sa.select(participants.c.stream_id).where(
+                            participants.c.contract_id == contract_id
+                        )
+                    ).scalars()
+                    self._recompute(connection, list(streams))
+                case feed.ParticipantRegistered():
+                    pending.register(entry)
+                case feed.EventRecorded() as recorded:
+                    pending.add_event(entry, recorded)
+                case feed.EventCorrected() as corrected:
+                    pending.supersede(entry, corrected.event_id)
+                    pending.add_event(entry, corrected)
+                case feed.EventRetracted() as retracted:
+                    pending.supersede(entry, retracted.event_id)
         self._flush(connection, pending)
 
-    def _store_rulebook(self, connection: Connection, entry: FeedEntry, version: int) -> str:
-        document = entry.data["rulebook"]
+    def _store_rulebook(
+        self, connection: Connection, entry: FeedEntry, published: feed.RuleBookPublished
+    ) -> str:
+        contract_id = published.terms().contract_id
         connection.execute(
             sa.insert(rulebooks).values(
-                contract_id=document["contract_id"],
-                version=version,
-                document=json.dumps(document),
+                contract_id=contract_id,
+                version=published.rulebook_version,
+                document=json.dumps(published.rulebook),
                 recorded_at=entry.recorded_at,
             )
         )
-        return str(document["contract_id"])
+        return contract_id
 
     def _flush(self, connection: Connection, pending: PendingPage) -> None:
         if pending.participant_rows:
@@ -288,16 +295,16 @@ class PerformanceProjector:
             _add_to_cube(connection, contract_id, delta)
 
 
-def money_movements(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+def money_movements(entries: Iterable[feed.Entry]) -> dict[str, int]:
     """What a ledger transaction does to the three figures reports show."""
     outcome = paid = capped = 0
-    for line in entries:
-        account, amount = line["account"], int(line["amount_minor"])
-        if account == "outcome_payments":
+    for leg in entries:
+        account, amount = leg.account, leg.amount_minor
+        if account == feed.OUTCOME_PAYMENTS:
             outcome += amount
-        elif account == "paid":
+        elif account == feed.PAID:
             paid -= amount
-        elif account.startswith("memo:capped:"):
+        elif account.startswith(feed.CAPPED_PREFIX):
             capped += amount
     return {"outcome_minor": outcome, "paid_minor": paid, "capped_minor": capped}
 

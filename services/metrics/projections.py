@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.metrics.performance import CHUNK, PerformanceProjector
-from shared.feed.envelope import PARTICIPANT_HISTORY_TYPES, FeedEntry
+from shared.feed import catalogue as feed
+from shared.feed.envelope import FeedEntry
 from shared.periods import month_of
 from shared.sqlviews import add_counts
 
@@ -69,18 +70,19 @@ def apply_claims_page(connection: Connection, entries: list[FeedEntry]) -> None:
     registered: list[dict[str, str]] = []
     recorded: list[FeedEntry] = []
     for entry in entries:
-        if entry.type in ("contract.registered", "contract.amended"):
-            _upsert_contract(connection, entry)
-        elif entry.type == "participant.registered":
+        if entry.type in feed.CONTRACT_TYPES:
+            _upsert_contract(connection, feed.parse(entry))
+        elif entry.type == feed.ParticipantRegistered.TYPE:
+            subject = feed.ParticipantRegistered.of(entry)
             registered.append(
                 {
                     "stream_id": entry.stream_id,
-                    "contract_id": entry.data["contract_id"],
-                    "provider_id": entry.data["provider_id"],
-                    "participant_id": entry.data["participant_id"],
+                    "contract_id": subject.contract_id,
+                    "provider_id": subject.provider_id,
+                    "participant_id": subject.participant_id,
                 }
             )
-        elif entry.type == "participant.event_recorded":
+        elif entry.type == feed.EventRecorded.TYPE:
             recorded.append(entry)
     if registered:
         connection.execute(sa.insert(participants), registered)
@@ -88,22 +90,19 @@ def apply_claims_page(connection: Connection, entries: list[FeedEntry]) -> None:
         _count_events(connection, recorded)
 
 
-def _upsert_contract(connection: Connection, entry: FeedEntry) -> None:
-    rulebook = entry.data["rulebook"]
+def _upsert_contract(connection: Connection, published: feed.Payload) -> None:
+    assert isinstance(published, feed.RuleBookPublished)
+    terms = published.terms()
     values = {
-        "name": rulebook["name"],
-        "stages": json.dumps(list(rulebook["event_types"])),
-        "providers": json.dumps([p["id"] for p in rulebook["providers"]]),
+        "name": terms.name,
+        "stages": json.dumps(list(terms.event_types)),
+        "providers": json.dumps(terms.provider_ids),
     }
     updated = connection.execute(
-        sa.update(contracts)
-        .where(contracts.c.contract_id == rulebook["contract_id"])
-        .values(**values)
+        sa.update(contracts).where(contracts.c.contract_id == terms.contract_id).values(**values)
     ).rowcount
     if not updated:
-        connection.execute(
-            sa.insert(contracts).values(contract_id=rulebook["contract_id"], **values)
-        )
+        connection.execute(sa.insert(contracts).values(contract_id=terms.contract_id, **values))
 
 
 def _count_events(connection: Connection, recorded: list[FeedEntry]) -> None:
@@ -134,8 +133,9 @@ def _count_events(connection: Connection, recorded: list[FeedEntry]) -> None:
     counts: Counter[tuple[str, str, str, str, str]] = Counter()  # key + month + which count
     for entry in recorded:
         contract_id, provider_id = owners[entry.stream_id]
-        event_type = entry.data["type"]
-        occurred_on = dt.date.fromisoformat(entry.data["occurred_on"])
+        event = feed.EventRecorded.of(entry)
+        event_type = event.type
+        occurred_on = dt.date.fromisoformat(event.occurred_on)
         key = (contract_id, provider_id, event_type)
         counts[(*key, month_of(occurred_on), "events")] += 1
         first = firsts.get((entry.stream_id, event_type))
@@ -190,8 +190,8 @@ def _store_firsts(
 
 
 # what metrics reads of each feed; its followers ask for only these
-CLAIMS_FEED_TYPES = PARTICIPANT_HISTORY_TYPES
-LEDGER_FEED_TYPES = frozenset({"ledger.book_opened", "ledger.transaction_posted"})
+CLAIMS_FEED_TYPES = feed.PARTICIPANT_HISTORY_TYPES
+LEDGER_FEED_TYPES = frozenset({feed.BookOpened.TYPE, feed.TransactionPosted.TYPE})
 
 
 class ClaimsHandler:

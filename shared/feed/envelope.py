@@ -5,8 +5,9 @@ An entry is plain JSON, independent of Python classes and of any cipher:
     {"position": 42, "type": "claim.verified", "schema_version": 1,
      "stream_id": "…uuid…", "stream_version": 3, "recorded_at": "2026-…Z", "data": {…}}
 
-``type`` and ``schema_version`` are stable public names from each service's event catalogue
-(``docs/events.md``); a change of shape adds a new schema version, never edits an old one.
+``type`` and ``schema_version`` are stable public names from the feed catalogue
+(:mod:`shared.feed.catalogue`, documented in ``docs/events.md``); a change of shape adds a new
+schema version, never edits an old one.
 """
 
 from __future__ import annotations
@@ -21,21 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.feed.catalogue import Payload
+
 MAX_PAGE_SIZE = 1000
 MAX_POSITION = 2**63 - 1  # positions and cursors are 64-bit integers in every store
 DEFAULT_PAGE_SIZE = 100
 MAX_WAIT_S = 25.0
-# the claims feed's rule books and participant histories: what a model of the participants reads
-PARTICIPANT_HISTORY_TYPES = frozenset(
-    {
-        "contract.registered",
-        "contract.amended",
-        "participant.registered",
-        "participant.event_recorded",
-        "participant.event_corrected",
-        "participant.event_retracted",
-    }
-)
 
 
 class FeedEntry(BaseModel):
@@ -66,10 +58,14 @@ class PublicType:
 
 
 class EventCatalogue:
-    """Maps a service's event classes to their public names, and back."""
+    """Maps a service's event classes to their public types in the feed catalogue, and back."""
 
-    def __init__(self, entries: Mapping[type, PublicType]) -> None:
-        self._by_class = dict(entries)
+    def __init__(self, entries: Mapping[type, type[Payload]]) -> None:
+        self._by_class = {
+            event_class: PublicType(payload.TYPE, payload.SCHEMA_VERSION)
+            for event_class, payload in entries.items()
+        }
+        self.payloads = dict(entries)
         self._by_topic: dict[str, PublicType] = {}
 
     def register_topic(self, topic: str, event_class: type) -> None:

@@ -19,10 +19,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.auditor.recompute import ClaimsFeedModel, recompute_claims
+from services.auditor.recompute import recompute_claims
 from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
 from services.claims.commands import IncomingEvent
+from shared.feed.models import ClaimsFeedModel
 from shared.rules.engine import RecordedEvent, RuleBookVersion, derive
 from shared.rules.model import parse_rulebook
 from tests.claims.helpers import claims_app

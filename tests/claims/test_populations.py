@@ -18,13 +18,14 @@ from uuid import UUID
 import pytest
 import yaml
 
-from services.auditor.recompute import ClaimsFeedModel, recompute_claims
+from services.auditor.recompute import recompute_claims
 from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
 from services.claims.closer import PopulationCloser
 from services.claims.commands import IncomingEvent
 from services.claims.whatif import what_if
 from shared.feed.lease import FileLease
+from shared.feed.models import ClaimsFeedModel
 from shared.rules.model import parse_rulebook
 from tests.claims.helpers import claims_app, ips_rulebook
 
@@ -195,10 +196,8 @@ def test_the_auditor_recomputes_population_claims_from_the_feed_alone(
     )
     model = feed_model(app)
     assert recompute_claims(model) == []
-    [live] = [
-        c for c in model.claims.values() if c["outcome_id"] == SHARE and c["status"] != "voided"
-    ]
-    live["amount_minor"] += 1  # what a tampered book would show
+    [live] = [c for c in model.claims.values() if c.outcome_id == SHARE and c.status != "voided"]
+    live.amount_minor += 1  # what a tampered book would show
     [difference] = recompute_claims(model)
     assert "amount_minor is 19201; the rules give 19200" in str(difference)
 

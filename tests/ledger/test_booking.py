@@ -12,15 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.ledger.booking import RemittanceLine, accrue, remit, reverse
-from services.ledger.domain import (
-    CAPPED_OFFSET,
-    OUTCOME_PAYMENTS,
-    PAID,
-    Book,
-    LedgerRuleError,
-    PeriodAlreadyClosed,
-    caps_of,
-)
+from services.ledger.domain import Book, LedgerRuleError, PeriodAlreadyClosed, caps_of
+from shared.feed.catalogue import CAPPED_OFFSET, OUTCOME_PAYMENTS, PAID, Booking, Terms
 
 CAPS = [
     {"id": "total", "scope": "contract", "amount": "100.00"},
@@ -37,15 +30,23 @@ def facts(
     day: str = "2026-04-10",
     provider: str = "prov",
     currency: str = "GBP",
-) -> dict[str, Any]:
-    return {
-        "provider_id": provider,
-        "participant_id": participant,
-        "outcome_id": outcome,
-        "occurred_on": day,
-        "amount_minor": amount,
-        "currency": currency,
-    }
+) -> Booking:
+    return Booking(
+        contract_id="c",
+        provider_id=provider,
+        participant_id=participant,
+        outcome_id=outcome,
+        occurred_on=day,
+        amount_minor=amount,
+        currency=currency,
+    )
+
+
+def terms(document: dict[str, Any]) -> Terms:
+    """A rule book's terms as the ledger reads them from the feed."""
+    return Terms.model_validate(
+        {"contract_id": "c", "currency": "GBP", "providers": [], **document}
+    )
 
 
 def payable(book: Book, provider: str = "prov") -> int:
@@ -252,10 +253,12 @@ def test_a_quarterly_cap_uses_the_contracts_reporting_year() -> None:
         "calendar": {"year_starts": 4},
         "caps": [{"id": "quarterly", "scope": "period", "period": "quarter", "amount": "50.00"}],
     }
-    book = Book("c", "GBP", caps_of(rulebook), ["prov"])
+    book = Book("c", "GBP", caps_of(terms(rulebook)), ["prov"])
     accrue(book, "jan", facts(3_000, participant="p1", day="2026-01-05"), "2026-04")
     accrue(book, "mar", facts(3_000, participant="p2", day="2026-03-31"), "2026-04")
     accrue(book, "apr", facts(3_000, participant="p3", day="2026-04-01"), "2026-04")
     # January and March share 2025-Q4's 50.00: March gets 20.00; April starts 2026-Q1 afresh
     assert [book.lines[c]["accrued"] for c in ("jan", "mar", "apr")] == [3_000, 2_000, 3_000]
-    assert caps_of({"caps": rulebook["caps"]}) == rulebook["caps"]  # January: kept as written
+    assert (
+        caps_of(terms({"caps": rulebook["caps"]})) == rulebook["caps"]
+    )  # January: kept as written

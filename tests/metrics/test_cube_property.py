@@ -83,12 +83,18 @@ def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
     ]  # fmt: skip
     document = parse_rulebook(source).canonical()
     feed = Feed()
-    feed.add("contract.registered", "c", {"rulebook": document})
+    digest = "0" * 64  # not checked by metrics
+    registered = {"contract_id": CONTRACT, "rulebook": document, "document_sha256": digest}
+    feed.add("contract.registered", "c", registered)
     recorded: dict[str, set[str]] = {}
     for index, (action, person, stage, offset, site, flag) in enumerate(steps):
         if index == amend_at:
             amended = {**document, "kpis": []}
-            feed.add("contract.amended", "c", {"version": 2, "rulebook": amended})
+            feed.add(
+                "contract.amended",
+                "c",
+                {"version": 2, "rulebook": amended, "document_sha256": digest},
+            )
         stream = f"s{person}"
         if stream not in recorded:
             recorded[stream] = set()
@@ -96,7 +102,12 @@ def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
             feed.add(
                 "participant.registered",
                 stream,
-                {"contract_id": CONTRACT, "provider_id": provider, "participant_id": stream},
+                {
+                    "contract_id": CONTRACT,
+                    "provider_id": provider,
+                    "participant_id": stream,
+                    "subject": "participant",
+                },
             )
         event_id = f"{stream}-{stage}"
         known = event_id in recorded[stream]
@@ -107,6 +118,8 @@ def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
             "attributes": {"site": site, "long_term_unemployed": flag}
             if stage == "referral"
             else {},
+            "body_sha256": digest,
+            "actor": "provider:p",
         }
         if action == "record" and not known:
             feed.add("participant.event_recorded", stream, body)
@@ -114,7 +127,8 @@ def history(steps: list[tuple[Any, ...]], amend_at: int) -> Feed:
         elif action == "correct" and known:
             feed.add("participant.event_corrected", stream, {**body, "reason": "fix"})
         elif action == "retract" and known:
-            feed.add("participant.event_retracted", stream, {"event_id": event_id})
+            retraction = {"event_id": event_id, "actor": "provider:p", "reason": "fix"}
+            feed.add("participant.event_retracted", stream, retraction)
             recorded[stream].discard(event_id)
     return feed
 

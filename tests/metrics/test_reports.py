@@ -144,10 +144,24 @@ def ledger_history() -> list[FeedEntry]:
 
     def posted(provider: str, kind: str, lines: dict[str, int]) -> dict[str, Any]:
         entries = [{"account": a, "amount_minor": n} for a, n in lines.items()]
-        return {"provider_id": provider, "kind": kind, "entries": entries}
+        return {
+            "transaction_id": f"t-{provider}-{kind}-{sum(abs(n) for n in lines.values())}",
+            "kind": kind,
+            "claim_id": f"claim-{provider}",
+            "provider_id": provider,
+            "currency": "GBP",
+            "entries": entries,
+            "booked_period": "2026-03",
+            "corrects_period": None,
+            "details": {},
+        }
 
     return [
-        entry(1, "ledger.book_opened", {"contract_id": CONTRACT, "currency": "GBP", "caps": []}),
+        entry(
+            1,
+            "ledger.book_opened",
+            {"contract_id": CONTRACT, "currency": "GBP", "caps": [], "providers": []},
+        ),
         entry(
             2,
             "ledger.transaction_posted",

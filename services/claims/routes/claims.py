@@ -32,7 +32,8 @@ from services.claims.verification import Decision
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
-from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
+from shared.feed import catalogue as feed
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION, FeedEntry
 from shared.moments import KnownAt
 from shared.money import format_minor
 
@@ -214,19 +215,25 @@ def get_claim_history(
     claim = application.reader.claim(parse_claim_id(claim_id))
     check_claim_access(principal, claim)
     return [
-        HistoryEntryOut(
-            type=entry.type,
-            position=entry.position,
-            stream_version=entry.stream_version,
-            recorded_at=entry.recorded_at,
-            rulebook_version=claim.contract_version,
-            actor=entry.data.get("actor"),
-            status=entry.data.get("status"),
-            note=entry.data.get("note"),
-            data=entry.data,
-        )
+        _history_entry(entry, feed.parse(entry), claim.contract_version)
         for entry in application.stream_history(claim.id)
     ]
+
+
+def _history_entry(entry: FeedEntry, event: feed.Payload, version: int) -> HistoryEntryOut:
+    return HistoryEntryOut(
+        type=entry.type,
+        position=entry.position,
+        stream_version=entry.stream_version,
+        recorded_at=entry.recorded_at,
+        rulebook_version=version,
+        actor=feed.actor_of(event),
+        status=event.status
+        if isinstance(event, feed.ClaimDerived | feed.ClaimTransition)
+        else None,
+        note=event.note if isinstance(event, feed.ClaimTransition) else None,
+        data=entry.data,
+    )
 
 
 @router.post("/v1/claims/{claim_id}/evidence", response_model=ClaimOut, responses=DECISION_ERRORS)
