@@ -8,13 +8,14 @@ browser and compare them with the JSON reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from html import escape
 from typing import Any
 
 from services.metrics.application import Report
-from services.metrics.reports import Row
+from services.metrics.reports import ReportSpec, Row
+from services.metrics.reports.registry import registered
 
 BAR_WIDTH = 420
 RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey": "#9e9e9e"}
@@ -45,14 +46,11 @@ def render(report: Report) -> str:
         f"{name} {value}" for name, value in vars(request.filters).items() if value is not None
     )
     known = request.as_known_at.isoformat() if request.as_known_at else "now"
+    specs = registered()
     parts = [
-        _funnel(sections["funnel"]),
-        _targets(sections["targets"]),
-        _kpis(sections["kpis"]),
-        _ranking(sections["ranking"]),
-        _conversion(sections["conversion"]),
-        _need_groups(sections["need_groups"]),
-        _money(sections["money"]),
+        _drawn(spec, sections[name])
+        for name, spec in specs.items()
+        if spec.dashboard and name in sections
     ]
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -64,6 +62,23 @@ def render(report: Report) -> str:
         f"{' · ' + escape(filters) if filters else ''}</div>"
         f"<div class=grid>{''.join(parts)}</div></body></html>"
     )
+
+
+def _drawn(spec: ReportSpec, rows: list[Row]) -> str:
+    """A report's own section where it has one, else a plain table of its columns."""
+    own = SECTIONS.get(spec.name)
+    return own(rows) if own is not None else _plain(spec.name, spec.columns, rows)
+
+
+def _plain(name: str, columns: tuple[str, ...], rows: list[Row]) -> str:
+    table = _table(
+        columns,
+        [
+            [figure(name, str(index), c, row.get(c)) for c in columns]
+            for index, row in enumerate(rows)
+        ],
+    )
+    return _section(name, name.replace("_", " ").capitalize(), table)
 
 
 # ---- pieces ------------------------------------------------------------------------------------
@@ -251,3 +266,16 @@ def _money(rows: list[Row]) -> str:
 
 def _decimal(text: str | None) -> Decimal | None:
     return Decimal(text) if text is not None else None
+
+
+# the reports with a section of their own; any other report the registry puts on the dashboard
+# is drawn as a plain table
+SECTIONS: dict[str, Callable[[list[Row]], str]] = {
+    "funnel": _funnel,
+    "targets": _targets,
+    "kpis": _kpis,
+    "ranking": _ranking,
+    "conversion": _conversion,
+    "need_groups": _need_groups,
+    "money": _money,
+}

@@ -1,7 +1,9 @@
 """Performance reports: pure functions of the report cube, the rule book and a few inputs.
 
 Every report takes a :class:`ReportContext` and returns rows (plain JSON values; percentages
-and money as decimal strings, never floats) with the columns :data:`COLUMNS` names. Counts are
+and money as decimal strings, never floats) with the columns it registers
+(:mod:`services.metrics.reports.registry`); every module of this package is imported here, so
+a new module's reports are registered with no list to edit. Counts are
 of participants: a participant counts once per stage, in the month it first reached it. The
 reporting month is ``context.month``; nothing after it is counted, so last month's pack can be
 produced again this month.
@@ -9,74 +11,45 @@ produced again this month.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 
-from services.metrics.reports.comparison import forecast, money, need_groups, ranking
 from services.metrics.reports.context import MoneyFigures, ReportContext, Row, percent
-from services.metrics.reports.counts import (
-    caseload,
-    cohorts,
-    contact,
-    conversion,
-    funnel,
-    intervals,
-)
-from services.metrics.reports.levels import assess_levels, kpis, targets
+from services.metrics.reports.levels import assess_levels
+from services.metrics.reports.registry import ReportSpec, registered
 
-REPORTS: dict[str, Callable[[ReportContext], list[Row]]] = {
-    "funnel": funnel,
-    "conversion": conversion,
-    "cohorts": cohorts,
-    "targets": targets,
-    "caseload": caseload,
-    "intervals": intervals,
-    "contact": contact,
-    "kpis": kpis,
-    "ranking": ranking,
-    "forecast": forecast,
-    "need_groups": need_groups,
-    "money": money,
-}
+for _module in pkgutil.iter_modules(__path__):  # every module registers its own reports
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "funnel": ("stage", "month", "quarter_to_date", "year_to_date", "contract_to_date"),
-    "conversion": (
-        "from_stage", "to_stage", "from_participants", "to_participants", "rate_percent",
-    ),
-    "cohorts": ("cohort", "stage", "participants", "share_of_cohort_percent"),
-    "targets": (
-        "target_id", "group", "name", "stage", "period", "current", "target", "actual",
-        "percent_of_target", "prior_actual", "against_prior", "average_of_previous_3",
-        "against_average",
-    ),
-    "caseload": ("provider_id", "month", "wte", "stage", "participants", "per_wte"),
-    "intervals": ("from_stage", "to_stage", "bucket", "participants", "share_percent"),
-    "contact": ("days_since_last_contact", "participants", "as_of"),
-    "kpis": (
-        "kpi_id", "name", "period", "due", "met", "pending", "percent", "minimum_level",
-        "lower_level", "level", "escalated", "rag",
-    ),
-    "ranking": (
-        "rank", "provider_id", "score", "score_percent", "from_participants", "to_participants",
-    ),
-    "forecast": (
-        "stage", "to_date", "monthly_run_rate", "months_remaining", "forecast_at_contract_end",
-    ),
-    "need_groups": (
-        "attribute", "value", "stage", "participants", "share_of_first_stage_percent",
-    ),
-    "money": (
-        "provider_id", "currency", "accrued", "paid", "capped", "unpaid", "budget",
-        "accrued_percent_of_budget",
-    ),
-}  # fmt: skip
+SPECS: dict[str, ReportSpec] = registered()
+REPORTS: dict[str, Callable[[ReportContext], list[Row]]] = {n: s.build for n, s in SPECS.items()}
+COLUMNS: dict[str, tuple[str, ...]] = {name: spec.columns for name, spec in SPECS.items()}
+
+DOCS_START = "<!-- reports: generated from the registry by `python -m services.metrics.reports` -->"
+DOCS_END = "<!-- end of reports -->"
+
+
+def docs_index() -> str:
+    """The table of reports in ``docs/metrics.md``, between its markers."""
+    lines = [DOCS_START, "| report | rows | on the dashboard |", "|---|---|---|"]
+    for name, spec in SPECS.items():
+        lines.append(f"| `{name}` | {spec.rows} | {'yes' if spec.dashboard else ''} |")
+    return "\n".join([*lines, DOCS_END])
+
 
 __all__ = [
     "COLUMNS",
+    "DOCS_END",
+    "DOCS_START",
     "REPORTS",
+    "SPECS",
     "MoneyFigures",
     "ReportContext",
+    "ReportSpec",
     "Row",
     "assess_levels",
+    "docs_index",
     "percent",
 ]

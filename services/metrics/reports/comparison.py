@@ -13,6 +13,7 @@ from services.metrics.reports.context import (
     percent,
     stage_months,
 )
+from services.metrics.reports.registry import report
 from shared.money import exact_minor, format_minor
 from shared.periods import (
     add_months,
@@ -23,6 +24,24 @@ from shared.rules.model import RuleBook
 
 
 # ---- comparison, forecast, need groups, money -----------------------------------------
+@report(
+    "ranking",
+    columns=(
+        "rank",
+        "provider_id",
+        "score",
+        "score_percent",
+        "from_participants",
+        "to_participants",
+    ),
+    rows=(
+        "providers ranked on the declared score (`reporting.score`, a conversion between two "
+        "stages; by default first to last), ties sharing a rank"
+    ),
+    position=40,
+    dashboard=True,
+    compares_providers=True,
+)
 def ranking(context: ReportContext) -> list[Row]:
     plan, score = context.plan, context.rulebook.reporting.score
     start, end = (score.start, score.end) if score else (plan.stages[0], plan.stages[-1])
@@ -51,6 +70,21 @@ def ranking(context: ReportContext) -> list[Row]:
     return rows
 
 
+@report(
+    "forecast",
+    columns=(
+        "stage",
+        "to_date",
+        "monthly_run_rate",
+        "months_remaining",
+        "forecast_at_contract_end",
+    ),
+    rows=(
+        "per stage: to date, the monthly run rate (average of the last three months), months to "
+        "the contract end, and the forecast at the end"
+    ),
+    position=95,
+)
 def forecast(context: ReportContext) -> list[Row]:
     end = context.rulebook.contract_end
     remaining = max(0, months_between(context.month, month_of(end))) if end else None
@@ -76,6 +110,16 @@ def forecast(context: ReportContext) -> list[Row]:
     return rows
 
 
+@report(
+    "need_groups",
+    columns=("attribute", "value", "stage", "participants", "share_of_first_stage_percent"),
+    rows=(
+        "per flag value and stage: participants, and their share of the group's first stage, so "
+        "creaming shows"
+    ),
+    position=60,
+    dashboard=True,
+)
 def need_groups(context: ReportContext) -> list[Row]:
     by_flags = stage_months(context, by=("flags",))
     groups: Counter[tuple[str, str, str]] = Counter()
@@ -101,6 +145,25 @@ def need_groups(context: ReportContext) -> list[Row]:
     return rows
 
 
+@report(
+    "money",
+    columns=(
+        "provider_id",
+        "currency",
+        "accrued",
+        "paid",
+        "capped",
+        "unpaid",
+        "budget",
+        "accrued_percent_of_budget",
+    ),
+    rows=(
+        "per provider and in all: accrued (net of reversals), paid, held back by caps, unpaid, "
+        "and accrued as a % of the budget (`reporting.budget`, or the contract cap)"
+    ),
+    position=70,
+    dashboard=True,
+)
 def money(context: ReportContext) -> list[Row]:
     currency = context.rulebook.currency
     budget_minor = _budget_minor(context.rulebook)

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from services.metrics.facts import CONTACT, INTERVAL, INTERVAL_BUCKETS
 from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from services.metrics.reports.registry import report
 from shared.periods import (
     Period,
     label_of,
@@ -19,6 +20,17 @@ CONTACT_LAST_BUCKET = "61+"
 
 
 # ---- counts and conversion ---------------------------------------------------------------------
+@report(
+    "funnel",
+    columns=("stage", "month", "quarter_to_date", "year_to_date", "contract_to_date"),
+    rows=(
+        "per stage: participants who first reached it in the month, the quarter to date, the year "
+        "to date (the contract's quarter and reporting year: `calendar.year_starts`), and the "
+        "contract to date"
+    ),
+    position=10,
+    dashboard=True,
+)
 def funnel(context: ReportContext) -> list[Row]:
     by_stage = stage_months(context)
     year_starts = context.rulebook.year_starts
@@ -45,6 +57,16 @@ def funnel(context: ReportContext) -> list[Row]:
     return rows
 
 
+@report(
+    "conversion",
+    columns=("from_stage", "to_stage", "from_participants", "to_participants", "rate_percent"),
+    rows=(
+        "per pair of consecutive stages, and from the first stage to each later one: participants "
+        "at each end (contract to date) and the rate"
+    ),
+    position=50,
+    dashboard=True,
+)
 def conversion(context: ReportContext) -> list[Row]:
     totals = {stage: sum(months.values()) for stage, months in stage_months(context).items()}
     stages = context.plan.stages
@@ -62,6 +84,12 @@ def conversion(context: ReportContext) -> list[Row]:
     ]
 
 
+@report(
+    "cohorts",
+    columns=("cohort", "stage", "participants", "share_of_cohort_percent"),
+    rows=("per cohort and stage: participants who reached it, and their share of the cohort"),
+    position=55,
+)
 def cohorts(context: ReportContext) -> list[Row]:
     by_cohort = stage_months(context, by=("cohort",))
     names = sorted({cohort for cohort, _ in by_cohort})
@@ -82,6 +110,15 @@ def cohorts(context: ReportContext) -> list[Row]:
 
 
 # ---- staff, time between stages, contact ----------------------------------------------
+@report(
+    "caseload",
+    columns=("provider_id", "month", "wte", "stage", "participants", "per_wte"),
+    rows=(
+        "per provider and stage: participants who reached it in the month, the WTE the provider "
+        "posted for the month, and participants per WTE"
+    ),
+    position=80,
+)
 def caseload(context: ReportContext) -> list[Row]:
     by_provider = stage_months(context, by=("provider_id",))
     providers = sorted({provider for provider, _ in by_provider} | _staffed(context))
@@ -113,6 +150,15 @@ def _staffed(context: ReportContext) -> set[str]:
     }
 
 
+@report(
+    "intervals",
+    columns=("from_stage", "to_stage", "bucket", "participants", "share_percent"),
+    rows=(
+        "per pair of consecutive stages (and each KPI's pair): participants whose wait fell in ≤1 "
+        "week, 1-2, 2-3, 3-4, 4+ weeks, or who have not reached the second stage yet"
+    ),
+    position=85,
+)
 def intervals(context: ReportContext) -> list[Row]:
     found: Counter[tuple[str, str]] = Counter()
     for (pair, bucket), n in context.cube.totals(context.filters, INTERVAL).items():
@@ -134,6 +180,16 @@ def intervals(context: ReportContext) -> list[Row]:
     return rows
 
 
+@report(
+    "contact",
+    columns=("days_since_last_contact", "participants", "as_of"),
+    rows=(
+        "participants by days since their last contact (0-7, 8-14, 15-30, 31-60, 61+), counted to "
+        "the reference day; participants who reached a closed stage (`reporting.closed_stages`, "
+        "by default the last) are left out"
+    ),
+    position=90,
+)
 def contact(context: ReportContext) -> list[Row]:
     found: Counter[str] = Counter()
     for (day, _), n in context.cube.totals(context.filters, CONTACT).items():

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.metrics.facts import KPI
 from services.metrics.reports.context import ReportContext, Row, percent, stage_months
+from services.metrics.reports.registry import report
 from shared.periods import (
     Period,
     label_of,
@@ -19,6 +20,32 @@ RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
 
 
 # ---- targets -----------------------------------------------------------------------------------
+@report(
+    "targets",
+    columns=(
+        "target_id",
+        "group",
+        "name",
+        "stage",
+        "period",
+        "current",
+        "target",
+        "actual",
+        "percent_of_target",
+        "prior_actual",
+        "against_prior",
+        "average_of_previous_3",
+        "against_average",
+    ),
+    rows=(
+        "per target series (and `group`: the site or provider of a series set per site or "
+        "provider) and period up to the month's: target, actual (per period, or summed year or "
+        "contract to date for cumulative series), % of target, the prior period's actual and "
+        "up/down/same, the average of the three previous periods and up/down/same against it"
+    ),
+    position=20,
+    dashboard=True,
+)
 def targets(context: ReportContext) -> list[Row]:
     """Each series' actual against its values, for the whole contract or per site or
     provider (a row per group and period)."""
@@ -130,6 +157,32 @@ def _direction(value: Decimal, baseline: Decimal) -> str:
 
 
 # ---- KPIs and levels ---------------------------------------------------------------------------
+@report(
+    "kpis",
+    columns=(
+        "kpi_id",
+        "name",
+        "period",
+        "due",
+        "met",
+        "pending",
+        "percent",
+        "minimum_level",
+        "lower_level",
+        "level",
+        "escalated",
+        "rag",
+    ),
+    rows=(
+        "per KPI and period: items due (a participant's start event in that period, or each start "
+        "event with `each_start`, and either the end event(s) or the deadline passed), met within "
+        "the deadline (with `count`, the count-th end event), still pending, the %, the level and "
+        "the RAG; a `conversion` KPI counts the pending as due, a `rate` KPI is due for everyone "
+        "in service in the period and met with `rate` end events in it"
+    ),
+    position=30,
+    dashboard=True,
+)
 def kpis(context: ReportContext) -> list[Row]:
     totals = context.cube.totals(context.filters, KPI)
     rows = []

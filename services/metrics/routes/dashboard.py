@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from services.metrics.application import Reporter
 from services.metrics.dashboard import render
-from services.metrics.reports import REPORTS
+from services.metrics.reports import SPECS
 from services.metrics.routes.common import Asked, Reader, reporter
 from services.metrics.routes.reports import visible_rows
 from shared.errors import PROBLEM_RESPONSES
@@ -33,7 +33,7 @@ def get_dashboard(
 ) -> HTMLResponse:
     """Funnel, targets, KPI levels with RAG, provider ranking, conversion, need groups and
     money for one month, as a self-contained page (no scripts, nothing fetched)."""
-    report = reports.report(asked, list(REPORTS))
+    report = reports.report(asked, [name for name, spec in SPECS.items() if spec.dashboard])
     sections = {
         name: visible_rows(name, rows, asked, principal.role)
         for name, rows in report.sections.items()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.metrics.application import Report, Reporter, ReportRequest
-from services.metrics.reports import COLUMNS, REPORTS, Row
+from services.metrics.reports import COLUMNS, REPORTS, SPECS, Row
 from services.metrics.routes.common import Asked, Reader, reporter
 from shared.auth import Role
 from shared.csvout import csv_response, wants_csv
@@ -54,8 +54,8 @@ def scope_of(report: Report) -> dict[str, Any]:
 
 
 def visible_rows(name: str, rows: list[Row], request: ReportRequest, role: Role) -> list[Row]:
-    """The ranking compares every provider; a provider sees its own line of it only."""
-    if name == "ranking" and role is Role.PROVIDER:
+    """A report that compares providers (the ranking) shows a provider its own row only."""
+    if SPECS[name].compares_providers and role is Role.PROVIDER:
         return [row for row in rows if row["provider_id"] == request.filters.provider_id]
     return rows
 
