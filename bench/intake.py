@@ -47,7 +47,8 @@ from bench.common import free_port, peak_rss_mb, percentile, temporary_database,
 from bench.load import LoadResult, run_load
 from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
 from services.metrics.api import MIGRATIONS as METRICS_MIGRATIONS
-from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES
+from services.metrics.following import upstreams as metrics_upstreams
+from services.metrics.projections import CLAIMS_FEED_TYPES
 from services.metrics.rebuild import rebuild as rebuild_metrics
 from shared.auth import Role, TokenSigner
 from shared.eventstore import sqlalchemy_url
@@ -320,14 +321,12 @@ def rebuild_ledger(claims: str, token: str, url: str) -> tuple[int, float]:
 def rebuild_metrics_models(claims: str, ledger: str, token: str, url: str) -> tuple[int, float]:
     engine = create_engine(sqlalchemy_url(url))
     migrate(engine, METRICS_MIGRATIONS, "alembic_version_metrics")
-    sources = (
-        HttpFeedSource(claims, lambda: token, CLAIMS_FEED_TYPES),
-        HttpFeedSource(ledger, lambda: token, LEDGER_FEED_TYPES),
-    )
+    urls = {"claims": claims, "ledger": ledger}
+    sources = {u.name: u.source(urls[u.name], lambda: token) for u in metrics_upstreams()}
     started = time.perf_counter()
-    result = rebuild_metrics(engine, *sources)
+    result = rebuild_metrics(engine, sources)
     elapsed = time.perf_counter() - started
-    for source in sources:
+    for source in sources.values():
         source.close()
     engine.dispose()
     return result.claims_entries, elapsed

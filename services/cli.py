@@ -240,12 +240,12 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _metrics_rebuild(args: argparse.Namespace) -> int:
     from services.metrics.api import MIGRATIONS
-    from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES
+    from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
+    from services.metrics.following import upstreams
     from services.metrics.rebuild import rebuild
     from services.metrics.settings import MetricsSettings
     from shared.auth import ServiceTokens
     from shared.eventstore import sqlalchemy_url
-    from shared.feed.follower import HttpFeedSource
     from shared.sqlviews import create_engine, migrate
 
     common = CommonSettings()
@@ -253,14 +253,17 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
     settings = MetricsSettings()
     engine = create_engine(sqlalchemy_url(settings.store_url(common)))
     tokens = ServiceTokens(TokenSigner.from_settings(common), "metrics-rebuild")
-    claims = HttpFeedSource(args.claims_url or settings.claims_url, tokens, CLAIMS_FEED_TYPES)
-    ledger = HttpFeedSource(args.ledger_url or settings.ledger_url, tokens, LEDGER_FEED_TYPES)
+    urls = {
+        CLAIMS_UPSTREAM: args.claims_url or settings.claims_url,
+        LEDGER_UPSTREAM: args.ledger_url or settings.ledger_url,
+    }
+    sources = {u.name: u.source(urls[u.name], tokens) for u in upstreams()}
     try:
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
-        result = rebuild(engine, claims, ledger)
+        result = rebuild(engine, sources)
     finally:
-        claims.close()
-        ledger.close()
+        for source in sources.values():
+            source.close()
         engine.dispose()
     print(
         f"rebuilt: {result.claims_entries} claims entries, {result.ledger_entries} ledger entries"

@@ -42,31 +42,24 @@ def rebuild_plan(
     tokens = ServiceTokens(TokenSigner.from_settings(common), f"audit-rebuild-{service}")
     if service == "metrics":
         from services.metrics.api import MIGRATIONS
-        from services.metrics.performance import PerformanceProjector
-        from services.metrics.projections import (
-            CLAIMS_FEED_TYPES,
-            LEDGER_FEED_TYPES,
-            claims_handler,
-        )
+        from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
+        from services.metrics.following import upstreams
         from services.metrics.rebuild import READ_MODELS
         from services.metrics.settings import MetricsSettings
 
         settings = MetricsSettings()
-        projector = PerformanceProjector()
+        urls = {
+            CLAIMS_UPSTREAM: claims_url or settings.claims_url,
+            LEDGER_UPSTREAM: ledger_url or settings.ledger_url,
+        }
+        followed = upstreams()
         return RebuildPlan(
             create_engine(sqlalchemy_url(settings.store_url(common))),
             MIGRATIONS,
             "alembic_version_metrics",
             READ_MODELS,
-            {
-                "claims": HttpFeedSource(
-                    claims_url or settings.claims_url, tokens, CLAIMS_FEED_TYPES
-                ),
-                "ledger": HttpFeedSource(
-                    ledger_url or settings.ledger_url, tokens, LEDGER_FEED_TYPES
-                ),
-            },
-            {"claims": claims_handler(projector), "ledger": projector.apply_ledger},
+            {u.name: u.source(urls[u.name], tokens) for u in followed},
+            {u.name: u.handler for u in followed},
         )
     from services.ledger import index
     from services.ledger.api import MIGRATIONS as LEDGER_MIGRATIONS

@@ -18,15 +18,14 @@ from services.metrics.application import (
     Reporter,
     funnel,
 )
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES, claims_handler
+from services.metrics.following import upstreams
 from services.metrics.routes import dashboard, reports, staffing
 from services.metrics.routes.common import Reader
 from services.metrics.settings import MetricsSettings
 from shared.auth import Role, ServiceTokens
 from shared.errors import PROBLEM_RESPONSES
 from shared.eventstore import sqlalchemy_url
-from shared.feed.follower import Follower, HttpFeedSource
+from shared.feed.follower import Follower
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app
@@ -61,21 +60,16 @@ def create_app(
         application = MetricsApplication(store_url, common.store_env())
         engine = create_engine(sqlalchemy_url(store_url), common.pool())
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
-        projector = PerformanceProjector()
         tokens = ServiceTokens(app.state.signer, "metrics")
+        urls = {CLAIMS_UPSTREAM: settings.claims_url, LEDGER_UPSTREAM: settings.ledger_url}
         followers = [
             Follower(
-                "metrics<-claims",
-                HttpFeedSource(settings.claims_url, tokens, CLAIMS_FEED_TYPES),
-                SqlSink(engine, CLAIMS_UPSTREAM, claims_handler(projector)),
-                lease=lease_for(store_url, "metrics<-claims"),
-            ),
-            Follower(
-                "metrics<-ledger",
-                HttpFeedSource(settings.ledger_url, tokens, LEDGER_FEED_TYPES),
-                SqlSink(engine, LEDGER_UPSTREAM, projector.apply_ledger),
-                lease=lease_for(store_url, "metrics<-ledger"),
-            ),
+                upstream.follower_name,
+                upstream.source(urls[upstream.name], tokens),
+                SqlSink(engine, upstream.name, upstream.handler),
+                lease=lease_for(store_url, upstream.follower_name),
+            )
+            for upstream in upstreams()
         ]
         app.state.application, app.state.engine = application, engine
         app.state.reporter = Reporter(engine, application, lambda: dt.datetime.now(dt.UTC))

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from services.metrics import projections, tables
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
-from services.metrics.performance import PerformanceProjector
+from services.metrics.following import upstreams
 from shared.feed.follower import HttpFeedSource
 from shared.feed.replay import replay
 from shared.progress import Progress
@@ -54,17 +54,17 @@ def reset(engine: Engine) -> None:
         )
 
 
-def rebuild(engine: Engine, claims: HttpFeedSource, ledger: HttpFeedSource) -> RebuildResult:
+def rebuild(engine: Engine, sources: dict[str, HttpFeedSource]) -> RebuildResult:
+    """``sources``: a reader of each upstream's feed (see :func:`upstreams`), by name."""
     reset(engine)
-    projector = PerformanceProjector()
-    claims_count = replay(
-        engine,
-        claims,
-        CLAIMS_UPSTREAM,
-        projections.claims_handler(projector),
-        Progress("claims feed"),
-    )
-    ledger_count = replay(
-        engine, ledger, LEDGER_UPSTREAM, projector.apply_ledger, Progress("ledger feed")
-    )
-    return RebuildResult(claims_count, ledger_count)
+    applied = {
+        upstream.name: replay(
+            engine,
+            sources[upstream.name],
+            upstream.name,
+            upstream.handler,
+            Progress(f"{upstream.name} feed"),
+        )
+        for upstream in upstreams()
+    }
+    return RebuildResult(applied[CLAIMS_UPSTREAM], applied[LEDGER_UPSTREAM])
