@@ -48,6 +48,7 @@ class ClaimsApplication(OutcomesApplication):
         store_env: dict[str, str] | None = None,
     ) -> None:
         super().__init__(database_url, store_env)
+        self.clock = clock
         self.vault = vault
         self.contracts = Contracts(self, clock)
         self.reader = Reader(self, self.contracts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -232,6 +233,53 @@ def sampling_rows(engine: Engine, contract_id: str, period: str) -> list[dict[st
     )
     with engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
+
+
+DECIDED = frozenset({"verified", "rejected", "disputed", "rejected_final"})
+REJECTED = frozenset({"rejected", "rejected_final"})
+
+
+@dataclass(frozen=True)
+class SampleLine:
+    """One provider's manual-review sample of a month, and what its rejection rate implies."""
+
+    provider_id: str
+    submitted: int
+    sampled: int
+    sampled_decided: int
+    sampled_rejected: int
+    rejection_rate: str  # rejected amount over decided amount in the sample, to 4 places
+    population_amount_minor: int
+    extrapolated_rejected_amount_minor: int
+
+
+def sampling_lines(engine: Engine, contract_id: str, period: str) -> list[SampleLine]:
+    rows = sampling_rows(engine, contract_id, period)
+    providers = sorted({row["provider_id"] for row in rows})
+    return [_sample_line(p, [r for r in rows if r["provider_id"] == p]) for p in providers]
+
+
+def _sample_line(provider_id: str, rows: list[dict[str, Any]]) -> SampleLine:
+    sample = [r for r in rows if r["sampled"]]
+    decided = [r for r in sample if r["status"] in DECIDED]
+    rejected = [r for r in decided if r["status"] in REJECTED]
+    decided_minor = sum(r["amount_minor"] for r in decided)
+    rate = (
+        Decimal(sum(r["amount_minor"] for r in rejected)) / decided_minor
+        if decided_minor
+        else Decimal(0)
+    )
+    population = sum(r["amount_minor"] for r in rows)
+    return SampleLine(
+        provider_id=provider_id,
+        submitted=len(rows),
+        sampled=len(sample),
+        sampled_decided=len(decided),
+        sampled_rejected=len(rejected),
+        rejection_rate=str(rate.quantize(Decimal("0.0001"))),
+        population_amount_minor=population,
+        extrapolated_rejected_amount_minor=int((rate * population).to_integral_value()),
+    )
 
 
 def contract_ids(engine: sa.Engine) -> list[str]:

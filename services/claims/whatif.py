@@ -52,6 +52,15 @@ class WhatIf:
     examples: list[dict[str, Any]] = field(default_factory=list)
     elapsed_ms: int = 0
 
+    @property
+    def differing_claims(self) -> int:
+        return sum(t.differing_claims for t in self.by_provider_outcome.values())
+
+    @property
+    def difference_minor(self) -> int:
+        """What the draft would pay, less what the live claims pay (negative: less)."""
+        return sum(t.what_if_minor - t.actual_minor for t in self.by_provider_outcome.values())
+
 
 def what_if(
     read_feed: Callable[[int, int, Collection[str]], Sequence[Any]],

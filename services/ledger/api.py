@@ -15,7 +15,7 @@ from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerAppl
 from services.ledger.booking import RemittanceLine
 from services.ledger.domain import Book
 from services.ledger.errors import PayableNotFound
-from services.ledger.reports import balances, payables, reconciliation, statement
+from services.ledger.reports import balances, claim_booking, payables, reconciliation, statement
 from services.ledger.schemas import (
     PERIOD_PATTERN,
     BalancesOut,
@@ -226,14 +226,7 @@ def _claim_and_period_routes(app: FastAPI) -> None:
             raise PayableNotFound(claim_id)
         if principal.role is Role.PROVIDER and line["provider_id"] != principal.provider_id:
             raise Forbidden("a provider may read only its own claims")
-        capped = "none" if not line["capped"] else ("fully" if not line["accrued"] else "partly")
-        return LedgerClaimOut(
-            claim_id=claim_id, provider_id=line["provider_id"], outcome_id=line["outcome_id"],
-            amount_minor=line["amount"], accrued_minor=line["accrued"], capped_minor=line["capped"],
-            cap_id=line["cap_id"], capped=capped, paid_minor=line["paid"],
-            netted_minor=line["netted"], reversed=bool(line["reversed"]),
-            outstanding_minor=book.outstanding(claim_id),
-        )  # fmt: skip
+        return LedgerClaimOut.model_validate(claim_booking(book, claim_id))
 
     @app.post(
         "/v1/contracts/{contract_id}/periods/{period}/close",

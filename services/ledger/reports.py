@@ -16,6 +16,21 @@ from shared.feed.catalogue import (
 )
 
 
+def claim_booking(book: Book, claim_id: str) -> dict[str, Any]:
+    """How the book booked one claim: accrued, capped (none, partly or fully; by which cap),
+    paid, netted, reversed and still outstanding."""
+    line = book.lines[claim_id]
+    capped = "none" if not line["capped"] else ("fully" if not line["accrued"] else "partly")
+    return {
+        "claim_id": claim_id, "provider_id": line["provider_id"],
+        "outcome_id": line["outcome_id"], "amount_minor": line["amount"],
+        "accrued_minor": line["accrued"], "capped_minor": line["capped"],
+        "cap_id": line["cap_id"], "capped": capped, "paid_minor": line["paid"],
+        "netted_minor": line["netted"], "reversed": bool(line["reversed"]),
+        "outstanding_minor": book.outstanding(claim_id),
+    }  # fmt: skip
+
+
 def providers_of(book: Book) -> list[str]:
     found = {line["provider_id"] for line in book.lines.values()}
     found |= {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from dataclasses import asdict
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim, Evidence
 from services.claims.errors import ClaimNotFound
-from services.claims.projections import ClaimFilter, list_claims, overdue_claims, sampling_rows
+from services.claims.projections import ClaimFilter, list_claims, overdue_claims, sampling_lines
 from services.claims.schemas import (
     ClaimListOut,
     ClaimOut,
@@ -190,7 +190,7 @@ def get_overdue(
 ) -> list[OverdueOut]:
     """Claims waiting past the contract's decision deadline, and disputes past theirs."""
     claim_filter = _scoped_filter(principal, contract_id=contract_id)
-    now = dt.datetime.now(dt.UTC)
+    now = _app(request).clock()
     rows = overdue_claims(request.app.state.engine, claim_filter, now, limit)
     return [
         OverdueOut(**{k: v for k, v in row.items() if k in OverdueOut.model_fields}) for row in rows
@@ -300,38 +300,10 @@ def get_sampling(
     book = _app(request).contracts.latest_rulebook(contract_id)
     if book.verification.mode != "sampled":
         raise InvalidInput(f"contract {contract_id} does not verify by sample")
-    rows = sampling_rows(request.app.state.engine, contract_id, period)
-    providers = sorted({row["provider_id"] for row in rows})
+    lines = sampling_lines(request.app.state.engine, contract_id, period)
     return SamplingOut(
         contract_id=contract_id,
         period=period,
         sample_percent=book.verification.sample_percent,
-        providers=[
-            _sampling_line(p, [r for r in rows if r["provider_id"] == p]) for p in providers
-        ],
-    )
-
-
-def _sampling_line(provider_id: str, rows: list[dict[str, Any]]) -> SamplingProviderOut:
-    sample = [r for r in rows if r["sampled"]]
-    decided = [
-        r for r in sample if r["status"] in ("verified", "rejected", "disputed", "rejected_final")
-    ]
-    rejected = [r for r in decided if r["status"] in ("rejected", "rejected_final")]
-    decided_minor = sum(r["amount_minor"] for r in decided)
-    rate = (
-        Decimal(sum(r["amount_minor"] for r in rejected)) / decided_minor
-        if decided_minor
-        else Decimal(0)
-    )
-    population = sum(r["amount_minor"] for r in rows)
-    return SamplingProviderOut(
-        provider_id=provider_id,
-        submitted=len(rows),
-        sampled=len(sample),
-        sampled_decided=len(decided),
-        sampled_rejected=len(rejected),
-        rejection_rate=str(rate.quantize(Decimal("0.0001"))),
-        population_amount_minor=population,
-        extrapolated_rejected_amount_minor=int((rate * population).to_integral_value()),
+        providers=[SamplingProviderOut(**asdict(line)) for line in lines],
     )
