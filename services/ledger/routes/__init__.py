@@ -1,0 +1,1 @@
+"""The ledger's routes, one module per resource."""

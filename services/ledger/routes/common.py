@@ -1,0 +1,43 @@
+"""What the ledger's routes share: the application, a book the caller may read, and the
+lines of it a provider may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+
+from services.ledger.application import LedgerApplication
+from services.ledger.domain import Book
+from services.ledger.schemas import PERIOD_PATTERN
+from shared.auth import Principal, Role, check_contract_scope, require
+from shared.errors import PROBLEM_RESPONSES, Forbidden
+
+BOOK_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}}
+Reader = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER))
+]
+Period = Annotated[str, Path(pattern=PERIOD_PATTERN)]
+
+
+def ledger(request: Request) -> LedgerApplication:
+    application: LedgerApplication = request.app.state.application
+    return application
+
+
+def readable_book(
+    request: Request, principal: Principal, contract_id: str, as_of: dt.datetime | None = None
+) -> Book:
+    check_contract_scope(principal, contract_id)
+    application = ledger(request)
+    current = application.book(contract_id)
+    if principal.role is Role.PROVIDER and principal.provider_id not in current.providers:
+        raise Forbidden(f"provider {principal.provider_id} is not part of contract {contract_id}")
+    return application.book_as_of(contract_id, as_of) if as_of else current
+
+
+def own_lines(principal: Principal, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if principal.role is Role.PROVIDER:
+        return [line for line in lines if line["provider_id"] == principal.provider_id]
+    return lines
