@@ -24,8 +24,8 @@ from services.ledger.application import ClaimsFeedSink
 from services.ledger.settings import LedgerSettings
 from services.metrics.access import ACCESS as METRICS_ACCESS
 from services.metrics.api import create_app as metrics_app
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import claims_handler
+from services.metrics.readmodels.funnel import claims_handler
+from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.settings import MetricsSettings
 from shared.access import CALLERS
 from shared.auth import Role, TokenSigner

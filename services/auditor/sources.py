@@ -61,8 +61,8 @@ def rebuild_plan(
             {u.name: u.source(urls[u.name], tokens) for u in followed},
             {u.name: u.handler for u in followed},
         )
-    from services.ledger import index
     from services.ledger.api import MIGRATIONS as LEDGER_MIGRATIONS
+    from services.ledger.readmodels import transactions as index
     from services.ledger.settings import LedgerSettings
 
     ledger_settings = LedgerSettings()

@@ -13,7 +13,7 @@ from services.claims.application import ClaimsApplication
 from services.claims.closer import PopulationCloser
 from services.claims.committer import IntakeCommitter
 from services.claims.personal import PersonalDataVault
-from services.claims.projections import INDEXED_TYPES, apply_entry, contract_ids
+from services.claims.readmodels.claim_index import INDEXED_TYPES, apply_entry, contract_ids
 from services.claims.routes import audit, claims, contracts, evaluations, intake, populations
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role

@@ -10,8 +10,8 @@ from pathlib import Path as PathLib
 
 from fastapi import FastAPI
 
-from services.ledger import index
 from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
+from services.ledger.readmodels import transactions as index
 from services.ledger.routes import audit, books, payments
 from services.ledger.settings import LedgerSettings
 from shared.auth import ServiceTokens

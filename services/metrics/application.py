@@ -17,13 +17,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services.metrics.cube import CubeReader, Filters, MemoryCube, SqlCube, counts_known_at
 from services.metrics.domain import CATALOGUE, Staffing, fold_staffing, staffing_id
 from services.metrics.errors import ContractNotTracked
-from services.metrics.performance import PlanCache, latest_rulebook
-from services.metrics.projections import contracts, funnel_counts
+from services.metrics.readmodels.cube import (
+    CubeReader,
+    Filters,
+    MemoryCube,
+    SqlCube,
+    counts_known_at,
+)
+from services.metrics.readmodels.funnel import contracts, funnel_counts
+from services.metrics.readmodels.performance import PlanCache, latest_rulebook
+from services.metrics.readmodels.tables import money
 from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
-from services.metrics.tables import money
 from shared.eventstore import OutcomesApplication, retrying
 from shared.periods import month_of
 

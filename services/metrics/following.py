@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES, claims_handler
+from services.metrics.readmodels.funnel import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES, claims_handler
+from services.metrics.readmodels.performance import PerformanceProjector
 from shared.feed.follower import HttpFeedSource
 from shared.sqlviews import Handler
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.metrics import projections, tables
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
 from services.metrics.following import upstreams
+from services.metrics.readmodels import funnel, tables
 from shared.feed.follower import HttpFeedSource
 from shared.feed.replay import replay
 from shared.progress import Progress
@@ -29,10 +29,10 @@ READ_MODELS = (
     tables.rulebooks,
     tables.money,
     tables.books,
-    projections.funnel_counts,
-    projections.participant_stages,
-    projections.participants,
-    projections.contracts,
+    funnel.funnel_counts,
+    funnel.participant_stages,
+    funnel.participants,
+    funnel.contracts,
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.claims.application import ClaimsApplication
-from services.claims.projections import ClaimFilter, apply_entry, overdue_claims
+from services.claims.readmodels.claim_index import ClaimFilter, apply_entry, overdue_claims
 from shared.sqlviews import SqlSink
 from tests.claims.helpers import NOW, PROVIDER, claims_app, ips_rulebook, story_events
 from tests.stores import migrated_engine

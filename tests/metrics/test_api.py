@@ -14,8 +14,8 @@ import pytest
 from services.claims.api import create_app as claims_app
 from services.claims.settings import ClaimsSettings
 from services.metrics.api import create_app as metrics_app
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import claims_handler
+from services.metrics.readmodels.funnel import claims_handler
+from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.settings import MetricsSettings
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.settings import CommonSettings

@@ -19,7 +19,6 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.metrics.cube import counts_known_at
 from services.metrics.facts import (
     CubeKey,
     LiveEvent,
@@ -27,10 +26,11 @@ from services.metrics.facts import (
     participant_facts,
     plan_for,
 )
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import claims_handler
+from services.metrics.readmodels.cube import counts_known_at
+from services.metrics.readmodels.funnel import claims_handler
+from services.metrics.readmodels.performance import PerformanceProjector
+from services.metrics.readmodels.tables import cube, rulebooks
 from services.metrics.rebuild import READ_MODELS, reset
-from services.metrics.tables import cube, rulebooks
 from shared.feed.envelope import FeedEntry
 from shared.rules.model import parse_rulebook
 from shared.sqlviews import SqlSink, create_engine, migrate

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from services.claims.application import ClaimsApplication
 from services.metrics.application import funnel
 from services.metrics.errors import ContractNotTracked
-from services.metrics.projections import apply_claims_entry
+from services.metrics.readmodels.funnel import apply_claims_entry
 from shared.sqlviews import ConcurrentFollowerError, SqlSink
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
 from tests.stores import migrated_engine

@@ -11,7 +11,7 @@ import pytest
 
 from services.metrics import dashboard
 from services.metrics.application import Report, ReportRequest
-from services.metrics.cube import Filters
+from services.metrics.readmodels.cube import Filters
 from services.metrics.reports import COLUMNS, DOCS_END, DOCS_START, REPORTS, SPECS, docs_index
 from services.metrics.reports.context import ReportContext, Row
 from services.metrics.reports.registry import _REGISTRY, registered, report

@@ -30,9 +30,9 @@ import yaml
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.metrics.application import MetricsApplication, Reporter, ReportRequest
-from services.metrics.cube import Filters
-from services.metrics.performance import PerformanceProjector
-from services.metrics.projections import claims_handler
+from services.metrics.readmodels.cube import Filters
+from services.metrics.readmodels.funnel import claims_handler
+from services.metrics.readmodels.performance import PerformanceProjector
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.rules.model import RuleBookInvalid, parse_rulebook

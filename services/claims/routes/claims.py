@@ -12,7 +12,12 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim, Evidence
 from services.claims.errors import ClaimNotFound
-from services.claims.projections import ClaimFilter, list_claims, overdue_claims, sampling_lines
+from services.claims.readmodels.claim_index import (
+    ClaimFilter,
+    list_claims,
+    overdue_claims,
+    sampling_lines,
+)
 from services.claims.schemas import (
     ClaimListOut,
     ClaimOut,

@@ -1,9 +1,9 @@
 """Audit routes of the ledger: explain a transaction, and an account's history.
 
-Both read the transaction index (its queries are in :mod:`services.ledger.index`). A
-transaction's explanation leads on to its claim on the claims service
-(``/v1/explain/claims/{claim_id}``), where the participant events and the rule-book
-computation are.
+Both read the transaction index (its queries are in
+:mod:`services.ledger.readmodels.transactions`). A transaction's explanation leads on to its
+claim on the claims service (``/v1/explain/claims/{claim_id}``), where the participant events
+and the rule-book computation are.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from services.ledger.index import account_page, explain_transaction
+from services.ledger.readmodels.transactions import account_page, explain_transaction
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Forbidden
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION

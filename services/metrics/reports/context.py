@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
 
-from services.metrics.cube import CubeReader, Filters
 from services.metrics.facts import STAGE, ReportingPlan
+from services.metrics.readmodels.cube import CubeReader, Filters
 from shared.rules.model import RuleBook
 
 Row = dict[str, Any]

@@ -12,7 +12,7 @@ from services.metrics.application import (
     ReportRequest,
     contract_providers,
 )
-from services.metrics.cube import Filters
+from services.metrics.readmodels.cube import Filters
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import Forbidden
 from shared.moments import KnownAt

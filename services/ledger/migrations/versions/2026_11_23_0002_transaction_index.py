@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 
 from alembic import op
 
-from services.ledger import index
+from services.ledger.readmodels import transactions as index
 from shared.sqlviews import feed_positions, metadata_positions
 
 revision = "2026_11_23_0002"

@@ -8,7 +8,7 @@ Create Date: 2026-11-23
 
 from alembic import op
 
-from services.metrics import tables
+from services.metrics.readmodels import tables
 
 revision = "2026_11_23_0004"
 down_revision = "2026_11_23_0003"

@@ -23,7 +23,7 @@ from services.metrics.facts import (
     contributions,
     participant_facts,
 )
-from services.metrics.tables import cube, events, participants
+from services.metrics.readmodels.tables import cube, events, participants
 
 Totals = dict[tuple[str, ...], int]
 DIMENSIONS = ("provider_id", "site", "cohort", "flags")

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from services.metrics.performance import CHUNK, PerformanceProjector
+from services.metrics.readmodels.performance import CHUNK, PerformanceProjector
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.periods import month_of

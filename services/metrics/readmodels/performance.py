@@ -26,7 +26,7 @@ from services.metrics.facts import (
     participant_facts,
     plan_for,
 )
-from services.metrics.tables import (
+from services.metrics.readmodels.tables import (
     books,
     cube,
     events,

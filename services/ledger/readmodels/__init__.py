@@ -1,0 +1,1 @@
+"""The ledger's read models: SQL tables built from its own feed (the transaction index)."""

@@ -1,0 +1,2 @@
+"""Metrics' read models: SQL tables built from the claims and ledger feeds (participant events,
+the report cube, money, and the funnel tables), and the cube's reader."""
