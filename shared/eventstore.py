@@ -39,7 +39,7 @@ from tenacity import (
 )
 
 from shared.errors import Busy
-from shared.feed.envelope import EventCatalogue, FeedEntry, event_data
+from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, event_data
 from shared.pgstore import budget_s
 from shared.settings import (
     DB_MAX_OVERFLOW,
@@ -70,9 +70,6 @@ class LeanEntry(NamedTuple):
     stream_id: str
     data: dict[str, Any]
     recorded_at: dt.datetime
-
-
-LEAN_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
 class WriteContention(Busy):
@@ -285,7 +282,7 @@ class OutcomesApplication(Application[UUID]):
         found = []
         for notification in notifications:
             domain_event: Any = self.mapper.to_domain_event(notification)
-            data = {k: v for k, v in vars(domain_event).items() if k not in LEAN_ENVELOPE}
+            data = {k: v for k, v in vars(domain_event).items() if k not in STORE_ENVELOPE}
             name = self._public_name(notification.topic)
             found.append(
                 LeanEntry(

@@ -81,7 +81,8 @@ class EventCatalogue:
         return list(self._by_class)
 
 
-_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+# what a domain event carries besides its payload: the envelope's own fields, never in ``data``
+STORE_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
 def to_plain(value: Any) -> Any:
@@ -108,5 +109,5 @@ def event_data(domain_event: Any) -> dict[str, Any]:
     return {
         key: to_plain(value)
         for key, value in vars(domain_event).items()
-        if key not in _ENVELOPE_FIELDS
+        if key not in STORE_ENVELOPE
     }

@@ -14,11 +14,11 @@ from services.ledger.domain import CATALOGUE as LEDGER
 from services.metrics.domain import CATALOGUE as METRICS
 from shared.feed.catalogue import BY_TYPE, FEEDS, Payload
 from shared.feed.docs import markdown, shape
-from shared.feed.envelope import EventCatalogue
+from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "feed"
-ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+ENVELOPE = STORE_ENVELOPE
 PRODUCERS = {"claims": CLAIMS, "ledger": LEDGER, "metrics": METRICS}
 
 
