@@ -1,4 +1,5 @@
-"""Metrics HTTP API: the participant funnel of a contract."""
+"""The metrics service's app factory: it wires the store, the followers and the routes
+(``services/metrics/routes/``: funnel, reports, staffing, dashboard)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,19 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel
+from fastapi import FastAPI
 
 from services.metrics.application import (
     CLAIMS_UPSTREAM,
     LEDGER_UPSTREAM,
     MetricsApplication,
     Reporter,
-    funnel,
 )
 from services.metrics.following import upstreams
-from services.metrics.routes import dashboard, reports, staffing
-from services.metrics.routes.common import Reader
+from services.metrics.routes import dashboard, funnel, reports, staffing
 from services.metrics.settings import MetricsSettings
-from shared.auth import Role, ServiceTokens
-from shared.errors import PROBLEM_RESPONSES
+from shared.auth import ServiceTokens
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower
 from shared.feed.lease import lease_for
@@ -33,19 +29,6 @@ from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class StageCountOut(BaseModel):
-    participants: int
-    events: int
-
-
-class FunnelOut(BaseModel):
-    contract_id: str
-    stages: list[str]
-    overall: dict[str, StageCountOut]
-    by_provider: dict[str, dict[str, StageCountOut]]
-    by_month: dict[str, dict[str, StageCountOut]]
 
 
 def create_app(
@@ -93,31 +76,8 @@ def create_app(
     )
     app.include_router(feed_router(lambda request: request.app.state.application))
     app.include_router(digest_router(lambda request: request.app.state.application))
-    app.include_router(funnel_router())
+    app.include_router(funnel.router)
     app.include_router(reports.router)
     app.include_router(staffing.router)
     app.include_router(dashboard.router)
     return app
-
-
-def funnel_router() -> APIRouter:
-    router = APIRouter(tags=["reports"])
-
-    @router.get(
-        "/v1/contracts/{contract_id}/funnel",
-        response_model=FunnelOut,
-        responses={**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}},
-    )
-    def get_funnel(
-        request: Request,
-        contract_id: str,
-        principal: Reader,
-        provider_id: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> FunnelOut:
-        """Participants and events per stage, overall, per provider and per month."""
-        if principal.role is Role.PROVIDER:
-            provider_id = principal.provider_id
-        report = funnel(request.app.state.engine, contract_id, provider_id)
-        return FunnelOut.model_validate(report, from_attributes=True)
-
-    return router

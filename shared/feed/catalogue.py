@@ -210,7 +210,9 @@ class EventRecorded(Payload):
     occurred_on: str = Field(description="ISO date the event happened")
     attributes: dict[str, Any] = Field(description="as the rule book declares; never personal")
     body_sha256: str = Field(description="SHA-256 of the event as posted")
-    actor: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
     personal_sealed: str | None = Field(
         default=None,
         description="the personal attributes sealed with the participant's own key (`pd1.`…), "
@@ -230,8 +232,10 @@ class EventCorrected(Payload):
     occurred_on: str
     attributes: dict[str, Any] = Field(description="the new body; never personal")
     body_sha256: str
-    actor: str
-    reason: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
+    reason: str = Field(description="why, in the corrector's words")
     personal_sealed: str | None = Field(default=None, description="as in `event_recorded`")
 
 
@@ -243,8 +247,10 @@ class EventRetracted(Payload):
     STREAM = "participant"
 
     event_id: str
-    actor: str
-    reason: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
+    reason: str = Field(description="why, in the corrector's words")
 
 
 class PersonalDataErased(Payload):
@@ -254,7 +260,9 @@ class PersonalDataErased(Payload):
     SCHEMA_VERSION = 1
     STREAM = "participant"
 
-    actor: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
     sealed_events: int = Field(description="how many of its events held sealed values")
 
 
@@ -276,11 +284,11 @@ class ClaimDerived(Payload):
     amount_minor: int = Field(description="the price in minor units of `currency`")
     currency: str
     contract_version: int = Field(description="the rule-book version that priced it")
-    trigger_event_id: str
-    source_event_ids: list[str]
-    tier: str | None
+    trigger_event_id: str = Field(description="the event that completed the outcome")
+    source_event_ids: list[str] = Field(description="every event the claim rests on")
+    tier: str | None = Field(description="the price tier that applied, or null")
     trace: dict[str, Any] = Field(description="each condition the engine checked, and why")
-    evidence_required: list[str]
+    evidence_required: list[str] = Field(description="evidence types still to attach")
     status: str = Field(description="`awaiting_evidence`, or as the rule book's policy sets")
     generation: int = Field(description="0, or how many times an identical claim came before")
 
@@ -306,11 +314,13 @@ class ClaimTransition(Payload):
 
     STREAM = "claim"
 
-    actor: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
     status: str = Field(description="the claim's new status")
     at: str = Field(description="when, UTC ISO")
-    note: str
-    booking: Booking
+    note: str = Field(description="the decider's note (may be empty)")
+    booking: Booking = Field(description="what a ledger needs to act on the claim")
 
 
 class ClaimSubmitted(ClaimTransition):
@@ -319,8 +329,8 @@ class ClaimSubmitted(ClaimTransition):
     TYPE = "claim.submitted"
     SCHEMA_VERSION = 1
 
-    sampled: bool
-    sample_period: str
+    sampled: bool = Field(description="drawn into the manual-review sample")
+    sample_period: str = Field(description="the month whose sample it belongs to")
 
 
 class ClaimVerified(ClaimTransition):
@@ -336,7 +346,7 @@ class ClaimRejected(ClaimTransition):
     TYPE = "claim.rejected"
     SCHEMA_VERSION = 1
 
-    reason_code: str
+    reason_code: str = Field(description="one of the rule book's reason codes")
 
 
 class ClaimDisputed(ClaimTransition):
@@ -367,11 +377,13 @@ class EvidenceAttached(Payload):
     SCHEMA_VERSION = 1
     STREAM = "claim"
 
-    actor: str
-    evidence_type: str
-    sha256: str
-    uri: str | None
-    issued_on: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
+    evidence_type: str = Field(description="an evidence type the outcome requires")
+    sha256: str = Field(description="SHA-256 of the document, which stays with the provider")
+    uri: str | None = Field(description="where the provider keeps it, or null")
+    issued_on: str = Field(description="ISO date the document was issued")
 
 
 # ---- ledger --------------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ class BookOpened(Payload):
     contract_id: str
     currency: str
     caps: list[dict[str, Any]] = Field(description="the rule book's caps as the book applies them")
-    providers: list[str]
+    providers: list[str] = Field(description="the rule book's provider ids")
 
 
 class TermsChanged(Payload):
@@ -395,8 +407,8 @@ class TermsChanged(Payload):
     SCHEMA_VERSION = 1
     STREAM = "book"
 
-    caps: list[dict[str, Any]]
-    providers: list[str]
+    caps: list[dict[str, Any]] = Field(description="the amended rule book's caps")
+    providers: list[str] = Field(description="the amended rule book's provider ids")
 
 
 class Entry(Part):
@@ -434,8 +446,10 @@ class PeriodClosed(Payload):
     SCHEMA_VERSION = 1
     STREAM = "book"
 
-    period: str
-    actor: str
+    period: str = Field(description="the month closed (`2026-03`)")
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
 
 
 # ---- metrics -------------------------------------------------------------------------------------
@@ -457,9 +471,11 @@ class StaffingReported(Payload):
     SCHEMA_VERSION = 1
     STREAM = "staffing"
 
-    month: str
+    month: str = Field(description="`2026-03`")
     wte: str = Field(description="decimal text")
-    actor: str
+    actor: str = Field(
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+    )
 
 
 # ---- the catalogue, by feed ----------------------------------------------------------------------
