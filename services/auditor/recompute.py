@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from shared.feed import catalogue as feed
+from shared.feed import accounts as chart
 from shared.feed.models import ClaimsFeedModel, FeedClaim, LedgerFeedModel
 from shared.rules.conditions import RecordedEvent
 from shared.rules.engine import RuleBookVersion, derive
@@ -127,8 +127,8 @@ def check_ledger(claims: ClaimsFeedModel, ledger: LedgerFeedModel) -> list[Diffe
             booked = sum(
                 leg.amount_minor
                 for leg in accruals[0].entries
-                if leg.account == feed.OUTCOME_PAYMENTS
-                or leg.account.startswith(feed.CAPPED_PREFIX)
+                if leg.account == chart.OUTCOME_PAYMENTS
+                or leg.account.startswith(chart.CAPPED_PREFIX)
             )
             amount = claims.claims[claim_id].amount_minor
             if booked != amount:
@@ -143,14 +143,14 @@ def check_ledger(claims: ClaimsFeedModel, ledger: LedgerFeedModel) -> list[Diffe
 def balances_from_feed(ledger: LedgerFeedModel, contract_id: str) -> dict[str, Any]:
     """The figures ``GET /v1/contracts/{id}/balances`` must show, from the postings alone."""
     accounts = ledger.balances.get(contract_id, Counter())
-    owed = (feed.PAYABLE_PREFIX, feed.RECOVERABLE_PREFIX)
+    owed = (chart.PAYABLE_PREFIX, chart.RECOVERABLE_PREFIX)
     providers = sorted({a.split(":", 1)[1] for a in accounts if a.startswith(owed)})
     return {
-        "outcome_payments_minor": accounts[feed.OUTCOME_PAYMENTS],
-        "paid_minor": -accounts[feed.PAID],
-        "capped_minor": sum(v for k, v in accounts.items() if k.startswith(feed.CAPPED_PREFIX)),
+        "outcome_payments_minor": accounts[chart.OUTCOME_PAYMENTS],
+        "paid_minor": -accounts[chart.PAID],
+        "capped_minor": sum(v for k, v in accounts.items() if k.startswith(chart.CAPPED_PREFIX)),
         "providers": {
-            p: (-accounts[feed.payable_account(p)], accounts[feed.recoverable_account(p)])
+            p: (-accounts[chart.payable_account(p)], accounts[chart.recoverable_account(p)])
             for p in providers
         },
     }

@@ -58,7 +58,7 @@ class PopulationClosing:
             raise
 
     def _close(self, contract_id: str, actor: str, limit: int) -> ClosingResult:
-        versions = self._contracts.versions_of(contract_id)
+        versions = self._contracts.versions_for(contract_id)
         now = self._clock()
         index = self._store.load(population_index_id(contract_id), PopulationIndex)
         batch = Batch()

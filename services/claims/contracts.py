@@ -96,17 +96,18 @@ class Contracts:
 
     def versions(self, contract: Contract) -> list[RuleBookVersion]:
         """Every version of the contract's rule book, each validated once."""
-        versions = []
-        for number in range(1, contract.current_version + 1):
-            key = (contract.contract_id, number)
-            if key not in self._rulebooks:
-                if len(self._rulebooks) >= MAX_KEPT_RULEBOOKS:
-                    self._rulebooks.pop(next(iter(self._rulebooks)), None)
-                self._rulebooks[key] = versions_of(contract)[number - 1]
-            versions.append(self._rulebooks[key])
-        return versions
+        keys = [(contract.contract_id, n) for n in range(1, contract.current_version + 1)]
+        kept = [self._rulebooks.get(key) for key in keys]
+        if all(version is not None for version in kept):
+            return [version for version in kept if version is not None]
+        validated = versions_of(contract)  # every version at once, not once per missing one
+        for key, version in zip(keys, validated, strict=True):
+            if key not in self._rulebooks and len(self._rulebooks) >= MAX_KEPT_RULEBOOKS:
+                self._rulebooks.pop(next(iter(self._rulebooks)), None)
+            self._rulebooks[key] = version
+        return validated
 
-    def versions_of(self, contract_id: str) -> list[RuleBookVersion]:
+    def versions_for(self, contract_id: str) -> list[RuleBookVersion]:
         return self.versions(self.get(contract_id))
 
     def latest_rulebook(self, contract_id: str, checked_within_s: float = 0.0) -> RuleBook:

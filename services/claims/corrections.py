@@ -71,7 +71,7 @@ class Corrections:
         reason: str,
     ) -> CorrectionResult:
         actor, recorded_by = caller
-        versions = self._needs.contracts.versions_of(contract_id)
+        versions = self._needs.contracts.versions_for(contract_id)
         if provider_id not in versions[-1].rulebook.provider_ids():
             raise ProviderNotInContract(provider_id, contract_id)
         receipt = self._needs.store.load(

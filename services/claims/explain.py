@@ -11,7 +11,7 @@ from uuid import UUID
 
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim
-from services.claims.domain import Participant, participant_stream_id, versions_of
+from services.claims.domain import Participant, participant_stream_id
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.rules.engine import version_in_effect
@@ -35,7 +35,7 @@ def history_rows(entries: list[FeedEntry], versions: dict[int, int]) -> list[dic
 
 def participant_history(app: ClaimsApplication, participant: Participant) -> list[dict[str, Any]]:
     """Each event, with the rule-book version in force on the day it says it happened."""
-    versions = versions_of(app.contracts.get(participant.contract_id))
+    versions = app.contracts.versions_for(participant.contract_id)
     entries = app.stream_history(participant.id)
     in_force = {}
     for entry in entries:

@@ -101,7 +101,7 @@ class Intake:
         for request in requests:
             key = (request.contract_id, request.provider_id)
             if key not in groups:
-                versions = self._contracts.versions_of(request.contract_id)
+                versions = self._contracts.versions_for(request.contract_id)
                 if request.provider_id not in versions[-1].rulebook.provider_ids():
                     raise ProviderNotInContract(request.provider_id, request.contract_id)
                 groups[key] = IntakeGroup(versions)

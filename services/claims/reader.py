@@ -37,4 +37,4 @@ class Reader:
 
     def derivation(self, participant: Participant) -> Derivation:
         """What the participant's history earns now, and whether the participant is eligible."""
-        return derive(self._contracts.versions_of(participant.contract_id), participant.history())
+        return derive(self._contracts.versions_for(participant.contract_id), participant.history())

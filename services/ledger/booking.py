@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.ledger.domain import Book, LedgerRuleError
-from shared.feed.catalogue import (
+from shared.feed.accounts import (
     CAPPED_OFFSET,
     OUTCOME_PAYMENTS,
     PAID,
-    Booking,
     Kind,
     capped_account,
     payable_account,
     recoverable_account,
+)
+from shared.feed.catalogue import (
+    Booking,
 )
 from shared.periods import month_of
 

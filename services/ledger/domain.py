@@ -12,8 +12,8 @@ entries sum to zero, so the book's balances always sum to zero. Chart of account
 | ``memo:capped:<cap>``, ``memo:capped_offset`` | debit, credit | memo pair: what a cap held back |
 
 Every transaction names its kind and the claim it concerns, and carries ``details`` from which
-replaying the book rebuilds all of its state. The accounts' names live in the feed catalogue
-(:mod:`shared.feed.catalogue`), which every reader of a posting shares. Aggregates only: no
+replaying the book rebuilds all of its state. The accounts' names live in the chart of accounts
+(:mod:`shared.feed.accounts`), which every reader of a posting shares. Aggregates only: no
 I/O, no clock.
 """
 
@@ -25,8 +25,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from shared.feed import catalogue as feed
-from shared.feed.catalogue import Kind
+from shared.feed.accounts import Kind
 from shared.feed.envelope import EventCatalogue
+from shared.feed.views import Terms
 from shared.identifiers import stable_id
 from shared.money import exact_minor
 from shared.periods import Period, add_months
@@ -44,7 +45,7 @@ def transaction_id(contract_id: str, *parts: str) -> str:
     return str(stable_id("ledger-transaction", contract_id, *parts))
 
 
-def caps_of(terms: feed.Terms) -> list[dict[str, Any]]:
+def caps_of(terms: Terms) -> list[dict[str, Any]]:
     """A rule book's caps as the book keeps them: a period cap of a contract whose reporting
     year does not start in January carries that start, so its quarters and years are the
     contract's."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.ledger.domain import Book
-from shared.feed.catalogue import (
+from shared.feed.accounts import (
     CAPPED_PREFIX,
     OUTCOME_PAYMENTS,
     PAID,

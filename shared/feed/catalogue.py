@@ -4,7 +4,9 @@ Each type is a payload model: its stable public name (``TYPE``), its schema vers
 (``SCHEMA_VERSION``), the stream it belongs to, and its fields, typed. Producers map their
 domain events to these models (a test checks that every producer's fields are the model's),
 and every consumer (the ledger, metrics, the auditor, what-if) reads an entry through its
-model, ``ClaimVerified.of(entry).booking.amount_minor``, never by string keys. ``docs/events.md``
+model, ``ClaimVerified.of(entry).booking.amount_minor``, never by string keys. The ledger's
+chart of accounts is in :mod:`shared.feed.accounts`; typed views of a published rule book in
+:mod:`shared.feed.views`. ``docs/events.md``
 is generated from this module (``python -m shared.feed.catalogue``) and golden files under
 ``tests/golden/feed/`` pin each type's fields, so a renamed field fails a test instead of
 silently changing the feed. A change of shape adds a schema version, never edits one.
@@ -16,47 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from enum import StrEnum
 from typing import Any, ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# ---- the chart of accounts: every ledger posting and every reader of one use these names --------
-# | account                  | normal balance | meaning                                          |
-# | outcome_payments         | debit          | owed for outcomes, net of caps and reversals     |
-# | payable:<provider>       | credit         | owed to the provider, not yet paid               |
-# | paid                     | credit         | paid out by the payer                            |
-# | recoverable:<provider>   | debit          | owed back by the provider (reversed once paid)   |
-# | memo:capped:<cap>        | debit          | memo: what a cap held back, with its offset      |
-# | memo:capped_offset       | credit         |                                                  |
-OUTCOME_PAYMENTS = "outcome_payments"
-PAID = "paid"
-CAPPED_OFFSET = "memo:capped_offset"
-PAYABLE_PREFIX = "payable:"
-RECOVERABLE_PREFIX = "recoverable:"
-CAPPED_PREFIX = "memo:capped:"
-
-
-class Kind(StrEnum):
-    """The kinds of ledger transaction."""
-
-    ACCRUAL = "accrual"
-    NETTING = "netting"
-    REVERSAL = "reversal"
-    PAYMENT = "payment"
-    OVERPAYMENT = "overpayment"
-
-
-def payable_account(provider_id: str) -> str:
-    return PAYABLE_PREFIX + provider_id
-
-
-def recoverable_account(provider_id: str) -> str:
-    return RECOVERABLE_PREFIX + provider_id
-
-
-def capped_account(cap_id: str) -> str:
-    return CAPPED_PREFIX + cap_id
+from shared.feed.views import Terms
 
 
 class HasData(Protocol):
@@ -98,47 +64,6 @@ class Part(BaseModel):
     """A structured value inside a payload."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class View(BaseModel):
-    """A typed view of part of a larger document: it reads the fields it names, ignores the
-    rest, and never validates the whole (a rule book is checked once, by the claims service)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class ProviderView(View):
-    id: str
-
-
-class CalendarView(View):
-    year_starts: int = 1
-
-
-class VerificationView(View):
-    decision_days: int
-    dispute_decision_days: int
-
-
-class Terms(View):
-    """What the ledger and other readers of the feed need of a rule-book document."""
-
-    contract_id: str
-    name: str = ""
-    currency: str
-    providers: list[ProviderView]
-    event_types: dict[str, Any] = {}
-    caps: list[dict[str, Any]] = []
-    calendar: CalendarView | None = None
-    verification: VerificationView | None = None  # every published rule book states it
-
-    @property
-    def provider_ids(self) -> list[str]:
-        return [provider.id for provider in self.providers]
-
-    @property
-    def year_starts(self) -> int:
-        return self.calendar.year_starts if self.calendar is not None else 1
 
 
 # ---- claims: contracts ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.rules.conditions import RecordedEvent
 
@@ -161,5 +162,5 @@ class LedgerFeedModel:
                 self.unbalanced.append(Unbalanced(posted.transaction_id, total))
             for leg in posted.entries:
                 self.balances[contract_id][leg.account] += leg.amount_minor
-            if posted.kind == feed.Kind.ACCRUAL:
+            if posted.kind == accounts.Kind.ACCRUAL:
                 self.accruals[posted.claim_id].append(posted)

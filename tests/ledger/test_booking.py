@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from services.ledger.booking import RemittanceLine, accrue, remit, reverse
 from services.ledger.domain import Book, LedgerRuleError, PeriodAlreadyClosed, caps_of
-from shared.feed.catalogue import CAPPED_OFFSET, OUTCOME_PAYMENTS, PAID, Booking, Terms
+from shared.feed.accounts import CAPPED_OFFSET, OUTCOME_PAYMENTS, PAID
+from shared.feed.catalogue import Booking
+from shared.feed.views import Terms
 
 CAPS = [
     {"id": "total", "scope": "contract", "amount": "100.00"},

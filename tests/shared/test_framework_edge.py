@@ -24,6 +24,8 @@ PURE_MODULES = [
     "shared.money",
     "shared.periods",
     "shared.feed.catalogue",
+    "shared.feed.accounts",
+    "shared.feed.views",
     "shared.feed.envelope",
     "shared.feed.models",
     "shared.feed.docs",

@@ -4,7 +4,7 @@
   ``feed.ClaimVerified.TYPE`` and friends.
 - Nobody reads a feed payload by string keys: ``entry.data["…"]`` and ``data.get("…")`` appear
   nowhere outside the catalogue (a consumer reads ``feed.ClaimVerified.of(entry).booking``).
-- Ledger account names are spelled only in the catalogue's chart of accounts.
+- Ledger account names are spelled only in the chart of accounts (``shared/feed/accounts.py``).
 - Month arithmetic (``% 12``, ``// 12``, ``strftime("%Y-%m")``) lives only in
   ``shared/periods.py``.
 """
@@ -36,7 +36,7 @@ RULES = {
     ),
     "account name": (
         re.compile(r"[\"'](outcome_payments|payable:|recoverable:|memo:capped)[\"':]"),
-        {"shared/feed/catalogue.py"},
+        {"shared/feed/accounts.py"},
     ),
     "month arithmetic": (
         re.compile(r"% 12\b|// 12\b|strftime\([\"']%Y-%m[\"']\)"),

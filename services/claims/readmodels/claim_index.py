@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
+from shared.feed.views import Terms
 from shared.sqlviews import aware
 
 metadata = sa.MetaData()
@@ -113,7 +114,7 @@ def _insert_claim(connection: Connection, entry: FeedEntry, derived: feed.ClaimD
     )
 
 
-def _upsert_settings(connection: Connection, terms: feed.Terms) -> None:
+def _upsert_settings(connection: Connection, terms: Terms) -> None:
     verification = terms.verification
     assert verification is not None, "a published rule book always states its verification"
     values = {

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.ledger.errors import BookNotFound, TransactionNotFound
+from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.sqlviews import aware
@@ -197,7 +198,7 @@ def account_page(
 def _actor(kind: str, details: dict[str, Any]) -> str:
     """Who caused a posting: the payer of a remittance (its id starts with the payer's actor),
     otherwise the ledger itself, booking from the claims feed."""
-    if kind in (feed.Kind.PAYMENT, feed.Kind.OVERPAYMENT) and "remittance_id" in details:
+    if kind in (accounts.Kind.PAYMENT, accounts.Kind.OVERPAYMENT) and "remittance_id" in details:
         return ":".join(str(details["remittance_id"]).split(":", 2)[:2])
     return "system:ledger"
 
@@ -207,7 +208,7 @@ def _rulebook_versions(connection: Connection, claim_ids: set[str]) -> dict[str,
     rows = connection.execute(
         sa.select(transactions.c.claim_id, transactions.c.details).where(
             transactions.c.claim_id.in_(sorted(claim_ids)),
-            transactions.c.kind == feed.Kind.ACCRUAL.value,
+            transactions.c.kind == accounts.Kind.ACCRUAL.value,
         )
     ).all()
     found = {}

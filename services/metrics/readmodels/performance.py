@@ -35,6 +35,7 @@ from services.metrics.readmodels.tables import (
     participants,
     rulebooks,
 )
+from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.rules.model import RuleBook
@@ -300,11 +301,11 @@ def money_movements(entries: Iterable[feed.Entry]) -> dict[str, int]:
     outcome = paid = capped = 0
     for leg in entries:
         account, amount = leg.account, leg.amount_minor
-        if account == feed.OUTCOME_PAYMENTS:
+        if account == accounts.OUTCOME_PAYMENTS:
             outcome += amount
-        elif account == feed.PAID:
+        elif account == accounts.PAID:
             paid -= amount
-        elif account.startswith(feed.CAPPED_PREFIX):
+        elif account.startswith(accounts.CAPPED_PREFIX):
             capped += amount
     return {"outcome_minor": outcome, "paid_minor": paid, "capped_minor": capped}
 
