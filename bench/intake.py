@@ -48,7 +48,7 @@ from bench.load import LoadResult, run_load
 from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
 from services.metrics.api import MIGRATIONS as METRICS_MIGRATIONS
 from services.metrics.following import upstreams as metrics_upstreams
-from services.metrics.readmodels.funnel import CLAIMS_FEED_TYPES
+from services.metrics.readmodels.performance import CLAIMS_FEED_TYPES
 from services.metrics.rebuild import rebuild as rebuild_metrics
 from shared.auth import Role, TokenSigner
 from shared.eventstore import sqlalchemy_url

@@ -121,12 +121,6 @@ def load(url: str, document: dict[str, Any], crowd: list[Person]) -> dict[str, i
             "INSERT INTO mx_rulebooks VALUES (%s, 1, %s, %s)",
             (CONTRACT, json.dumps(document), RECORDED - dt.timedelta(days=1)),
         )
-        connection.execute(
-            "INSERT INTO metrics_contracts (contract_id, name, stages, providers) "
-            "VALUES (%s, %s, %s, %s)",
-            (CONTRACT, document["name"], json.dumps(list(document["event_types"])),
-             json.dumps(list(PROVIDERS))),
-        )  # fmt: skip
         copy_rows(connection, "mx_participants", "stream_id, contract_id, provider_id, recorded_at",
                   ((s, CONTRACT, p, RECORDED) for s, p, _ in crowd))  # fmt: skip
         copy_rows(connection, "mx_events", "position, stream_id, contract_id, event_id, type, "

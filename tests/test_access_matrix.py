@@ -24,7 +24,6 @@ from services.ledger.application import ClaimsFeedSink
 from services.ledger.settings import LedgerSettings
 from services.metrics.access import ACCESS as METRICS_ACCESS
 from services.metrics.api import create_app as metrics_app
-from services.metrics.readmodels.funnel import claims_handler
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.settings import MetricsSettings
 from shared.access import CALLERS
@@ -104,7 +103,7 @@ async def services(
         Follower(
             "m",
             source,
-            SqlSink(apps["metrics"].state.engine, "claims", claims_handler(PerformanceProjector())),
+            SqlSink(apps["metrics"].state.engine, "claims", PerformanceProjector()),
         ).catch_up()
         transaction_id = next(
             e.data["transaction_id"]

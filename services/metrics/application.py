@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.metrics.domain import CATALOGUE, Staffing, fold_staffing, staffing_id
 from services.metrics.errors import ContractNotTracked
+from services.metrics.facts import EVENTS, STAGE
 from services.metrics.readmodels.cube import (
     CubeReader,
     Filters,
@@ -26,11 +27,11 @@ from services.metrics.readmodels.cube import (
     SqlCube,
     counts_known_at,
 )
-from services.metrics.readmodels.funnel import contracts, funnel_counts
 from services.metrics.readmodels.performance import PlanCache, latest_rulebook
 from services.metrics.readmodels.tables import money
 from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
 from shared.eventstore import OutcomesApplication, retrying
+from shared.feed.views import Terms
 from shared.periods import month_of
 
 CLAIMS_UPSTREAM = "claims"
@@ -152,7 +153,7 @@ def money_known_at(
     }
 
 
-# ---- the participant funnel (the first report; kept for its clients) ----------------------------
+# ---- the participant funnel (the first report, read from the cube) ----------------------------
 @dataclass
 class StageCount:
     participants: int = 0
@@ -169,39 +170,45 @@ class Funnel:
 
 
 def contract_providers(engine: Engine, contract_id: str) -> list[str]:
+    """The contract's providers, from its latest rule book."""
     with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(contracts.c.providers).where(contracts.c.contract_id == contract_id)
-        ).scalar_one_or_none()
-    if found is None:
+        document = latest_rulebook(connection, contract_id)
+    if document is None:
         raise ContractNotTracked(contract_id)
-    providers: list[str] = json.loads(found)
-    return providers
+    return Terms.model_validate(json.loads(document)).provider_ids
+
+
+_FUNNEL_PLANS = PlanCache()
 
 
 def funnel(engine: Engine, contract_id: str, provider_id: str | None = None) -> Funnel:
-    """Participants and events per stage: overall, per provider, per month of occurrence."""
+    """Participants and events per stage: overall, per provider, per month of occurrence.
+    Read from the report cube: a participant counts in the month it first reached a stage, and
+    every live event (corrected as corrected, retracted not at all) in the month it occurred."""
     with engine.connect() as connection:
-        stages_json = connection.execute(
-            sa.select(contracts.c.stages).where(contracts.c.contract_id == contract_id)
-        ).scalar_one_or_none()
-        if stages_json is None:
+        document = latest_rulebook(connection, contract_id)
+        if document is None:
             raise ContractNotTracked(contract_id)
-        query = sa.select(funnel_counts).where(funnel_counts.c.contract_id == contract_id)
-        if provider_id is not None:
-            query = query.where(funnel_counts.c.provider_id == provider_id)
-        rows = connection.execute(query).all()
-    stages = json.loads(stages_json)
+        cube = SqlCube(connection, contract_id)
+        filters = Filters(provider_id=provider_id)
+        counted = {
+            measure: cube.totals(filters, measure, by=("provider_id",))
+            for measure in (STAGE, EVENTS)
+        }
+    stages = list(_FUNNEL_PLANS.get(document)[1].stages)
     result = Funnel(contract_id, stages, overall={s: StageCount() for s in stages})
-    for row in rows:
-        for bucket in (
-            result.overall,
-            result.by_provider.setdefault(row.provider_id, {s: StageCount() for s in stages}),
-            result.by_month.setdefault(row.month, {s: StageCount() for s in stages}),
-        ):
-            count = bucket.setdefault(row.event_type, StageCount())
-            count.participants += row.participants
-            count.events += row.events
+    for measure, totals in counted.items():
+        for (provider, stage, month), n in totals.items():
+            for bucket in (
+                result.overall,
+                result.by_provider.setdefault(provider, {s: StageCount() for s in stages}),
+                result.by_month.setdefault(month, {s: StageCount() for s in stages}),
+            ):
+                count = bucket.setdefault(stage, StageCount())
+                if measure == STAGE:
+                    count.participants += n
+                else:
+                    count.events += n
     result.by_month = dict(sorted(result.by_month.items()))
     result.by_provider = dict(sorted(result.by_provider.items()))
     return result

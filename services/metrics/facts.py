@@ -2,8 +2,9 @@
 
 A participant's live events (as known at some moment) give its *facts*: provider, site, cohort,
 need/barrier flags, the first date it reached each stage, and its last contact. Its facts give
-its *contributions*: counts under keys of the report cube (a stage reached in a month, the time
-between two stages, a KPI met or missed, the date of last contact). Reports sum contributions.
+its *contributions*: counts under keys of the report cube (a stage reached in a month, the events
+of a stage in a month, the time between two stages, a KPI met or missed, the date of last
+contact). Reports sum contributions.
 
 The live read models keep the cube up to date by replacing a participant's old contributions
 with its new ones whenever its history changes; an "as known at" report recomputes every
@@ -16,13 +17,14 @@ import datetime as dt
 import functools
 import itertools
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from shared.periods import Period
 from shared.rules.model import RuleBook
 
 STAGE = "stage"
+EVENTS = "events"
 INTERVAL = "interval"
 KPI = "kpi"
 CONTACT = "contact"
@@ -135,6 +137,7 @@ class ParticipantFacts:
     closed: bool
     dates: dict[str, list[dt.date]]
     closed_stages: frozenset[str] = frozenset()  # every date of the types some KPI counts, in order
+    occurrences: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stage, month): n
 
 
 def participant_facts(
@@ -153,6 +156,11 @@ def participant_facts(
     for event in ordered:
         if event.type in counted:
             dates[event.type].append(event.occurred_on)
+    occurrences = Counter(
+        (event.type, Period.MONTH.label(event.occurred_on))
+        for event in ordered
+        if event.type in plan.stages
+    )
     cohort_day = first.get(plan.cohort_stage)
     return ParticipantFacts(
         provider_id=provider_id,
@@ -167,6 +175,7 @@ def participant_facts(
         closed=any(stage in first for stage in plan.closed_stages),
         dates=dates,
         closed_stages=plan.closed_stages,
+        occurrences=occurrences,
     )
 
 
@@ -182,12 +191,14 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
     """The participant's counts under each cube key."""
     found: Counter[CubeKey] = Counter()
 
-    def add(measure: str, k1: str, k2: str) -> None:
+    def add(measure: str, k1: str, k2: str, n: int = 1) -> None:
         key = CubeKey(measure, facts.provider_id, facts.site, facts.cohort, facts.flags, k1, k2)
-        found[key] += 1
+        found[key] += n
 
     for stage, day in facts.first.items():
         add(STAGE, stage, Period.MONTH.label(day))
+    for (stage, month), n in facts.occurrences.items():
+        add(EVENTS, stage, month, n)
     for start, end in plan.interval_pairs:
         if start in facts.first:
             add(INTERVAL, f"{start}>{end}", _bucket(facts.first[start], facts.first.get(end)))

@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
-from services.metrics.readmodels.funnel import CLAIMS_FEED_TYPES, LEDGER_FEED_TYPES, claims_handler
-from services.metrics.readmodels.performance import PerformanceProjector
+from services.metrics.readmodels.performance import (
+    CLAIMS_FEED_TYPES,
+    LEDGER_FEED_TYPES,
+    PerformanceProjector,
+)
 from shared.feed.follower import HttpFeedSource
 from shared.sqlviews import Handler
 
@@ -37,6 +40,6 @@ def upstreams(projector: PerformanceProjector | None = None) -> list[Upstream]:
     applied by one projector."""
     projector = projector or PerformanceProjector()
     return [
-        Upstream(CLAIMS_UPSTREAM, CLAIMS_FEED_TYPES, claims_handler(projector)),
+        Upstream(CLAIMS_UPSTREAM, CLAIMS_FEED_TYPES, projector),
         Upstream(LEDGER_UPSTREAM, LEDGER_FEED_TYPES, projector.apply_ledger),
     ]

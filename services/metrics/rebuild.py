@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
 from services.metrics.following import upstreams
-from services.metrics.readmodels import funnel, tables
+from services.metrics.readmodels import tables
 from shared.feed.follower import HttpFeedSource
 from shared.feed.replay import replay
 from shared.progress import Progress
@@ -29,10 +29,6 @@ READ_MODELS = (
     tables.rulebooks,
     tables.money,
     tables.books,
-    funnel.funnel_counts,
-    funnel.participant_stages,
-    funnel.participants,
-    funnel.contracts,
 )
 
 

@@ -14,7 +14,6 @@ import pytest
 from services.claims.api import create_app as claims_app
 from services.claims.settings import ClaimsSettings
 from services.metrics.api import create_app as metrics_app
-from services.metrics.readmodels.funnel import claims_handler
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.settings import MetricsSettings
 from shared.feed.follower import Follower, LocalFeedSource
@@ -65,7 +64,7 @@ async def metrics(
             )
             assert response.status_code == 201, response.text
         source = LocalFeedSource(claims.state.application.read_feed)
-        sink = SqlSink(app.state.engine, "claims", claims_handler(PerformanceProjector()))
+        sink = SqlSink(app.state.engine, "claims", PerformanceProjector())
         Follower("test", source, sink).catch_up()
         yield client
 

@@ -27,7 +27,6 @@ from services.metrics.facts import (
     plan_for,
 )
 from services.metrics.readmodels.cube import counts_known_at
-from services.metrics.readmodels.funnel import claims_handler
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.readmodels.tables import cube, rulebooks
 from services.metrics.rebuild import READ_MODELS, reset
@@ -241,14 +240,14 @@ def test_pages_of_any_size_leave_the_same_read_models_as_single_entries(
     for entry in entries:
         model.apply(entry)
     reset(engine)
-    single = SqlSink(engine, "claims", claims_handler(PerformanceProjector()))
+    single = SqlSink(engine, "claims", PerformanceProjector())
     for entry in entries:
         single.apply([entry])
     with engine.connect() as connection:
         one_by_one = read_models(connection)
         assert live_cube(connection) == model.cube()
     reset(engine)
-    paged = SqlSink(engine, "claims", claims_handler(PerformanceProjector()))
+    paged = SqlSink(engine, "claims", PerformanceProjector())
     bounds = sorted({0, len(entries), *(c for c in cuts if c < len(entries))})
     for start, end in itertools.pairwise(bounds):
         paged.apply(entries[start:end])

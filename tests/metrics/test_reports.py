@@ -31,7 +31,6 @@ from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.metrics.application import MetricsApplication, Reporter, ReportRequest
 from services.metrics.readmodels.cube import Filters
-from services.metrics.readmodels.funnel import claims_handler
 from services.metrics.readmodels.performance import PerformanceProjector
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import Follower, LocalFeedSource
@@ -116,7 +115,7 @@ def built_demo(urls: dict[str, str], document: dict[str, Any]) -> Iterator[Demo]
             follower = Follower(
                 "test",
                 LocalFeedSource(claims.read_feed),
-                SqlSink(engine, "claims", claims_handler(projector)),
+                SqlSink(engine, "claims", projector),
             )
             ledger = SqlSink(engine, "ledger", projector.apply_ledger)
             ledger.apply(ledger_history())

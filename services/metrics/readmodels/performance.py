@@ -45,7 +45,9 @@ MAX_PLANS = 64
 CHUNK = 500  # streams per IN (…) list
 CUBE_KEY_COLUMNS = ("contract_id", *CubeKey._fields)
 
-HANDLED = feed.PARTICIPANT_HISTORY_TYPES  # what the claims feed's page handler applies
+# what metrics reads of each feed; its followers ask for only these
+CLAIMS_FEED_TYPES = feed.PARTICIPANT_HISTORY_TYPES
+LEDGER_FEED_TYPES = frozenset({feed.BookOpened.TYPE, feed.TransactionPosted.TYPE})
 
 
 class PlanCache:
@@ -162,32 +164,30 @@ class PendingPage:
 
 class PerformanceProjector:
     """Applies claims-feed entries to the performance read models (inside the sink's
-    transaction). A page is applied in bulk: events are inserted together, and each
-    participant whose history changed is recomputed once, at the end of the page."""
+    transaction): it is the claims feed's handler. A page is applied in bulk: events are
+    inserted together, and each participant whose history changed is recomputed once, at the
+    end of the page."""
 
     def __init__(self) -> None:
         self._plans = PlanCache()
         self.apply_ledger = MoneyHandler()  # the ledger feed's handler
 
-    def apply(self, connection: Connection, entry: FeedEntry) -> None:
+    def __call__(self, connection: Connection, entry: FeedEntry) -> None:
         self.page(connection, [entry])
+
+    apply = __call__
 
     def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
         pending = PendingPage()
         for entry in entries:
-            match feed.parse(entry) if entry.type in HANDLED else None:
+            match feed.parse(entry) if entry.type in CLAIMS_FEED_TYPES else None:
                 case feed.ContractRegistered() as registered:
                     self._flush(connection, pending)
                     self._store_rulebook(connection, entry, registered)
                 case feed.ContractAmended() as amended:
                     self._flush(connection, pending)
                     contract_id = self._store_rulebook(connection, entry, amended)
-                    streams = connection.execute(
-                        sa.select(participants.c.stream_id).where(
-                            participants.c.contract_id == contract_id
-                        )
-                    ).scalars()
-                    self._recompute(connection, list(streams))
+                    self.recompute_all(connection, contract_id)
                 case feed.ParticipantRegistered():
                     pending.register(entry)
                 case feed.EventRecorded() as recorded:
@@ -239,6 +239,22 @@ class PerformanceProjector:
         pending.__init__()  # type: ignore[misc]
 
     # ---- the cube -------------------------------------------------------------------------
+    def recompute_all(self, connection: Connection, contract_id: str | None = None) -> None:
+        """Recompute every participant's share (of one contract, or of all), a chunk at a time
+        in stream order, so memory holds one chunk whatever the number of participants."""
+        after = ""
+        while True:
+            query = sa.select(participants.c.stream_id).where(participants.c.stream_id > after)
+            if contract_id is not None:
+                query = query.where(participants.c.contract_id == contract_id)
+            chunk = list(
+                connection.execute(query.order_by(participants.c.stream_id).limit(CHUNK)).scalars()
+            )
+            if not chunk:
+                return
+            self._recompute_chunk(connection, chunk)
+            after = chunk[-1]
+
     def _recompute(self, connection: Connection, streams: list[str]) -> None:
         """Replace each participant's share of the cube with what its live events give now."""
         for start in range(0, len(streams), CHUNK):

@@ -1,5 +1,5 @@
 """The funnel route: participants and events per stage, overall, per provider and per month
-(the first report, kept for its clients)."""
+(the first report, kept for its clients; read from the report cube like the others)."""
 
 from __future__ import annotations
 
