@@ -131,8 +131,8 @@ def load(url: str, document: dict[str, Any], crowd: list[Person]) -> dict[str, i
         copy_rows(connection, "mx_cube", "contract_id, measure, provider_id, site, cohort, flags, "
                   "k1, k2, n", ((CONTRACT, *key, n) for key, n in cube.items() if n))  # fmt: skip
         copy_rows(connection, "mx_money", "position, contract_id, provider_id, kind, "
-                  "outcome_minor, paid_minor, capped_minor, recorded_at",
-                  ((i, CONTRACT, p, "accrual", 100_000, 50_000, 0, RECORDED)
+                  "outcome_minor, paid_minor, capped_minor, booked_period, recorded_at",
+                  ((i, CONTRACT, p, "accrual", 100_000, 50_000, 0, f"{RECORDED:%Y-%m}", RECORDED)
                    for i, (_, p, events) in enumerate(crowd) if len(events) > 2))  # fmt: skip
         connection.execute("ANALYZE")
     return {"participants": len(crowd), "events": len(event_rows), "cube_rows": len(cube)}

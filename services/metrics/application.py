@@ -132,23 +132,25 @@ class Reporter:
 
 def money_known_at(
     connection: Connection, request: ReportRequest, known_at: dt.datetime | None
-) -> dict[str, MoneyFigures]:
+) -> dict[tuple[str, str], MoneyFigures]:
+    """Each provider's money per ledger month, as recorded by ``known_at`` (default: now)."""
     query = (
         sa.select(
             money.c.provider_id,
+            money.c.booked_period,
             sa.func.sum(money.c.outcome_minor),
             sa.func.sum(money.c.paid_minor),
             sa.func.sum(money.c.capped_minor),
         )
         .where(money.c.contract_id == request.contract_id)
-        .group_by(money.c.provider_id)
+        .group_by(money.c.provider_id, money.c.booked_period)
     )
     if known_at is not None:
         query = query.where(money.c.recorded_at <= known_at)
     if request.filters.provider_id is not None:
         query = query.where(money.c.provider_id == request.filters.provider_id)
     return {
-        row[0]: MoneyFigures(int(row[1]), int(row[2]), int(row[3]))
+        (row[0], row[1]): MoneyFigures(int(row[2]), int(row[3]), int(row[4]))
         for row in connection.execute(query)
     }
 

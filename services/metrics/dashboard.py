@@ -251,9 +251,26 @@ def _money(rows: list[Row]) -> str:
         (name, _decimal(total[name]), f"*/{name}")
         for name in ("budget", "accrued", "paid", "capped")
     ]
-    fields = ("accrued", "paid", "capped", "unpaid", "accrued_percent_of_budget")
+    fields = (
+        "accrued_month",
+        "paid_month",
+        "accrued",
+        "paid",
+        "capped",
+        "unpaid",
+        "accrued_percent_of_budget",
+    )
     table = _table(
-        ("provider", "accrued", "paid", "capped", "unpaid", "% of budget"),
+        (
+            "provider",
+            "accrued in the month",
+            "paid in the month",
+            "accrued to date",
+            "paid to date",
+            "capped",
+            "unpaid",
+            "% of budget",
+        ),
         (
             [escape("all" if r["provider_id"] == "*" else r["provider_id"])]
             + [figure("money", r["provider_id"], f, r[f]) for f in fields]

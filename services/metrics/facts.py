@@ -31,6 +31,7 @@ CONTACT = "contact"
 NO_COHORT = "none"
 NO_SITE = ""
 NOT_YET = "not_yet"
+NEVER = "never"
 UNKNOWN = "unknown"
 INTERVAL_BUCKETS = ("<=1w", "1-2w", "2-3w", "3-4w", "4w+", NOT_YET)
 MET, MISSED, OPEN = "met", "missed", "open"
@@ -133,10 +134,10 @@ class ParticipantFacts:
     cohort: str
     flags: str
     first: dict[str, dt.date]
-    last_contact: dt.date | None
-    closed: bool
-    dates: dict[str, list[dt.date]]
-    closed_stages: frozenset[str] = frozenset()  # every date of the types some KPI counts, in order
+    contacts: tuple[dt.date, ...]  # every contact, in date order
+    closed_on: dt.date | None  # the first day it reached a closed stage
+    dates: dict[str, list[dt.date]]  # every date of the types some KPI counts, in order
+    closed_stages: frozenset[str] = frozenset()
     occurrences: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stage, month): n
 
 
@@ -171,8 +172,8 @@ def participant_facts(
             for event_type, name in plan.flags
         ),
         first=first,
-        last_contact=contacts[-1] if contacts else None,
-        closed=any(stage in first for stage in plan.closed_stages),
+        contacts=tuple(contacts),
+        closed_on=min((first[s] for s in plan.closed_stages if s in first), default=None),
         dates=dates,
         closed_stages=plan.closed_stages,
         occurrences=occurrences,
@@ -201,14 +202,68 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
         add(EVENTS, stage, month, n)
     for start, end in plan.interval_pairs:
         if start in facts.first:
-            add(INTERVAL, f"{start}>{end}", _bucket(facts.first[start], facts.first.get(end)))
+            add(INTERVAL, f"{start}>{end}", _wait(facts.first[start], facts.first.get(end)))
     for kpi in plan.kpis:
         statuses = _rate_statuses(kpi, facts) if kpi.rate else _kpi_statuses(kpi, facts)
         for status in statuses:
             add(KPI, kpi.id, status)
-    if facts.last_contact is not None and not facts.closed:
-        add(CONTACT, facts.last_contact.isoformat(), "")
+    for since, until in _contact_spans(facts):
+        add(CONTACT, since, until)
     return found
+
+
+def _wait(start: dt.date, end: dt.date | None) -> str:
+    """``<start month>|<end month>|<bucket>``, or ``<start month>||not_yet``: a report for a
+    month counts the participant once its start month has come, and in the bucket only once the
+    end month has too (before, it has not yet reached the second stage)."""
+    start_month = Period.MONTH.label(start)
+    if end is None:
+        return f"{start_month}||{NOT_YET}"
+    return f"{start_month}|{Period.MONTH.label(end)}|{_bucket(start, end)}"
+
+
+def wait_at(k2: str, month: str) -> str | None:
+    """The bucket a ``_wait`` key falls in at the end of ``month``; None before its start."""
+    start_month, end_month, bucket = k2.split("|")
+    if start_month > month:
+        return None
+    return bucket if end_month and end_month <= month else NOT_YET
+
+
+def _contact_spans(facts: ParticipantFacts) -> list[tuple[str, str]]:
+    """Who the participant's last contact is at the end of each month, as spans of months.
+
+    ``(day, until)``: from the month of ``day`` until the month ``until`` (exclusive; "" while
+    open), the last contact was ``day``. ``(never|<month>, until)``: from its first event's month
+    until its first contact's, it had never been contacted. Spans end when it reaches a closed
+    stage (a closed participant is not counted). Reports pick the span a month falls in.
+    """
+    if not facts.first:
+        return []
+    closed = Period.MONTH.label(facts.closed_on) if facts.closed_on else ""
+    last_in_month = {Period.MONTH.label(day): day for day in facts.contacts}  # in date order
+    months = sorted(last_in_month)
+    spans = []
+    starts = [(f"{NEVER}|{Period.MONTH.label(min(facts.first.values()))}", months[:1])]
+    starts += [
+        (last_in_month[month].isoformat(), months[i + 1 : i + 2]) for i, month in enumerate(months)
+    ]
+    for since, following in starts:
+        since_month = since.removeprefix(f"{NEVER}|")[:7]
+        until = min([m for m in (*following, closed) if m], default="")
+        if not until or since_month < until:
+            spans.append((since, until))
+    return spans
+
+
+def contact_at(k1: str, k2: str, month: str) -> dt.date | str | None:
+    """The last contact (or ``never``) a ``_contact_spans`` key gives at the end of ``month``;
+    None when the span does not cover that month."""
+    never = k1.startswith(f"{NEVER}|")
+    since_month = k1.removeprefix(f"{NEVER}|")[:7]
+    if since_month > month or (k2 and month >= k2):
+        return None
+    return NEVER if never else dt.date.fromisoformat(k1)
 
 
 def _bucket(start: dt.date, end: dt.date | None) -> str:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from services.claims.application import ClaimsApplication
 from services.metrics.application import funnel
 from services.metrics.errors import ContractNotTracked
-from services.metrics.facts import EVENTS
-from services.metrics.readmodels import tables
 from services.metrics.readmodels.performance import PerformanceProjector
-from shared.eventstore import sqlalchemy_url
-from shared.sqlviews import ConcurrentFollowerError, SqlSink, create_engine
+from shared.sqlviews import ConcurrentFollowerError, SqlSink
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
 from tests.stores import migrated_engine
 
@@ -116,54 +109,3 @@ def test_the_funnel_follows_corrections_and_retractions(
     assert counts(engine)["job_sustained"] == (0, 0)
     assert report.by_month["2026-02"]["referral"].events == 1
     assert "2026-03" not in report.by_month or not report.by_month["2026-03"]["referral"].events
-
-
-def test_the_migration_that_retires_the_funnel_tables_fills_the_events_measure(
-    claims: ClaimsApplication, urls: dict[str, str]
-) -> None:
-    """A cube written before the events measure existed gains it on upgrade, with no replay."""
-    claims.intake.record_events("ips-employment", PROVIDER, story_events("a", "a"), "provider:x")
-    claims.intake.record_events(
-        "ips-employment", OTHER_PROVIDER, story_events("b", "b")[:2], "provider:y"
-    )
-    engine = create_engine(sqlalchemy_url(urls["metrics"]))
-    try:
-        upgrade(engine, "2026_11_23_0004")
-        SqlSink(engine, "claims", PerformanceProjector()).apply(claims.read_feed(0, 1000))
-        with engine.begin() as connection:  # as the projector wrote them before this revision
-            connection.execute(sa.delete(tables.cube).where(tables.cube.c.measure == EVENTS))
-            for stream, text in connection.execute(
-                sa.select(
-                    tables.participant_cube.c.stream_id, tables.participant_cube.c.contributions
-                )
-            ).all():
-                kept = [row for row in json.loads(text) if row[0] != EVENTS]
-                connection.execute(
-                    sa.update(tables.participant_cube)
-                    .where(tables.participant_cube.c.stream_id == stream)
-                    .values(contributions=json.dumps(kept))
-                )
-        assert sa.inspect(engine).has_table("metrics_funnel_counts")
-        assert counts(engine)["referral"] == (2, 0)  # (read at head: the events not yet there)
-        upgrade(engine, "head")
-        assert not sa.inspect(engine).has_table("metrics_funnel_counts")
-        assert counts(engine) == {
-            "referral": (2, 2),
-            "enrollment": (2, 2),
-            "job_start": (1, 1),
-            "job_sustained": (1, 1),
-        }
-        with engine.connect() as connection:
-            shares = connection.execute(sa.select(tables.participant_cube.c.contributions))
-            assert all(any(row[0] == EVENTS for row in json.loads(s)) for (s,) in shares)
-    finally:
-        engine.dispose()
-
-
-def upgrade(engine: Engine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["version_table"] = "alembic_version_metrics"
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)

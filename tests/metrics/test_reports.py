@@ -457,14 +457,44 @@ def test_time_between_stages_in_week_buckets(demo: Demo) -> None:
     ]
 
 
+def test_waits_for_a_past_month_are_the_state_at_its_end(demo: Demo) -> None:
+    """At the end of February A3 had enrolled (02-10) but started work only on 03-02: it has
+    not yet reached the job start, whatever happened in March; B2 and B3, referred in March,
+    are not counted at all."""
+    rows = demo.report("intervals", month="2026-02")
+    found = {(r["from_stage"], r["bucket"]): r["participants"] for r in rows}
+    buckets = ("<=1w", "1-2w", "2-3w", "3-4w", "4w+", "not_yet")
+    assert [found[("referral", b)] for b in buckets] == [3, 0, 0, 1, 0, 1]
+    assert [found[("enrollment", b)] for b in buckets] == [0, 1, 0, 0, 1, 2]
+
+
 def test_days_since_last_contact_leave_out_participants_who_finished(demo: Demo) -> None:
+    """Counted to the end of March (the report's month), not to the request's day (1 April):
+    A4's last contact, 30 January, is 60 days before it."""
     rows = demo.report("contact")
-    assert table(rows, "days_since_last_contact", "participants") == [
-        ("0-7", 0),
-        ("8-14", 1),
-        ("15-30", 1),
-        ("31-60", 3),
-        ("61+", 1),
+    assert table(rows, "days_since_last_contact", "participants", "as_of") == [
+        ("0-7", 0, "2026-03-31"),
+        ("8-14", 1, "2026-03-31"),
+        ("15-30", 1, "2026-03-31"),
+        ("31-60", 4, "2026-03-31"),
+        ("61+", 0, "2026-03-31"),
+        ("never contacted", 0, "2026-03-31"),
+    ]
+
+
+def test_contact_for_a_past_month_is_counted_to_its_end_from_what_had_happened(
+    demo: Demo,
+) -> None:
+    """At the end of February: A2 last seen 02-27, A1 02-20 and B1 02-14, A3 02-10 and A4
+    01-30; A3 had not finished yet (its sustainment is 03-30); B2 and B3 had not started."""
+    rows = demo.report("contact", month="2026-02")
+    assert table(rows, "days_since_last_contact", "participants", "as_of") == [
+        ("0-7", 1, "2026-02-28"),
+        ("8-14", 2, "2026-02-28"),
+        ("15-30", 2, "2026-02-28"),
+        ("31-60", 0, "2026-02-28"),
+        ("61+", 0, "2026-02-28"),
+        ("never contacted", 0, "2026-02-28"),
     ]
 
 
@@ -526,6 +556,21 @@ def test_money_accrued_paid_and_capped_against_the_budget(demo: Demo) -> None:
         ("alpha", "500.00", "300.00", "100.00", "200.00", None, None),
         ("beta", "200.00", "0.00", "0.00", "200.00", None, None),
         ("*", "700.00", "300.00", "100.00", "400.00", "10000.00", "7.0"),
+    ]
+
+
+def test_money_for_a_month_before_the_bookings_is_zero(demo: Demo) -> None:
+    """Every transaction of the demo is booked in March: February's books are empty, and March
+    shows them all in the month as well as to date."""
+    february = demo.report("money", month="2026-02")
+    assert table(february, "provider_id", "accrued", "paid", "accrued_month") == [
+        ("*", "0.00", "0.00", "0.00")
+    ]
+    march = demo.report("money")
+    assert table(march, "provider_id", "accrued_month", "paid_month", "accrued_year_to_date") == [
+        ("alpha", "500.00", "300.00", "500.00"),
+        ("beta", "200.00", "0.00", "200.00"),
+        ("*", "700.00", "300.00", "700.00"),
     ]
 
 

@@ -104,10 +104,18 @@ def load_history(stack: Stack, signer: TokenSigner) -> dict[str, str]:
 
 
 def reports_when_settled(stack: Stack, admin: dict[str, str]) -> dict[str, Any]:
-    """The JSON reports once metrics has every referral and the ledger's two accruals."""
+    """The JSON reports once metrics has every referral and the ledger's two accruals (booked
+    in the ledger's current month, so the money of the current month's report shows them)."""
     found: dict[str, Any] = {}
 
     def settled() -> bool:
+        money = httpx.get(
+            f"{stack.urls['metrics']}/v1/contracts/{CONTRACT}/reports/money",
+            headers=admin,
+            timeout=10,
+        )
+        if money.status_code != 200 or money.json()["rows"][-1]["accrued"] != "2000.00":
+            return False
         response = httpx.get(
             f"{stack.urls['metrics']}/v1/contracts/{CONTRACT}/reports",
             params={"month": MONTH},
@@ -116,8 +124,7 @@ def reports_when_settled(stack: Stack, admin: dict[str, str]) -> dict[str, Any]:
         )
         found.update(response.json())
         sections = found.get("sections", {})
-        referrals = sections.get("funnel", [{}])[0].get("contract_to_date")
-        return referrals == 5 and sections["money"][-1]["accrued"] == "2000.00"
+        return sections.get("funnel", [{}])[0].get("contract_to_date") == 5
 
     wait_until(settled, "metrics to catch up with claims and the ledger", 20.0)
     return found

@@ -86,6 +86,7 @@ class MoneyHandler:
                         "stream_id": entry.stream_id,
                         "provider_id": posted.provider_id,
                         "kind": posted.kind,
+                        "booked_period": posted.booked_period,
                         "recorded_at": entry.recorded_at,
                         **money_movements(posted.entries),
                     }

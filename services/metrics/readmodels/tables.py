@@ -88,6 +88,7 @@ money = sa.Table(
     sa.Column("outcome_minor", sa.BigInteger, nullable=False),
     sa.Column("paid_minor", sa.BigInteger, nullable=False),
     sa.Column("capped_minor", sa.BigInteger, nullable=False),
+    sa.Column("booked_period", sa.String(7), nullable=False),  # the ledger month it is in
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_mx_money_contract_recorded", "contract_id", "recorded_at"),
 )

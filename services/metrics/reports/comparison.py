@@ -15,11 +15,7 @@ from services.metrics.reports.context import (
 )
 from services.metrics.reports.registry import report
 from shared.money import exact_minor, format_minor
-from shared.periods import (
-    add_months,
-    month_of,
-    months_between,
-)
+from shared.periods import Period, add_months, first_day, month_of, months_between
 from shared.rules.model import RuleBook
 
 
@@ -145,6 +141,9 @@ def need_groups(context: ReportContext) -> list[Row]:
     return rows
 
 
+MONEY_PERIODS = ("month", "quarter_to_date", "year_to_date")
+
+
 @report(
     "money",
     columns=(
@@ -156,32 +155,59 @@ def need_groups(context: ReportContext) -> list[Row]:
         "unpaid",
         "budget",
         "accrued_percent_of_budget",
+        *(f"{figure}_{period}" for period in MONEY_PERIODS for figure in ("accrued", "paid")),
     ),
     rows=(
-        "per provider and in all: accrued (net of reversals), paid, held back by caps, unpaid, "
-        "and accrued as a % of the budget (`reporting.budget`, or the contract cap)"
+        "per provider and in all (`*`), by the ledger month each transaction is booked in: "
+        "accrued (net of reversals), paid, held back by caps and unpaid in the contract to the "
+        "end of the month, accrued as a % of the budget (`reporting.budget`, or the contract "
+        "cap), and accrued and paid in the month, the quarter to date and the reporting year "
+        "to date"
     ),
     position=70,
     dashboard=True,
 )
 def money(context: ReportContext) -> list[Row]:
     currency = context.rulebook.currency
-    budget_minor = _budget_minor(context.rulebook)
+    year_starts = context.rulebook.year_starts
+    since = {
+        "month": context.month,
+        "quarter_to_date": month_of(
+            Period.QUARTER.bounds(first_day(context.month), year_starts)[0]
+        ),
+        "year_to_date": month_of(Period.YEAR.bounds(first_day(context.month), year_starts)[0]),
+    }
+    by_provider: dict[str, dict[str, MoneyFigures]] = {}
+    for (provider, booked), figures in context.money.items():
+        if booked > context.month:
+            continue
+        sums = by_provider.setdefault(provider, {})
+        for name in ("contract_to_date", *(p for p in MONEY_PERIODS if booked >= since[p])):
+            sums[name] = _added(sums.get(name, MoneyFigures()), figures)
     rows = [
-        _money_row(provider, figures, currency, None)
-        for provider, figures in sorted(context.money.items())
+        _money_row(provider, sums, currency, None) for provider, sums in sorted(by_provider.items())
     ]
-    total = MoneyFigures(
-        sum(f.outcome_minor for f in context.money.values()),
-        sum(f.paid_minor for f in context.money.values()),
-        sum(f.capped_minor for f in context.money.values()),
-    )
-    rows.append(_money_row("*", total, currency, budget_minor))
+    total: dict[str, MoneyFigures] = {}
+    for sums in by_provider.values():
+        for name, figures in sums.items():
+            total[name] = _added(total.get(name, MoneyFigures()), figures)
+    rows.append(_money_row("*", total, currency, _budget_minor(context.rulebook)))
     return rows
 
 
-def _money_row(provider: str, figures: MoneyFigures, currency: str, budget: int | None) -> Row:
-    return {
+def _added(one: MoneyFigures, other: MoneyFigures) -> MoneyFigures:
+    return MoneyFigures(
+        one.outcome_minor + other.outcome_minor,
+        one.paid_minor + other.paid_minor,
+        one.capped_minor + other.capped_minor,
+    )
+
+
+def _money_row(
+    provider: str, sums: dict[str, MoneyFigures], currency: str, budget: int | None
+) -> Row:
+    figures = sums.get("contract_to_date", MoneyFigures())
+    row: Row = {
         "provider_id": provider,
         "currency": currency,
         "accrued": format_minor(figures.outcome_minor, currency),
@@ -191,6 +217,11 @@ def _money_row(provider: str, figures: MoneyFigures, currency: str, budget: int 
         "budget": format_minor(budget, currency) if budget is not None else None,
         "accrued_percent_of_budget": percent(figures.outcome_minor, budget) if budget else None,
     }
+    for period in MONEY_PERIODS:
+        part = sums.get(period, MoneyFigures())
+        row[f"accrued_{period}"] = format_minor(part.outcome_minor, currency)
+        row[f"paid_{period}"] = format_minor(part.paid_minor, currency)
+    return row
 
 
 def _budget_minor(rulebook: RuleBook) -> int | None:

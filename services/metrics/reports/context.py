@@ -34,10 +34,11 @@ class ReportContext:
     reference_date: dt.date
     staffing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     # read only when a report asks (the money table has a row per ledger transaction)
-    read_money: Callable[[], dict[str, MoneyFigures]] = dict
+    read_money: Callable[[], dict[tuple[str, str], MoneyFigures]] = dict
 
     @cached_property
-    def money(self) -> dict[str, MoneyFigures]:
+    def money(self) -> dict[tuple[str, str], MoneyFigures]:
+        """(provider, ledger month booked in) → its figures."""
         return self.read_money()
 
 

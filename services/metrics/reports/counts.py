@@ -7,16 +7,21 @@ import itertools
 from collections import Counter
 from decimal import Decimal
 
-from services.metrics.facts import CONTACT, INTERVAL, INTERVAL_BUCKETS
+from services.metrics.facts import (
+    CONTACT,
+    INTERVAL,
+    INTERVAL_BUCKETS,
+    NEVER,
+    contact_at,
+    wait_at,
+)
 from services.metrics.reports.context import ReportContext, Row, percent, stage_months
 from services.metrics.reports.registry import report
-from shared.periods import (
-    Period,
-    label_of,
-)
+from shared.periods import Period, first_day, label_of
 
 CONTACT_BUCKETS = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"))
 CONTACT_LAST_BUCKET = "61+"
+NEVER_CONTACTED = "never contacted"
 
 
 # ---- counts and conversion ---------------------------------------------------------------------
@@ -154,15 +159,18 @@ def _staffed(context: ReportContext) -> set[str]:
     "intervals",
     columns=("from_stage", "to_stage", "bucket", "participants", "share_percent"),
     rows=(
-        "per pair of consecutive stages (and each KPI's pair): participants whose wait fell in ≤1 "
-        "week, 1-2, 2-3, 3-4, 4+ weeks, or who have not reached the second stage yet"
+        "per pair of consecutive stages (and each KPI's pair), at the end of the month: "
+        "participants who had reached the first stage by then, by their wait for the second "
+        "(≤1 week, 1-2, 2-3, 3-4, 4+ weeks), or not yet reached by the month's end"
     ),
     position=85,
 )
 def intervals(context: ReportContext) -> list[Row]:
     found: Counter[tuple[str, str]] = Counter()
-    for (pair, bucket), n in context.cube.totals(context.filters, INTERVAL).items():
-        found[(pair, bucket)] += n
+    for (pair, wait), n in context.cube.totals(context.filters, INTERVAL).items():
+        bucket = wait_at(wait, context.month)
+        if bucket is not None:
+            found[(pair, bucket)] += n
     rows = []
     for start, end in context.plan.interval_pairs:
         pair = f"{start}>{end}"
@@ -184,21 +192,26 @@ def intervals(context: ReportContext) -> list[Row]:
     "contact",
     columns=("days_since_last_contact", "participants", "as_of"),
     rows=(
-        "participants by days since their last contact (0-7, 8-14, 15-30, 31-60, 61+), counted to "
-        "the reference day; participants who reached a closed stage (`reporting.closed_stages`, "
-        "by default the last) are left out"
+        "participants in service at the end of the month (or on the reference day, if earlier) by "
+        "days since their last contact then (0-7, 8-14, 15-30, 31-60, 61+), and those never "
+        "contacted by then; participants who had reached a closed stage "
+        "(`reporting.closed_stages`, by default the last) are left out"
     ),
     position=90,
 )
 def contact(context: ReportContext) -> list[Row]:
+    month_end = Period.MONTH.bounds(first_day(context.month))[1]
+    as_of = min(month_end, context.reference_date)
     found: Counter[str] = Counter()
-    for (day, _), n in context.cube.totals(context.filters, CONTACT).items():
-        days = (context.reference_date - dt.date.fromisoformat(day)).days
-        found[_contact_bucket(days)] += n
-    labels = [label for _, _, label in CONTACT_BUCKETS] + [CONTACT_LAST_BUCKET]
-    as_of = context.reference_date.isoformat()
+    for (since, until), n in context.cube.totals(context.filters, CONTACT).items():
+        last = contact_at(since, until, context.month)
+        if last == NEVER:
+            found[NEVER_CONTACTED] += n
+        elif isinstance(last, dt.date):
+            found[_contact_bucket((as_of - last).days)] += n
+    labels = [label for _, _, label in CONTACT_BUCKETS] + [CONTACT_LAST_BUCKET, NEVER_CONTACTED]
     return [
-        {"days_since_last_contact": label, "participants": found[label], "as_of": as_of}
+        {"days_since_last_contact": label, "participants": found[label], "as_of": str(as_of)}
         for label in labels
     ]
 

@@ -1,34 +1,110 @@
 """Performance read models: rule-book versions, bitemporal participant events, the report
 cube, and money from the ledger feed.
 
+The tables are defined here as they were at this revision (later revisions change them), not
+imported from the read models.
+
 Revision ID: 2026_11_23_0004
 Revises: 2026_11_23_0003
 Create Date: 2026-11-23
 """
 
+import sqlalchemy as sa
 from alembic import op
-
-from services.metrics.readmodels import tables
 
 revision = "2026_11_23_0004"
 down_revision = "2026_11_23_0003"
 branch_labels = None
 depends_on = None
 
-CREATED = (
-    tables.rulebooks,
-    tables.participants,
-    tables.events,
-    tables.participant_cube,
-    tables.cube,
-    tables.books,
-    tables.money,
+metadata = sa.MetaData()
+KEY_LENGTH = 64
+FLAGS_LENGTH = 1000
+
+rulebooks = sa.Table(
+    "mx_rulebooks",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+participants = sa.Table(
+    "mx_participants",
+    metadata,
+    sa.Column("stream_id", sa.String(36), primary_key=True),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False, index=True),
+    sa.Column("provider_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+events = sa.Table(
+    "mx_events",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("stream_id", sa.String(36), nullable=False),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("occurred_on", sa.Date, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_mx_events_stream", "stream_id", "event_id"),
+    sa.Index("ix_mx_events_contract_recorded", "contract_id", "recorded_at"),
+)
+
+participant_cube = sa.Table(
+    "mx_participant_cube",
+    metadata,
+    sa.Column("stream_id", sa.String(36), primary_key=True),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False, index=True),
+    sa.Column("contributions", sa.Text, nullable=False),
+)
+
+cube = sa.Table(
+    "mx_cube",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("measure", sa.String(16), primary_key=True),
+    sa.Column("provider_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("site", sa.String(200), primary_key=True),
+    sa.Column("cohort", sa.String(8), primary_key=True),
+    sa.Column("flags", sa.String(FLAGS_LENGTH), primary_key=True),
+    sa.Column("k1", sa.String(200), primary_key=True),
+    sa.Column("k2", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
+books = sa.Table(
+    "mx_books",
+    metadata,
+    sa.Column("stream_id", sa.String(36), primary_key=True),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False),
+)
+
+money = sa.Table(
+    "mx_money",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("provider_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("outcome_minor", sa.BigInteger, nullable=False),
+    sa.Column("paid_minor", sa.BigInteger, nullable=False),
+    sa.Column("capped_minor", sa.BigInteger, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_mx_money_contract_recorded", "contract_id", "recorded_at"),
 )
 
 
+CREATED = (rulebooks, participants, events, participant_cube, cube, books, money)
+
+
 def upgrade() -> None:
-    tables.metadata.create_all(bind=op.get_bind(), tables=list(CREATED))
+    metadata.create_all(bind=op.get_bind(), tables=list(CREATED))
 
 
 def downgrade() -> None:
-    tables.metadata.drop_all(bind=op.get_bind(), tables=list(reversed(CREATED)))
+    metadata.drop_all(bind=op.get_bind(), tables=list(reversed(CREATED)))
