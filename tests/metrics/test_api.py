@@ -10,15 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from services.claims.api import create_app as claims_app
 from services.claims.settings import ClaimsSettings
 from services.metrics.api import create_app as metrics_app
 from services.metrics.readmodels.performance import PerformanceProjector
+from services.metrics.reports import COLUMNS
 from services.metrics.settings import MetricsSettings
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink
+from shared.xlsxout import XLSX
 from tests.conftest import serving
 
 RULEBOOK = Path(__file__).parent / "reports-demo.yaml"
@@ -102,6 +105,41 @@ async def test_csv_has_the_same_rows(metrics: httpx.AsyncClient, auth: Auth) -> 
         ("job_start", "0"),
         ("job_sustained", "0"),
     ]
+
+
+async def test_the_pack_as_one_workbook_has_a_sheet_per_report_with_numbers(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    asked = {"month": "2026-03"}
+    body = (await metrics.get(REPORTS, params=asked, headers=auth("admin"))).json()
+    response = await metrics.get(REPORTS, params=asked, headers=auth("admin") | {"Accept": XLSX})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == XLSX
+    assert 'filename="reports-demo-2026-03.xlsx"' in response.headers["content-disposition"]
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["scope", *body["sections"]]
+    scope = {row[0]: row[1] for row in book["scope"].iter_rows(min_row=2, values_only=True)}
+    assert (scope["contract_id"], scope["month"]) == (CONTRACT, "2026-03")
+    for name, rows in body["sections"].items():
+        sheet = list(book[name].iter_rows(values_only=True))
+        assert sheet[0] == COLUMNS[name], name
+        assert len(sheet) - 1 == len(rows), name
+    funnel = [row[:2] for row in list(book["funnel"].iter_rows(values_only=True))[1:]]
+    assert funnel == [("referral", 3), ("enrollment", 1), ("job_start", 0), ("job_sustained", 0)]
+    conversion = book["conversion"]
+    assert conversion.cell(row=2, column=5).data_type == "n"  # "25.0" in JSON: a number here
+
+
+async def test_one_report_as_a_workbook_is_what_a_provider_may_see(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    beta = auth("provider", provider_id="beta") | {"Accept": XLSX}
+    response = await metrics.get(f"{REPORTS}/ranking", params={"month": "2026-03"}, headers=beta)
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["scope", "ranking"]
+    ranked = list(book["ranking"].iter_rows(min_row=2, values_only=True))
+    assert [row[COLUMNS["ranking"].index("provider_id")] for row in ranked] == ["beta"]
 
 
 async def test_a_provider_sees_its_own_figures_and_its_own_rank(

@@ -1,12 +1,14 @@
-"""Report routes: every performance report as JSON, or as CSV with ``Accept: text/csv``."""
+"""Report routes: every performance report as JSON, one as CSV with ``Accept: text/csv``, and
+the pack (or one report) as an XLSX workbook with the spreadsheet media type."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from services.metrics.application import Report, Reporter, ReportRequest
@@ -15,10 +17,12 @@ from services.metrics.routes.common import Asked, Reader, reporter
 from shared.auth import Role
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES
+from shared.xlsxout import XLSX, Sheet, wants_xlsx, workbook_bytes
 
 router = APIRouter(tags=["reports"])
 ReportName = StrEnum("ReportName", {name: name for name in REPORTS})  # type: ignore[misc]
 REPORT_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}}
+WORKBOOK: dict[str, Any] = {XLSX: {}}  # OpenAPI: the other media type of a 200
 
 
 class Scope(BaseModel):
@@ -60,27 +64,60 @@ def visible_rows(name: str, rows: list[Row], request: ReportRequest, role: Role)
     return rows
 
 
+def workbook(report: Report, sections: dict[str, list[Row]]) -> Response:
+    """The reports as one workbook: a sheet saying what was asked, then a sheet per report."""
+    scope = scope_of(report)
+    about = [
+        {"field": "contract", "value": report.contract_name},
+        *(
+            {"field": key, "value": _text(value)}
+            for key, value in scope.items()
+            if key != "filters"
+        ),
+        *({"field": key, "value": value} for key, value in scope["filters"].items()),
+    ]
+    sheets = [Sheet("scope", ("field", "value"), about)]
+    sheets += [Sheet(name, COLUMNS[name], rows) for name, rows in sections.items()]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{report.request.contract_id}-{report.month}")
+    return Response(
+        workbook_bytes(sheets),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{safe}.xlsx"'},
+    )
+
+
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
 @router.get(
     "/v1/contracts/{contract_id}/reports",
     response_model=ReportsOut,
-    responses=REPORT_ERRORS,
+    responses={**REPORT_ERRORS, 200: {"content": WORKBOOK}},
 )
 def get_reports(
-    asked: Asked, principal: Reader, reports: Annotated[Reporter, Depends(reporter)]
-) -> ReportsOut:
-    """Every report for one month, one contract, optionally one provider, site or cohort."""
+    request: Request,
+    asked: Asked,
+    principal: Reader,
+    reports: Annotated[Reporter, Depends(reporter)],
+) -> Any:
+    """Every report for one month, one contract, optionally one provider, site or cohort; with
+    `Accept` the XLSX media type, the pack as one workbook (a sheet per report, figures as
+    numbers)."""
     report = reports.report(asked, list(REPORTS))
     sections = {
         name: visible_rows(name, rows, asked, principal.role)
         for name, rows in report.sections.items()
     }
+    if wants_xlsx(request.headers.get("accept", "")):
+        return workbook(report, sections)
     return ReportsOut(**scope_of(report), sections=sections)
 
 
 @router.get(
     "/v1/contracts/{contract_id}/reports/{report}",
     response_model=ReportOut,
-    responses={**REPORT_ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**REPORT_ERRORS, 200: {"content": {"text/csv": {}, **WORKBOOK}}},
 )
 def get_report(
     request: Request,
@@ -89,10 +126,13 @@ def get_report(
     principal: Reader,
     reports: Annotated[Reporter, Depends(reporter)],
 ) -> Any:
-    """One report; with `Accept: text/csv`, its rows as CSV (one column per field)."""
+    """One report; with `Accept: text/csv`, its rows as CSV (one column per field); with the
+    XLSX media type, a workbook."""
     name = str(report.value)
     built = reports.report(asked, [name])
     rows = visible_rows(name, built.sections[name], asked, principal.role)
+    if wants_xlsx(request.headers.get("accept", "")):
+        return workbook(built, {name: rows})
     if wants_csv(request):
         return csv_response(rows, COLUMNS[name])
     return ReportOut(**scope_of(built), report=name, rows=rows)
