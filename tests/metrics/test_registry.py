@@ -30,6 +30,12 @@ def test_a_name_registered_twice_is_refused() -> None:
         report("funnel", columns=("x",), rows="x", position=999)(lambda context: [])
 
 
+def test_a_position_taken_by_another_report_is_refused() -> None:
+    with pytest.raises(ValueError, match="position 10 is 'funnel'"):
+        report("other", columns=("x",), rows="x", position=10)(lambda context: [])
+    assert "other" not in SPECS and "other" not in registered()
+
+
 def test_docs_index_is_generated_from_the_registry() -> None:
     written = (ROOT / "docs" / "metrics.md").read_text()
     start, end = written.index(DOCS_START), written.index(DOCS_END) + len(DOCS_END)

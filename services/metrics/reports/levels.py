@@ -36,12 +36,14 @@ RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
         "against_prior",
         "average_of_previous_3",
         "against_average",
+        "percent_of_average",
     ),
     rows=(
         "per target series (and `group`: the site or provider of a series set per site or "
         "provider) and period up to the month's: target, actual (per period, or summed year or "
         "contract to date for cumulative series), % of target, the prior period's actual and "
-        "up/down/same, the average of the three previous periods and up/down/same against it"
+        "up/down/same, the average of the three previous periods, up/down/same against it and "
+        "the actual as a % of it (32 against an average of 42 is 76.2)"
     ),
     position=20,
     dashboard=True,
@@ -144,6 +146,7 @@ def _target_row(
         "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
         "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
         "against_average": _direction(Decimal(actual[label]), average),
+        "percent_of_average": percent(actual[label], average),
     }
 
 

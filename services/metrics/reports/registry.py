@@ -42,6 +42,9 @@ def report(
     def register(build: Build) -> Build:
         if name in _REGISTRY:
             raise ValueError(f"report {name!r} is registered twice")
+        taken = [other for other, spec in _REGISTRY.items() if spec.position == position]
+        if taken:
+            raise ValueError(f"report {name!r}: position {position} is {taken[0]!r}'s")
         spec = ReportSpec(name, build, columns, rows, position, dashboard, compares_providers)
         _REGISTRY[name] = spec
         return build

@@ -1,0 +1,95 @@
+"""A stage as a monthly series over the contract to date against its monthly targets, and the
+actual as a percentage of the three previous periods' average."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from services.metrics.facts import STAGE, CubeKey, plan_for
+from services.metrics.readmodels.cube import Filters, MemoryCube
+from services.metrics.reports import REPORTS, ReportContext
+from shared.rules.model import parse_rulebook
+
+BOOK: dict[str, Any] = {
+    "contract_id": "trend-demo",
+    "name": "Trend demo",
+    "currency": "GBP",
+    "effective_from": "2026-01-01",
+    "providers": [{"id": "p", "name": "P"}],
+    "event_types": {"referral": {}, "job_start": {}},
+    "targets": [
+        {"id": "plan", "name": "Plan", "stage": "job_start", "period": "month",
+         "values": {"2026-01": 40, "2026-02": 40, "2026-03": 40, "2026-04": 40}},
+        {"id": "to_date", "name": "To date", "stage": "job_start", "period": "month",
+         "cumulative": "contract_to_date", "values": {"2026-02": 80, "2026-04": 200}},
+    ],
+}  # fmt: skip
+JOB_STARTS = {"2026-01": 40, "2026-02": 44, "2026-03": 42, "2026-04": 32, "2026-05": 7}
+REFERRALS = {"2025-12": 5, "2026-02": 60}  # one December referral: before the rule book's date
+
+
+def report(name: str, month: str, book: dict[str, Any] = BOOK) -> list[dict[str, Any]]:
+    rulebook = parse_rulebook(book)
+    counts: Counter[CubeKey] = Counter()
+    for stage, months in (("job_start", JOB_STARTS), ("referral", REFERRALS)):
+        for m, n in months.items():
+            counts[CubeKey(STAGE, "p", "", "2026-01", "", stage, m)] += n
+    context = ReportContext(
+        rulebook, plan_for(rulebook), MemoryCube(counts), Filters(), month, dt.date(2026, 6, 1)
+    )
+    return REPORTS[name](context)
+
+
+def test_the_actual_as_a_percentage_of_the_previous_three_periods_average() -> None:
+    """April's 32 job starts against the average of January to March, (40 + 44 + 42) / 3 = 42:
+    76.2 %, down."""
+    april = [r for r in report("targets", "2026-04") if r["target_id"] == "plan"][-1]
+    assert (april["period"], april["actual"], april["average_of_previous_3"]) == (
+        "2026-04",
+        32,
+        "42.0",
+    )
+    assert (april["against_average"], april["percent_of_average"]) == ("down", "76.2")
+    january = next(r for r in report("targets", "2026-01") if r["target_id"] == "plan")
+    assert january["percent_of_average"] is None  # no earlier periods: no average to compare
+
+
+def test_each_stage_month_by_month_against_its_monthly_targets() -> None:
+    """From December (a referral came before the rule book's date) to April; a cumulative
+    series compares the contract to date."""
+    rows = report("trends", "2026-04")
+    columns = ("month", "participants", "contract_to_date", "target", "actual", "percent_of_target")
+    plan = [tuple(r[c] for c in columns) for r in rows if r["target_id"] == "plan"]
+    assert plan == [
+        ("2025-12", 0, 0, None, 0, None),
+        ("2026-01", 40, 40, 40, 40, "100.0"),
+        ("2026-02", 44, 84, 40, 44, "110.0"),
+        ("2026-03", 42, 126, 40, 42, "105.0"),
+        ("2026-04", 32, 158, 40, 32, "80.0"),
+    ]
+    to_date = [tuple(r[c] for c in columns[3:]) for r in rows if r["target_id"] == "to_date"]
+    assert to_date == [
+        (None, 0, None),
+        (None, 40, None),
+        (80, 84, "105.0"),
+        (None, 126, None),
+        (200, 158, "79.0"),
+    ]
+
+
+def test_a_stage_without_monthly_targets_is_one_row_a_month_from_the_first_reached() -> None:
+    referrals = [r for r in report("trends", "2026-03") if r["stage"] == "referral"]
+    assert [(r["month"], r["participants"], r["contract_to_date"], r["target_id"])
+            for r in referrals] == [
+        ("2025-12", 5, 5, None),
+        ("2026-01", 0, 5, None),
+        ("2026-02", 60, 65, None),
+        ("2026-03", 0, 65, None),
+    ]  # fmt: skip
+
+
+def test_a_month_before_the_contract_has_no_rows() -> None:
+    book = {**BOOK, "effective_from": "2026-01-01"}
+    assert report("trends", "2025-11", book) == []
