@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from shared.periods import Period
 from shared.rules.model import RuleBook
+from shared.rules.reporting_types import Buckets
 
 STAGE = "stage"
 EVENTS = "events"
@@ -33,7 +34,44 @@ NO_SITE = ""
 NOT_YET = "not_yet"
 NEVER = "never"
 UNKNOWN = "unknown"
-INTERVAL_BUCKETS = ("<=1w", "1-2w", "2-3w", "3-4w", "4w+", NOT_YET)
+DEFAULT_WAITS = Buckets(unit="weeks", edges=[1, 2, 3, 4])
+DEFAULT_CONTACT = Buckets(unit="days", edges=[7, 14, 30, 60])
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """Buckets of a number of days: ``labels[i]`` holds up to ``edges[i]`` days (and more than
+    the edge before), the last label everything over the last edge."""
+
+    edges: tuple[int, ...]
+    labels: tuple[str, ...]
+
+    def of(self, days: int) -> str:
+        for edge, label in zip(self.edges, self.labels, strict=False):
+            if days <= edge:
+                return label
+        return self.labels[-1]
+
+
+def wait_buckets(buckets: Buckets) -> BucketPlan:
+    """``<=1w``, ``1-2w`` … ``4w+`` in weeks; ``<=7d``, ``8-14d`` … ``61d+`` in days."""
+    edges = buckets.edges
+    if buckets.unit == "weeks":
+        labels = [f"<={edges[0]}w", *(f"{a}-{b}w" for a, b in itertools.pairwise(edges))]
+        labels.append(f"{edges[-1]}w+")
+    else:
+        labels = [f"<={edges[0]}d", *(f"{a + 1}-{b}d" for a, b in itertools.pairwise(edges))]
+        labels.append(f"{edges[-1] + 1}d+")
+    return BucketPlan(tuple(buckets.days()), tuple(labels))
+
+
+def contact_buckets(buckets: Buckets) -> BucketPlan:
+    """Days since contact, labelled in days: ``0-7``, ``8-14`` … ``61+``."""
+    days = buckets.days()
+    labels = [f"0-{days[0]}", *(f"{a + 1}-{b}" for a, b in itertools.pairwise(days))]
+    return BucketPlan(tuple(days), (*labels, f"{days[-1] + 1}+"))
+
+
 MET, MISSED, OPEN = "met", "missed", "open"
 
 
@@ -83,6 +121,8 @@ class ReportingPlan:
     closed_stages: frozenset[str]
     interval_pairs: tuple[tuple[str, str], ...]
     kpis: tuple[KpiPlan, ...]
+    waits: BucketPlan = field(default_factory=lambda: wait_buckets(DEFAULT_WAITS))
+    contact: BucketPlan = field(default_factory=lambda: contact_buckets(DEFAULT_CONTACT))
 
 
 def plan_for(rulebook: RuleBook) -> ReportingPlan:
@@ -124,6 +164,8 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         closed_stages=frozenset(reporting.closed_stages or stages[-1:]),
         interval_pairs=tuple(pairs),
         kpis=kpis,
+        waits=wait_buckets(reporting.wait_buckets or DEFAULT_WAITS),
+        contact=contact_buckets(reporting.contact_buckets or DEFAULT_CONTACT),
     )
 
 
@@ -202,7 +244,8 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
         add(EVENTS, stage, month, n)
     for start, end in plan.interval_pairs:
         if start in facts.first:
-            add(INTERVAL, f"{start}>{end}", _wait(facts.first[start], facts.first.get(end)))
+            wait = _wait(plan.waits, facts.first[start], facts.first.get(end))
+            add(INTERVAL, f"{start}>{end}", wait)
     for kpi in plan.kpis:
         statuses = _rate_statuses(kpi, facts) if kpi.rate else _kpi_statuses(kpi, facts)
         for status in statuses:
@@ -212,14 +255,15 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
     return found
 
 
-def _wait(start: dt.date, end: dt.date | None) -> str:
+def _wait(buckets: BucketPlan, start: dt.date, end: dt.date | None) -> str:
     """``<start month>|<end month>|<bucket>``, or ``<start month>||not_yet``: a report for a
     month counts the participant once its start month has come, and in the bucket only once the
     end month has too (before, it has not yet reached the second stage)."""
     start_month = Period.MONTH.label(start)
     if end is None:
         return f"{start_month}||{NOT_YET}"
-    return f"{start_month}|{Period.MONTH.label(end)}|{_bucket(start, end)}"
+    days = max(0, (end - start).days)
+    return f"{start_month}|{Period.MONTH.label(end)}|{buckets.of(days)}"
 
 
 def wait_at(k2: str, month: str) -> str | None:
@@ -264,13 +308,6 @@ def contact_at(k1: str, k2: str, month: str) -> dt.date | str | None:
     if since_month > month or (k2 and month >= k2):
         return None
     return NEVER if never else dt.date.fromisoformat(k1)
-
-
-def _bucket(start: dt.date, end: dt.date | None) -> str:
-    if end is None:
-        return NOT_YET
-    days = max(0, (end - start).days)
-    return INTERVAL_BUCKETS[min(4, max(0, (days - 1) // 7))]
 
 
 def _kpi_statuses(kpi: KpiPlan, facts: ParticipantFacts) -> list[str]:

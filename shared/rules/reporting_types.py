@@ -111,6 +111,22 @@ class ConversionScore(Strict):
     end: Name
 
 
+MAX_BUCKETS = 12
+
+
+class Buckets(Strict):
+    """Bucket edges for waits or days since contact: each edge closes a bucket (``[1, 2]``
+    weeks: up to 1 week, over 1 up to 2 weeks, over 2 weeks)."""
+
+    unit: Literal["days", "weeks"] = "days"
+    edges: list[Annotated[int, Field(ge=1, le=MAX_DAYS)]] = Field(
+        min_length=1, max_length=MAX_BUCKETS, description="Strictly increasing, at least 1"
+    )
+
+    def days(self) -> list[int]:
+        return [edge * (7 if self.unit == "weeks" else 1) for edge in self.edges]
+
+
 class Reporting(Strict):
     """How performance reports slice the participants (all optional; defaults in brackets)."""
 
@@ -138,4 +154,12 @@ class Reporting(Strict):
     )
     budget: DecimalText | None = Field(
         default=None, description="The money reports compare with it [the contract cap]"
+    )
+    wait_buckets: Buckets | None = Field(
+        default=None,
+        description="Buckets of the waits between stages [weeks: 1, 2, 3, 4]",
+    )
+    contact_buckets: Buckets | None = Field(
+        default=None,
+        description="Buckets of days since last contact [days: 7, 14, 30, 60]",
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 
 from shared.errors import FieldProblem
 from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
 from shared.rules.model import AttributeType, Period, RuleBook, TargetSeries
+from shared.rules.vocabulary import MAX_DAYS
 
 
 def money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProblem]:
@@ -44,6 +46,17 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
         yield from _site_problems(book, reporting.site_attribute)
     if reporting.budget is not None:
         yield from money_problems(book, "reporting.budget", reporting.budget)
+    for field in ("wait_buckets", "contact_buckets"):
+        buckets = getattr(reporting, field)
+        if buckets is None:
+            continue
+        for index, (before, edge) in enumerate(itertools.pairwise(buckets.days()), start=1):
+            if edge <= before:
+                yield FieldProblem(
+                    f"reporting.{field}.edges.{index}", "edges must be strictly increasing"
+                )
+        if buckets.days()[-1] > MAX_DAYS:
+            yield FieldProblem(f"reporting.{field}.edges", f"at most {MAX_DAYS} days in all")
 
 
 def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:

@@ -8,6 +8,8 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from services.metrics.facts import (
     CubeKey,
     LiveEvent,
@@ -17,7 +19,7 @@ from services.metrics.facts import (
 )
 from services.metrics.readmodels.cube import Filters, MemoryCube
 from services.metrics.reports import REPORTS, ReportContext
-from shared.rules.model import parse_rulebook
+from shared.rules.model import RuleBookInvalid, parse_rulebook
 
 D = dt.date
 BOOK: dict[str, Any] = {
@@ -108,3 +110,55 @@ def test_a_wait_is_not_yet_until_the_month_of_its_second_stage() -> None:
     assert waits("2025-12") == {}
     assert waits("2026-01") == {"not_yet": 1}
     assert waits("2026-02") == {"<=1w": 1}
+
+
+def test_bucket_edges_declared_in_the_rule_book() -> None:
+    """Waits in days (up to 3, 4 to 10, over 10) and contact in weeks (up to 1, up to 4, more),
+    as a contract's pack lays them out."""
+    book = {
+        **BOOK,
+        "reporting": {
+            **BOOK["reporting"],
+            "wait_buckets": {"unit": "days", "edges": [3, 10]},
+            "contact_buckets": {"unit": "weeks", "edges": [1, 4]},
+        },
+    }
+    rulebook = parse_rulebook(book)
+    plan = plan_for(rulebook)
+    total: Counter[CubeKey] = Counter()
+    for events in PEOPLE.values():
+        live = [LiveEvent(kind, day, {}) for kind, day in events]
+        total.update(contributions(plan, participant_facts(plan, "p", live)))
+    context = ReportContext(rulebook, plan, MemoryCube(total), Filters(), "2026-05", TODAY)
+    waits = [
+        (row["bucket"], row["participants"])
+        for row in REPORTS["intervals"](context)
+        if (row["from_stage"], row["to_stage"]) == ("referral", "contact")
+    ]
+    # "seen_late" waited 42 days, "left" 3; "never" is not yet contacted
+    assert waits == [("<=3d", 1), ("4-10d", 0), ("11d+", 1), ("not_yet", 1)]
+    contact_rows = [
+        (r["days_since_last_contact"], r["participants"]) for r in REPORTS["contact"](context)
+    ]
+    # "seen_late": 33 days at the end of May
+    assert contact_rows == [("0-7", 0), ("8-28", 0), ("29+", 1), ("never contacted", 1)]
+
+
+@pytest.mark.parametrize(
+    ("buckets", "field"),
+    [
+        ({"unit": "days", "edges": [7, 7]}, "reporting.wait_buckets.edges.1"),
+        ({"unit": "days", "edges": [14, 7]}, "reporting.wait_buckets.edges.1"),
+        ({"unit": "days", "edges": []}, "reporting.wait_buckets.edges"),
+        ({"unit": "days", "edges": [0]}, "reporting.wait_buckets.edges.0"),
+        ({"unit": "months", "edges": [1]}, "reporting.wait_buckets.unit"),
+        ({"unit": "weeks", "edges": [6000]}, "reporting.wait_buckets.edges"),
+        ({"edges": list(range(1, 14))}, "reporting.wait_buckets.edges"),
+    ],
+)
+def test_bucket_edges_that_do_not_make_buckets_are_refused(
+    buckets: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(RuleBookInvalid) as caught:
+        parse_rulebook({**BOOK, "reporting": {"wait_buckets": buckets}})
+    assert [problem.field for problem in caught.value.problems] == [field]

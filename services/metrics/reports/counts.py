@@ -10,8 +10,8 @@ from decimal import Decimal
 from services.metrics.facts import (
     CONTACT,
     INTERVAL,
-    INTERVAL_BUCKETS,
     NEVER,
+    NOT_YET,
     contact_at,
     wait_at,
 )
@@ -19,8 +19,6 @@ from services.metrics.reports.context import ReportContext, Row, percent, stage_
 from services.metrics.reports.registry import report
 from shared.periods import Period, first_day, label_of
 
-CONTACT_BUCKETS = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"))
-CONTACT_LAST_BUCKET = "61+"
 NEVER_CONTACTED = "never contacted"
 
 
@@ -161,7 +159,8 @@ def _staffed(context: ReportContext) -> set[str]:
     rows=(
         "per pair of consecutive stages (and each KPI's pair), at the end of the month: "
         "participants who had reached the first stage by then, by their wait for the second "
-        "(≤1 week, 1-2, 2-3, 3-4, 4+ weeks), or not yet reached by the month's end"
+        "(in `reporting.wait_buckets`, by default ≤1 week, 1-2, 2-3, 3-4, 4+ weeks), or not yet "
+        "reached by the month's end"
     ),
     position=85,
 )
@@ -174,8 +173,9 @@ def intervals(context: ReportContext) -> list[Row]:
     rows = []
     for start, end in context.plan.interval_pairs:
         pair = f"{start}>{end}"
-        total = sum(found[(pair, bucket)] for bucket in INTERVAL_BUCKETS)
-        for bucket in INTERVAL_BUCKETS:
+        buckets = (*context.plan.waits.labels, NOT_YET)
+        total = sum(found[(pair, bucket)] for bucket in buckets)
+        for bucket in buckets:
             rows.append(
                 {
                     "from_stage": start,
@@ -193,7 +193,8 @@ def intervals(context: ReportContext) -> list[Row]:
     columns=("days_since_last_contact", "participants", "as_of"),
     rows=(
         "participants in service at the end of the month (or on the reference day, if earlier) by "
-        "days since their last contact then (0-7, 8-14, 15-30, 31-60, 61+), and those never "
+        "days since their last contact then (in `reporting.contact_buckets`, by default 0-7, 8-14, "
+        "15-30, 31-60, 61+), and those never "
         "contacted by then; participants who had reached a closed stage "
         "(`reporting.closed_stages`, by default the last) are left out"
     ),
@@ -208,16 +209,9 @@ def contact(context: ReportContext) -> list[Row]:
         if last == NEVER:
             found[NEVER_CONTACTED] += n
         elif isinstance(last, dt.date):
-            found[_contact_bucket((as_of - last).days)] += n
-    labels = [label for _, _, label in CONTACT_BUCKETS] + [CONTACT_LAST_BUCKET, NEVER_CONTACTED]
+            found[context.plan.contact.of(max(0, (as_of - last).days))] += n
+    labels = [*context.plan.contact.labels, NEVER_CONTACTED]
     return [
         {"days_since_last_contact": label, "participants": found[label], "as_of": str(as_of)}
         for label in labels
     ]
-
-
-def _contact_bucket(days: int) -> str:
-    for low, high, label in CONTACT_BUCKETS:
-        if low <= max(days, 0) <= high:
-            return label
-    return CONTACT_LAST_BUCKET
