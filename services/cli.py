@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from shared.settings import CommonSettings, InsecureSettingsError
 HTTP_TIMEOUT_S = 30.0
 MAX_CLOSE_CALLS = 1_000  # of at most 500 populations each
 NAMED_ROLES = ("payer", "provider", "evaluator")  # tokens that must say who holds them
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+PDF_TIMEOUT_S = 120
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +98,17 @@ def _metrics_commands(commands: Any) -> None:
         "--url", default=os.environ.get("OUTCOMES_METRICS_URL", "http://127.0.0.1:8003")
     )
     dashboard.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"))
-    dashboard.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    saved = dashboard.add_mutually_exclusive_group()
+    saved.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    saved.add_argument(
+        "--pdf", type=Path, help="save the pack as a PDF instead (through headless Chromium)"
+    )
+    saved.add_argument(
+        "--link",
+        action="store_true",
+        help="print a link that opens the page in a browser for five minutes, as the token's "
+        "holder (no token to paste)",
+    )
     dashboard.set_defaults(handler=_dashboard)
 
     metrics = commands.add_parser("metrics", help="the metrics read models")
@@ -214,15 +229,19 @@ def _close_populations(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    """Fetch the page with a token (by default an auditor's, minted locally) and save it."""
+    """Fetch the page with a token (by default an auditor's, minted locally) and save it as
+    HTML or PDF, or print a link that opens it in a browser."""
     token = args.token or TokenSigner.from_settings(CommonSettings()).issue(Role.AUDITOR, ttl_s=300)
+    base = args.url.rstrip("/")
+    if args.link:
+        return _dashboard_link(base, args.contract, args.month, token)
     params = {
         name: getattr(args, name)
         for name in ("month", "as_known_at", "provider_id", "site", "cohort")
         if getattr(args, name)
     }
     response = httpx.get(
-        f"{args.url.rstrip('/')}/dashboard/{args.contract}",
+        f"{base}/dashboard/{args.contract}",
         params=params,
         headers={"Authorization": f"Bearer {token}"},
         timeout=HTTP_TIMEOUT_S,
@@ -230,12 +249,57 @@ def _dashboard(args: argparse.Namespace) -> int:
     if response.status_code != 200:
         print(f"refused ({response.status_code}): {_problem_text(response)}", file=sys.stderr)
         return 1
-    if args.out is None:
+    if args.pdf is not None:
+        print_pdf(response.text, args.pdf)
+        print(f"saved: {args.pdf}")
+    elif args.out is None:
         sys.stdout.write(response.text)
     else:
         args.out.write_text(response.text, encoding="utf-8")
         print(f"saved: {args.out}")
     return 0
+
+
+def _dashboard_link(base: str, contract: str, month: str | None, token: str) -> int:
+    response = httpx.post(
+        f"{base}/v1/contracts/{contract}/dashboard-links",
+        json={"month": month} if month else None,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    if response.status_code != 201:
+        print(f"refused ({response.status_code}): {_problem_text(response)}", file=sys.stderr)
+        return 1
+    link = response.json()
+    print(f"{base}{link['url']}")
+    print(f"open it before {link['expires_at']}", file=sys.stderr)
+    return 0
+
+
+def print_pdf(page: str, target: Path) -> None:
+    """Print a self-contained page to PDF with headless Chromium (``OUTCOMES_CHROMIUM``, or
+    the first of chromium, chromium-browser, google-chrome found on the path)."""
+    chromium = os.environ.get("OUTCOMES_CHROMIUM") or next(
+        (found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None
+    )
+    if chromium is None:
+        raise OSError("no Chromium found: install chromium or set OUTCOMES_CHROMIUM")
+    with tempfile.TemporaryDirectory(prefix="outcomes-pdf-") as folder:
+        source = Path(folder) / "dashboard.html"
+        source.write_text(page, encoding="utf-8")
+        printed = Path(folder) / "dashboard.pdf"
+        command = [
+            chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+            f"--user-data-dir={Path(folder) / 'profile'}", "--no-pdf-header-footer",
+            f"--print-to-pdf={printed}", source.as_uri(),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise OSError(f"Chromium did not print the page within {PDF_TIMEOUT_S} s") from None
+        if done.returncode != 0 or not printed.exists():
+            raise OSError(f"Chromium could not print the page: {done.stderr.decode()[-500:]}")
+        shutil.copyfile(printed, target)
 
 
 def _metrics_rebuild(args: argparse.Namespace) -> int:

@@ -26,6 +26,8 @@ from shared.settings import CommonSettings
 
 ALGORITHM = "HS256"
 MAX_TOKEN_TTL_S = 60 * 60 * 24 * 30
+LINK_USE = "link"  # a short-lived link that opens a browser session, and nothing else
+SESSION_USE = "session"  # a browser session's cookie: good for the pages that accept it only
 
 
 class Role(StrEnum):
@@ -142,7 +144,10 @@ class TokenSigner:
         ttl_s: int = 3600,
         now: float | None = None,
         key_id: str | None = None,
+        use: str | None = None,
     ) -> str:
+        """A token; with ``use``, one that is good only where that use is asked for (a
+        dashboard link or session), never as a bearer token."""
         check_token_request(role, provider_id, ttl_s)
         if not self._key:
             raise InvalidInput("this service has no private key to sign tokens with")
@@ -163,10 +168,13 @@ class TokenSigner:
         contracts = sorted(set(contract_ids))
         if contracts:
             claims["contract_ids"] = contracts
+        if use is not None:
+            claims["use"] = use
         headers = {"kid": key_id} if key_id else None
         return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str, use: str | None = None) -> Principal:
+        """The token's principal, if it is valid and made for ``use`` (None: a bearer token)."""
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != self._algorithm:
@@ -181,6 +189,8 @@ class TokenSigner:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from None
+        if claims.get("use") != use:
+            raise Unauthenticated(f"invalid token: not made for {use or 'bearer'} use")
         principal = _principal_from_claims(claims)
         if self._revoked is not None and principal.token_id in self._revoked:
             raise Unauthenticated("invalid token: it was revoked")
@@ -245,12 +255,34 @@ def require(*roles: Role) -> Callable[..., Principal]:
     def dependency(
         principal: Annotated[Principal, Depends(_current_principal)],
     ) -> Principal:
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise Forbidden(f"role {principal.role.value} may not do this (allowed: {names})")
-        return principal
+        return _check_role(principal, allowed)
 
     return dependency
+
+
+def require_bearer_or_session(cookie: str, *roles: Role) -> Callable[..., Principal]:
+    """Like :func:`require`, but a browser may instead present a session cookie (a token made
+    for ``SESSION_USE``); a bearer token, when sent, is the one that counts."""
+    allowed = frozenset(roles)
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        session = request.cookies.get(cookie)
+        if credentials is None and session:
+            signer: TokenSigner = request.app.state.signer
+            return _check_role(signer.verify(session, use=SESSION_USE), allowed)
+        return _check_role(_current_principal(request, credentials), allowed)
+
+    return dependency
+
+
+def _check_role(principal: Principal, allowed: frozenset[Role]) -> Principal:
+    if principal.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise Forbidden(f"role {principal.role.value} may not do this (allowed: {names})")
+    return principal
 
 
 def check_contract_scope(principal: Principal, contract_id: str) -> None:

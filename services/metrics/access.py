@@ -15,4 +15,6 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/staffing"): REPORT_READERS,
     ("POST", "/v1/contracts/{contract_id}/staffing"): frozenset({"provider"}),
     ("GET", "/dashboard/{contract_id}"): REPORT_READERS,
+    ("POST", "/v1/contracts/{contract_id}/dashboard-links"): REPORT_READERS,
+    ("GET", "/dashboard/{contract_id}/open"): PUBLIC,  # the link it carries is the credential
 }

@@ -8,6 +8,7 @@ browser and compare them with the JSON reports.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from html import escape
@@ -16,8 +17,10 @@ from typing import Any
 from services.metrics.application import Report
 from services.metrics.reports import ReportSpec, Row
 from services.metrics.reports.registry import registered
+from shared.periods import Period, first_day
 
 BAR_WIDTH = 420
+CHART_WIDTH = 150 + BAR_WIDTH + 110  # labels, bars, and the widest value beside a bar
 RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey": "#9e9e9e"}
 STYLE = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#1b1b1b;background:#fafafa}
@@ -29,8 +32,18 @@ table{border-collapse:collapse;font-size:13px;width:100%;margin-top:8px}
 th,td{border-bottom:1px solid #eee;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .rag{color:#fff;border-radius:3px;padding:1px 6px;font-weight:bold}
+svg{max-width:680px;display:block}
 svg text{font-size:12px;font-family:DejaVu Sans,Arial,sans-serif}
+@page{size:A4 landscape;margin:12mm}
+@media print{body{background:#fff;margin:0}.grid{display:block}
+section{break-inside:avoid;border:none;padding:0 4px 10px;margin:0 0 10px}
+table{font-size:11px}}
 """
+# the page's own policy, so a saved copy (or its PDF) runs and fetches nothing either
+META_POLICY = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+)
 
 
 def figure(report: str, key: str, field: str, value: Any) -> str:
@@ -53,15 +66,21 @@ def render(report: Report) -> str:
         if spec.dashboard and name in sections
     ]
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>{META_POLICY}"
         f"<title>{escape(contract_name)}: performance {escape(report.month)}</title>"
         f"<style>{STYLE}</style></head><body>"
         f"<h1>{escape(contract_name)}</h1>"
         f"<div class=meta>Month <b id=month>{escape(report.month)}</b> · as known at "
-        f"{escape(known)} · waits counted to {report.reference_date.isoformat()}"
+        f"{escape(known)} · the state at {_state_day(report).isoformat()}"
         f"{' · ' + escape(filters) if filters else ''}</div>"
         f"<div class=grid>{''.join(parts)}</div></body></html>"
     )
+
+
+def _state_day(report: Report) -> dt.date:
+    """The day the month's figures stand at: its last day, or the reference day if earlier."""
+    month_end = Period.MONTH.bounds(first_day(report.month))[1]
+    return min(month_end, report.reference_date)
 
 
 def _drawn(spec: ReportSpec, rows: list[Row]) -> str:
@@ -118,9 +137,10 @@ def _bars(
             + f'<text x="{156 + width}" y="{y + 13}" data-figure="{tag}">'
             f"{escape(shown)}</text>"
         )
+    # drawn at CHART_WIDTH and scaled to the section's width, labels and all
     return (
-        f'<svg role="img" aria-label="{escape(report)} chart" width="{BAR_WIDTH + 220}" '
-        f'height="{height}">{"".join(rows)}</svg>'
+        f'<svg role="img" aria-label="{escape(report)} chart" viewBox="0 0 {CHART_WIDTH} '
+        f'{height}" width="100%" preserveAspectRatio="xMinYMin meet">{"".join(rows)}</svg>'
     )
 
 
@@ -197,14 +217,14 @@ def _kpis(rows: list[Row]) -> str:
 
 def _ranking(rows: list[Row]) -> str:
     items = [
-        (f"{r['rank']}. {r['provider_id']}", _decimal(r["score_percent"]), r["provider_id"])
+        (f"{r['rank']}. {r['provider_name']}", _decimal(r["score_percent"]), r["provider_id"])
         for r in rows
     ]
     fields = ("rank", "score_percent", "from_participants", "to_participants")
     table = _table(
         ("provider", "rank", "score %", "from", "to"),
         (
-            [escape(r["provider_id"])]
+            [escape(r["provider_name"])]
             + [figure("ranking", r["provider_id"], f, r[f]) for f in fields]
             for r in rows
         ),
@@ -272,7 +292,7 @@ def _money(rows: list[Row]) -> str:
             "% of budget",
         ),
         (
-            [escape("all" if r["provider_id"] == "*" else r["provider_id"])]
+            [escape(r["provider_name"])]
             + [figure("money", r["provider_id"], f, r[f]) for f in fields]
             for r in rows
         ),

@@ -203,3 +203,93 @@ def test_the_dashboard_shows_the_reports_figures_in_a_browser(
     assert wrong == [], "\n".join(wrong)
     for needed in ("funnel|referral|contract_to_date", "kpis|enrolled_within_14_days/2026-03|rag"):
         assert any(key == needed for key, _ in shown), needed
+
+
+OVERLAPS = """() => {
+  const boxes = [];
+  for (const node of document.querySelectorAll('body *')) {
+    const own = [...node.childNodes].some(c => c.nodeType === 3 && c.textContent.trim());
+    if (!own) continue;
+    const r = node.getBoundingClientRect();
+    if (r.width && r.height) boxes.push([node, r]);
+  }
+  const found = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (x > 0.5 && y > 0.5) found.push(a.textContent.trim() + ' / ' + b.textContent.trim());
+    }
+  }
+  return found;
+}"""
+
+
+CLIPPED = """() => {
+  const found = [];
+  for (const node of document.querySelectorAll('section *')) {
+    const own = [...node.childNodes].some(c => c.nodeType === 3 && c.textContent.trim());
+    if (!own) continue;
+    const r = node.getBoundingClientRect(), box = node.closest('section').getBoundingClientRect();
+    if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5
+        || r.bottom > box.bottom + 0.5) found.push(node.textContent.trim());
+  }
+  return found;
+}"""
+
+
+def test_a_link_opens_the_dashboard_in_a_browser_and_the_pack_prints_as_a_pdf(
+    stack: Stack, signer: TokenSigner, tmp_path: Path
+) -> None:
+    """No token pasted: `outcomes dashboard --link` prints a link, the browser opens it and gets
+    an HTTP-only session cookie; no two text boxes on the page overlap; `--pdf` saves the pack."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    admin = load_history(stack, signer)
+    reports_when_settled(stack, admin)
+    metrics = stack.urls["metrics"]
+    linked = stack.cli("dashboard", CONTRACT, "--month", MONTH, "--url", metrics, "--link")
+    assert linked.returncode == 0, linked.stderr
+    link = linked.stdout.strip()
+    assert link.startswith(f"{metrics}/dashboard/{CONTRACT}/open?link=")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            response = page.goto(link, timeout=20_000)
+            assert response is not None and response.status == 200
+            assert page.url == f"{metrics}/dashboard/{CONTRACT}?month={MONTH}"
+            [cookie] = context.cookies()
+            assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
+            assert (
+                page.locator('[data-figure="funnel|referral|contract_to_date"]').inner_text() == "5"
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "dashboard.html").write_text(page.content(), encoding="utf-8")
+            overlapping = page.evaluate(OVERLAPS)
+            clipped = page.evaluate(CLIPPED)
+            page.emulate_media(media="print")
+            overlapping_in_print = page.evaluate(OVERLAPS)
+            clipped_in_print = page.evaluate(CLIPPED)
+            page.set_content(  # the check itself sees an overlap when there is one
+                '<p style="position:absolute;top:0">first</p>'
+                '<p style="position:absolute;top:4px">second</p>'
+            )
+            assert page.evaluate(OVERLAPS) == ["first / second"]
+        finally:
+            browser.close()
+    assert overlapping == [], overlapping
+    assert overlapping_in_print == [], overlapping_in_print
+    assert clipped == [], f"text outside its section: {clipped}"
+    assert clipped_in_print == [], f"text outside its section in print: {clipped_in_print}"
+    pdf = ARTIFACTS / "dashboard.pdf"
+    ARTIFACTS.mkdir(exist_ok=True)
+    printed = stack.cli(
+        "dashboard", CONTRACT, "--month", MONTH, "--url", metrics, "--pdf", str(pdf)
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert pdf.read_bytes().startswith(b"%PDF-")

@@ -11,6 +11,7 @@ from services.metrics.reports.context import (
     ReportContext,
     Row,
     percent,
+    provider_name,
     stage_months,
 )
 from services.metrics.reports.registry import report
@@ -25,6 +26,7 @@ from shared.rules.model import RuleBook
     columns=(
         "rank",
         "provider_id",
+        "provider_name",
         "score",
         "score_percent",
         "from_participants",
@@ -57,6 +59,7 @@ def ranking(context: ReportContext) -> list[Row]:
             {
                 "rank": rank,
                 "provider_id": provider,
+                "provider_name": provider_name(context.rulebook, provider),
                 "score": f"{start}>{end}",
                 "score_percent": share,
                 "from_participants": base,
@@ -148,6 +151,7 @@ MONEY_PERIODS = ("month", "quarter_to_date", "year_to_date")
     "money",
     columns=(
         "provider_id",
+        "provider_name",
         "currency",
         "accrued",
         "paid",
@@ -168,7 +172,6 @@ MONEY_PERIODS = ("month", "quarter_to_date", "year_to_date")
     dashboard=True,
 )
 def money(context: ReportContext) -> list[Row]:
-    currency = context.rulebook.currency
     year_starts = context.rulebook.year_starts
     since = {
         "month": context.month,
@@ -185,13 +188,14 @@ def money(context: ReportContext) -> list[Row]:
         for name in ("contract_to_date", *(p for p in MONEY_PERIODS if booked >= since[p])):
             sums[name] = _added(sums.get(name, MoneyFigures()), figures)
     rows = [
-        _money_row(provider, sums, currency, None) for provider, sums in sorted(by_provider.items())
+        _money_row(context.rulebook, provider, sums, None)
+        for provider, sums in sorted(by_provider.items())
     ]
     total: dict[str, MoneyFigures] = {}
     for sums in by_provider.values():
         for name, figures in sums.items():
             total[name] = _added(total.get(name, MoneyFigures()), figures)
-    rows.append(_money_row("*", total, currency, _budget_minor(context.rulebook)))
+    rows.append(_money_row(context.rulebook, "*", total, _budget_minor(context.rulebook)))
     return rows
 
 
@@ -204,11 +208,13 @@ def _added(one: MoneyFigures, other: MoneyFigures) -> MoneyFigures:
 
 
 def _money_row(
-    provider: str, sums: dict[str, MoneyFigures], currency: str, budget: int | None
+    rulebook: RuleBook, provider: str, sums: dict[str, MoneyFigures], budget: int | None
 ) -> Row:
+    currency = rulebook.currency
     figures = sums.get("contract_to_date", MoneyFigures())
     row: Row = {
         "provider_id": provider,
+        "provider_name": provider_name(rulebook, provider),
         "currency": currency,
         "accrued": format_minor(figures.outcome_minor, currency),
         "paid": format_minor(figures.paid_minor, currency),

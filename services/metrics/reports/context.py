@@ -42,6 +42,16 @@ class ReportContext:
         return self.read_money()
 
 
+ALL_PROVIDERS = "all providers"
+
+
+def provider_name(rulebook: RuleBook, provider_id: str) -> str:
+    """The provider's name in the rule book (its id if the rule book no longer names it)."""
+    if provider_id == "*":
+        return ALL_PROVIDERS
+    return next((p.name for p in rulebook.providers if p.id == provider_id), provider_id)
+
+
 def percent(numerator: int | Decimal, denominator: int | Decimal) -> str | None:
     if not denominator:
         return None

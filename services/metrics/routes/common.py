@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,7 +14,13 @@ from services.metrics.application import (
     contract_providers,
 )
 from services.metrics.readmodels.cube import Filters
-from shared.auth import Principal, Role, check_contract_scope, require
+from shared.auth import (
+    Principal,
+    Role,
+    check_contract_scope,
+    require,
+    require_bearer_or_session,
+)
 from shared.errors import Forbidden
 from shared.moments import KnownAt
 
@@ -31,11 +38,10 @@ def metrics_app(request: Request) -> MetricsApplication:
     return found
 
 
-def contract_reader(
-    request: Request,
-    contract_id: str,
-    principal: Annotated[Principal, Depends(require(*READER_ROLES))],
-) -> Principal:
+SESSION_COOKIE = "outcomes_dashboard"  # a browser's dashboard session (see routes/dashboard.py)
+
+
+def _may_read(request: Request, contract_id: str, principal: Principal) -> Principal:
     """A caller who may read this contract's reports; a provider must be one of its providers."""
     check_contract_scope(principal, contract_id)
     if principal.role is Role.PROVIDER and principal.provider_id not in contract_providers(
@@ -45,7 +51,32 @@ def contract_reader(
     return principal
 
 
+def contract_reader(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(*READER_ROLES))],
+) -> Principal:
+    """A caller with a bearer token who may read this contract's reports."""
+    return _may_read(request, contract_id, principal)
+
+
+def page_reader(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[
+        Principal, Depends(require_bearer_or_session(SESSION_COOKIE, *READER_ROLES))
+    ],
+) -> Principal:
+    """A caller who may read this contract's reports, with a bearer token or a browser's
+    dashboard session. A token that names contracts covers those only, whatever its role (a
+    session always names its one contract)."""
+    if principal.contract_ids and contract_id not in principal.contract_ids:
+        raise Forbidden(f"this token does not cover contract {contract_id}")
+    return _may_read(request, contract_id, principal)
+
+
 Reader = Annotated[Principal, Depends(contract_reader)]
+PageReader = Annotated[Principal, Depends(page_reader)]
 
 
 def contract_provider(
@@ -60,23 +91,30 @@ def contract_provider(
 ProviderCaller = Annotated[Principal, Depends(contract_provider)]
 
 
-def report_request(
-    contract_id: str,
-    principal: Reader,
-    month: Annotated[
-        str | None, Query(pattern=MONTH, description="Reporting month [the current one]")
-    ] = None,
-    provider_id: Annotated[str | None, Query(max_length=64)] = None,
-    site: Annotated[str | None, Query(max_length=200)] = None,
-    cohort: Annotated[
-        str | None, Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2])|none)$", description="YYYY-MM")
-    ] = None,
-    as_known_at: KnownAt = None,
-) -> ReportRequest:
-    """The report asked for; a provider always sees its own figures only."""
-    if principal.role is Role.PROVIDER:
-        provider_id = principal.provider_id
-    return ReportRequest(contract_id, Filters(provider_id, site, cohort), month, as_known_at)
+def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
+    """The report query, for a route whose callers ``reader`` lets in."""
+
+    def report_request(  # annotations are strings here: the reader is given as a default
+        contract_id: str,
+        principal: Principal = Depends(reader),  # noqa: B008
+        month: Annotated[
+            str | None, Query(pattern=MONTH, description="Reporting month [the current one]")
+        ] = None,
+        provider_id: Annotated[str | None, Query(max_length=64)] = None,
+        site: Annotated[str | None, Query(max_length=200)] = None,
+        cohort: Annotated[
+            str | None,
+            Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2])|none)$", description="YYYY-MM"),
+        ] = None,
+        as_known_at: KnownAt = None,
+    ) -> ReportRequest:
+        """The report asked for; a provider always sees its own figures only."""
+        if principal.role is Role.PROVIDER:
+            provider_id = principal.provider_id
+        return ReportRequest(contract_id, Filters(provider_id, site, cohort), month, as_known_at)
+
+    return report_request
 
 
-Asked = Annotated[ReportRequest, Depends(report_request)]
+Asked = Annotated[ReportRequest, Depends(asked_by(contract_reader))]
+PageAsked = Annotated[ReportRequest, Depends(asked_by(page_reader))]
