@@ -27,9 +27,10 @@ from services.metrics.readmodels.cube import (
     SqlCube,
     counts_known_at,
 )
-from services.metrics.readmodels.performance import PlanCache, latest_rulebook
+from services.metrics.readmodels.performance import PlanCache, first_rulebook, latest_rulebook
 from services.metrics.readmodels.tables import money
 from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
+from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.views import Terms
 from shared.periods import month_of
@@ -113,7 +114,18 @@ class Reporter:
         if document is None:
             raise ContractNotTracked(request.contract_id)
         rulebook, plan = self._plans.get(document)
+        first_document = first_rulebook(connection, request.contract_id, known_at)
+        assert first_document is not None  # a contract with a latest version has a first
+        first, _ = self._plans.get(first_document)
+        start = month_of(first.effective_from)
+        end = month_of(rulebook.contract_end) if rulebook.contract_end else None
         reference_date = (known_at or self._clock()).date()
+        month = request.month or month_of(reference_date)
+        if request.month is not None and not start <= month <= (end or month):
+            raise InvalidInput(
+                f"month {month} is outside the contract",
+                [FieldProblem("month", f"the contract runs from {start} to {end or 'open end'}")],
+            )
         cube: CubeReader = SqlCube(connection, request.contract_id)
         if known_at is not None:
             cube = MemoryCube(counts_known_at(connection, plan, request.contract_id, known_at))
@@ -123,8 +135,9 @@ class Reporter:
             plan=plan,
             cube=cube,
             filters=request.filters,
-            month=request.month or month_of(reference_date),
+            month=month,
             reference_date=reference_date,
+            contract_start=start,
             staffing=self._application.staffing(request.contract_id, providers, known_at),
             read_money=lambda: money_known_at(connection, request, known_at),
         )

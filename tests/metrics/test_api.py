@@ -136,11 +136,25 @@ async def test_an_empty_report_still_has_its_csv_header(
 ) -> None:
     response = await metrics.get(
         f"{REPORTS}/caseload",
-        params={"month": "2025-01"},
+        params={"month": "2025-11"},  # the contract runs from 2025-10; nothing happened yet
         headers=auth("admin") | {"Accept": "text/csv"},
     )
     assert response.status_code == 200
     assert response.text == "provider_id,month,wte,stage,participants,per_wte\r\n"
+
+
+@pytest.mark.parametrize("month", ["2025-09", "2027-01"])
+async def test_a_month_outside_the_contract_is_refused_naming_it(
+    metrics: httpx.AsyncClient, auth: Auth, month: str
+) -> None:
+    for url in (REPORTS, f"{REPORTS}/funnel", f"/dashboard/{CONTRACT}"):
+        response = await metrics.get(url, params={"month": month}, headers=auth("admin"))
+        assert response.status_code == 422, url
+        [problem] = response.json()["errors"]
+        assert problem == {
+            "field": "month",
+            "message": "the contract runs from 2025-10 to 2026-12",
+        }
 
 
 @pytest.mark.parametrize(

@@ -330,10 +330,23 @@ def money_movements(entries: Iterable[feed.Entry]) -> dict[str, int]:
 def latest_rulebook(
     connection: Connection, contract_id: str, known_at: dt.datetime | None = None
 ) -> str | None:
+    return _rulebook(connection, contract_id, known_at, rulebooks.c.version.desc())
+
+
+def first_rulebook(
+    connection: Connection, contract_id: str, known_at: dt.datetime | None = None
+) -> str | None:
+    """The contract's first version: its effective date is when the contract starts."""
+    return _rulebook(connection, contract_id, known_at, rulebooks.c.version)
+
+
+def _rulebook(
+    connection: Connection, contract_id: str, known_at: dt.datetime | None, order: Any
+) -> str | None:
     query = sa.select(rulebooks.c.document).where(rulebooks.c.contract_id == contract_id)
     if known_at is not None:
         query = query.where(rulebooks.c.recorded_at <= known_at)
-    found = connection.execute(query.order_by(rulebooks.c.version.desc()).limit(1)).scalar()
+    found = connection.execute(query.order_by(order).limit(1)).scalar()
     return str(found) if found is not None else None
 
 

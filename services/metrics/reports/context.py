@@ -33,6 +33,7 @@ class ReportContext:
     month: str
     reference_date: dt.date
     staffing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    contract_start: str | None = None  # the month of the first version's effective date
     # read only when a report asks (the money table has a row per ledger transaction)
     read_money: Callable[[], dict[tuple[str, str], MoneyFigures]] = dict
 

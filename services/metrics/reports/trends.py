@@ -35,10 +35,10 @@ MAX_MONTHS = 240
 )
 def trends(context: ReportContext) -> list[Row]:
     by_stage = stage_months(context)
-    # the contract's first month: the rule book's effective date (an amendment's is later), or
-    # the first month anybody reached a stage, whichever is earlier
+    # the contract's first month (its first version's effective date; an amendment's is later),
+    # or the first month anybody reached a stage, whichever is earlier
     reached = [month for months in by_stage.values() for month in months]
-    start = min([month_of(context.rulebook.effective_from), *reached])
+    start = min([context.contract_start or month_of(context.rulebook.effective_from), *reached])
     if start > context.month:
         return []
     months = labels_between(Period.MONTH, start, context.month, limit=MAX_MONTHS)
