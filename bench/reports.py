@@ -66,6 +66,7 @@ Person = tuple[str, str, list[LiveEvent]]
 def rulebook_document() -> dict[str, Any]:
     document = yaml.safe_load(RULEBOOK.read_text())
     document["providers"] = [{"id": p, "name": p.title()} for p in PROVIDERS]
+    document["effective_from"] = START.isoformat()  # the history starts then
     return parse_rulebook(document).canonical()
 
 

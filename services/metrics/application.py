@@ -33,7 +33,7 @@ from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
 from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.views import Terms
-from shared.periods import month_of
+from shared.periods import Period, month_of
 
 CLAIMS_UPSTREAM = "claims"
 LEDGER_UPSTREAM = "ledger"
@@ -78,6 +78,7 @@ class ReportRequest:
     filters: Filters = field(default_factory=Filters)
     month: str | None = None
     as_known_at: dt.datetime | None = None
+    period: Period = Period.MONTH  # the span of the per-period figures (caseload)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Reporter:
             month=month,
             reference_date=reference_date,
             contract_start=start,
+            period=request.period,
             staffing=self._application.staffing(request.contract_id, providers, known_at),
             read_money=lambda: money_known_at(connection, request, known_at),
         )

@@ -140,7 +140,7 @@ async def test_an_empty_report_still_has_its_csv_header(
         headers=auth("admin") | {"Accept": "text/csv"},
     )
     assert response.status_code == 200
-    assert response.text == "provider_id,month,wte,stage,participants,per_wte\r\n"
+    assert response.text == "provider_id,month,period,wte,stage,participants,per_wte\r\n"
 
 
 @pytest.mark.parametrize("month", ["2025-09", "2027-01"])
@@ -165,6 +165,7 @@ async def test_a_month_outside_the_contract_is_refused_naming_it(
         (REPORTS, {"as_known_at": "2026-04-01T09:00:00"}, 422),
         (REPORTS, {"as_known_at": "1970-01-01T00:00:00Z"}, 422),
         (REPORTS, {"cohort": "January"}, 422),
+        (REPORTS, {"period": "fortnight"}, 422),
         ("/v1/contracts/no-such-contract/reports", {}, 404),
     ],
 )

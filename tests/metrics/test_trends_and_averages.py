@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from services.metrics.facts import STAGE, CubeKey, plan_for
 from services.metrics.readmodels.cube import Filters, MemoryCube
 from services.metrics.reports import REPORTS, ReportContext
+from shared.periods import Period
 from shared.rules.model import parse_rulebook
 
 BOOK: dict[str, Any] = {
@@ -93,3 +95,32 @@ def test_a_stage_without_monthly_targets_is_one_row_a_month_from_the_first_reach
 def test_a_month_before_the_contract_has_no_rows() -> None:
     book = {**BOOK, "effective_from": "2026-01-01"}
     assert report("trends", "2025-11", book) == []
+
+
+def test_caseload_per_wte_over_a_quarter_uses_the_quarters_average_wte() -> None:
+    """A quarter's job starts over the quarter's average WTE: (40 + 44 + 42) job starts in
+    January to March over (2 + 3 + 4) / 3 = 3 WTE is 42 per WTE; a month alone is its own."""
+    rulebook = parse_rulebook(BOOK)
+    counts: Counter[CubeKey] = Counter()
+    for m, n in JOB_STARTS.items():
+        counts[CubeKey(STAGE, "p", "", "2026-01", "", "job_start", m)] += n
+    staffing = {
+        ("p", "2026-01"): Decimal("2"),
+        ("p", "2026-02"): Decimal("3"),
+        ("p", "2026-03"): Decimal("4"),
+        ("p", "2026-04"): Decimal("1.5"),
+    }
+
+    def caseload(month: str, period: Period) -> tuple[Any, ...]:
+        context = ReportContext(
+            rulebook, plan_for(rulebook), MemoryCube(counts), Filters(), month,
+            dt.date(2026, 6, 1), staffing, period=period,
+        )  # fmt: skip
+        [row] = [r for r in REPORTS["caseload"](context) if r["stage"] == "job_start"]
+        return row["period"], row["wte"], row["participants"], row["per_wte"]
+
+    assert caseload("2026-03", Period.QUARTER) == ("2026-Q1", "3", 126, "42.00")
+    assert caseload("2026-02", Period.QUARTER) == ("2026-Q1", "2.5", 84, "33.60")  # to date
+    assert caseload("2026-03", Period.MONTH) == ("2026-03", "4", 42, "10.50")
+    # (2 + 3 + 4 + 1.5) / 4 = 2.625 WTE, shown to two places; 158 / 2.625 = 60.19...
+    assert caseload("2026-04", Period.YEAR) == ("2026", "2.63", 158, "60.19")

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.metrics.facts import STAGE, ReportingPlan
 from services.metrics.readmodels.cube import CubeReader, Filters
+from shared.periods import Period
 from shared.rules.model import RuleBook
 
 Row = dict[str, Any]
@@ -34,6 +35,7 @@ class ReportContext:
     reference_date: dt.date
     staffing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     contract_start: str | None = None  # the month of the first version's effective date
+    period: Period = Period.MONTH  # the span ``period=`` asks for, to the month's end
     # read only when a report asks (the money table has a row per ledger transaction)
     read_money: Callable[[], dict[tuple[str, str], MoneyFigures]] = dict
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from services.metrics.facts import (
     CONTACT,
@@ -115,27 +115,42 @@ def cohorts(context: ReportContext) -> list[Row]:
 # ---- staff, time between stages, contact ----------------------------------------------
 @report(
     "caseload",
-    columns=("provider_id", "month", "wte", "stage", "participants", "per_wte"),
+    columns=("provider_id", "month", "period", "wte", "stage", "participants", "per_wte"),
     rows=(
-        "per provider and stage: participants who reached it in the month, the WTE the provider "
-        "posted for the month, and participants per WTE"
+        "per provider and stage, over `period` (the month by default; with `period=quarter` or "
+        "`year` the contract's quarter or reporting year holding the month, to the month's end): "
+        "participants who reached the stage in it, the provider's WTE (the average of the "
+        "months in it with a posted figure), and participants per WTE"
     ),
     position=80,
 )
 def caseload(context: ReportContext) -> list[Row]:
+    year_starts = context.rulebook.year_starts
+    label = label_of(context.period, context.month, year_starts)
+
+    def in_period(month: str) -> bool:
+        return month <= context.month and label_of(context.period, month, year_starts) == label
+
     by_provider = stage_months(context, by=("provider_id",))
-    providers = sorted({provider for provider, _ in by_provider} | _staffed(context))
+    posted: dict[str, list[Decimal]] = {}
+    for (provider, month), figure in sorted(context.staffing.items()):
+        if in_period(month) and context.filters.provider_id in (None, provider):
+            posted.setdefault(provider, []).append(figure)
+    providers = sorted({provider for provider, _ in by_provider} | set(posted))
     rows = []
     for provider in providers:
-        wte = context.staffing.get((provider, context.month))
+        figures = posted.get(provider)
+        wte = sum(figures, Decimal(0)) / len(figures) if figures else None
         for stage in context.plan.stages:
-            count = by_provider.get((provider, stage), Counter())[context.month]
-            per_wte = (Decimal(count) / wte).quantize(Decimal("0.01")) if wte else None
+            months = by_provider.get((provider, stage), Counter())
+            count = sum(n for month, n in months.items() if in_period(month))
+            per_wte = _hundredths(Decimal(count) / wte) if wte else None
             rows.append(
                 {
                     "provider_id": provider,
                     "month": context.month,
-                    "wte": str(wte) if wte is not None else None,
+                    "period": label,
+                    "wte": _wte_text(wte),
                     "stage": stage,
                     "participants": count,
                     "per_wte": str(per_wte) if per_wte is not None else None,
@@ -144,13 +159,15 @@ def caseload(context: ReportContext) -> list[Row]:
     return rows
 
 
-def _staffed(context: ReportContext) -> set[str]:
-    wanted = context.filters.provider_id
-    return {
-        provider
-        for provider, month in context.staffing
-        if month == context.month and wanted in (None, provider)
-    }
+def _wte_text(wte: Decimal | None) -> str | None:
+    """A posted figure as it was posted; an average of several to two places."""
+    if wte is None:
+        return None
+    return str(wte) if wte == _hundredths(wte) else str(_hundredths(wte))
+
+
+def _hundredths(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 @report(

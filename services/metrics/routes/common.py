@@ -23,6 +23,7 @@ from shared.auth import (
 )
 from shared.errors import Forbidden
 from shared.moments import KnownAt
+from shared.periods import Period
 
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 READER_ROLES = (Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)
@@ -107,11 +108,19 @@ def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
             Query(pattern=r"^([0-9]{4}-(0[1-9]|1[0-2])|none)$", description="YYYY-MM"),
         ] = None,
         as_known_at: KnownAt = None,
+        period: Annotated[
+            Period,
+            Query(
+                description="The span of per-period figures (caseload per WTE): the month, or "
+                "the quarter or reporting year holding it, to the month's end [month]"
+            ),
+        ] = Period.MONTH,
     ) -> ReportRequest:
         """The report asked for; a provider always sees its own figures only."""
         if principal.role is Role.PROVIDER:
             provider_id = principal.provider_id
-        return ReportRequest(contract_id, Filters(provider_id, site, cohort), month, as_known_at)
+        filters = Filters(provider_id, site, cohort)
+        return ReportRequest(contract_id, filters, month, as_known_at, period)
 
     return report_request
 

@@ -28,6 +28,7 @@ WORKBOOK: dict[str, Any] = {XLSX: {}}  # OpenAPI: the other media type of a 200
 class Scope(BaseModel):
     contract_id: str
     month: str = Field(description="The reporting month")
+    period: str = Field(description="The span of per-period figures: month, quarter or year")
     reference_date: dt.date = Field(description="The day waits and open deadlines are counted to")
     as_known_at: dt.datetime | None
     filters: dict[str, str | None]
@@ -47,6 +48,7 @@ def scope_of(report: Report) -> dict[str, Any]:
     return {
         "contract_id": request.contract_id,
         "month": report.month,
+        "period": str(request.period),
         "reference_date": report.reference_date,
         "as_known_at": request.as_known_at,
         "filters": {
