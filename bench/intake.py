@@ -322,7 +322,7 @@ def rebuild_metrics_models(claims: str, ledger: str, token: str, url: str) -> tu
     engine = create_engine(sqlalchemy_url(url))
     migrate(engine, METRICS_MIGRATIONS, "alembic_version_metrics")
     urls = {"claims": claims, "ledger": ledger}
-    sources = {u.name: u.source(urls[u.name], lambda: token) for u in metrics_upstreams()}
+    sources = {u.name: u.source(urls[u.service], lambda: token) for u in metrics_upstreams()}
     started = time.perf_counter()
     result = rebuild_metrics(engine, sources)
     elapsed = time.perf_counter() - started

@@ -321,7 +321,7 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
         CLAIMS_UPSTREAM: args.claims_url or settings.claims_url,
         LEDGER_UPSTREAM: args.ledger_url or settings.ledger_url,
     }
-    sources = {u.name: u.source(urls[u.name], tokens) for u in upstreams()}
+    sources = {u.name: u.source(urls[u.service], tokens) for u in upstreams()}
     try:
         migrate(engine, MIGRATIONS, "alembic_version_metrics")
         result = rebuild(engine, sources)

@@ -20,6 +20,11 @@ def stable_id(*parts: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, SEPARATOR.join(parts))
 
 
+def participant_stream_id(contract_id: str, participant_id: str) -> uuid.UUID:
+    """The stream of a participant's history in a contract (claims keeps it; metrics finds it)."""
+    return stable_id("participant", contract_id, participant_id)
+
+
 def pseudonymise(key: str, contract_id: str, provider_id: str, participant_ref: str) -> str:
     """The participant id: a keyed hash of (contract, provider, the provider's own reference).
 

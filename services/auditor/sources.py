@@ -58,7 +58,7 @@ def rebuild_plan(
             MIGRATIONS,
             "alembic_version_metrics",
             READ_MODELS,
-            {u.name: u.source(urls[u.name], tokens) for u in followed},
+            {u.name: u.source(urls[u.service], tokens) for u in followed},
             {u.name: u.handler for u in followed},
         )
     from services.ledger.api import MIGRATIONS as LEDGER_MIGRATIONS

@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 from services.claims.claim import Claim
 from shared.feed import catalogue as feed
 from shared.feed.envelope import EventCatalogue
-from shared.identifiers import canonical_sha256, stable_id
+from shared.identifiers import canonical_sha256, participant_stream_id, stable_id
 from shared.rules.engine import DerivedClaim, RecordedEvent, RuleBookVersion
 from shared.rules.model import RuleBook
 
@@ -254,10 +254,6 @@ class Participant(Aggregate):
             for e in self.events
             if not e.get("retracted")
         ]
-
-
-def participant_stream_id(contract_id: str, participant_id: str) -> UUID:
-    return stable_id("participant", contract_id, participant_id)
 
 
 def claim_fingerprint(derived: DerivedClaim) -> str:

@@ -11,9 +11,10 @@ from uuid import UUID
 
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim
-from services.claims.domain import Participant, participant_stream_id
+from services.claims.domain import Participant
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
+from shared.identifiers import participant_stream_id
 from shared.rules.engine import version_in_effect
 
 

@@ -23,12 +23,7 @@ from services.claims.commands import (
 )
 from services.claims.contracts import EVENT_DATE_TOLERANCE_DAYS, Contracts
 from services.claims.derivation import rederive
-from services.claims.domain import (
-    IntakeReceipt,
-    Participant,
-    participant_stream_id,
-    receipt_id,
-)
+from services.claims.domain import IntakeReceipt, Participant, receipt_id
 from services.claims.erasure import PersonalData
 from services.claims.errors import (
     ContractClosed,
@@ -42,7 +37,7 @@ from services.claims.populations import Populations, facts_of
 from services.claims.reader import Reader
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication, retrying
-from shared.identifiers import pseudonymise
+from shared.identifiers import participant_stream_id, pseudonymise
 from shared.rules.attributes import normalise_attributes
 from shared.rules.engine import RuleBookVersion
 from shared.rules.model import PARTICIPANT, RuleBook

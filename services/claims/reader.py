@@ -10,9 +10,10 @@ from uuid import UUID
 
 from services.claims.claim import Claim
 from services.claims.contracts import Contracts
-from services.claims.domain import Participant, participant_stream_id
+from services.claims.domain import Participant
 from services.claims.errors import ClaimNotFound, ParticipantNotFound
 from shared.eventstore import OutcomesApplication
+from shared.identifiers import participant_stream_id
 from shared.rules.engine import Derivation, derive
 
 

@@ -48,7 +48,7 @@ def create_app(
         followers = [
             Follower(
                 upstream.follower_name,
-                upstream.source(urls[upstream.name], tokens),
+                upstream.source(urls[upstream.service], tokens),
                 SqlSink(engine, upstream.name, upstream.handler),
                 lease=lease_for(store_url, upstream.follower_name),
             )

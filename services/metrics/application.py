@@ -19,17 +19,18 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.metrics.domain import CATALOGUE, Staffing, fold_staffing, staffing_id
 from services.metrics.errors import ContractNotTracked
-from services.metrics.facts import EVENTS, STAGE
+from services.metrics.facts import EVENTS, STAGE, ReportingPlan
 from services.metrics.readmodels.cube import (
     CubeReader,
     Filters,
     MemoryCube,
     SqlCube,
     counts_known_at,
+    facts_of,
 )
 from services.metrics.readmodels.performance import PlanCache, first_rulebook, latest_rulebook
-from services.metrics.readmodels.tables import money
-from services.metrics.reports import REPORTS, MoneyFigures, ReportContext, Row
+from services.metrics.readmodels.tables import money, rejections
+from services.metrics.reports import REPORTS, MoneyFigures, Rejection, ReportContext, Row
 from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.views import Terms
@@ -37,6 +38,7 @@ from shared.periods import Period, month_of
 
 CLAIMS_UPSTREAM = "claims"
 LEDGER_UPSTREAM = "ledger"
+DECISIONS_UPSTREAM = "claims-decisions"  # the claims feed's rejections, on their own position
 
 
 class MetricsApplication(OutcomesApplication):
@@ -142,7 +144,39 @@ class Reporter:
             period=request.period,
             staffing=self._application.staffing(request.contract_id, providers, known_at),
             read_money=lambda: money_known_at(connection, request, known_at),
+            read_rejections=lambda: rejections_known_at(connection, plan, request, known_at),
         )
+
+
+def rejections_known_at(
+    connection: Connection,
+    plan: ReportingPlan,
+    request: ReportRequest,
+    known_at: dt.datetime | None,
+) -> list[Rejection]:
+    """The contract's rejections recorded by ``known_at`` (default: now), each with its
+    participant's cohort and site from the events known then, within the request's filters."""
+    query = sa.select(
+        rejections.c.stream_id,
+        rejections.c.provider_id,
+        rejections.c.outcome_id,
+        rejections.c.reason_code,
+        rejections.c.decided_on,
+    ).where(rejections.c.contract_id == request.contract_id)
+    if known_at is not None:
+        query = query.where(rejections.c.recorded_at <= known_at)
+    if request.filters.provider_id is not None:
+        query = query.where(rejections.c.provider_id == request.filters.provider_id)
+    rows = connection.execute(query.order_by(rejections.c.position)).all()
+    facts = facts_of(connection, plan, {row[0]: row[1] for row in rows}, known_at)
+    found = [
+        Rejection(
+            row[3], row[2], row[1], month_of(row[4]), facts[row[0]].cohort, facts[row[0]].site
+        )
+        for row in rows
+    ]
+    wanted = request.filters
+    return [r for r in found if wanted.site in (None, r.site) and wanted.cohort in (None, r.cohort)]
 
 
 def money_known_at(

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.metrics.application import CLAIMS_UPSTREAM, LEDGER_UPSTREAM
+from services.metrics.application import CLAIMS_UPSTREAM, DECISIONS_UPSTREAM, LEDGER_UPSTREAM
 from services.metrics.readmodels.performance import (
     CLAIMS_FEED_TYPES,
+    DECISION_FEED_TYPES,
     LEDGER_FEED_TYPES,
+    DecisionsHandler,
     PerformanceProjector,
 )
 from shared.feed.follower import HttpFeedSource
@@ -23,7 +25,8 @@ from shared.sqlviews import Handler
 
 @dataclass(frozen=True)
 class Upstream:
-    name: str  # the upstream service, and the key its position is kept under
+    name: str  # the key its position is kept under
+    service: str  # the upstream service whose feed it reads
     types: frozenset[str]  # the entry types metrics reads from its feed
     handler: Handler
 
@@ -36,10 +39,11 @@ class Upstream:
 
 
 def upstreams(projector: PerformanceProjector | None = None) -> list[Upstream]:
-    """The claims feed (rule books and participants' histories) and the ledger feed (money),
-    applied by one projector."""
+    """The claims feed (rule books and participants' histories), the ledger feed (money),
+    applied by one projector, and the claims feed's rejections, on a position of their own."""
     projector = projector or PerformanceProjector()
     return [
-        Upstream(CLAIMS_UPSTREAM, CLAIMS_FEED_TYPES, projector),
-        Upstream(LEDGER_UPSTREAM, LEDGER_FEED_TYPES, projector.apply_ledger),
+        Upstream(CLAIMS_UPSTREAM, CLAIMS_UPSTREAM, CLAIMS_FEED_TYPES, projector),
+        Upstream(LEDGER_UPSTREAM, LEDGER_UPSTREAM, LEDGER_FEED_TYPES, projector.apply_ledger),
+        Upstream(DECISIONS_UPSTREAM, CLAIMS_UPSTREAM, DECISION_FEED_TYPES, DecisionsHandler()),
     ]

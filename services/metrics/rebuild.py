@@ -29,6 +29,7 @@ READ_MODELS = (
     tables.rulebooks,
     tables.money,
     tables.books,
+    tables.rejections,
 )
 
 
@@ -39,13 +40,13 @@ class RebuildResult:
 
 
 def reset(engine: Engine) -> None:
-    """Empty every read model and forget both feed positions, in one transaction."""
+    """Empty every read model and forget every feed position, in one transaction."""
     with engine.begin() as connection:
         for table in READ_MODELS:
             connection.execute(sa.delete(table))
         connection.execute(
             sa.delete(feed_positions).where(
-                feed_positions.c.upstream.in_((CLAIMS_UPSTREAM, LEDGER_UPSTREAM))
+                feed_positions.c.upstream.in_([upstream.name for upstream in upstreams()])
             )
         )
 

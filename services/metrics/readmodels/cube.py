@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from services.metrics.facts import (
     CubeKey,
     LiveEvent,
+    ParticipantFacts,
     ReportingPlan,
     contributions,
     participant_facts,
@@ -26,6 +27,7 @@ from services.metrics.facts import (
 from services.metrics.readmodels.tables import cube, events, participants
 
 Totals = dict[tuple[str, ...], int]
+CHUNK = 500  # streams per IN (…) list
 DIMENSIONS = ("provider_id", "site", "cohort", "flags")
 
 
@@ -98,7 +100,7 @@ def counts_known_at(
     connection: Connection, plan: ReportingPlan, contract_id: str, known_at: dt.datetime
 ) -> Counter[CubeKey]:
     """Every participant's contributions from the events known at that moment."""
-    live = sa.or_(events.c.superseded_at.is_(None), events.c.superseded_at > known_at)
+    live = _live_at(known_at)
     rows = connection.execute(
         sa.select(
             events.c.stream_id,
@@ -109,7 +111,6 @@ def counts_known_at(
         )
         .join(participants, participants.c.stream_id == events.c.stream_id)
         .where(events.c.contract_id == contract_id)
-        .where(events.c.recorded_at <= known_at)
         .where(live)
         .order_by(events.c.stream_id)
     )
@@ -121,3 +122,34 @@ def counts_known_at(
         )
         total.update(contributions(plan, facts))
     return total
+
+
+def _live_at(known_at: dt.datetime | None) -> sa.ColumnElement[bool]:
+    """Event rows that were the live version at ``known_at`` (None: now)."""
+    if known_at is None:
+        return events.c.superseded_at.is_(None)
+    return sa.and_(
+        events.c.recorded_at <= known_at,
+        sa.or_(events.c.superseded_at.is_(None), events.c.superseded_at > known_at),
+    )
+
+
+def facts_of(
+    connection: Connection,
+    plan: ReportingPlan,
+    owners: dict[str, str],
+    known_at: dt.datetime | None,
+) -> dict[str, ParticipantFacts]:
+    """Some participants' facts (``owners``: stream → provider) from their events known then."""
+    history: dict[str, list[LiveEvent]] = {stream: [] for stream in owners}
+    streams = sorted(owners)
+    for start in range(0, len(streams), CHUNK):
+        for row in connection.execute(
+            sa.select(events.c.stream_id, events.c.type, events.c.occurred_on, events.c.attributes)
+            .where(events.c.stream_id.in_(streams[start : start + CHUNK]))
+            .where(_live_at(known_at))
+        ):
+            history[row[0]].append(LiveEvent(row[1], row[2], json.loads(row[3])))
+    return {
+        stream: participant_facts(plan, owners[stream], live) for stream, live in history.items()
+    }

@@ -33,11 +33,13 @@ from services.metrics.readmodels.tables import (
     money,
     participant_cube,
     participants,
+    rejections,
     rulebooks,
 )
 from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
+from shared.identifiers import participant_stream_id
 from shared.rules.model import RuleBook
 from shared.sqlviews import add_counts
 
@@ -47,6 +49,7 @@ CUBE_KEY_COLUMNS = ("contract_id", *CubeKey._fields)
 
 # what metrics reads of each feed; its followers ask for only these
 CLAIMS_FEED_TYPES = feed.PARTICIPANT_HISTORY_TYPES
+DECISION_FEED_TYPES = frozenset({feed.ClaimRejected.TYPE})
 LEDGER_FEED_TYPES = frozenset({feed.BookOpened.TYPE, feed.TransactionPosted.TYPE})
 
 
@@ -109,6 +112,38 @@ class MoneyHandler:
             for row in rows:
                 row["contract_id"] = opened[row.pop("stream_id")]
             connection.execute(sa.insert(money), rows)
+
+
+class DecisionsHandler:
+    """Verifiers' rejections from the claims feed, a row each (followed on their own position,
+    so adding them needed no replay of the participants' histories)."""
+
+    def __call__(self, connection: Connection, entry: FeedEntry) -> None:
+        self.page(connection, [entry])
+
+    def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
+        rows = []
+        for entry in entries:
+            if entry.type != feed.ClaimRejected.TYPE:
+                continue
+            rejected = feed.ClaimRejected.of(entry)
+            booking = rejected.booking
+            rows.append(
+                {
+                    "position": entry.position,
+                    "contract_id": booking.contract_id,
+                    "stream_id": str(
+                        participant_stream_id(booking.contract_id, booking.participant_id)
+                    ),
+                    "provider_id": booking.provider_id,
+                    "outcome_id": booking.outcome_id,
+                    "reason_code": rejected.reason_code,
+                    "decided_on": dt.datetime.fromisoformat(rejected.at).date(),
+                    "recorded_at": entry.recorded_at,
+                }
+            )
+        if rows:
+            connection.execute(sa.insert(rejections), rows)
 
 
 class Owner(NamedTuple):

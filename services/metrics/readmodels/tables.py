@@ -71,6 +71,20 @@ cube = sa.Table(
     sa.Column("n", sa.BigInteger, nullable=False),
 )
 
+rejections = sa.Table(
+    "mx_rejections",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("contract_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("stream_id", sa.String(36), nullable=False),  # the participant's history
+    sa.Column("provider_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("outcome_id", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("reason_code", sa.String(KEY_LENGTH), nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_mx_rejections_contract_recorded", "contract_id", "recorded_at"),
+)
+
 books = sa.Table(
     "mx_books",
     metadata,

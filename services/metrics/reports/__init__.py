@@ -15,7 +15,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-from services.metrics.reports.context import MoneyFigures, ReportContext, Row, percent
+from services.metrics.reports.context import MoneyFigures, Rejection, ReportContext, Row, percent
 from services.metrics.reports.levels import assess_levels
 from services.metrics.reports.registry import ReportSpec, registered
 
@@ -46,6 +46,7 @@ __all__ = [
     "REPORTS",
     "SPECS",
     "MoneyFigures",
+    "Rejection",
     "ReportContext",
     "ReportSpec",
     "Row",

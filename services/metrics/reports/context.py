@@ -26,6 +26,18 @@ class MoneyFigures:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A verifier's rejection, with its participant's cohort and site as known then."""
+
+    reason_code: str
+    outcome_id: str
+    provider_id: str
+    month: str  # of the decision
+    cohort: str
+    site: str
+
+
+@dataclass(frozen=True)
 class ReportContext:
     rulebook: RuleBook
     plan: ReportingPlan
@@ -39,10 +51,17 @@ class ReportContext:
     # read only when a report asks (the money table has a row per ledger transaction)
     read_money: Callable[[], dict[tuple[str, str], MoneyFigures]] = dict
 
+    read_rejections: Callable[[], list[Rejection]] = list
+
     @cached_property
     def money(self) -> dict[tuple[str, str], MoneyFigures]:
         """(provider, ledger month booked in) → its figures."""
         return self.read_money()
+
+    @cached_property
+    def rejections(self) -> list[Rejection]:
+        """Every rejection known then, within the filters."""
+        return self.read_rejections()
 
 
 ALL_PROVIDERS = "all providers"
