@@ -127,6 +127,28 @@ class Buckets(Strict):
         return [edge * (7 if self.unit == "weeks" else 1) for edge in self.edges]
 
 
+class OutcomeRate(Strict):
+    """An outcome rate as the field reports it: the share of a cohort base (participants who
+    reached the cohort stage) that went on to reach ``stage``, over a declared denominator."""
+
+    id: Name
+    name: str = Field(min_length=1, max_length=200)
+    stage: Name = Field(description="The outcome counted: participants who reached it")
+    denominator: Literal["everyone", "period", "due_cohorts"] = Field(
+        description="everyone: every cohort to date; period: the cohorts of the report's "
+        "period (the month, or with period= the quarter or year); due_cohorts: the cohorts "
+        "whose outcome is due, each cohort month's last day plus due_days on or before the "
+        "month's end"
+    )
+    due_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DAYS,
+        exclude_if=unset,
+        description="For due_cohorts: days to the outcome",
+    )
+
+
 class Reporting(Strict):
     """How performance reports slice the participants (all optional; defaults in brackets)."""
 
@@ -155,11 +177,19 @@ class Reporting(Strict):
     budget: DecimalText | None = Field(
         default=None, description="The money reports compare with it [the contract cap]"
     )
+    rates: list[OutcomeRate] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        exclude_if=lambda value: not value,
+        description="Outcome rates with their denominators [none]",
+    )
     wait_buckets: Buckets | None = Field(
         default=None,
+        exclude_if=unset,
         description="Buckets of the waits between stages [weeks: 1, 2, 3, 4]",
     )
     contact_buckets: Buckets | None = Field(
         default=None,
+        exclude_if=unset,
         description="Buckets of days since last contact [days: 7, 14, 30, 60]",
     )

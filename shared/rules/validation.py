@@ -31,6 +31,7 @@ from shared.rules.satisfiable import can_hold
 from shared.rules.validation_conditions import Scope, attribute_spec, condition_problems
 from shared.rules.validation_population import population_problems
 from shared.rules.validation_reporting import (
+    duplicate_ids,
     money_problems,
     reporting_problems,
     target_and_kpi_problems,
@@ -336,12 +337,9 @@ def _verification_problems(book: RuleBook) -> Iterator[FieldProblem]:
 # ---- caps, targets, KPIs -----------------------------------------------------------------------
 def _cap_problems(book: RuleBook) -> Iterator[FieldProblem]:
     outcome_ids = {o.id for o in book.outcomes}
-    seen: set[str] = set()
+    yield from duplicate_ids([cap.id for cap in book.caps], "caps", "cap")
     for index, cap in enumerate(book.caps):
         path = f"caps.{index}"
-        if cap.id in seen:
-            yield FieldProblem(f"{path}.id", f"duplicate cap id {cap.id!r}")
-        seen.add(cap.id)
         yield from money_problems(book, f"{path}.amount", cap.amount)
         if cap.scope == "outcome" and cap.outcome not in outcome_ids:
             yield FieldProblem(f"{path}.outcome", "an outcome cap names a defined outcome")

@@ -27,6 +27,15 @@ def money_problems(book: RuleBook, path: str, text: str) -> Iterator[FieldProble
         )
 
 
+def duplicate_ids(ids: list[str], path: str, what: str) -> Iterator[FieldProblem]:
+    """``<path>.<index>.id`` of each id already used earlier in the list."""
+    seen: set[str] = set()
+    for index, found in enumerate(ids):
+        if found in seen:
+            yield FieldProblem(f"{path}.{index}.id", f"duplicate {what} id {found!r}")
+        seen.add(found)
+
+
 def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
     reporting = book.reporting
     stages = book.stages()
@@ -46,6 +55,17 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
         yield from _site_problems(book, reporting.site_attribute)
     if reporting.budget is not None:
         yield from money_problems(book, "reporting.budget", reporting.budget)
+    yield from duplicate_ids([rate.id for rate in reporting.rates], "reporting.rates", "rate")
+    for index, rate in enumerate(reporting.rates):
+        path = f"reporting.rates.{index}"
+        if rate.stage not in stages:
+            yield FieldProblem(
+                f"{path}.stage", f"not a participant event type; known: {', '.join(stages)}"
+            )
+        if (rate.denominator == "due_cohorts") != (rate.due_days is not None):
+            yield FieldProblem(
+                f"{path}.due_days", "due_days is needed with due_cohorts, and only there"
+            )
     for field in ("wait_buckets", "contact_buckets"):
         buckets = getattr(reporting, field)
         if buckets is None:

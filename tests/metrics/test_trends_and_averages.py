@@ -8,11 +8,13 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.metrics.facts import STAGE, CubeKey, plan_for
 from services.metrics.readmodels.cube import Filters, MemoryCube
 from services.metrics.reports import REPORTS, ReportContext
 from shared.periods import Period
-from shared.rules.model import parse_rulebook
+from shared.rules.model import RuleBookInvalid, parse_rulebook
 
 BOOK: dict[str, Any] = {
     "contract_id": "trend-demo",
@@ -124,3 +126,74 @@ def test_caseload_per_wte_over_a_quarter_uses_the_quarters_average_wte() -> None
     assert caseload("2026-03", Period.MONTH) == ("2026-03", "4", 42, "10.50")
     # (2 + 3 + 4 + 1.5) / 4 = 2.625 WTE, shown to two places; 158 / 2.625 = 60.19...
     assert caseload("2026-04", Period.YEAR) == ("2026", "2.63", 158, "60.19")
+
+
+RATES_BOOK: dict[str, Any] = {
+    **BOOK,
+    "reporting": {
+        "rates": [
+            {"id": "all", "name": "Of everyone", "stage": "job_start", "denominator": "everyone"},
+            {"id": "in_period", "name": "Of the period's referrals", "stage": "job_start",
+             "denominator": "period"},
+            {"id": "due", "name": "Of the cohorts due", "stage": "job_start",
+             "denominator": "due_cohorts", "due_days": 60},
+        ]
+    },
+}  # fmt: skip
+
+
+def rates(month: str, period: Period = Period.MONTH) -> dict[str, tuple[Any, ...]]:
+    """Referrals: 10 in January, 8 in February, 5 in March; job starts: 6 of January's (one of
+    them in May), 2 of February's, none of March's."""
+    rulebook = parse_rulebook(RATES_BOOK)
+    counts: Counter[CubeKey] = Counter()
+    for cohort, referred, started in (
+        ("2026-01", 10, {"2026-03": 5, "2026-05": 1}),
+        ("2026-02", 8, {"2026-04": 2}),
+        ("2026-03", 5, {}),
+    ):
+        counts[CubeKey(STAGE, "p", "", cohort, "", "referral", cohort)] += referred
+        for month_started, n in started.items():
+            counts[CubeKey(STAGE, "p", "", cohort, "", "job_start", month_started)] += n
+    context = ReportContext(
+        rulebook, plan_for(rulebook), MemoryCube(counts), Filters(), month,
+        dt.date(2026, 11, 30), period=period,
+    )  # fmt: skip
+    return {
+        r["rate_id"]: (r["cohorts"], r["base"], r["reached"], r["rate_percent"])
+        for r in REPORTS["rates"](context)
+    }  # fmt: skip
+
+
+def test_outcome_rates_over_each_declared_denominator() -> None:
+    assert rates("2026-04") == {
+        "all": ("2026-01..2026-03", 23, 7, "30.4"),  # May's job start not yet
+        "in_period": (None, 0, 0, None),  # nobody referred in April
+        "due": ("2026-01..2026-02", 18, 7, "38.9"),  # March's cohort is due on 30 May
+    }
+    assert rates("2026-03", Period.QUARTER)["in_period"] == ("2026-01..2026-03", 23, 5, "21.7")
+    assert rates("2026-05")["due"] == ("2026-01..2026-03", 23, 8, "34.8")
+
+
+@pytest.mark.parametrize(
+    ("rate", "field"),
+    [
+        ({"stage": "exit"}, "reporting.rates.0.stage"),
+        ({"denominator": "due_cohorts"}, "reporting.rates.0.due_days"),
+        ({"due_days": 30}, "reporting.rates.0.due_days"),
+        ({"denominator": "cohort"}, "reporting.rates.0.denominator"),
+        ({"due_days": -1, "denominator": "due_cohorts"}, "reporting.rates.0.due_days"),
+    ],
+)
+def test_a_rate_that_cannot_be_counted_is_refused(rate: dict[str, Any], field: str) -> None:
+    declared = {"id": "r", "name": "R", "stage": "job_start", "denominator": "everyone", **rate}
+    with pytest.raises(RuleBookInvalid) as caught:
+        parse_rulebook({**BOOK, "reporting": {"rates": [declared]}})
+    assert [problem.field for problem in caught.value.problems] == [field]
+
+
+def test_a_rate_declared_twice_is_refused() -> None:
+    declared = {"id": "r", "name": "R", "stage": "job_start", "denominator": "everyone"}
+    with pytest.raises(RuleBookInvalid) as caught:
+        parse_rulebook({**BOOK, "reporting": {"rates": [declared, declared]}})
+    assert [problem.field for problem in caught.value.problems] == ["reporting.rates.1.id"]

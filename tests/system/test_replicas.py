@@ -24,7 +24,7 @@ pytestmark = pytest.mark.system
 FOLLOWERS = {
     "claims": {"claims-index"},
     "ledger": {"ledger<-claims", "ledger-index"},
-    "metrics": {"metrics<-claims", "metrics<-ledger"},
+    "metrics": {"metrics<-claims", "metrics<-ledger", "metrics<-claims-decisions"},
 }
 
 
