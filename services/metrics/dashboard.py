@@ -25,6 +25,7 @@ RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey":
 STYLE = """
 body{font-family:DejaVu Sans,Arial,sans-serif;margin:24px;color:#1b1b1b;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}
+h3{font-size:14px;margin:8px 0 2px}
 .meta{color:#555;font-size:13px;margin-bottom:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:14px}
@@ -183,6 +184,21 @@ def _targets(rows: list[Row]) -> str:
     return _section("targets", "Against targets", chart, note, table)
 
 
+def _trends(rows: list[Row]) -> str:
+    """Each stage month by month: the actual of its first monthly target series (bars) and that
+    series' target (ticks), or the participants who reached it where it has none."""
+    charts = []
+    for stage in dict.fromkeys(r["stage"] for r in rows):
+        mine = [r for r in rows if r["stage"] == stage]
+        first = mine[0]["target_id"]
+        shown = [r for r in mine if r["target_id"] == first]
+        items = [(r["month"], r["actual"], f"{stage}/{r['month']}") for r in shown]
+        marks = {f"{stage}/{r['month']}": r["target"] for r in shown if r["target"] is not None}
+        charts.append(f"<h3>{escape(stage)}</h3>" + _bars("trends", items, marks=marks))
+    note = "<p class=meta>Per month: bars, the actual; black ticks, the target.</p>"
+    return _section("trends", "Month by month", note, *charts)
+
+
 def _series(row: Row) -> str:
     return f"{row['target_id']}/{row['group']}" if row["group"] else str(row["target_id"])
 
@@ -315,4 +331,5 @@ SECTIONS: dict[str, Callable[[list[Row]], str]] = {
     "conversion": _conversion,
     "need_groups": _need_groups,
     "money": _money,
+    "trends": _trends,
 }

@@ -134,7 +134,12 @@ def figure_value(sections: dict[str, Any], key: str) -> Any:
     """The JSON value a ``data-figure`` key names (see services/metrics/dashboard.py)."""
     if key.startswith("chart:"):
         report, row_key = key.removeprefix("chart:").split("|")
-        field = {"funnel": "contract_to_date", "targets": "actual", "ranking": "score_percent"}
+        field = {
+            "funnel": "contract_to_date",
+            "targets": "actual",
+            "ranking": "score_percent",
+            "trends": "actual",
+        }
         if report == "money":
             return sections["money"][-1][row_key.split("/")[1]]
         return figure_value(sections, f"{report}|{row_key}|{field[report]}")
@@ -158,6 +163,7 @@ def _row_key(report: str, row: dict[str, Any]) -> str:
         "conversion": lambda r: f"{r['from_stage']}>{r['to_stage']}",
         "need_groups": lambda r: f"{r['attribute']}={r['value']}/{r['stage']}",
         "money": lambda r: r["provider_id"],
+        "trends": lambda r: f"{r['stage']}/{r['month']}",  # its first row: the first series
     }[report](row)
 
 
@@ -190,7 +196,7 @@ def test_the_dashboard_shows_the_reports_figures_in_a_browser(
         finally:
             browser.close()
     assert requested == [f"{stack.urls['metrics']}/dashboard/{CONTRACT}?month={MONTH}"]
-    assert bars >= 4 + 2 + 4, "funnel, ranking and money charts should have bars"
+    assert bars >= 4 + 2 + 4 + 4 * 6, "funnel, ranking, money and trends charts should have bars"
     assert len(shown) > 60
     wrong = []
     for key, text in shown:

@@ -29,9 +29,11 @@ MAX_MONTHS = 240
         "reporting month: participants who first reached the stage that month and the contract "
         "to date; with each monthly whole-contract target series on the stage, a row per series "
         "with its target for the month and the actual it is compared with (the month's, or the "
-        "year or contract to date for a cumulative series)"
+        "year or contract to date for a cumulative series); without one, the actual is the "
+        "month's participants"
     ),
     position=97,
+    dashboard=True,
 )
 def trends(context: ReportContext) -> list[Row]:
     by_stage = stage_months(context)
@@ -67,8 +69,8 @@ def trends(context: ReportContext) -> list[Row]:
                 "contract_to_date": to_date,
             }
             if not series:
-                rows.append({**base, "target_id": None, "target": None, "actual": None,
-                             "percent_of_target": None})  # fmt: skip
+                rows.append({**base, "target_id": None, "target": None,
+                             "actual": counts[month], "percent_of_target": None})  # fmt: skip
             for one in series:
                 target = one.values.get(month)
                 actual = {
