@@ -47,9 +47,12 @@ META_POLICY = (
 )
 
 
-def figure(report: str, key: str, field: str, value: Any) -> str:
+def figure(report: str, key: str, field: str, value: Any, *, breakable: bool = False) -> str:
     text = "—" if value is None else str(value)
-    return f'<span data-figure="{escape(f"{report}|{key}|{field}")}">{escape(text)}</span>'
+    shown = escape(text)
+    if breakable:  # long identifiers may wrap after _ and .. (<wbr> adds no text)
+        shown = shown.replace("_", "_<wbr>").replace("..", "..<wbr>")
+    return f'<span data-figure="{escape(f"{report}|{key}|{field}")}">{shown}</span>'
 
 
 def render(report: Report) -> str:
@@ -92,9 +95,9 @@ def _drawn(spec: ReportSpec, rows: list[Row]) -> str:
 
 def _plain(name: str, columns: tuple[str, ...], rows: list[Row]) -> str:
     table = _table(
-        columns,
+        [column.replace("_", " ") for column in columns],
         [
-            [figure(name, str(index), c, row.get(c)) for c in columns]
+            [figure(name, str(index), c, row.get(c), breakable=True) for c in columns]
             for index, row in enumerate(rows)
         ],
     )

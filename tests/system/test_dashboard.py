@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,8 @@ def figure_value(sections: dict[str, Any], key: str) -> Any:
             return sections["money"][-1][row_key.split("/")[1]]
         return figure_value(sections, f"{report}|{row_key}|{field[report]}")
     report, row_key, field = key.split("|")
+    if report not in ROW_KEYS:  # a plain table: its rows by position
+        return sections[report][int(row_key)][field]
     for row in sections[report]:
         if _row_key(report, row) == row_key:
             return row[field]
@@ -151,20 +153,23 @@ def figure_value(sections: dict[str, Any], key: str) -> Any:
 
 
 def _row_key(report: str, row: dict[str, Any]) -> str:
-    return {
-        "funnel": lambda r: r["stage"],
-        "targets": lambda r: (
-            f"{r['target_id']}/{r['group']}/{r['period']}"
-            if r["group"]
-            else f"{r['target_id']}/{r['period']}"
-        ),
-        "kpis": lambda r: f"{r['kpi_id']}/{r['period']}",
-        "ranking": lambda r: r["provider_id"],
-        "conversion": lambda r: f"{r['from_stage']}>{r['to_stage']}",
-        "need_groups": lambda r: f"{r['attribute']}={r['value']}/{r['stage']}",
-        "money": lambda r: r["provider_id"],
-        "trends": lambda r: f"{r['stage']}/{r['month']}",  # its first row: the first series
-    }[report](row)
+    return ROW_KEYS[report](row)
+
+
+ROW_KEYS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "funnel": lambda r: r["stage"],
+    "targets": lambda r: (
+        f"{r['target_id']}/{r['group']}/{r['period']}"
+        if r["group"]
+        else f"{r['target_id']}/{r['period']}"
+    ),
+    "kpis": lambda r: f"{r['kpi_id']}/{r['period']}",
+    "ranking": lambda r: r["provider_id"],
+    "conversion": lambda r: f"{r['from_stage']}>{r['to_stage']}",
+    "need_groups": lambda r: f"{r['attribute']}={r['value']}/{r['stage']}",
+    "money": lambda r: r["provider_id"],
+    "trends": lambda r: f"{r['stage']}/{r['month']}",  # its first row: the first series
+}
 
 
 def test_the_dashboard_shows_the_reports_figures_in_a_browser(

@@ -83,6 +83,7 @@ def ranking(context: ReportContext) -> list[Row]:
         "the contract end, and the forecast at the end"
     ),
     position=95,
+    dashboard=True,
 )
 def forecast(context: ReportContext) -> list[Row]:
     end = context.rulebook.contract_end

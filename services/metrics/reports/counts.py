@@ -92,6 +92,7 @@ def conversion(context: ReportContext) -> list[Row]:
     columns=("cohort", "stage", "participants", "share_of_cohort_percent"),
     rows=("per cohort and stage: participants who reached it, and their share of the cohort"),
     position=55,
+    dashboard=True,
 )
 def cohorts(context: ReportContext) -> list[Row]:
     by_cohort = stage_months(context, by=("cohort",))
@@ -123,6 +124,7 @@ def cohorts(context: ReportContext) -> list[Row]:
         "months in it with a posted figure), and participants per WTE"
     ),
     position=80,
+    dashboard=True,
 )
 def caseload(context: ReportContext) -> list[Row]:
     year_starts = context.rulebook.year_starts
@@ -180,6 +182,7 @@ def _hundredths(value: Decimal) -> Decimal:
         "reached by the month's end"
     ),
     position=85,
+    dashboard=True,
 )
 def intervals(context: ReportContext) -> list[Row]:
     found: Counter[tuple[str, str]] = Counter()
@@ -216,6 +219,7 @@ def intervals(context: ReportContext) -> list[Row]:
         "(`reporting.closed_stages`, by default the last) are left out"
     ),
     position=90,
+    dashboard=True,
 )
 def contact(context: ReportContext) -> list[Row]:
     month_end = Period.MONTH.bounds(first_day(context.month))[1]

@@ -31,6 +31,7 @@ from shared.periods import Period, first_day, label_of
         "many of them reached the stage by the month's end, and the rate"
     ),
     position=58,
+    dashboard=True,
 )
 def rates(context: ReportContext) -> list[Row]:
     by_cohort: dict[str, Counter[str]] = {}

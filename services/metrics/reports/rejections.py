@@ -20,6 +20,7 @@ ALL_COHORTS = "*"
         "and the contract to date, to the month's end"
     ),
     position=75,
+    dashboard=True,
 )
 def rejections(context: ReportContext) -> list[Row]:
     year_starts = context.rulebook.year_starts
