@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_S = 30.0
 LONG_POLL_S = 2.0
-MAX_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 2.0  # the longest a follower lags an upstream that has come back
 STANDBY_S = 1.0
 
 

@@ -1,0 +1,60 @@
+"""A follower whose upstream is down retries with a bounded back-off, so it catches up within
+``MAX_BACKOFF_S`` of the upstream coming back (the system tests' lag budget relies on it)."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+
+from shared.feed.envelope import FeedEntry
+from shared.feed.follower import MAX_BACKOFF_S, Follower
+
+
+class _DownThenUp:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise httpx.ConnectError("connection refused")
+        return []
+
+
+class _Sink:
+    def position(self) -> int:
+        return 0
+
+    def apply(self, entries: list[FeedEntry]) -> None:
+        raise AssertionError("nothing to apply")
+
+
+class _RecordingStop(threading.Event):
+    """Records each back-off the loop asks for instead of sleeping; stops once the source
+    answers (the loop's first successful read)."""
+
+    def __init__(self, source: _DownThenUp) -> None:
+        super().__init__()
+        self.source = source
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        return False
+
+    def is_set(self) -> bool:
+        return self.source.failures == 0 and len(self.waits) > 0
+
+
+def test_back_off_doubles_from_a_tenth_of_a_second_and_stops_at_the_bound() -> None:
+    source = _DownThenUp(failures=12)
+    follower = Follower("test", source, _Sink(), long_poll_s=0.0)
+    stop = _RecordingStop(source)
+    follower._stop = stop
+    follower._loop()
+    assert len(stop.waits) == 12
+    assert stop.waits[:5] == [0.1, 0.2, 0.4, 0.8, 1.6]
+    assert max(stop.waits) == MAX_BACKOFF_S <= 2.0
+    assert stop.waits[-1] == MAX_BACKOFF_S
