@@ -1,8 +1,10 @@
 """Metrics use cases: staffing figures, and reports read from the SQL read models.
 
 Reports never replay the event store. A live report reads the cube; an "as known at" report
-rebuilds the cube in memory from the bitemporal event rows known then, and the same report
-functions run on either.
+reads the cube's stored day-start boundaries before that moment and recomputes, from the
+bitemporal event rows, only the participants whose history changed since the last of them (or
+rebuilds the whole cube when there is none to start from). The same report functions run on
+every reader.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from services.metrics.facts import EVENTS, STAGE, ReportingPlan
 from services.metrics.readmodels.cube import (
     CubeReader,
     Filters,
-    MemoryCube,
     SqlCube,
-    counts_known_at,
     facts_of,
 )
 from services.metrics.readmodels.performance import PlanCache, first_rulebook, latest_rulebook
+from services.metrics.readmodels.snapshots import cube_known_at, version_known_at
 from services.metrics.readmodels.tables import money, rejections
 from services.metrics.reports import REPORTS, MoneyFigures, Rejection, ReportContext, Row
 from shared.errors import FieldProblem, InvalidInput
@@ -131,7 +132,9 @@ class Reporter:
             )
         cube: CubeReader = SqlCube(connection, request.contract_id)
         if known_at is not None:
-            cube = MemoryCube(counts_known_at(connection, plan, request.contract_id, known_at))
+            version = version_known_at(connection, request.contract_id, known_at)
+            assert version is not None  # the rule book known then was found above
+            cube = cube_known_at(connection, plan, version, request.contract_id, known_at)
         providers = sorted(rulebook.provider_ids())
         return ReportContext(
             rulebook=rulebook,

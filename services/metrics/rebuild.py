@@ -22,6 +22,8 @@ from shared.progress import Progress
 from shared.sqlviews import feed_positions
 
 READ_MODELS = (
+    tables.snapshot_cube,
+    tables.snapshots,
     tables.cube,
     tables.participant_cube,
     tables.events,

@@ -11,7 +11,7 @@ import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -57,9 +57,19 @@ class CubeReader(Protocol):
 class SqlCube:
     """Groups in SQL; each answer is kept for the life of the reader (one request)."""
 
-    def __init__(self, connection: Connection, contract_id: str) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        contract_id: str,
+        table: sa.Table = cube,
+        where: tuple[sa.ColumnElement[bool], ...] = (),
+    ) -> None:
+        """``table``: the live cube, or a table of its columns (snapshots) narrowed by
+        ``where``."""
         self._connection = connection
         self._contract_id = contract_id
+        self._table = table
+        self._where = where
         self._answers: dict[tuple[Filters, str, tuple[str, ...]], Totals] = {}
 
     def totals(self, filters: Filters, measure: str, by: tuple[str, ...] = ()) -> Totals:
@@ -70,14 +80,15 @@ class SqlCube:
 
     def _query(self, filters: Filters, measure: str, by: tuple[str, ...]) -> Totals:
         assert set(by) <= set(DIMENSIONS), by
-        columns = [getattr(cube.c, name) for name in by] + [cube.c.k1, cube.c.k2]
-        query = sa.select(*columns, sa.func.sum(cube.c.n)).where(
-            cube.c.contract_id == self._contract_id, cube.c.measure == measure
+        table = self._table
+        columns = [table.c[name] for name in by] + [table.c.k1, table.c.k2]
+        query = sa.select(*columns, sa.func.sum(table.c.n)).where(
+            table.c.contract_id == self._contract_id, table.c.measure == measure, *self._where
         )
         for name in ("provider_id", "site", "cohort"):
             wanted = getattr(filters, name)
             if wanted is not None:
-                query = query.where(getattr(cube.c, name) == wanted)
+                query = query.where(table.c[name] == wanted)
         rows = self._connection.execute(query.group_by(*columns)).all()
         return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1]}
 
@@ -102,17 +113,10 @@ def counts_known_at(
     """Every participant's contributions from the events known at that moment."""
     live = _live_at(known_at)
     rows = connection.execute(
-        sa.select(
-            events.c.stream_id,
-            participants.c.provider_id,
-            events.c.type,
-            events.c.occurred_on,
-            events.c.attributes,
-        )
-        .join(participants, participants.c.stream_id == events.c.stream_id)
+        event_rows()
         .where(events.c.contract_id == contract_id)
         .where(live)
-        .order_by(events.c.stream_id)
+        .order_by(events.c.stream_id, events.c.position)
     )
     total: Counter[CubeKey] = Counter()
     for _stream, group in itertools.groupby(rows, key=lambda row: row[0]):
@@ -122,6 +126,19 @@ def counts_known_at(
         )
         total.update(contributions(plan, facts))
     return total
+
+
+def event_rows(*more: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Event rows with their participant's provider: (stream, provider, type, occurred_on,
+    attributes, *more)."""
+    return sa.select(
+        events.c.stream_id,
+        participants.c.provider_id,
+        events.c.type,
+        events.c.occurred_on,
+        events.c.attributes,
+        *more,
+    ).join(participants, participants.c.stream_id == events.c.stream_id)
 
 
 def _live_at(known_at: dt.datetime | None) -> sa.ColumnElement[bool]:
@@ -148,6 +165,7 @@ def facts_of(
             sa.select(events.c.stream_id, events.c.type, events.c.occurred_on, events.c.attributes)
             .where(events.c.stream_id.in_(streams[start : start + CHUNK]))
             .where(_live_at(known_at))
+            .order_by(events.c.position)
         ):
             history[row[0]].append(LiveEvent(row[1], row[2], json.loads(row[3])))
     return {

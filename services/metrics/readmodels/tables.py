@@ -4,7 +4,10 @@
 ``recorded_at`` until ``superseded_at`` (a correction or retraction), so any past state of
 knowledge can be read back. ``mx_cube`` holds the current sum of every participant's report
 contributions (see :mod:`services.metrics.facts`); ``mx_participant_cube`` each participant's
-own share of it, so a change replaces exactly that share.
+own share of it, so a change replaces exactly that share. ``mx_snapshots`` and
+``mx_snapshot_cube`` hold the cube as known at past day starts (a full copy at each month start,
+the change since the day before on other days), so an "as known at" report recomputes only the
+participants changed since the last of them (:mod:`services.metrics.readmodels.snapshots`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,21 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 KEY_LENGTH = 64
 FLAGS_LENGTH = 1000
+
+
+def _cube_key_and_count() -> list[sa.Column[object]]:
+    """A cube row's key (after its contract, and its moment for a snapshot) and count."""
+    return [
+        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("provider_id", sa.String(KEY_LENGTH), primary_key=True),
+        sa.Column("site", sa.String(200), primary_key=True),
+        sa.Column("cohort", sa.String(8), primary_key=True),
+        sa.Column("flags", sa.String(FLAGS_LENGTH), primary_key=True),
+        sa.Column("k1", sa.String(200), primary_key=True),
+        sa.Column("k2", sa.String(KEY_LENGTH), primary_key=True),
+        sa.Column("n", sa.BigInteger, nullable=False),
+    ]
+
 
 rulebooks = sa.Table(
     "mx_rulebooks",
@@ -47,6 +65,7 @@ events = sa.Table(
     sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_mx_events_stream", "stream_id", "event_id"),
     sa.Index("ix_mx_events_contract_recorded", "contract_id", "recorded_at"),
+    sa.Index("ix_mx_events_contract_superseded", "contract_id", "superseded_at"),
 )
 
 participant_cube = sa.Table(
@@ -61,14 +80,24 @@ cube = sa.Table(
     "mx_cube",
     metadata,
     sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
-    sa.Column("measure", sa.String(16), primary_key=True),
-    sa.Column("provider_id", sa.String(KEY_LENGTH), primary_key=True),
-    sa.Column("site", sa.String(200), primary_key=True),
-    sa.Column("cohort", sa.String(8), primary_key=True),
-    sa.Column("flags", sa.String(FLAGS_LENGTH), primary_key=True),
-    sa.Column("k1", sa.String(200), primary_key=True),
-    sa.Column("k2", sa.String(KEY_LENGTH), primary_key=True),
-    sa.Column("n", sa.BigInteger, nullable=False),
+    *_cube_key_and_count(),
+)
+
+snapshots = sa.Table(
+    "mx_snapshots",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("known_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("rulebook_version", sa.Integer, nullable=False),  # the plan its shares follow
+    sa.Column("kind", sa.String(8), nullable=False),  # full: the cube; change: since the day before
+)
+
+snapshot_cube = sa.Table(
+    "mx_snapshot_cube",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("known_at", sa.DateTime(timezone=True), primary_key=True),
+    *_cube_key_and_count(),
 )
 
 rejections = sa.Table(
