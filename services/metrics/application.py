@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from services.metrics.readmodels.performance import PlanCache, first_rulebook, l
 from services.metrics.readmodels.snapshots import cube_known_at, version_known_at
 from services.metrics.readmodels.tables import money, rejections
 from services.metrics.reports import REPORTS, MoneyFigures, Rejection, ReportContext, Row
+from services.metrics.splits import Split, flag_names, split_sections
 from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.views import Terms
@@ -82,6 +83,7 @@ class ReportRequest:
     month: str | None = None
     as_known_at: dt.datetime | None = None
     period: Period = Period.MONTH  # the span of the per-period figures (caseload)
+    split: Split | None = None  # one report per provider, site, cohort or flag value
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,14 @@ class Reporter:
     def report(self, request: ReportRequest, names: list[str]) -> Report:
         with self._engine.connect() as connection:
             context = self._context(connection, request)
-            sections = {name: REPORTS[name](context) for name in names}
+            if request.split is None:
+                sections = {name: REPORTS[name](context) for name in names}
+            else:
+
+                def narrowed(filters: Filters) -> ReportContext:
+                    return self._narrowed(connection, context, request, filters)
+
+                sections = split_sections(context, request.split, names, narrowed)
         return Report(
             request, context.rulebook.name, context.month, context.reference_date, sections
         )
@@ -130,13 +139,19 @@ class Reporter:
                 f"month {month} is outside the contract",
                 [FieldProblem("month", f"the contract runs from {start} to {end or 'open end'}")],
             )
+        flag = request.filters.flag
+        if flag is not None and flag[0] not in flag_names(plan):
+            raise InvalidInput(
+                f"{flag[0]!r} is not a flag attribute of this contract",
+                [FieldProblem("flag", f"flags: {', '.join(sorted(flag_names(plan))) or '-'}")],
+            )
         cube: CubeReader = SqlCube(connection, request.contract_id)
         if known_at is not None:
             version = version_known_at(connection, request.contract_id, known_at)
             assert version is not None  # the rule book known then was found above
             cube = cube_known_at(connection, plan, version, request.contract_id, known_at)
         providers = sorted(rulebook.provider_ids())
-        return ReportContext(
+        context = ReportContext(
             rulebook=rulebook,
             plan=plan,
             cube=cube,
@@ -146,46 +161,59 @@ class Reporter:
             contract_start=start,
             period=request.period,
             staffing=self._application.staffing(request.contract_id, providers, known_at),
-            read_money=lambda: money_known_at(connection, request, known_at),
-            read_rejections=lambda: rejections_known_at(connection, plan, request, known_at),
+        )
+        return self._narrowed(connection, context, request, request.filters)
+
+    @staticmethod
+    def _narrowed(
+        connection: Connection, context: ReportContext, request: ReportRequest, filters: Filters
+    ) -> ReportContext:
+        """The context for some filters, with money and rejections read within them."""
+        contract_id, known_at, plan = request.contract_id, request.as_known_at, context.plan
+        return replace(
+            context,
+            filters=filters,
+            read_money=lambda: money_known_at(connection, contract_id, filters, known_at),
+            read_rejections=lambda: rejections_known_at(
+                connection, plan, contract_id, filters, known_at
+            ),
         )
 
 
 def rejections_known_at(
     connection: Connection,
     plan: ReportingPlan,
-    request: ReportRequest,
+    contract_id: str,
+    wanted: Filters,
     known_at: dt.datetime | None,
 ) -> list[Rejection]:
     """The contract's rejections recorded by ``known_at`` (default: now), each with its
-    participant's cohort and site from the events known then, within the request's filters."""
+    participant's cohort and site from the events known then, within the filters."""
     query = sa.select(
         rejections.c.stream_id,
         rejections.c.provider_id,
         rejections.c.outcome_id,
         rejections.c.reason_code,
         rejections.c.decided_on,
-    ).where(rejections.c.contract_id == request.contract_id)
+    ).where(rejections.c.contract_id == contract_id)
     if known_at is not None:
         query = query.where(rejections.c.recorded_at <= known_at)
-    if request.filters.provider_id is not None:
-        query = query.where(rejections.c.provider_id == request.filters.provider_id)
+    if wanted.provider_id is not None:
+        query = query.where(rejections.c.provider_id == wanted.provider_id)
     rows = connection.execute(query.order_by(rejections.c.position)).all()
     facts = facts_of(connection, plan, {row[0]: row[1] for row in rows}, known_at)
-    found = [
-        Rejection(
-            row[3], row[2], row[1], month_of(row[4]), facts[row[0]].cohort, facts[row[0]].site
-        )
+    return [
+        Rejection(row[3], row[2], row[1], month_of(row[4]), mine.cohort, mine.site)
         for row in rows
+        if wanted.matches_facts(mine := facts[row[0]])
     ]
-    wanted = request.filters
-    return [r for r in found if wanted.site in (None, r.site) and wanted.cohort in (None, r.cohort)]
 
 
 def money_known_at(
-    connection: Connection, request: ReportRequest, known_at: dt.datetime | None
+    connection: Connection, contract_id: str, wanted: Filters, known_at: dt.datetime | None
 ) -> dict[tuple[str, str], MoneyFigures]:
-    """Each provider's money per ledger month, as recorded by ``known_at`` (default: now)."""
+    """Each provider's money per ledger month, as recorded by ``known_at`` (default: now); of
+    the filters, only the provider applies (the ledger keeps money per provider)."""
     query = (
         sa.select(
             money.c.provider_id,
@@ -194,13 +222,13 @@ def money_known_at(
             sa.func.sum(money.c.paid_minor),
             sa.func.sum(money.c.capped_minor),
         )
-        .where(money.c.contract_id == request.contract_id)
+        .where(money.c.contract_id == contract_id)
         .group_by(money.c.provider_id, money.c.booked_period)
     )
     if known_at is not None:
         query = query.where(money.c.recorded_at <= known_at)
-    if request.filters.provider_id is not None:
-        query = query.where(money.c.provider_id == request.filters.provider_id)
+    if wanted.provider_id is not None:
+        query = query.where(money.c.provider_id == wanted.provider_id)
     return {
         (row[0], row[1]): MoneyFigures(int(row[2]), int(row[3]), int(row[4]))
         for row in connection.execute(query)

@@ -60,7 +60,9 @@ def render(report: Report) -> str:
     sections = report.sections
     request = report.request
     filters = ", ".join(
-        f"{name} {value}" for name, value in vars(request.filters).items() if value is not None
+        f"{name} {value}"
+        for name, value in request.filters.described().items()
+        if value is not None
     )
     known = request.as_known_at.isoformat() if request.as_known_at else "now"
     specs = registered()

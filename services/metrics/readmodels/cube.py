@@ -36,6 +36,7 @@ class Filters:
     provider_id: str | None = None
     site: str | None = None
     cohort: str | None = None
+    flag: tuple[str, str] | None = None  # (flag attribute, value): participants with that value
 
     def matches(self, key: CubeKey) -> bool:
         return all(
@@ -45,7 +46,34 @@ class Filters:
                 ("site", self.site),
                 ("cohort", self.cohort),
             )
+        ) and (self.flag is None or flag_matches(key.flags, self.flag))
+
+    def matches_facts(self, facts: ParticipantFacts) -> bool:
+        """A participant's facts (for rows kept per participant, such as rejections)."""
+        return (
+            self.provider_id in (None, facts.provider_id)
+            and self.site in (None, facts.site)
+            and self.cohort in (None, facts.cohort)
+            and (self.flag is None or flag_matches(facts.flags, self.flag))
         )
+
+    def described(self) -> dict[str, str | None]:
+        """The filters as a response states them (the flag as ``name:value``)."""
+        return {
+            "provider_id": self.provider_id,
+            "site": self.site,
+            "cohort": self.cohort,
+            "flag": f"{self.flag[0]}:{self.flag[1]}" if self.flag else None,
+        }
+
+
+def flag_values(flags: str) -> dict[str, str]:
+    """A cube key's flags (``name=value;name=value``, in the plan's order) by name."""
+    return dict(pair.split("=", 1) for pair in flags.split(";") if pair)
+
+
+def flag_matches(flags: str, wanted: tuple[str, str]) -> bool:
+    return flag_values(flags).get(wanted[0]) == wanted[1]
 
 
 class CubeReader(Protocol):
@@ -71,6 +99,7 @@ class SqlCube:
         self._table = table
         self._where = where
         self._answers: dict[tuple[Filters, str, tuple[str, ...]], Totals] = {}
+        self._flag_strings: list[str] | None = None
 
     def totals(self, filters: Filters, measure: str, by: tuple[str, ...] = ()) -> Totals:
         key = (filters, measure, by)
@@ -89,8 +118,20 @@ class SqlCube:
             wanted = getattr(filters, name)
             if wanted is not None:
                 query = query.where(table.c[name] == wanted)
+        if filters.flag is not None:  # the flags strings holding that value, found in Python
+            accepted = [f for f in self._flags() if flag_matches(f, filters.flag)]
+            query = query.where(table.c.flags.in_(accepted))
         rows = self._connection.execute(query.group_by(*columns)).all()
         return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1]}
+
+    def _flags(self) -> list[str]:
+        """Every flags string in the rows read (some may sum to nothing: harmless in a filter)."""
+        if self._flag_strings is None:
+            query = sa.select(self._table.c.flags).where(
+                self._table.c.contract_id == self._contract_id, *self._where
+            )
+            self._flag_strings = list(self._connection.execute(query.distinct()).scalars())
+        return self._flag_strings
 
 
 class MemoryCube:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.metrics.readmodels.cube import flag_values
 from services.metrics.reports.context import (
     MoneyFigures,
     ReportContext,
@@ -39,6 +40,7 @@ from shared.rules.model import RuleBook
     position=40,
     dashboard=True,
     compares_providers=True,
+    splits=frozenset({"site", "cohort", "flag"}),  # providers ranked within each group
 )
 def ranking(context: ReportContext) -> list[Row]:
     plan, score = context.plan, context.rulebook.reporting.score
@@ -124,8 +126,7 @@ def need_groups(context: ReportContext) -> list[Row]:
     by_flags = stage_months(context, by=("flags",))
     groups: Counter[tuple[str, str, str]] = Counter()
     for (flags, stage), months in by_flags.items():
-        for pair in filter(None, flags.split(";")):
-            name, value = pair.split("=", 1)
+        for name, value in flag_values(flags).items():
             groups[(name, value, stage)] += sum(months.values())
     first = context.plan.stages[0]
     rows = []
@@ -171,6 +172,7 @@ MONEY_PERIODS = ("month", "quarter_to_date", "year_to_date")
     ),
     position=70,
     dashboard=True,
+    splits=frozenset({"provider"}),  # the ledger keeps money per provider only
 )
 def money(context: ReportContext) -> list[Row]:
     year_starts = context.rulebook.year_starts

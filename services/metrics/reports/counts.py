@@ -125,6 +125,7 @@ def cohorts(context: ReportContext) -> list[Row]:
     ),
     position=80,
     dashboard=True,
+    splits=frozenset({"provider"}),  # a provider's WTE has no site, cohort or flag
 )
 def caseload(context: ReportContext) -> list[Row]:
     year_starts = context.rulebook.year_starts

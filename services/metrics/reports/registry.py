@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from services.metrics.reports.context import ReportContext, Row
 
 Build = Callable[[ReportContext], list[Row]]
+ALL_SPLITS = frozenset({"provider", "site", "cohort", "flag"})
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ReportSpec:
     position: int  # its place in the pack: the docs, the API's list and the dashboard
     dashboard: bool = False  # drawn on the dashboard (a table, unless it has its own section)
     compares_providers: bool = False  # a provider sees its own row of it only
+    splits: frozenset[str] = ALL_SPLITS  # the dimensions it is kept along (``split=``)
 
 
 _REGISTRY: dict[str, ReportSpec] = {}
@@ -38,6 +40,7 @@ def report(
     position: int,
     dashboard: bool = False,
     compares_providers: bool = False,
+    splits: frozenset[str] = ALL_SPLITS,
 ) -> Callable[[Build], Build]:
     def register(build: Build) -> Build:
         if name in _REGISTRY:
@@ -45,7 +48,9 @@ def report(
         taken = [other for other, spec in _REGISTRY.items() if spec.position == position]
         if taken:
             raise ValueError(f"report {name!r}: position {position} is {taken[0]!r}'s")
-        spec = ReportSpec(name, build, columns, rows, position, dashboard, compares_providers)
+        spec = ReportSpec(
+            name, build, columns, rows, position, dashboard, compares_providers, splits
+        )
         _REGISTRY[name] = spec
         return build
 

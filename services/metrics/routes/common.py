@@ -14,6 +14,7 @@ from services.metrics.application import (
     contract_providers,
 )
 from services.metrics.readmodels.cube import Filters
+from services.metrics.splits import Split
 from shared.auth import (
     Principal,
     Role,
@@ -26,6 +27,8 @@ from shared.moments import KnownAt
 from shared.periods import Period
 
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+FLAG = r"^[A-Za-z_][A-Za-z0-9_]{0,63}:[^;=]{1,120}$"
+SPLIT = r"^(provider|site|cohort|flag:[A-Za-z_][A-Za-z0-9_]{0,63})$"
 READER_ROLES = (Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)
 
 
@@ -115,12 +118,41 @@ def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
                 "the quarter or reporting year holding it, to the month's end [month]"
             ),
         ] = Period.MONTH,
+        flag: Annotated[
+            str | None,
+            Query(
+                pattern=FLAG,
+                max_length=200,
+                description="Participants with a flag value, `attribute:value` "
+                "(e.g. `long_term_unemployed:true`)",
+            ),
+        ] = None,
+        split: Annotated[
+            str | None,
+            Query(
+                pattern=SPLIT,
+                max_length=80,
+                description="One report per `provider`, `site`, `cohort` or `flag:<attribute>` "
+                "value, with the columns `split_by` and `split_value` first",
+            ),
+        ] = None,
     ) -> ReportRequest:
         """The report asked for; a provider always sees its own figures only."""
         if principal.role is Role.PROVIDER:
             provider_id = principal.provider_id
-        filters = Filters(provider_id, site, cohort)
-        return ReportRequest(contract_id, filters, month, as_known_at, period)
+        flag_filter = None
+        if flag is not None:
+            name, _, value = flag.partition(":")
+            flag_filter = (name, value)
+        filters = Filters(provider_id, site, cohort, flag_filter)
+        return ReportRequest(
+            contract_id,
+            filters,
+            month,
+            as_known_at,
+            period,
+            Split.parse(split) if split is not None else None,
+        )
 
     return report_request
 

@@ -31,7 +31,7 @@ from services.metrics.routes.common import (
 )
 from services.metrics.routes.reports import visible_rows
 from shared.auth import LINK_USE, SESSION_USE, Principal, TokenSigner, check_contract_scope
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.errors import PROBLEM_RESPONSES, FieldProblem, Forbidden, InvalidInput
 
 router = APIRouter(tags=["reports"])
 PAGE_HEADERS = {
@@ -66,6 +66,11 @@ def get_dashboard(
     """Funnel, targets, KPI levels with RAG, provider ranking, conversion, need groups and
     money for one month, as a self-contained page (no scripts, nothing fetched). A bearer
     token, or the session a dashboard link opened."""
+    if asked.split is not None:
+        raise InvalidInput(
+            "the dashboard is not split",
+            [FieldProblem("split", "ask the reports (JSON, CSV or XLSX) for a split")],
+        )
     report = reports.report(asked, [name for name, spec in SPECS.items() if spec.dashboard])
     sections = {
         name: visible_rows(name, rows, asked, principal.role)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.metrics.application import Report, Reporter, ReportRequest
 from services.metrics.reports import COLUMNS, REPORTS, SPECS, Row
 from services.metrics.routes.common import Asked, Reader, reporter
+from services.metrics.splits import SPLIT_COLUMNS
 from shared.auth import Role
 from shared.csvout import csv_response, wants_csv
 from shared.errors import PROBLEM_RESPONSES
@@ -32,6 +33,10 @@ class Scope(BaseModel):
     reference_date: dt.date = Field(description="The day waits and open deadlines are counted to")
     as_known_at: dt.datetime | None
     filters: dict[str, str | None]
+    split: str | None = Field(
+        description="What each report was split by (`provider`, `site`, `cohort`, "
+        "`flag:<attribute>`), or null"
+    )
 
 
 class ReportOut(Scope):
@@ -51,11 +56,8 @@ def scope_of(report: Report) -> dict[str, Any]:
         "period": str(request.period),
         "reference_date": report.reference_date,
         "as_known_at": request.as_known_at,
-        "filters": {
-            "provider_id": request.filters.provider_id,
-            "site": request.filters.site,
-            "cohort": request.filters.cohort,
-        },
+        "filters": request.filters.described(),
+        "split": request.split.label if request.split else None,
     }
 
 
@@ -79,13 +81,20 @@ def workbook(report: Report, sections: dict[str, list[Row]]) -> Response:
         *({"field": key, "value": value} for key, value in scope["filters"].items()),
     ]
     sheets = [Sheet("scope", ("field", "value"), about)]
-    sheets += [Sheet(name, COLUMNS[name], rows) for name, rows in sections.items()]
+    sheets += [
+        Sheet(name, columns_of(name, report.request), rows) for name, rows in sections.items()
+    ]
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{report.request.contract_id}-{report.month}")
     return Response(
         workbook_bytes(sheets),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{safe}.xlsx"'},
     )
+
+
+def columns_of(name: str, request: ReportRequest) -> tuple[str, ...]:
+    """A report's declared columns, after the split's two when it is split."""
+    return (*SPLIT_COLUMNS, *COLUMNS[name]) if request.split else COLUMNS[name]
 
 
 def _text(value: Any) -> Any:
@@ -136,5 +145,5 @@ def get_report(
     if wants_xlsx(request.headers.get("accept", "")):
         return workbook(built, {name: rows})
     if wants_csv(request):
-        return csv_response(rows, COLUMNS[name])
+        return csv_response(rows, columns_of(name, asked))
     return ReportOut(**scope_of(built), report=name, rows=rows)

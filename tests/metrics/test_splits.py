@@ -1,0 +1,168 @@
+"""Reports split by provider, site, cohort or a flag value, and filtered by a flag value.
+
+The history is tests/metrics/test_reports.py's (seven participants of alpha and beta on two
+sites, three of them long-term unemployed). Every split group must give exactly the report
+filtered to that group; a report not kept along the dimension is given once with ``*``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+import pytest
+
+from services.metrics.application import ReportRequest
+from services.metrics.readmodels.cube import Filters
+from services.metrics.reports import REPORTS, SPECS
+from services.metrics.splits import SPLIT_COLUMNS, WHOLE, Split
+from shared.errors import InvalidInput
+from tests.metrics.conftest import CONTRACT as API_CONTRACT
+from tests.metrics.conftest import REPORTS as REPORTS_PATH
+from tests.metrics.conftest import Auth
+from tests.metrics.test_reports import CONTRACT, MARCH, Demo, demo, table
+
+__all__ = ["demo"]  # the fixture
+
+LTU = "long_term_unemployed"
+
+
+def split_report(demo: Demo, names: list[str], split: str, **filters: Any) -> dict[str, Any]:
+    demo.follower.catch_up()
+    request = ReportRequest(CONTRACT, Filters(**filters), MARCH, split=Split.parse(split))
+    return demo.reporter.report(request, names).sections
+
+
+def filtered(demo: Demo, name: str, filters: Filters) -> list[dict[str, Any]]:
+    demo.follower.catch_up()
+    request = ReportRequest(CONTRACT, filters, MARCH)
+    return demo.reporter.report(request, [name]).sections[name]
+
+
+@pytest.mark.parametrize(
+    ("split", "groups"),
+    [
+        ("provider", {"alpha": Filters(provider_id="alpha"), "beta": Filters(provider_id="beta")}),
+        ("site", {"north": Filters(site="north"), "south": Filters(site="south")}),
+        (
+            "cohort",
+            {m: Filters(cohort=m) for m in ("2026-01", "2026-02", "2026-03")},
+        ),
+        (f"flag:{LTU}", {v: Filters(flag=(LTU, v)) for v in ("false", "true")}),
+    ],
+)
+def test_each_group_of_a_split_is_the_report_filtered_to_it(
+    demo: Demo, split: str, groups: dict[str, Filters]
+) -> None:
+    names = list(REPORTS)
+    sections = split_report(demo, names, split)
+    dimension = Split.parse(split).dimension
+    for name in names:
+        rows = sections[name]
+        assert all(row["split_by"] == split for row in rows), name
+        if dimension not in SPECS[name].splits:  # given once, for the whole contract
+            whole = filtered(demo, name, Filters())
+            assert [{**r, "split_value": WHOLE} for r in rows] == [
+                {"split_by": split, "split_value": WHOLE, **r} for r in whole
+            ]
+            continue
+        for value, filters in groups.items():
+            mine = [
+                {k: v for k, v in row.items() if k not in SPLIT_COLUMNS}
+                for row in rows
+                if row["split_value"] == value
+            ]
+            assert mine == filtered(demo, name, filters), (name, value)
+        assert {row["split_value"] for row in rows} <= set(groups), name
+
+
+def test_a_flag_filter_counts_the_participants_with_that_value(demo: Demo) -> None:
+    columns = ("stage", "contract_to_date")
+    flagged = filtered(demo, "funnel", Filters(flag=(LTU, "true")))
+    assert table(flagged, *columns) == [  # A1, B1, B3 (see need_groups)
+        ("referral", 3),
+        ("enrollment", 1),
+        ("job_start", 1),
+        ("job_sustained", 0),
+    ]
+    both = filtered(demo, "funnel", Filters(provider_id="beta", flag=(LTU, "true")))
+    assert table(both, *columns) == [
+        ("referral", 2),
+        ("enrollment", 0),
+        ("job_start", 0),
+        ("job_sustained", 0),
+    ]
+
+
+def test_a_split_keeps_the_other_filters(demo: Demo) -> None:
+    sections = split_report(demo, ["funnel"], "site", provider_id="beta")
+    rows = sections["funnel"]
+    assert {row["split_value"] for row in rows} == {"north", "south"}
+    south = [r for r in rows if r["split_value"] == "south"]
+    assert table(south, "stage", "contract_to_date") == [  # B1 and B3
+        ("referral", 2),
+        ("enrollment", 0),
+        ("job_start", 0),
+        ("job_sustained", 0),
+    ]
+
+
+def test_unknown_splits_and_flags_are_refused_naming_the_parameter(demo: Demo) -> None:
+    for text in ("caseworker", "flag:", "site:north", "flag"):
+        with pytest.raises(InvalidInput) as refused:
+            Split.parse(text)
+        assert refused.value.problems[0].field == "split"
+    with pytest.raises(InvalidInput) as refused:
+        split_report(demo, ["funnel"], "flag:benefits")
+    assert refused.value.problems[0].field == "split"
+    with pytest.raises(InvalidInput) as refused:
+        filtered(demo, "funnel", Filters(flag=("benefits", "true")))
+    assert refused.value.problems[0].field == "flag"
+
+
+async def test_a_split_report_as_csv_has_the_split_columns_first(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await metrics.get(
+        f"{REPORTS_PATH}/funnel",
+        params={"month": "2026-03", "split": "site"},
+        headers=auth("auditor") | {"Accept": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    reader = csv.reader(io.StringIO(response.text))
+    header = next(reader)
+    assert header[:3] == ["split_by", "split_value", "stage"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["split_value"], r["stage"], r["month"]) for r in rows][:2] == [
+        ("north", "referral", "2"),
+        ("north", "enrollment", "1"),
+    ]
+    as_json = await metrics.get(
+        f"{REPORTS_PATH}/funnel",
+        params={"month": "2026-03", "split": "site", "flag": f"{LTU}:false"},
+        headers=auth("auditor"),
+    )
+    body = as_json.json()
+    assert body["split"] == "site" and body["filters"]["flag"] == f"{LTU}:false"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (f"{REPORTS_PATH}/funnel", {"split": "caseworker"}),
+        (REPORTS_PATH, {"split": "flag:no_such_flag"}),
+        (REPORTS_PATH, {"flag": "no_such_flag:true"}),
+        (REPORTS_PATH, {"flag": "long_term_unemployed"}),
+        (f"/dashboard/{API_CONTRACT}", {"split": "site"}),
+    ],
+)
+async def test_bad_splits_and_flags_are_422_naming_the_parameter(
+    metrics: httpx.AsyncClient, auth: Auth, path: str, params: dict[str, str]
+) -> None:
+    response = await metrics.get(path, params={"month": "2026-03", **params}, headers=auth("admin"))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {problem["field"] for problem in response.json()["errors"]}
+    assert fields & {"split", "flag", "query.split", "query.flag"}, fields
