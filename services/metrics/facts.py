@@ -18,6 +18,7 @@ import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from shared.periods import Period
@@ -29,6 +30,7 @@ EVENTS = "events"
 INTERVAL = "interval"
 KPI = "kpi"
 CONTACT = "contact"
+VALUE = "value"
 NO_COHORT = "none"
 NO_SITE = ""
 NOT_YET = "not_yet"
@@ -121,6 +123,7 @@ class ReportingPlan:
     closed_stages: frozenset[str]
     interval_pairs: tuple[tuple[str, str], ...]
     kpis: tuple[KpiPlan, ...]
+    averages: tuple[tuple[str, str, str], ...] = ()  # (id, event type, attribute)
     waits: BucketPlan = field(default_factory=lambda: wait_buckets(DEFAULT_WAITS))
     contact: BucketPlan = field(default_factory=lambda: contact_buckets(DEFAULT_CONTACT))
 
@@ -164,6 +167,10 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         closed_stages=frozenset(reporting.closed_stages or stages[-1:]),
         interval_pairs=tuple(pairs),
         kpis=kpis,
+        averages=tuple(
+            (a.id, a.attribute.partition(".")[0], a.attribute.partition(".")[2])
+            for a in reporting.averages
+        ),
         waits=wait_buckets(reporting.wait_buckets or DEFAULT_WAITS),
         contact=contact_buckets(reporting.contact_buckets or DEFAULT_CONTACT),
     )
@@ -181,6 +188,7 @@ class ParticipantFacts:
     dates: dict[str, list[dt.date]]  # every date of the types some KPI counts, in order
     closed_stages: frozenset[str] = frozenset()
     occurrences: Counter[tuple[str, str]] = field(default_factory=Counter)  # (stage, month): n
+    values: dict[str, tuple[str, str]] = field(default_factory=dict)  # average: (month, value)
 
 
 def participant_facts(
@@ -219,7 +227,24 @@ def participant_facts(
         dates=dates,
         closed_stages=plan.closed_stages,
         occurrences=occurrences,
+        values={
+            average_id: (Period.MONTH.label(first_of_type.occurred_on), value)
+            for average_id, event_type, attribute in plan.averages
+            if (first_of_type := first_event.get(event_type)) is not None
+            and (value := _number(first_of_type.attributes.get(attribute))) is not None
+        },
     )
+
+
+def _number(value: Any) -> str | None:
+    """A numeric attribute as a canonical decimal string (``12.5``, ``100``), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return format(number.normalize(), "f") if number.is_finite() else None
 
 
 def _attribute_of(first_event: dict[str, LiveEvent], where: tuple[str, str]) -> str:
@@ -252,6 +277,8 @@ def contributions(plan: ReportingPlan, facts: ParticipantFacts) -> Counter[CubeK
             add(KPI, kpi.id, status)
     for since, until in _contact_spans(facts):
         add(CONTACT, since, until)
+    for average_id, (month, value) in facts.values.items():
+        add(VALUE, f"{average_id}|{month}", value)
     return found
 
 

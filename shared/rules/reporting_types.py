@@ -149,6 +149,19 @@ class OutcomeRate(Strict):
     )
 
 
+class Average(Strict):
+    """The mean and median of a numeric attribute over participants: each participant's value
+    on its first event of the attribute's type (the hourly wage at the first job start)."""
+
+    id: Name
+    name: str = Field(min_length=1, max_length=200)
+    attribute: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
+        description="event_type.attribute: an integer or decimal attribute of a participant "
+        "event type, not personal",
+    )
+
+
 class Reporting(Strict):
     """How performance reports slice the participants (all optional; defaults in brackets)."""
 
@@ -182,6 +195,12 @@ class Reporting(Strict):
         max_length=MAX_ITEMS,
         exclude_if=lambda value: not value,
         description="Outcome rates with their denominators [none]",
+    )
+    averages: list[Average] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        exclude_if=lambda value: not value,
+        description="Means and medians of numeric attributes [none]",
     )
     wait_buckets: Buckets | None = Field(
         default=None,

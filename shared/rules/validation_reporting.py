@@ -9,6 +9,7 @@ from decimal import Decimal
 from shared.errors import FieldProblem
 from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
 from shared.rules.model import AttributeType, Period, RuleBook, TargetSeries
+from shared.rules.reporting_types import Average
 from shared.rules.vocabulary import MAX_DAYS
 
 
@@ -66,6 +67,10 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
             yield FieldProblem(
                 f"{path}.due_days", "due_days is needed with due_cohorts, and only there"
             )
+    averages = reporting.averages
+    yield from duplicate_ids([a.id for a in averages], "reporting.averages", "average")
+    for index, average in enumerate(averages):
+        yield from _numeric_problems(book, f"reporting.averages.{index}.attribute", average)
     for field in ("wait_buckets", "contact_buckets"):
         buckets = getattr(reporting, field)
         if buckets is None:
@@ -92,6 +97,20 @@ def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
         yield FieldProblem(path, "a personal attribute cannot name a site: reports never read it")
     elif spec.type not in (AttributeType.ENUM, AttributeType.STRING):
         yield FieldProblem(path, "a site is named by an enum or string attribute")
+
+
+def _numeric_problems(book: RuleBook, path: str, average: Average) -> Iterator[FieldProblem]:
+    event_type, attribute_name = average.attribute.split(".", 1)
+    if event_type not in book.stages():
+        yield FieldProblem(path, f"{event_type!r} is not a participant event type")
+        return
+    spec = book.event_types[event_type].attributes.get(attribute_name)
+    if spec is None:
+        yield FieldProblem(path, f"event type {event_type!r} has no attribute {attribute_name!r}")
+    elif spec.personal:
+        yield FieldProblem(path, "a personal attribute cannot be averaged: reports never read it")
+    elif spec.type not in (AttributeType.INTEGER, AttributeType.DECIMAL):
+        yield FieldProblem(path, "only an integer or decimal attribute can be averaged")
 
 
 def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:

@@ -53,6 +53,7 @@ PEOPLE = {
     "B3": ("beta", "south", True, ["03-15", None, None, None]),
 }
 STAGES = ("referral", "enrollment", "job_start", "job_sustained")
+WAGES = {"A1": "11.00", "A2": "12.50", "A3": "14.25"}  # hourly, on the job start
 
 
 def day(month_day: str) -> dt.date:
@@ -66,6 +67,8 @@ def events_of(ref: str, site: str, ltu: bool, dates: list[str | None]) -> list[I
             attributes: dict[str, Any] = {}
             if stage == "referral":
                 attributes = {"site": site, "long_term_unemployed": ltu}
+            if stage == "job_start" and ref in WAGES:
+                attributes = {"hourly_wage": WAGES[ref]}
             found.append(IncomingEvent(f"{ref}-{stage}", ref, stage, day(when), attributes))
     return found
 
