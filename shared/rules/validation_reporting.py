@@ -9,7 +9,6 @@ from decimal import Decimal
 from shared.errors import FieldProblem
 from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
 from shared.rules.model import AttributeType, Period, RuleBook, TargetSeries
-from shared.rules.reporting_types import Average
 from shared.rules.vocabulary import MAX_DAYS
 
 
@@ -53,7 +52,13 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
         if name is not None and name not in stages:
             yield FieldProblem(path, f"not a participant event type; known: {', '.join(stages)}")
     if reporting.site_attribute is not None:
-        yield from _site_problems(book, reporting.site_attribute)
+        yield from _read_attribute_problems(
+            book,
+            "reporting.site_attribute",
+            reporting.site_attribute,
+            "name a site",
+            (AttributeType.ENUM, AttributeType.STRING),
+        )
     if reporting.budget is not None:
         yield from money_problems(book, "reporting.budget", reporting.budget)
     yield from duplicate_ids([rate.id for rate in reporting.rates], "reporting.rates", "rate")
@@ -70,7 +75,13 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
     averages = reporting.averages
     yield from duplicate_ids([a.id for a in averages], "reporting.averages", "average")
     for index, average in enumerate(averages):
-        yield from _numeric_problems(book, f"reporting.averages.{index}.attribute", average)
+        yield from _read_attribute_problems(
+            book,
+            f"reporting.averages.{index}.attribute",
+            average.attribute,
+            "be averaged",
+            (AttributeType.INTEGER, AttributeType.DECIMAL),
+        )
     for field in ("wait_buckets", "contact_buckets"):
         buckets = getattr(reporting, field)
         if buckets is None:
@@ -84,9 +95,12 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
             yield FieldProblem(f"reporting.{field}.edges", f"at most {MAX_DAYS} days in all")
 
 
-def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
+def _read_attribute_problems(
+    book: RuleBook, path: str, reference: str, use: str, types: tuple[AttributeType, ...]
+) -> Iterator[FieldProblem]:
+    """``event_type.attribute`` that a report reads: a participant event type's attribute,
+    not personal, of one of ``types`` (``use`` says what for, in the messages)."""
     event_type, attribute_name = reference.split(".", 1)
-    path = "reporting.site_attribute"
     if event_type not in book.stages():
         yield FieldProblem(path, f"{event_type!r} is not a participant event type")
         return
@@ -94,23 +108,10 @@ def _site_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
     if spec is None:
         yield FieldProblem(path, f"event type {event_type!r} has no attribute {attribute_name!r}")
     elif spec.personal:
-        yield FieldProblem(path, "a personal attribute cannot name a site: reports never read it")
-    elif spec.type not in (AttributeType.ENUM, AttributeType.STRING):
-        yield FieldProblem(path, "a site is named by an enum or string attribute")
-
-
-def _numeric_problems(book: RuleBook, path: str, average: Average) -> Iterator[FieldProblem]:
-    event_type, attribute_name = average.attribute.split(".", 1)
-    if event_type not in book.stages():
-        yield FieldProblem(path, f"{event_type!r} is not a participant event type")
-        return
-    spec = book.event_types[event_type].attributes.get(attribute_name)
-    if spec is None:
-        yield FieldProblem(path, f"event type {event_type!r} has no attribute {attribute_name!r}")
-    elif spec.personal:
-        yield FieldProblem(path, "a personal attribute cannot be averaged: reports never read it")
-    elif spec.type not in (AttributeType.INTEGER, AttributeType.DECIMAL):
-        yield FieldProblem(path, "only an integer or decimal attribute can be averaged")
+        yield FieldProblem(path, f"a personal attribute cannot {use}: reports never read it")
+    elif spec.type not in types:
+        kinds = " or ".join(str(t) for t in types)
+        yield FieldProblem(path, f"only an {kinds} attribute can {use}")
 
 
 def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:
