@@ -1,22 +1,25 @@
 """Report latency on a contract with many participants (PostgreSQL, loopback only).
 
     .venv/bin/python -m bench.reports [--participants 100000] [--requests 40]
+                                      [--boundaries 2025-06-01..2025-08-01]
 
 1. Creates a fresh PostgreSQL database with the metrics tables, and loads a contract of N
    participants with seeded random journeys over two years: the bitemporal event rows (each
    recorded one to three days after it happened, so the history is known month by month), and
    the report cube computed from them by the same functions the live projector uses
-   (``services.metrics.facts``), bulk-copied. Then stores the cube's day-start boundaries (full
-   copies at month starts, daily changes between) with the projector's own function, timed.
+   (``services.metrics.facts``), bulk-copied. Then stores the cube's hour-start boundaries
+   (full copies at month starts, day and hour changes between) with the projector's own
+   function, timed.
 2. Starts the metrics service (uvicorn, followers off) on that database.
 3. Times, in the same run: the baseline, a naive funnel (GROUP BY over the raw event rows, what
    a system without read models would run for its simplest report), then each report endpoint
    over HTTP, the whole report set, a filtered set, the dashboard, and the funnel "as known at"
    a month start (a full copy as it is), the middle and the end of that month (the full copy,
-   the daily changes since, and the participants changed since the day start), all reports and
-   the dashboard as known at mid-month, and, for comparison, the mid-month funnel with the
-   snapshots removed (the full rebuild from the event rows). Prints
-   p50/p95, and each p95 as a ratio to the baseline's p95.
+   the day and hour changes since, and the participants changed since the hour start), all
+   reports and the dashboard as known at mid-month, and, for comparison, the mid-month funnel
+   with the snapshots removed (the full rebuild from the event rows). Prints p50/p95, each p95
+   as a ratio to the baseline's p95, and the service's peak RSS before the full rebuild (the
+   service as it runs) and after it.
 
 Bounded: a fixed number of requests, each with a 120 s timeout; the database is dropped after.
 """
@@ -34,7 +37,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +57,12 @@ from bench.common import (
 from services.metrics.api import MIGRATIONS
 from services.metrics.facts import CubeKey, LiveEvent, contributions, participant_facts, plan_for
 from services.metrics.readmodels.performance import PerformanceProjector
-from services.metrics.readmodels.snapshots import FULL, Snapshot, take_due_boundaries
+from services.metrics.readmodels.snapshots import (
+    FULL,
+    Snapshot,
+    take_boundary,
+    take_due_boundaries,
+)
 from shared.auth import Role, TokenSigner
 from shared.eventstore import sqlalchemy_url
 from shared.rules.model import parse_rulebook
@@ -120,7 +128,9 @@ def recorded_times(crowd: list[Person], seed: int = 11) -> list[list[dt.datetime
     ]
 
 
-def load(url: str, document: dict[str, Any], crowd: list[Person]) -> dict[str, int]:
+def load(
+    url: str, document: dict[str, Any], crowd: list[Person], window: Window | None = None
+) -> dict[str, int]:
     """The read models as the projector would leave them after following this history."""
     engine = create_engine(sqlalchemy_url(url))
     migrate(engine, MIGRATIONS, "alembic_version_metrics")
@@ -165,23 +175,37 @@ def load(url: str, document: dict[str, Any], crowd: list[Person]) -> dict[str, i
                    for i, (_, p, events) in enumerate(crowd) if len(events) > 2))  # fmt: skip
         connection.execute("ANALYZE")
     return {"participants": len(crowd), "events": len(event_rows), "cube_rows": len(cube),
-            **take_snapshots(url, event_rows[-1][-1])}  # fmt: skip
+            **take_snapshots(url, event_rows[-1][-1], window)}  # fmt: skip
 
 
-def take_snapshots(url: str, last_recorded: dt.datetime) -> dict[str, int]:
-    """Every day-start boundary up to the last event, as the projector stores them (a month of
-    them per transaction, as after an upgrade)."""
+Window = tuple[dt.datetime, dt.datetime]
+
+
+def take_snapshots(
+    url: str, last_recorded: dt.datetime, window: Window | None = None
+) -> dict[str, int]:
+    """Every hour-start boundary up to the last event, as the projector stores them (a week of
+    them per transaction, as after an upgrade); with ``window``, only the hours in it, the
+    first a full copy rebuilt from the events (as for a contract first seen then)."""
     engine = create_engine(sqlalchemy_url(url))
     projector = PerformanceProjector()
     taken: list[Snapshot] = []
     started = time.perf_counter()
     try:
-        while True:
-            with engine.begin() as connection:
-                found = take_due_boundaries(connection, projector.plan_of, last_recorded)
-            if not found:
-                break
-            taken += found
+        if window is None:
+            while True:
+                with engine.begin() as connection:
+                    found = take_due_boundaries(connection, projector.plan_of, last_recorded)
+                if not found:
+                    break
+                taken += found
+        else:
+            hour, until = window
+            while hour <= until:
+                with engine.begin() as connection:
+                    found_one = take_boundary(connection, projector.plan_of, CONTRACT, hour)
+                taken += [found_one] if found_one else []
+                hour += dt.timedelta(hours=1)
         elapsed = time.perf_counter() - started
         with engine.begin() as connection:
             connection.execute(sa.text("ANALYZE"))
@@ -189,8 +213,8 @@ def take_snapshots(url: str, last_recorded: dt.datetime) -> dict[str, int]:
     finally:
         engine.dispose()
     full = sum(1 for snapshot in taken if snapshot.kind == FULL)
-    print(f"stored {len(taken)} day-start boundaries ({full} full copies) in {elapsed:.1f}s, "
-          f"{1000 * elapsed / max(len(taken), 1):.0f} ms a day", flush=True)  # fmt: skip
+    print(f"stored {len(taken)} hour-start boundaries ({full} full copies) in {elapsed:.1f}s, "
+          f"{1000 * elapsed / max(len(taken), 1):.1f} ms an hour", flush=True)  # fmt: skip
     return {"boundaries": len(taken), "full_copies": full, "snapshot_rows": int(rows or 0)}
 
 
@@ -231,7 +255,10 @@ def serve(url: str, folder: str) -> tuple[subprocess.Popen[bytes], str]:
     return process, base
 
 
-def measure(base: str, url: str, requests: int) -> list[tuple[str, float, float]]:
+def measure(
+    base: str, url: str, requests: int, rss: Callable[[], float]
+) -> tuple[list[tuple[str, float, float]], float]:
+    """The cases' (label, p50, p95), and the service's peak RSS before the full rebuild."""
     token = TokenSigner.from_settings(CommonSettings()).issue(Role.AUDITOR)
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120)
     reports = f"/v1/contracts/{CONTRACT}/reports"
@@ -267,12 +294,15 @@ def measure(base: str, url: str, requests: int) -> list[tuple[str, float, float]
         ("funnel as known at mid-month, no snapshots", rebuilt, 3),
     ]  # fmt: skip
     found = []
+    serving_rss = 0.0
     for label, call, repeat in cases:
+        if label.endswith("no snapshots"):
+            serving_rss = rss()
         p50, p95 = summary(timed(call, repeat))
         found.append((label, p50, p95))
         print(f"  {label:44} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms", flush=True)
     client.close()
-    return found
+    return found, serving_rss
 
 
 def target_ms(label: str) -> int | None:
@@ -289,16 +319,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--boundaries",
+        metavar="FROM..UNTIL",
+        help="store the boundaries of these days only (e.g. 2025-06-01..2025-08-01, around "
+        "the July moments asked; the first a full copy), not of the whole history",
+    )
     args = parser.parse_args()
+    window = None
+    if args.boundaries:
+        since, _, until = args.boundaries.partition("..")
+        window = (
+            dt.datetime.combine(dt.date.fromisoformat(since), dt.time(), dt.UTC),
+            dt.datetime.combine(dt.date.fromisoformat(until), dt.time(), dt.UTC),
+        )
     document = rulebook_document()
     with temporary_database("bench_reports") as url, tempfile.TemporaryDirectory() as folder:
         started = dt.datetime.now(dt.UTC)
-        sizes = load(url, document, people(args.participants))
+        sizes = load(url, document, people(args.participants), window)
         loaded_s = (dt.datetime.now(dt.UTC) - started).total_seconds()
         print(f"loaded {sizes} in {loaded_s:.0f}s", flush=True)
         process, base = serve(url, folder)
         try:
-            results = measure(base, url, args.requests)
+            results, serving_rss = measure(
+                base, url, args.requests, lambda: peak_rss_mb(process.pid)
+            )
             rss = peak_rss_mb(process.pid)
         finally:
             process.terminate()
@@ -313,9 +358,9 @@ def main() -> int:
         target = target_ms(label)
         verdict = "" if target is None else ("met" if p95 <= target else "MISSED")
         print(f"{label:44} {p50:9.1f} {p95:9.1f} {p95 / baseline_p95:13.2f}  {verdict}")
-    verdict = "met" if rss <= 300 else "MISSED"
-    print(f"\npeak RSS of the metrics service during these requests: {rss:.1f} MB "
-          f"(target <= 300 MB: {verdict})")  # fmt: skip
+    verdict = "met" if serving_rss <= 300 else "MISSED"
+    print(f"\npeak RSS of the metrics service before the full rebuild: {serving_rss:.1f} MB "
+          f"(target <= 300 MB: {verdict}); after it: {rss:.1f} MB")  # fmt: skip
     return 0
 
 

@@ -1,7 +1,7 @@
 """Metrics use cases: staffing figures, and reports read from the SQL read models.
 
 Reports never replay the event store. A live report reads the cube; an "as known at" report
-reads the cube's stored day-start boundaries before that moment and recomputes, from the
+reads the cube's stored hour-start boundaries before that moment and recomputes, from the
 bitemporal event rows, only the participants whose history changed since the last of them (or
 rebuilds the whole cube when there is none to start from). The same report functions run on
 every reader.

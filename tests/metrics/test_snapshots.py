@@ -1,13 +1,14 @@
-"""Snapshots of the cube at day starts: an "as known at" cube read from a month's full copy, the
-daily changes after it and the change since the last day start equals the cube rebuilt from
-every event known then, at every moment asked.
+"""Snapshots of the cube at hour starts: an "as known at" cube read from a full copy, the day
+and hour changes after it and the change since the last hour start equals the cube rebuilt
+from every event known then, at every moment asked.
 
 The history of tests/metrics/test_reports.py is recorded by the claims service in five steps,
-and its feed entries are given recorded times spread over five months (a first batch in
-January; a second batch, a late referral and a correction in February; a retraction on the
-last day of February, so the next month's full copy must carry that day's change; an amendment
-with a new KPI in April; another correction in May). The projector follows that feed a few
-entries per page, so it stores the day-start boundaries as it passes them.
+and its feed entries are given recorded times spread over five weeks (a first batch on 28
+January; a second batch, a late referral and a correction late on 3 February, so the next day
+change must carry its last hour; a retraction in the last hour of February, so the next full
+copy must carry it; an amendment with a new KPI on 2 March; another correction on 3 March).
+The projector follows that feed a few entries per page, so it stores the hour-start boundaries
+as it passes them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from services.metrics.facts import DEFAULT_WAITS, plan_for
 from services.metrics.readmodels.cube import DIMENSIONS, Filters, MemoryCube, counts_known_at
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.readmodels.snapshots import (
-    CHANGE,
+    DAY_CHANGE,
     FULL,
+    HOUR_CHANGE,
     MARGIN,
     SnapshotCube,
+    changed_streams,
     cube_known_at,
     due_boundary,
     take_due_boundaries,
@@ -48,15 +51,19 @@ from tests.stores import migrated_engine
 assert DEFAULT_WAITS  # the plan's defaults are part of what the shares hold
 
 STEP_TIMES = [
-    dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC),
-    dt.datetime(2026, 2, 20, 12, tzinfo=dt.UTC),
-    dt.datetime(2026, 2, 28, 18, tzinfo=dt.UTC),  # on a month's last day
-    dt.datetime(2026, 4, 10, 12, tzinfo=dt.UTC),
-    dt.datetime(2026, 5, 15, 12, tzinfo=dt.UTC),
+    dt.datetime(2026, 1, 28, 12, tzinfo=dt.UTC),
+    dt.datetime(2026, 2, 3, 23, 15, tzinfo=dt.UTC),  # in a day's last hour
+    dt.datetime(2026, 2, 28, 23, 30, tzinfo=dt.UTC),  # in a month's last hour
+    dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC),  # the amendment
+    dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
 ]
-MONTH_STARTS = [dt.datetime(2026, month, 1, tzinfo=dt.UTC) for month in (2, 3, 4, 5)]
+MONTH_STARTS = [dt.datetime(2026, month, 1, tzinfo=dt.UTC) for month in (2, 3)]
 MICROSECOND = dt.timedelta(microseconds=1)
+HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
+FIRST = dt.datetime(2026, 1, 28, 13, tzinfo=dt.UTC)  # the first hour start after the contract
+AMENDED = dt.datetime(2026, 3, 2, 11, tzinfo=dt.UTC)  # the first hour start after the amendment
+LAST = dt.datetime(2026, 3, 3, 14, tzinfo=dt.UTC)  # the last an hour before the last entry
 AMENDED_FROM = (NOW + dt.timedelta(days=7)).date().isoformat()  # as soon as claims allows
 
 
@@ -176,15 +183,23 @@ def drain(engine: Engine, projector: PerformanceProjector) -> None:
                 return
 
 
-def test_the_projector_stores_a_boundary_at_each_day_start_it_passes(
+def expected_kind(hour: dt.datetime) -> str:
+    if hour in (FIRST, AMENDED):
+        return FULL  # the first of each version, rebuilt
+    if hour.hour != 0:
+        return HOUR_CHANGE
+    if hour.day == 1 or hour - DAY < max(h for h in (FIRST, AMENDED) if h < hour):
+        return FULL  # a month start, or a day start after a full copy that was not one
+    return DAY_CHANGE
+
+
+def test_the_projector_stores_a_boundary_at_each_hour_start_it_passes(
     followed: tuple[Engine, PerformanceProjector, list[FeedEntry]],
 ) -> None:
     engine, projector, feed = followed
     follow(engine, projector, feed)
     drain(engine, projector)
-    days = [dt.datetime(2026, 1, 11, tzinfo=dt.UTC) + n * DAY for n in range(125)]
-    assert days[-1] == dt.datetime(2026, 5, 15, tzinfo=dt.UTC)  # the last before the last entry
-    amended = dt.datetime(2026, 4, 11, tzinfo=dt.UTC)  # the first day start after the amendment
+    hours = [FIRST + n * HOUR for n in range(int((LAST - FIRST) / HOUR) + 1)]
     with engine.connect() as connection:
         taken = [
             (aware(row[0]), row[1], row[2])
@@ -194,36 +209,36 @@ def test_the_projector_stores_a_boundary_at_each_day_start_it_passes(
                 ).order_by(snapshots.c.known_at)
             )
         ]
-        assert taken == [
-            (
-                day,
-                1 if day < amended else 2,
-                FULL if day in (days[0], amended) or day.day == 1 else CHANGE,
-            )
-            for day in days
-        ]
-        for day, _, kind in taken:  # each holds the cube as known then, or its day's change
-            expected = rebuilt_rows(connection, day)
-            if kind == CHANGE:
-                expected.subtract(rebuilt_rows(connection, day - DAY))
-            assert stored_rows(connection, day) == {k: n for k, n in expected.items() if n}, day
-        assert all(stored_rows(connection, day) for day in (*MONTH_STARTS, amended))
+        assert taken == [(h, 1 if h < AMENDED else 2, expected_kind(h)) for h in hours]
+        assert {kind for _, _, kind in taken} == {FULL, DAY_CHANGE, HOUR_CHANGE}
+        checked = 0
+        for at, _, kind in taken:  # each holds the cube as known then, or its change
+            before = at - (DAY if kind == DAY_CHANGE else HOUR)
+            if kind == HOUR_CHANGE and not changed_streams(connection, CONTRACT, before, at):
+                assert stored_rows(connection, at) == {}, at  # a quiet hour changes nothing
+                continue
+            expected = rebuilt_rows(connection, at)
+            if kind != FULL:
+                expected.subtract(rebuilt_rows(connection, before))
+            assert stored_rows(connection, at) == {k: n for k, n in expected.items() if n}, at
+            checked += 1
+        assert checked == 34 + 2  # the day starts and the first of each version
+        assert all(stored_rows(connection, at) for at in (*MONTH_STARTS, AMENDED))
 
 
-def test_a_boundary_is_due_only_once_the_feed_is_a_margin_past_the_day_start(
+def test_a_boundary_is_due_only_once_the_feed_is_a_margin_past_the_hour_start(
     followed: tuple[Engine, PerformanceProjector, list[FeedEntry]],
 ) -> None:
     engine, projector, feed = followed
     first_step = [entry for entry in feed if entry.recorded_at < STEP_TIMES[1]]
     follow(engine, projector, first_step)
-    next_day = dt.datetime(2026, 1, 11, tzinfo=dt.UTC)
     with engine.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(snapshots)).scalar() == 0
-        assert due_boundary(connection, next_day + MARGIN - MICROSECOND) is None
-        assert due_boundary(connection, next_day + MARGIN) == next_day
-    with engine.begin() as connection:  # a page far ahead takes at most a month of them
-        taken = take_due_boundaries(connection, projector.plan_of, MONTH_STARTS[3] + MARGIN)
-        assert [b.known_at for b in taken] == [next_day + n * DAY for n in range(31)]
+        assert due_boundary(connection, FIRST + MARGIN - MICROSECOND) is None
+        assert due_boundary(connection, FIRST + MARGIN) == FIRST
+    with engine.begin() as connection:  # a page far ahead takes at most a week of them
+        taken = take_due_boundaries(connection, projector.plan_of, MONTH_STARTS[1] + MARGIN)
+        assert [b.known_at for b in taken] == [FIRST + n * HOUR for n in range(168)]
 
 
 def test_as_known_at_from_the_boundaries_is_the_full_rebuild_at_every_moment(
@@ -232,14 +247,14 @@ def test_as_known_at_from_the_boundaries_is_the_full_rebuild_at_every_moment(
     engine, projector, feed = followed
     follow(engine, projector, feed)
     drain(engine, projector)
-    noon = dt.timedelta(hours=12)
     moments = sorted(
         at
         for at in {
             *(at + shift for at in STEP_TIMES for shift in (-MICROSECOND, dt.timedelta(0))),
             *(e.recorded_at for e in feed),  # between any two entries of a step
+            *(e.recorded_at + HOUR for e in feed),  # an hour later (within the next hour)
             *(start + shift for start in MONTH_STARTS for shift in (dt.timedelta(0), MARGIN)),
-            *(dt.datetime(2026, 1, 11, tzinfo=dt.UTC) + n * DAY + noon for n in range(0, 140, 3)),
+            *(FIRST + n * DAY + dt.timedelta(hours=h) for n in range(36) for h in (0, 11, 23)),
             dt.datetime(2026, 6, 30, tzinfo=dt.UTC),
         }
         if at >= STEP_TIMES[0]  # the contract is known from then
@@ -256,10 +271,8 @@ def test_as_known_at_from_the_boundaries_is_the_full_rebuild_at_every_moment(
                 used.append((at, reader.boundaries))
             expected = everything(full(connection, rulebook, at), measures)
             assert everything(reader, measures) == expected, at
-    # every moment from the first day start used the boundaries, except between the amendment
-    # and the next day start (version 2 has no full copy before it)
-    amended, next_day = STEP_TIMES[3], dt.datetime(2026, 4, 11, tzinfo=dt.UTC)
-    unused = [at for at in moments if at >= dt.datetime(2026, 1, 11, tzinfo=dt.UTC)]
-    unused = [at for at in unused if at not in dict(used)]
-    assert unused and all(amended <= at < next_day for at in unused)
-    assert max(boundaries for _, boundaries in used) <= 31  # a full copy and a month's changes
+    # every moment from the first hour start used the boundaries, except between the amendment
+    # and the next hour start (version 2 has no full copy before it)
+    unused = [at for at in moments if at >= FIRST and at not in dict(used)]
+    assert unused and all(STEP_TIMES[3] <= at < AMENDED for at in unused)
+    assert max(boundaries for _, boundaries in used) <= 1 + 30 + 23  # days of a month, hours

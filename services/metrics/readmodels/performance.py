@@ -206,7 +206,7 @@ class PerformanceProjector:
     end of the page."""
 
     def __init__(self, *, snapshots: bool = True) -> None:
-        """``snapshots``: store the cube's day-start boundaries as the feed passes them (off
+        """``snapshots``: store the cube's hour-start boundaries as the feed passes them (off
         only to write a schema older than the snapshot tables, as the migration tests do)."""
         self._plans = PlanCache()
         self._snapshots = snapshots

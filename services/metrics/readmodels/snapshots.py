@@ -3,23 +3,26 @@
 The cube as known at a moment *t* is the sum of every participant's contributions from its
 events live at *t* (recorded by *t* and not yet superseded), under the rule book known at *t*.
 Rebuilding that from every event costs time in proportion to the contract's history. Instead,
-at every day start (UTC), once the claims feed has moved ``MARGIN`` past it, the projector
+at every hour start (UTC), once the claims feed has moved ``MARGIN`` past it, the projector
 stores a **boundary** of each contract:
 
-* a **change**: the cube as known at the day start less the cube as known at the day start
-  before, from only the participants with an event recorded or superseded that day;
-* or, at a month start, a **full** copy of the cube: the month's first full copy plus the
-  month's changes (summed in SQL, nothing recomputed). The first boundary of a contract, and
-  the first after an amendment (whose new plan changes every participant's share), is a full
-  copy rebuilt from the events.
+* at an hour start, the **hour change**: the cube as known then less the cube as known an hour
+  before, from only the participants with an event recorded or superseded in that hour;
+* at a day start, the **day change** instead: the day's hour changes summed in SQL, plus the
+  last hour's change;
+* at a month start, a **full** copy: the month's first full copy plus the day and hour changes
+  since, summed in SQL. The first boundary of a contract, the first after an amendment (whose
+  new plan changes every participant's share), and the first day start after a full copy that
+  was not at a day start are full copies too (the first of a version is rebuilt from events).
 
 An "as known at *t*" report reads the latest full copy at or before *t* under the rule-book
-version known at *t*, plus the changes stored after it up to *t* (at most a month of them,
-grouped in SQL), plus, in memory, the change of the participants touched since the last
-boundary (at most a day's, while the projector keeps up). Every step uses :func:`changes`, the
-exact difference between two moments' cubes, so the answer equals the full rebuild (tested
-against it at many moments). With no usable full copy (before the first boundary, or between an
-amendment and the next day start) the report falls back to the full rebuild.
+version known at *t*, the day changes after it, the hour changes after the last of those (at
+most a month of days and a day of hours, grouped in SQL), and, in memory, the change of the
+participants touched since the last boundary (at most an hour's, while the projector keeps up).
+Every step uses :func:`changes`, the exact difference between two moments' cubes, so the
+answer equals the full rebuild (tested against it at many moments). With no usable full copy
+(before the contract's first hour start, or between an amendment and the next hour start) the
+report falls back to the full rebuild.
 """
 
 from __future__ import annotations
@@ -56,21 +59,24 @@ from services.metrics.readmodels.tables import events, rulebooks, snapshot_cube,
 from shared.sqlviews import add_counts, aware
 
 # A feed entry is committed within this of the time it records (requests and batches are
-# bounded far below it), so once the feed shows an entry recorded MARGIN after a day start,
+# bounded far below it), so once the feed shows an entry recorded MARGIN after an hour start,
 # every entry recorded before that start has been applied.
 MARGIN = dt.timedelta(hours=1)
+HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
-MAX_BOUNDARIES_PER_PAGE = 31  # a backlog (after an upgrade or in a rebuild) is spread over pages
+MAX_BOUNDARIES_PER_PAGE = 168  # a week of hours: a backlog (after an upgrade, in a rebuild) is
+# spread over pages
 CHUNK = 500  # participants per IN (…) list
 KEY_COLUMNS = ("measure", *DIMENSIONS, "k1", "k2")
-FULL = "full"
-CHANGE = "change"
+FULL = "full"  # the whole cube
+DAY_CHANGE = "day"  # the change since the day start before (the sum of its hours)
+HOUR_CHANGE = "hour"  # the change since the hour start before
 PlanOf = Callable[[Connection, str, int], ReportingPlan]  # (contract, version) -> its plan
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A stored boundary: the whole cube (``FULL``) or its change since the day before."""
+    """A stored boundary: the whole cube (``FULL``) or its change over a day or an hour."""
 
     contract_id: str
     known_at: dt.datetime
@@ -102,15 +108,31 @@ def _boundaries(
 def latest_full(
     connection: Connection, contract_id: str, at: dt.datetime, version: int
 ) -> Snapshot | None:
-    """The latest full copy taken at or before ``at`` under that rule-book version."""
+    """The latest full copy taken at or before ``at`` under that rule-book version (read back
+    along the primary key from ``at``: at most a month of boundaries)."""
     found = connection.execute(
-        sa.select(sa.func.max(snapshots.c.known_at))
+        sa.select(snapshots.c.known_at, snapshots.c.rulebook_version)
         .where(snapshots.c.contract_id == contract_id)
         .where(snapshots.c.known_at <= at)
-        .where(snapshots.c.rulebook_version == version)
         .where(snapshots.c.kind == FULL)
-    ).scalar()
-    return Snapshot(contract_id, aware(found), version) if found is not None else None
+        .order_by(snapshots.c.known_at.desc())
+        .limit(1)
+    ).first()
+    if found is None or found[1] != version:  # a later version's full copy comes after
+        return None
+    return Snapshot(contract_id, aware(found[0]), version)
+
+
+def _previous(connection: Connection, contract_id: str, at: dt.datetime) -> Snapshot | None:
+    """The contract's latest boundary before ``at``."""
+    found = connection.execute(
+        sa.select(snapshots.c.known_at, snapshots.c.rulebook_version, snapshots.c.kind)
+        .where(snapshots.c.contract_id == contract_id)
+        .where(snapshots.c.known_at < at)
+        .order_by(snapshots.c.known_at.desc())
+        .limit(1)
+    ).first()
+    return Snapshot(contract_id, aware(found[0]), found[1], found[2]) if found else None
 
 
 def changed_streams(
@@ -206,6 +228,24 @@ class SnapshotCube:
         return {key: n for key, n in found.items() if n}
 
 
+def reading_set(full: Snapshot, chain: list[Snapshot]) -> list[Snapshot]:
+    """The boundaries whose rows sum to the cube as known at the last of ``chain`` (the
+    boundaries after ``full``, in order): the full copy, the day changes after it, and the
+    hour changes after the last of those."""
+    days = [b for b in chain if b.kind == DAY_CHANGE]
+    since = days[-1].known_at if days else full.known_at
+    return [full, *days, *(b for b in chain if b.kind == HOUR_CHANGE and b.known_at > since)]
+
+
+def _chain(
+    connection: Connection, full: Snapshot, until: dt.datetime, version: int
+) -> list[Snapshot]:
+    after = (snapshots.c.known_at > full.known_at, snapshots.c.known_at <= until)
+    chain = _boundaries(connection, full.contract_id, *after)
+    assert all(b.kind != FULL and b.rulebook_version == version for b in chain), chain
+    return chain
+
+
 def cube_known_at(
     connection: Connection,
     plan: ReportingPlan,
@@ -214,61 +254,77 @@ def cube_known_at(
     known_at: dt.datetime,
 ) -> CubeReader:
     """The cube as known at ``known_at``: the latest full copy under the version known then,
-    the changes stored after it, and the participants changed since the last of them."""
+    the day and hour changes stored after it, and the participants changed since the last."""
     full = latest_full(connection, contract_id, known_at, version)
     if full is None:
         return MemoryCube(counts_known_at(connection, plan, contract_id, known_at))
-    after = (snapshots.c.known_at > full.known_at, snapshots.c.known_at <= known_at)
-    stored = [full, *_boundaries(connection, contract_id, *after)]
-    assert all(b.kind == CHANGE and b.rulebook_version == version for b in stored[1:]), stored
-    since = stored[-1].known_at
+    chain = _chain(connection, full, known_at, version)
+    since = chain[-1].known_at if chain else full.known_at
+    stored = reading_set(full, chain)
     return SnapshotCube(connection, stored, changes(connection, plan, contract_id, since, known_at))
 
 
 def take_boundary(
     connection: Connection, plan_of: PlanOf, contract_id: str, at: dt.datetime
 ) -> Snapshot | None:
-    """Store the contract's boundary at ``at`` (nothing if the contract was not known then or
-    the boundary exists)."""
+    """Store the contract's boundary at the hour start ``at`` (nothing if the contract was not
+    known then or the boundary exists): a full copy at a month start, the first of a version,
+    and the first day start after a full copy that was not at a day start; else the change
+    over the day (at a day start, summed from the stored hours) or over the hour."""
     version = version_known_at(connection, contract_id, at)
-    if version is None:
-        return None
-    before = _boundaries(connection, contract_id, snapshots.c.known_at <= at)
-    if before and before[-1].known_at == at:
+    if version is None or _exists(connection, contract_id, at):
         return None
     plan = plan_of(connection, contract_id, version)
-    previous = before[-1] if before else None
-    if previous is None or previous.rulebook_version != version:
+    full = latest_full(connection, contract_id, at, version)
+    if full is None:
         snapshot = _insert_header(connection, Snapshot(contract_id, at, version, FULL))
         _add(connection, snapshot, counts_known_at(connection, plan, contract_id, at))
         return snapshot
+    previous = _previous(connection, contract_id, at)
+    assert previous is not None and previous.rulebook_version == version, previous
     change = changes(connection, plan, contract_id, previous.known_at, at)
-    if at.day != 1:
-        snapshot = _insert_header(connection, Snapshot(contract_id, at, version, CHANGE))
-        _add(connection, snapshot, change)
-        return snapshot
-    full = latest_full(connection, contract_id, at, version)
-    assert full is not None  # every version's boundaries start with a full copy
-    summed = [b.known_at for b in before if b.known_at >= full.known_at]
-    snapshot = _insert_header(connection, Snapshot(contract_id, at, version, FULL))
+    chain = _chain(connection, full, at, version) if at.hour == 0 else []
+    if at.hour != 0:
+        kind, summed = HOUR_CHANGE, []
+    elif at.day != 1 and full.known_at <= at - DAY:  # the day before starts with a boundary
+        kind = DAY_CHANGE
+        summed = [b for b in chain if b.kind == HOUR_CHANGE and b.known_at > at - DAY]
+    else:
+        kind, summed = FULL, reading_set(full, chain)
+    snapshot = _insert_header(connection, Snapshot(contract_id, at, version, kind))
+    if summed:
+        _insert_sum(connection, snapshot, summed)
+    _add(connection, snapshot, change)
+    return snapshot
+
+
+def _exists(connection: Connection, contract_id: str, at: dt.datetime) -> bool:
+    found = connection.execute(
+        sa.select(snapshots.c.known_at)
+        .where(snapshots.c.contract_id == contract_id)
+        .where(snapshots.c.known_at == at)
+    ).first()
+    return found is not None
+
+
+def _insert_sum(connection: Connection, snapshot: Snapshot, parts: list[Snapshot]) -> None:
+    """The snapshot's rows: the sum of the parts' rows, in SQL (keys summing to 0 left out)."""
     stored = [snapshot_cube.c[name] for name in KEY_COLUMNS]
     connection.execute(
         sa.insert(snapshot_cube).from_select(
             ["contract_id", "known_at", *KEY_COLUMNS, "n"],
             sa.select(
                 snapshot_cube.c.contract_id,
-                sa.literal(at, snapshot_cube.c.known_at.type),
+                sa.literal(snapshot.known_at, snapshot_cube.c.known_at.type),
                 *stored,
                 sa.func.sum(snapshot_cube.c.n),
             )
-            .where(snapshot_cube.c.contract_id == contract_id)
-            .where(snapshot_cube.c.known_at.in_(summed))
+            .where(snapshot_cube.c.contract_id == snapshot.contract_id)
+            .where(snapshot_cube.c.known_at.in_([part.known_at for part in parts]))
             .group_by(snapshot_cube.c.contract_id, *stored)
             .having(sa.func.sum(snapshot_cube.c.n) != 0),
         )
     )
-    _add(connection, snapshot, change)
-    return snapshot
 
 
 def _insert_header(connection: Connection, snapshot: Snapshot) -> Snapshot:
@@ -295,7 +351,7 @@ def _add(connection: Connection, snapshot: Snapshot, delta: Counter[CubeKey]) ->
         if n
     ]
     add_counts(connection, snapshot_cube, rows, ["n"])
-    if snapshot.kind == FULL and any(row["n"] < 0 for row in rows):
+    if any(row["n"] < 0 for row in rows):  # keys that summed to nothing go
         connection.execute(
             sa.delete(snapshot_cube)
             .where(snapshot_cube.c.contract_id == snapshot.contract_id)
@@ -304,20 +360,22 @@ def _add(connection: Connection, snapshot: Snapshot, delta: Counter[CubeKey]) ->
         )
 
 
-def day_start_after(moment: dt.datetime) -> dt.datetime:
-    """The first day start (UTC) strictly after ``moment``."""
-    return dt.datetime.combine(moment.astimezone(dt.UTC).date(), dt.time(), dt.UTC) + DAY
+def hour_start_after(moment: dt.datetime) -> dt.datetime:
+    """The first hour start (UTC) strictly after ``moment``."""
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0) + HOUR
 
 
 def due_boundary(connection: Connection, latest_recorded: dt.datetime) -> dt.datetime | None:
-    """The next day start to store, if the feed has moved ``MARGIN`` past it: the day after
+    """The next hour start to store, if the feed has moved ``MARGIN`` past it: the hour after
     the latest boundary, or after the first rule book recorded."""
-    taken = connection.execute(sa.select(sa.func.max(snapshots.c.known_at))).scalar()
+    taken = connection.execute(  # along ix_mx_snapshots_known_at
+        sa.select(snapshots.c.known_at).order_by(snapshots.c.known_at.desc()).limit(1)
+    ).scalar()
     if taken is None:
         taken = connection.execute(sa.select(sa.func.min(rulebooks.c.recorded_at))).scalar()
         if taken is None:
             return None
-    due = day_start_after(aware(taken))
+    due = hour_start_after(aware(taken))
     return due if due + MARGIN <= latest_recorded else None
 
 
@@ -333,7 +391,7 @@ def contracts_known_at(connection: Connection, at: dt.datetime) -> Iterable[str]
 def take_due_boundaries(
     connection: Connection, plan_of: PlanOf, latest_recorded: dt.datetime
 ) -> list[Snapshot]:
-    """After a page of the claims feed: store the day starts the feed has passed (every
+    """After a page of the claims feed: store the hour starts the feed has passed (every
     contract known then), at most ``MAX_BOUNDARIES_PER_PAGE`` of them."""
     taken: list[Snapshot] = []
     for _ in range(MAX_BOUNDARIES_PER_PAGE):

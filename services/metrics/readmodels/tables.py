@@ -5,9 +5,10 @@
 knowledge can be read back. ``mx_cube`` holds the current sum of every participant's report
 contributions (see :mod:`services.metrics.facts`); ``mx_participant_cube`` each participant's
 own share of it, so a change replaces exactly that share. ``mx_snapshots`` and
-``mx_snapshot_cube`` hold the cube as known at past day starts (a full copy at each month start,
-the change since the day before on other days), so an "as known at" report recomputes only the
-participants changed since the last of them (:mod:`services.metrics.readmodels.snapshots`).
+``mx_snapshot_cube`` hold the cube as known at past hour starts (a full copy at each month
+start, the change over the day at day starts, the change over the hour at other hours), so an
+"as known at" report recomputes only the participants changed since the last of them
+(:mod:`services.metrics.readmodels.snapshots`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ snapshots = sa.Table(
     sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
     sa.Column("known_at", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("rulebook_version", sa.Integer, nullable=False),  # the plan its shares follow
-    sa.Column("kind", sa.String(8), nullable=False),  # full: the cube; change: since the day before
+    sa.Column("kind", sa.String(8), nullable=False),  # full, day or hour (snapshots.py)
+    sa.Index("ix_mx_snapshots_known_at", "known_at"),
 )
 
 snapshot_cube = sa.Table(

@@ -1,8 +1,8 @@
-"""Snapshots of the report cube as known at each day start (a full copy at month starts, the
-change since the day before on other days), for fast "as known at" reports, and an index to
-find the events superseded in a span of time. The snapshots start empty: the projector takes
-the missing ones as the claims feed moves on, at most a month of them per page, so no upgrade
-step replays anything.
+"""Snapshots of the report cube as known at each hour start (a full copy at month starts, the
+change over the day at day starts, the change over the hour at other hours), for fast "as
+known at" reports, and an index to find the events superseded in a span of time. The snapshots
+start empty: the projector takes the missing ones as the claims feed moves on, at most a week
+of hours per page, so no upgrade step replays anything.
 
 Revision ID: 2026_11_30_0009
 Revises: 2026_11_30_0008
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("rulebook_version", sa.Integer, nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
     )
+    op.create_index("ix_mx_snapshots_known_at", "mx_snapshots", ["known_at"])
     op.create_table(
         "mx_snapshot_cube",
         sa.Column("contract_id", sa.String(64), primary_key=True),
@@ -46,5 +47,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("mx_snapshot_cube")
+    op.drop_index("ix_mx_snapshots_known_at", table_name="mx_snapshots")
     op.drop_table("mx_snapshots")
     op.drop_index("ix_mx_events_contract_superseded", table_name="mx_events")
