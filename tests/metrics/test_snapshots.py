@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.metrics.facts import DEFAULT_WAITS, plan_for
+from services.metrics.readmodels import snapshots as snapshots_module
 from services.metrics.readmodels.cube import DIMENSIONS, Filters, MemoryCube, counts_known_at
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.readmodels.snapshots import (
@@ -241,12 +242,24 @@ def test_a_boundary_is_due_only_once_the_feed_is_a_margin_past_the_hour_start(
         assert [b.known_at for b in taken] == [FIRST + n * HOUR for n in range(168)]
 
 
+@pytest.mark.parametrize("hours_kept", [snapshots_module.HOURS_KEPT, dt.timedelta(days=2)])
 def test_as_known_at_from_the_boundaries_is_the_full_rebuild_at_every_moment(
     followed: tuple[Engine, PerformanceProjector, list[FeedEntry]],
+    hours_kept: dt.timedelta,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """With hour changes kept two days only, older moments read day changes and recompute the
+    participants changed since the day start: slower, the same answers."""
+    monkeypatch.setattr(snapshots_module, "HOURS_KEPT", hours_kept)
     engine, projector, feed = followed
     follow(engine, projector, feed)
     drain(engine, projector)
+    with engine.connect() as connection:
+        oldest_hour = connection.execute(
+            sa.select(sa.func.min(snapshots.c.known_at)).where(snapshots.c.kind == HOUR_CHANGE)
+        ).scalar()
+    last_day_start = LAST.replace(hour=0)
+    assert aware(oldest_hour) == max(FIRST, last_day_start - hours_kept) + HOUR
     moments = sorted(
         at
         for at in {

@@ -19,10 +19,12 @@ An "as known at *t*" report reads the latest full copy at or before *t* under th
 version known at *t*, the day changes after it, the hour changes after the last of those (at
 most a month of days and a day of hours, grouped in SQL), and, in memory, the change of the
 participants touched since the last boundary (at most an hour's, while the projector keeps up).
-Every step uses :func:`changes`, the exact difference between two moments' cubes, so the
-answer equals the full rebuild (tested against it at many moments). With no usable full copy
-(before the contract's first hour start, or between an amendment and the next hour start) the
-report falls back to the full rebuild.
+Hour changes are kept for ``HOURS_KEPT`` (35 days): a moment further back reads the day
+changes and recomputes the participants changed since its day start instead (a day's, so
+slower, never different). Every step uses :func:`changes`, the exact difference between two
+moments' cubes, so the answer equals the full rebuild (tested against it at many moments).
+With no usable full copy (before the contract's first hour start, or between an amendment and
+the next hour start) the report falls back to the full rebuild.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from shared.sqlviews import add_counts, aware
 MARGIN = dt.timedelta(hours=1)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
+HOURS_KEPT = dt.timedelta(days=35)  # hour changes older than this are dropped at day starts
 MAX_BOUNDARIES_PER_PAGE = 168  # a week of hours: a backlog (after an upgrade, in a rebuild) is
 # spread over pages
 CHUNK = 500  # participants per IN (…) list
@@ -295,7 +298,31 @@ def take_boundary(
     if summed:
         _insert_sum(connection, snapshot, summed)
     _add(connection, snapshot, change)
+    if at.hour == 0:
+        _forget_hours(connection, contract_id, at - HOURS_KEPT)
     return snapshot
+
+
+def _forget_hours(connection: Connection, contract_id: str, until: dt.datetime) -> None:
+    """Drop the hour changes at or before ``until``: their days' changes hold their sum, and a
+    moment within such a day recomputes the participants changed since its day start."""
+    old_hours = (
+        sa.select(snapshots.c.known_at)
+        .where(snapshots.c.contract_id == contract_id)
+        .where(snapshots.c.kind == HOUR_CHANGE)
+        .where(snapshots.c.known_at <= until)
+    )
+    connection.execute(
+        sa.delete(snapshot_cube)
+        .where(snapshot_cube.c.contract_id == contract_id)
+        .where(snapshot_cube.c.known_at.in_(old_hours.scalar_subquery()))
+    )
+    connection.execute(
+        sa.delete(snapshots)
+        .where(snapshots.c.contract_id == contract_id)
+        .where(snapshots.c.kind == HOUR_CHANGE)
+        .where(snapshots.c.known_at <= until)
+    )
 
 
 def _exists(connection: Connection, contract_id: str, at: dt.datetime) -> bool:
