@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.metrics.application import CLAIMS_UPSTREAM, DECISIONS_UPSTREAM, LEDGER_UPSTREAM
-from services.metrics.readmodels.performance import (
-    CLAIMS_FEED_TYPES,
+from services.metrics.readmodels.money import (
     DECISION_FEED_TYPES,
     LEDGER_FEED_TYPES,
     DecisionsHandler,
-    PerformanceProjector,
 )
+from services.metrics.readmodels.performance import CLAIMS_FEED_TYPES, PerformanceProjector
 from shared.feed.follower import HttpFeedSource
 from shared.sqlviews import Handler
 
