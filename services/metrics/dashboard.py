@@ -190,18 +190,18 @@ def _targets(rows: list[Row]) -> str:
 
 
 def _trends(rows: list[Row]) -> str:
-    """Each stage month by month: the actual of its first monthly target series (bars) and that
-    series' target (ticks), or the participants who reached it where it has none."""
+    """Each stage period by period: the actual of its first target series of that period (bars)
+    and that series' target (ticks), or the participants who reached it where it has none."""
     charts = []
     for stage in dict.fromkeys(r["stage"] for r in rows):
         mine = [r for r in rows if r["stage"] == stage]
         first = mine[0]["target_id"]
         shown = [r for r in mine if r["target_id"] == first]
-        items = [(r["month"], r["actual"], f"{stage}/{r['month']}") for r in shown]
+        items = [(r["period"], r["actual"], f"{stage}/{r['month']}") for r in shown]
         marks = {f"{stage}/{r['month']}": r["target"] for r in shown if r["target"] is not None}
         charts.append(f"<h3>{escape(stage)}</h3>" + _bars("trends", items, marks=marks))
-    note = "<p class=meta>Per month: bars, the actual; black ticks, the target.</p>"
-    return _section("trends", "Month by month", note, *charts)
+    note = "<p class=meta>Per period: bars, the actual; black ticks, the target.</p>"
+    return _section("trends", "Period by period", note, *charts)
 
 
 def _series(row: Row) -> str:

@@ -104,11 +104,35 @@ class Kpi(Strict):
     lower_level: Percentage | None = Field(default=None, description="Below: major failure")
 
 
-class ConversionScore(Strict):
-    """Share of participants who reached ``start`` that went on to reach ``end``."""
+class ScorePart(Strict):
+    """One conversion of a composite score, and its weight."""
 
     start: Name
     end: Name
+    weight: DecimalText = Field(description="A positive decimal; weights need not sum to 1")
+
+
+class ConversionScore(Strict):
+    """Share of participants who reached ``start`` that went on to reach ``end``; or, with
+    ``parts``, the weighted sum of several such shares (a composite score)."""
+
+    start: Name | None = Field(default=None, exclude_if=unset)
+    end: Name | None = Field(default=None, exclude_if=unset)
+    parts: list[ScorePart] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ITEMS,
+        exclude_if=unset,
+        description="A composite: the sum of each conversion times its weight",
+    )
+
+    def conversions(self) -> list[tuple[str, str, str]]:
+        """(start, end, weight) of each conversion (one of weight 1 without parts)."""
+        if self.parts is not None:
+            return [(part.start, part.end, part.weight) for part in self.parts]
+        if self.start is not None and self.end is not None:
+            return [(self.start, self.end, "1")]
+        return []
 
 
 MAX_BUCKETS = 12

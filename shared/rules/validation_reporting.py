@@ -43,11 +43,19 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
     for field in ("contact_events", "closed_stages"):
         for index, name in enumerate(getattr(reporting, field) or []):
             named.append((f"reporting.{field}.{index}", name))
-    if reporting.score is not None:
-        named += [
-            ("reporting.score.start", reporting.score.start),
-            ("reporting.score.end", reporting.score.end),
-        ]
+    score = reporting.score
+    if score is not None:
+        named += [("reporting.score.start", score.start), ("reporting.score.end", score.end)]
+        for index, part in enumerate(score.parts or []):
+            path = f"reporting.score.parts.{index}"
+            named += [(f"{path}.start", part.start), (f"{path}.end", part.end)]
+            yield from _weight_problems(f"{path}.weight", part.weight)
+        simple = score.start is not None and score.end is not None
+        neither = score.start is None and score.end is None
+        if not (simple if score.parts is None else neither):
+            yield FieldProblem(
+                "reporting.score", "give start and end, or parts (a composite), not both"
+            )
     for path, name in named:
         if name is not None and name not in stages:
             yield FieldProblem(path, f"not a participant event type; known: {', '.join(stages)}")
@@ -93,6 +101,16 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
                 )
         if buckets.days()[-1] > MAX_DAYS:
             yield FieldProblem(f"reporting.{field}.edges", f"at most {MAX_DAYS} days in all")
+
+
+def _weight_problems(path: str, text: str) -> Iterator[FieldProblem]:
+    try:
+        weight = parse_decimal(text)
+    except MoneyError as exc:
+        yield FieldProblem(path, str(exc))
+        return
+    if weight <= 0:
+        yield FieldProblem(path, "a weight is more than 0")
 
 
 def _read_attribute_problems(

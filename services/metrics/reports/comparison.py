@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from services.metrics.readmodels.cube import flag_values
 from services.metrics.reports.context import (
@@ -34,8 +35,11 @@ from shared.rules.model import RuleBook
         "to_participants",
     ),
     rows=(
-        "providers ranked on the declared score (`reporting.score`, a conversion between two "
-        "stages; by default first to last), ties sharing a rank"
+        "providers ranked on the declared score (`reporting.score`: a conversion between two "
+        "stages, by default first to last, with the participants at each end; or a composite, "
+        "the weighted sum of several conversions), compared exactly (the % shown is rounded "
+        "half up to one place), ties sharing a rank (1, 2, 3, 3, 5); a provider with nobody "
+        "at the start of a conversion has no score and comes last"
     ),
     position=40,
     dashboard=True,
@@ -44,30 +48,49 @@ from shared.rules.model import RuleBook
 )
 def ranking(context: ReportContext) -> list[Row]:
     plan, score = context.plan, context.rulebook.reporting.score
-    start, end = (score.start, score.end) if score else (plan.stages[0], plan.stages[-1])
+    conversions = score.conversions() if score else []
+    if not conversions:
+        conversions = [(plan.stages[0], plan.stages[-1], "1")]
+    label = " + ".join(
+        f"{start}>{end}" if len(conversions) == 1 else f"{weight}*{start}>{end}"
+        for start, end, weight in conversions
+    )
     everyone = replace(context, filters=replace(context.filters, provider_id=None))
     by_provider = stage_months(everyone, by=("provider_id",))
+
+    def reached(provider: str, stage: str) -> int:
+        return sum(by_provider.get((provider, stage), Counter()).values())
+
     scored = []
     for provider in sorted(context.rulebook.provider_ids()):
-        base = sum(by_provider.get((provider, start), Counter()).values())
-        reached = sum(by_provider.get((provider, end), Counter()).values())
-        scored.append((provider, base, reached, percent(reached, base)))
-    order = sorted(scored, key=lambda s: (s[3] is None, -Decimal(s[3] or 0), s[0]))
-    rows, previous, rank = [], None, 0
-    for position, (provider, base, reached, share) in enumerate(order, start=1):
-        rank = rank if share == previous and position > 1 else position
-        previous = share
+        counts = [(reached(provider, a), reached(provider, b)) for a, b, _ in conversions]
+        exact: Fraction | None = None
+        if all(base for base, _ in counts):
+            exact = sum(
+                (
+                    Fraction(Decimal(weight)) * Fraction(to, base)
+                    for (_, _, weight), (base, to) in zip(conversions, counts, strict=True)
+                ),
+                Fraction(0),
+            )
+        scored.append((provider, exact, counts))
+    # ties and order on the exact score, never on the rounded one shown
+    order = sorted(scored, key=lambda s: (s[1] is None, -(s[1] or 0), s[0]))
+    rows: list[Row] = []
+    for position, (provider, exact, counts) in enumerate(order, start=1):
+        tied = rows and exact == order[position - 2][1]
         rows.append(
             {
-                "rank": rank,
+                "rank": rows[-1]["rank"] if tied else position,
                 "provider_id": provider,
                 "provider_name": provider_name(context.rulebook, provider),
-                "score": f"{start}>{end}",
-                "score_percent": share,
-                "from_participants": base,
-                "to_participants": reached,
+                "score": label,
+                "score_percent": None if exact is None else percent(exact.numerator,
+                                                                    exact.denominator),
+                "from_participants": counts[0][0] if len(counts) == 1 else None,
+                "to_participants": counts[0][1] if len(counts) == 1 else None,
             }
-        )
+        )  # fmt: skip
     return rows
 
 

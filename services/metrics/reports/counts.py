@@ -11,6 +11,7 @@ from services.metrics.facts import (
     CONTACT,
     INTERVAL,
     NEVER,
+    NO_COHORT,
     NOT_YET,
     contact_at,
     wait_at,
@@ -90,18 +91,25 @@ def conversion(context: ReportContext) -> list[Row]:
 @report(
     "cohorts",
     columns=("cohort", "stage", "participants", "share_of_cohort_percent"),
-    rows=("per cohort and stage: participants who reached it, and their share of the cohort"),
+    rows=(
+        "per cohort (the month participants reached the cohort stage, or with `period=quarter` "
+        "or `year` its quarter or reporting year) and stage: participants who reached it, and "
+        "their share of the cohort"
+    ),
     position=55,
     dashboard=True,
 )
 def cohorts(context: ReportContext) -> list[Row]:
-    by_cohort = stage_months(context, by=("cohort",))
-    names = sorted({cohort for cohort, _ in by_cohort})
+    period, year_starts = context.period, context.rulebook.year_starts
+    by_cohort: dict[tuple[str, str], int] = Counter()
+    for (cohort, stage), months in stage_months(context, by=("cohort",)).items():
+        grouped = cohort if cohort == NO_COHORT else label_of(period, cohort, year_starts)
+        by_cohort[(grouped, stage)] += sum(months.values())
     rows = []
-    for cohort in names:
-        base = sum(by_cohort.get((cohort, context.plan.cohort_stage), Counter()).values())
+    for cohort in sorted({cohort for cohort, _ in by_cohort}):
+        base = by_cohort.get((cohort, context.plan.cohort_stage), 0)
         for stage in context.plan.stages:
-            reached = sum(by_cohort.get((cohort, stage), Counter()).values())
+            reached = by_cohort.get((cohort, stage), 0)
             rows.append(
                 {
                     "cohort": cohort,

@@ -1,4 +1,5 @@
-"""Trends: each stage as a monthly series over the contract to date, against its targets."""
+"""Trends: each stage as a series of months (or quarters, or years) over the contract to date,
+against its targets of that period."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from decimal import Decimal
 
 from services.metrics.reports.context import ReportContext, Row, percent, stage_months
 from services.metrics.reports.registry import report
-from shared.periods import Period, label_of, labels_between, month_of
+from shared.periods import Period, add_months, label_of, labels_between, month_of
 
-MAX_MONTHS = 240
+MAX_PERIODS = 240  # the latest, at most
 
 
 @report(
@@ -17,6 +18,7 @@ MAX_MONTHS = 240
     columns=(
         "stage",
         "month",
+        "period",
         "participants",
         "contract_to_date",
         "target_id",
@@ -25,12 +27,14 @@ MAX_MONTHS = 240
         "percent_of_target",
     ),
     rows=(
-        "per stage and month, from the contract's first month (`effective_from`) to the "
-        "reporting month: participants who first reached the stage that month and the contract "
-        "to date; with each monthly whole-contract target series on the stage, a row per series "
-        "with its target for the month and the actual it is compared with (the month's, or the "
-        "year or contract to date for a cumulative series); without one, the actual is the "
-        "month's participants"
+        "per stage and period (the month, or with `period=quarter` or `year` the contract's "
+        "quarter or reporting year), from the contract's first (`effective_from`) to the one "
+        "holding the reporting month: participants who first reached the stage in it (to the "
+        "reporting month's end; `month` is the period's last month counted) and the contract "
+        "to date; with each whole-contract target series of that period on the stage, a row per "
+        "series with its target for the period and the actual it is compared with (the "
+        "period's, or the year or contract to date for a cumulative series); without one, the "
+        "actual is the period's participants"
     ),
     position=97,
     dashboard=True,
@@ -43,45 +47,51 @@ def trends(context: ReportContext) -> list[Row]:
     start = min([context.contract_start or month_of(context.rulebook.effective_from), *reached])
     if start > context.month:
         return []
-    months = labels_between(Period.MONTH, start, context.month, limit=MAX_MONTHS)
-    year_starts = context.rulebook.year_starts
+    period, year_starts = context.period, context.rulebook.year_starts
+
+    def label(month: str) -> str:
+        return label_of(period, month, year_starts)
+
+    labels = labels_between(period, label(start), label(context.month), limit=MAX_PERIODS)
     rows: list[Row] = []
     for stage in context.plan.stages:
-        counts = by_stage.get(stage, Counter())
+        counts: Counter[str] = Counter()
+        for month, n in by_stage.get(stage, Counter()).items():
+            counts[label(month)] += n
         series = [
             s
             for s in context.rulebook.targets
-            if s.measure == "stage"
-            and s.stage == stage
-            and s.period is Period.MONTH
-            and s.by is None
+            if s.measure == "stage" and s.stage == stage and s.period is period and s.by is None
         ]
-        to_date = sum(n for month, n in counts.items() if month < months[0])
+        to_date = sum(n for one, n in counts.items() if one < labels[0])
         year_to_date: Counter[str] = Counter()
-        for month in months:
-            to_date += counts[month]
-            year = label_of(Period.YEAR, month, year_starts)
-            year_to_date[year] += counts[month]
+        for one in labels:
+            to_date += counts[one]
+            first_month = month_of(period.start_of(one, year_starts))
+            year = label_of(Period.YEAR, first_month, year_starts)
+            year_to_date[year] += counts[one]
+            last_month = min(context.month, add_months(first_month, period.months - 1))
             base = {
                 "stage": stage,
-                "month": month,
-                "participants": counts[month],
+                "month": last_month,
+                "period": one,
+                "participants": counts[one],
                 "contract_to_date": to_date,
             }
             if not series:
                 rows.append({**base, "target_id": None, "target": None,
-                             "actual": counts[month], "percent_of_target": None})  # fmt: skip
-            for one in series:
-                target = one.values.get(month)
+                             "actual": counts[one], "percent_of_target": None})  # fmt: skip
+            for target_series in series:
+                target = target_series.values.get(one)
                 actual = {
-                    "period": counts[month],
+                    "period": counts[one],
                     "year_to_date": year_to_date[year],
                     "contract_to_date": to_date,
-                }[one.cumulative]
+                }[target_series.cumulative]
                 rows.append(
                     {
                         **base,
-                        "target_id": one.id,
+                        "target_id": target_series.id,
                         "target": target,
                         "actual": actual,
                         "percent_of_target": (

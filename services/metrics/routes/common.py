@@ -114,8 +114,9 @@ def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
         period: Annotated[
             Period,
             Query(
-                description="The span of per-period figures (caseload per WTE): the month, or "
-                "the quarter or reporting year holding it, to the month's end [month]"
+                description="The span of per-period figures (caseload per WTE, the trends' "
+                "periods, the cohorts, the rates' period denominator): the month, or the "
+                "quarter or reporting year holding it, to the month's end [month]"
             ),
         ] = Period.MONTH,
         flag: Annotated[
