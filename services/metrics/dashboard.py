@@ -20,6 +20,7 @@ from services.metrics.reports.registry import registered
 from shared.periods import Period, first_day
 
 BAR_WIDTH = 420
+WIDE_COLUMNS = 6  # a plain table with more columns spans the page's width
 CHART_WIDTH = 150 + BAR_WIDTH + 110  # labels, bars, and the widest value beside a bar
 RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey": "#9e9e9e"}
 STYLE = """
@@ -29,6 +30,7 @@ h3{font-size:14px;margin:8px 0 2px}
 .meta{color:#555;font-size:13px;margin-bottom:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:14px}
+.wide{grid-column:1/-1}
 table{border-collapse:collapse;font-size:13px;width:100%;margin-top:8px}
 th,td{border-bottom:1px solid #eee;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -103,12 +105,14 @@ def _plain(name: str, columns: tuple[str, ...], rows: list[Row]) -> str:
             for index, row in enumerate(rows)
         ],
     )
-    return _section(name, name.replace("_", " ").capitalize(), table)
+    wide = len(columns) > WIDE_COLUMNS  # a long row takes the whole width, never overflows
+    return _section(name, name.replace("_", " ").capitalize(), table, wide=wide)
 
 
 # ---- pieces ------------------------------------------------------------------------------------
-def _section(section_id: str, title: str, *body: str) -> str:
-    return f'<section id="{section_id}"><h2>{escape(title)}</h2>{"".join(body)}</section>'
+def _section(section_id: str, title: str, *body: str, wide: bool = False) -> str:
+    kind = " class=wide" if wide else ""
+    return f'<section id="{section_id}"{kind}><h2>{escape(title)}</h2>{"".join(body)}</section>'
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
