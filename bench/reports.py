@@ -173,6 +173,11 @@ def load(
                   "outcome_minor, paid_minor, capped_minor, booked_period, recorded_at",
                   ((i, CONTRACT, p, "accrual", 100_000, 50_000, 0, f"{RECORDED:%Y-%m}", RECORDED)
                    for i, (_, p, events) in enumerate(crowd) if len(events) > 2))  # fmt: skip
+        connection.execute(  # the running totals the money handler keeps beside the rows
+            "INSERT INTO mx_money_totals SELECT contract_id, provider_id, booked_period, "
+            "sum(outcome_minor), sum(paid_minor), sum(capped_minor) FROM mx_money "
+            "GROUP BY contract_id, provider_id, booked_period"
+        )
         connection.execute("ANALYZE")
     return {"participants": len(crowd), "events": len(event_rows), "cube_rows": len(cube),
             **take_snapshots(url, event_rows[-1][-1], window)}  # fmt: skip

@@ -30,7 +30,7 @@ from services.metrics.readmodels.cube import (
 )
 from services.metrics.readmodels.performance import PlanCache, first_rulebook, latest_rulebook
 from services.metrics.readmodels.snapshots import cube_known_at, version_known_at
-from services.metrics.readmodels.tables import money, rejections
+from services.metrics.readmodels.tables import money, money_totals, rejections
 from services.metrics.reports import REPORTS, MoneyFigures, Rejection, ReportContext, Row
 from services.metrics.splits import Split, flag_names, split_sections
 from shared.errors import FieldProblem, InvalidInput
@@ -212,8 +212,23 @@ def rejections_known_at(
 def money_known_at(
     connection: Connection, contract_id: str, wanted: Filters, known_at: dt.datetime | None
 ) -> dict[tuple[str, str], MoneyFigures]:
-    """Each provider's money per ledger month, as recorded by ``known_at`` (default: now); of
-    the filters, only the provider applies (the ledger keeps money per provider)."""
+    """Each provider's money per ledger month, as recorded by ``known_at`` (default: now: the
+    running totals); of the filters, only the provider applies (the ledger keeps money per
+    provider)."""
+    if known_at is None:
+        live = sa.select(
+            money_totals.c.provider_id,
+            money_totals.c.booked_period,
+            money_totals.c.outcome_minor,
+            money_totals.c.paid_minor,
+            money_totals.c.capped_minor,
+        ).where(money_totals.c.contract_id == contract_id)
+        if wanted.provider_id is not None:
+            live = live.where(money_totals.c.provider_id == wanted.provider_id)
+        return {
+            (row[0], row[1]): MoneyFigures(int(row[2]), int(row[3]), int(row[4]))
+            for row in connection.execute(live)
+        }
     query = (
         sa.select(
             money.c.provider_id,

@@ -30,6 +30,7 @@ READ_MODELS = (
     tables.participants,
     tables.rulebooks,
     tables.money,
+    tables.money_totals,
     tables.books,
     tables.rejections,
 )

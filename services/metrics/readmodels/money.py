@@ -1,5 +1,7 @@
 """Money and rejections, from the ledger feed and the claims feed's decisions: a row per ledger
-transaction (with the ledger month it is booked in) and a row per verifier's rejection."""
+transaction (with the ledger month it is booked in; as known at a past moment, reports sum
+these), their running totals per provider and ledger month (what a live report reads), and a
+row per verifier's rejection."""
 
 from __future__ import annotations
 
@@ -10,15 +12,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from services.metrics.readmodels.tables import books, money, rejections
+from services.metrics.readmodels.tables import books, money, money_totals, rejections
 from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.identifiers import participant_stream_id
+from shared.sqlviews import add_counts
 
 # what metrics reads of these feeds; its followers ask for only these
 DECISION_FEED_TYPES = frozenset({feed.ClaimRejected.TYPE})
 LEDGER_FEED_TYPES = frozenset({feed.BookOpened.TYPE, feed.TransactionPosted.TYPE})
+FIGURES = ("outcome_minor", "paid_minor", "capped_minor")
 
 
 class MoneyHandler:
@@ -65,6 +69,22 @@ class MoneyHandler:
             for row in rows:
                 row["contract_id"] = opened[row.pop("stream_id")]
             connection.execute(sa.insert(money), rows)
+            add_counts(connection, money_totals, summed(rows), FIGURES)
+
+
+def summed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page's money rows summed per contract, provider and ledger month."""
+    totals: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["contract_id"], row["provider_id"], row["booked_period"])
+        total = totals.setdefault(
+            key,
+            {"contract_id": key[0], "provider_id": key[1], "booked_period": key[2]}
+            | dict.fromkeys(FIGURES, 0),
+        )
+        for figure in FIGURES:
+            total[figure] += row[figure]
+    return list(totals.values())
 
 
 class DecisionsHandler:

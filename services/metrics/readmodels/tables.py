@@ -137,3 +137,14 @@ money = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_mx_money_contract_recorded", "contract_id", "recorded_at"),
 )
+
+money_totals = sa.Table(  # mx_money summed per provider and ledger month, kept as it arrives
+    "mx_money_totals",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("provider_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("booked_period", sa.String(7), primary_key=True),
+    sa.Column("outcome_minor", sa.BigInteger, nullable=False),
+    sa.Column("paid_minor", sa.BigInteger, nullable=False),
+    sa.Column("capped_minor", sa.BigInteger, nullable=False),
+)
