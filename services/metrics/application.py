@@ -215,35 +215,17 @@ def money_known_at(
     """Each provider's money per ledger month, as recorded by ``known_at`` (default: now: the
     running totals); of the filters, only the provider applies (the ledger keeps money per
     provider)."""
+    table = money_totals if known_at is None else money
+    figures = [table.c.outcome_minor, table.c.paid_minor, table.c.capped_minor]
+    keys = [table.c.provider_id, table.c.booked_period]
     if known_at is None:
-        live = sa.select(
-            money_totals.c.provider_id,
-            money_totals.c.booked_period,
-            money_totals.c.outcome_minor,
-            money_totals.c.paid_minor,
-            money_totals.c.capped_minor,
-        ).where(money_totals.c.contract_id == contract_id)
-        if wanted.provider_id is not None:
-            live = live.where(money_totals.c.provider_id == wanted.provider_id)
-        return {
-            (row[0], row[1]): MoneyFigures(int(row[2]), int(row[3]), int(row[4]))
-            for row in connection.execute(live)
-        }
-    query = (
-        sa.select(
-            money.c.provider_id,
-            money.c.booked_period,
-            sa.func.sum(money.c.outcome_minor),
-            sa.func.sum(money.c.paid_minor),
-            sa.func.sum(money.c.capped_minor),
-        )
-        .where(money.c.contract_id == contract_id)
-        .group_by(money.c.provider_id, money.c.booked_period)
-    )
-    if known_at is not None:
+        query = sa.select(*keys, *figures)
+    else:  # the transactions recorded by then, summed
+        query = sa.select(*keys, *map(sa.func.sum, figures)).group_by(*keys)
         query = query.where(money.c.recorded_at <= known_at)
+    query = query.where(table.c.contract_id == contract_id)
     if wanted.provider_id is not None:
-        query = query.where(money.c.provider_id == wanted.provider_id)
+        query = query.where(table.c.provider_id == wanted.provider_id)
     return {
         (row[0], row[1]): MoneyFigures(int(row[2]), int(row[3]), int(row[4]))
         for row in connection.execute(query)

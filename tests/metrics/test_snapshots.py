@@ -27,7 +27,13 @@ from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.metrics.facts import DEFAULT_WAITS, plan_for
 from services.metrics.readmodels import snapshots as snapshots_module
-from services.metrics.readmodels.cube import DIMENSIONS, Filters, MemoryCube, counts_known_at
+from services.metrics.readmodels.cube import (
+    DIMENSIONS,
+    Filters,
+    MemoryCube,
+    changed_streams,
+    counts_known_at,
+)
 from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.readmodels.snapshots import (
     DAY_CHANGE,
@@ -35,7 +41,6 @@ from services.metrics.readmodels.snapshots import (
     HOUR_CHANGE,
     MARGIN,
     SnapshotCube,
-    changed_streams,
     cube_known_at,
     due_boundary,
     take_due_boundaries,

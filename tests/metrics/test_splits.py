@@ -166,3 +166,45 @@ async def test_bad_splits_and_flags_are_422_naming_the_parameter(
     assert response.headers["content-type"] == "application/problem+json"
     fields = {problem["field"] for problem in response.json()["errors"]}
     assert fields & {"split", "flag", "query.split", "query.flag"}, fields
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"flag": "long_term_unemployed:" + "x" * 500},
+        {"flag": "long_term_unemployed:a=b"},
+        {"flag": "long_term_unemployed:a;b"},
+        {"flag": "9lives:true"},
+        {"split": "flag:" + "x" * 500},
+        {"split": "site", "as_known_at": "2026-04-01T09:00:00"},
+        {"split": "site", "month": "99999-01"},
+    ],
+)
+async def test_hostile_splits_and_flags_are_422_never_500(
+    metrics: httpx.AsyncClient, auth: Auth, params: dict[str, str]
+) -> None:
+    response = await metrics.get(REPORTS_PATH, params=params, headers=auth("admin"))
+    assert response.status_code == 422, response.text
+
+
+async def test_split_workbooks_and_concurrent_splits_answer(
+    metrics: httpx.AsyncClient, auth: Auth
+) -> None:
+    import asyncio
+
+    from shared.xlsxout import XLSX
+
+    params = {"month": "2026-03", "split": f"flag:{LTU}", "flag": f"{LTU}:true"}
+    workbook = await metrics.get(
+        REPORTS_PATH, params=params, headers=auth("admin") | {"Accept": XLSX}
+    )
+    assert workbook.status_code == 200, workbook.text
+    answers = await asyncio.gather(
+        *(
+            metrics.get(
+                REPORTS_PATH, params={"month": "2026-03", "split": split}, headers=auth("admin")
+            )
+            for split in ("provider", "site", "cohort", f"flag:{LTU}") * 5
+        )
+    )
+    assert {answer.status_code for answer in answers} == {200}

@@ -30,22 +30,16 @@ the next hour start) the report falls back to the full rebuild.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.metrics.facts import (
     CubeKey,
-    LiveEvent,
     ReportingPlan,
-    contributions,
-    participant_facts,
 )
 from services.metrics.readmodels.cube import (
     DIMENSIONS,
@@ -54,10 +48,10 @@ from services.metrics.readmodels.cube import (
     MemoryCube,
     SqlCube,
     Totals,
+    changes,
     counts_known_at,
-    event_rows,
 )
-from services.metrics.readmodels.tables import events, rulebooks, snapshot_cube, snapshots
+from services.metrics.readmodels.tables import rulebooks, snapshot_cube, snapshots
 from shared.sqlviews import add_counts, aware
 
 # A feed entry is committed within this of the time it records (requests and batches are
@@ -69,7 +63,6 @@ DAY = dt.timedelta(days=1)
 HOURS_KEPT = dt.timedelta(days=35)  # hour changes older than this are dropped at day starts
 MAX_BOUNDARIES_PER_PAGE = 168  # a week of hours: a backlog (after an upgrade, in a rebuild) is
 # spread over pages
-CHUNK = 500  # participants per IN (…) list
 KEY_COLUMNS = ("measure", *DIMENSIONS, "k1", "k2")
 FULL = "full"  # the whole cube
 DAY_CHANGE = "day"  # the change since the day start before (the sum of its hours)
@@ -136,78 +129,6 @@ def _previous(connection: Connection, contract_id: str, at: dt.datetime) -> Snap
         .limit(1)
     ).first()
     return Snapshot(contract_id, aware(found[0]), found[1], found[2]) if found else None
-
-
-def changed_streams(
-    connection: Connection, contract_id: str, since: dt.datetime, until: dt.datetime
-) -> list[str]:
-    """The participants with an event recorded or superseded in (since, until]."""
-    recorded = events.c.recorded_at
-    superseded = events.c.superseded_at
-    query = (
-        sa.select(events.c.stream_id)
-        .where(events.c.contract_id == contract_id)
-        .where(
-            sa.or_(
-                sa.and_(recorded > since, recorded <= until),
-                sa.and_(superseded > since, superseded <= until),
-            )
-        )
-        .distinct()
-    )
-    return sorted(connection.execute(query).scalars())
-
-
-def changes(
-    connection: Connection,
-    plan: ReportingPlan,
-    contract_id: str,
-    since: dt.datetime,
-    until: dt.datetime,
-) -> Counter[CubeKey]:
-    """The cube as known at ``until`` less the cube as known at ``since`` (both under
-    ``plan``): only the participants touched in between are recomputed, a chunk at a time."""
-    delta: Counter[CubeKey] = Counter()
-    streams = changed_streams(connection, contract_id, since, until)
-    for start in range(0, len(streams), CHUNK):
-        rows = connection.execute(
-            event_rows(events.c.recorded_at, events.c.superseded_at)
-            .where(events.c.stream_id.in_(streams[start : start + CHUNK]))
-            .where(events.c.recorded_at <= until)
-            .order_by(events.c.stream_id, events.c.position)
-        )
-        for _stream, group in itertools.groupby(rows, key=lambda row: row[0]):
-            provider, history = "", []
-            for row in group:
-                provider = row[1]
-                superseded = aware(row[6]) if row[6] is not None else None
-                event = LiveEvent(row[2], row[3], json.loads(row[4]))
-                history.append(_Version(event, aware(row[5]), superseded))
-            delta.update(_share(plan, provider, history, until))
-            delta.subtract(_share(plan, provider, history, since))
-    return delta
-
-
-class _Version(NamedTuple):
-    """One stored version of an event, and when it was known."""
-
-    event: LiveEvent
-    recorded_at: dt.datetime
-    superseded_at: dt.datetime | None
-
-    def live_at(self, at: dt.datetime) -> bool:
-        return self.recorded_at <= at and (self.superseded_at is None or self.superseded_at > at)
-
-
-def _share(
-    plan: ReportingPlan, provider_id: str, history: list[_Version], at: dt.datetime
-) -> Counter[CubeKey]:
-    """A participant's contributions from its events live at ``at`` (none without any, as in
-    :func:`counts_known_at`)."""
-    live = [version.event for version in history if version.live_at(at)]
-    if not live:
-        return Counter()
-    return contributions(plan, participant_facts(plan, provider_id, live))
 
 
 class SnapshotCube:
