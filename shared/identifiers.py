@@ -35,6 +35,22 @@ def pseudonymise(key: str, contract_id: str, provider_id: str, participant_ref: 
     return "p_" + digest[:32]
 
 
+CASEWORKER_PREFIX = "w_"
+_CASEWORKER_ID = re.compile(r"^w_[0-9a-f]{32}$")
+
+
+def caseworker_id(key: str, contract_id: str, provider_id: str, staff_ref: str) -> str:
+    """A caseworker's pseudonym: a keyed hash of (contract, provider, the provider's staff
+    reference), kept apart from participants' by its prefix and by what it hashes (four parts,
+    where a participant's id hashes three and a reference holds no separator)."""
+    message = SEPARATOR.join(("caseworker", contract_id, provider_id, staff_ref)).encode()
+    return CASEWORKER_PREFIX + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def is_caseworker_id(value: str) -> bool:
+    return bool(_CASEWORKER_ID.match(value))
+
+
 def is_public_id(value: str) -> bool:
     return bool(_PUBLIC_ID.match(value))
 

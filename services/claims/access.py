@@ -27,6 +27,7 @@ ACCESS: Access = {
         {"evaluator"}
     ),
     ("POST", "/v1/contracts/{contract_id}/populations/close"): frozenset({"admin"}),
+    ("POST", "/v1/contracts/{contract_id}/caseworker-ids"): frozenset({"provider"}),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),

@@ -52,7 +52,7 @@ class ClaimsApplication(OutcomesApplication):
         self.vault = vault
         self.contracts = Contracts(self, clock)
         self.reader = Reader(self, self.contracts)
-        self.personal = PersonalData(self, vault, self.reader, clock)
+        self.personal = PersonalData(self, vault, self.reader, clock, pseudonym_key)
         populations = Populations(self.load, self.has_newer)
         needs = IntakeDependencies(
             self, self.contracts, self.reader, self.personal, populations, clock

@@ -1,7 +1,8 @@
-"""Personal-data use cases: seal personal attributes at intake, open them for readers, erase.
+"""Personal-data use cases: seal personal attributes at intake (and pseudonymise a caseworker's
+reference), open them for readers, erase.
 
-A collaborator of the claims application, given the store, the vault, the reader and the
-clock. The participant's data key
+A collaborator of the claims application, given the store, the vault, the reader, the clock and
+the pseudonym key. The participant's data key
 lives in the :class:`~services.claims.personal.PersonalDataVault`; the event store holds only
 sealed values, and the erasure itself is recorded as a new event on the participant.
 """
@@ -18,7 +19,9 @@ from services.claims.domain import Participant
 from services.claims.errors import PersonalDataWasErased
 from services.claims.personal import ErasedPersonalData, PersonalDataVault, seal, unseal
 from services.claims.reader import Reader
+from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
+from shared.identifiers import caseworker_id
 from shared.rules.model import RuleBook
 
 PersonalStatus = Literal["none", "held", "erased"]
@@ -49,19 +52,28 @@ class PersonalData:
         vault: PersonalDataVault,
         reader: Reader,
         clock: Callable[[], dt.datetime],
+        pseudonym_key: str,
     ) -> None:
         self._store = store
         self._vault = vault
         self._reader = reader
         self._clock = clock
+        self._pseudonym_key = pseudonym_key
 
     def seal(
         self, rulebook: RuleBook, participant: Participant, incoming: IncomingEvent
     ) -> tuple[dict[str, Any], str | None]:
-        """Split an event's attributes into those stored as they are and the sealed rest."""
+        """Split an event's attributes into those stored as they are (a caseworker's reference
+        replaced by its pseudonym, ``reporting.caseworker_attribute``) and the sealed rest."""
         spec = rulebook.event_types[incoming.type].attributes
         personal = {k: v for k, v in incoming.attributes.items() if spec[k].personal}
         public = {k: v for k, v in incoming.attributes.items() if k not in personal}
+        caseworker = rulebook.reporting.caseworker_attribute
+        if caseworker is not None:
+            event_type, name = caseworker.split(".", 1)
+            if incoming.type == event_type and isinstance(public.get(name), str):
+                ids = (participant.contract_id, participant.provider_id, public[name])
+                public[name] = caseworker_id(self._pseudonym_key, *ids)
         if not personal:
             return public, None
         if participant.personal_data_erased:
@@ -74,6 +86,19 @@ class PersonalData:
             raise PersonalDataWasErased(participant.participant_id, sorted(personal)) from None
         context = (participant.contract_id, participant.participant_id, incoming.event_id)
         return public, seal(data_key, personal, *context)
+
+    def caseworker_ids(
+        self, rulebook: RuleBook, provider_id: str, refs: list[str]
+    ) -> list[tuple[str, str]]:
+        """Each staff reference with the pseudonym the contract's events store it under."""
+        contract_id = rulebook.contract_id
+        if rulebook.reporting.caseworker_attribute is None:
+            raise InvalidInput(
+                f"contract {contract_id!r} names no caseworker attribute",
+                [FieldProblem("caseworker_refs", "the rule book sets no caseworker_attribute")],
+            )
+        key = self._pseudonym_key
+        return [(ref, caseworker_id(key, contract_id, provider_id, ref)) for ref in refs]
 
     def view(self, participant: Participant) -> PersonalView:
         sealed = {e["event_id"]: e["personal_sealed"] for e in participant.events}

@@ -140,6 +140,28 @@ class ParticipantOut(BaseModel):
     claims: list[ParticipantClaimOut]
 
 
+MAX_CASEWORKER_REFS = 1000
+
+
+class CaseworkerIdsIn(Body):
+    caseworker_refs: list[
+        Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1, max_length=200)]
+    ] = Field(
+        min_length=1,
+        max_length=MAX_CASEWORKER_REFS,
+        description="The provider's own staff references, as its events carry them",
+    )
+
+
+class CaseworkerIdOut(BaseModel):
+    caseworker_ref: str
+    caseworker_id: str = Field(description="The pseudonym reports show (`w_` and 32 hex digits)")
+
+
+class CaseworkerIdsOut(BaseModel):
+    caseworker_ids: list[CaseworkerIdOut]
+
+
 class ErasureOut(BaseModel):
     contract_id: str
     participant_id: str

@@ -145,6 +145,11 @@ class Reporter:
                 f"{flag[0]!r} is not a flag attribute of this contract",
                 [FieldProblem("flag", f"flags: {', '.join(sorted(flag_names(plan))) or '-'}")],
             )
+        if request.filters.caseworker is not None and plan.caseworker is None:
+            raise InvalidInput(
+                "this contract names no caseworker attribute",
+                [FieldProblem("caseworker", "the rule book sets no caseworker_attribute")],
+            )
         cube: CubeReader = SqlCube(connection, request.contract_id)
         if known_at is not None:
             version = version_known_at(connection, request.contract_id, known_at)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from shared.identifiers import is_caseworker_id
 from shared.periods import Period
 from shared.rules.model import RuleBook
 from shared.rules.reporting_types import Buckets
@@ -36,6 +37,7 @@ NO_SITE = ""
 NOT_YET = "not_yet"
 NEVER = "never"
 UNKNOWN = "unknown"
+CASEWORKER = "@caseworker"  # its key in a participant's flags string (no attribute starts "@")
 DEFAULT_WAITS = Buckets(unit="weeks", edges=[1, 2, 3, 4])
 DEFAULT_CONTACT = Buckets(unit="days", edges=[7, 14, 30, 60])
 
@@ -123,6 +125,7 @@ class ReportingPlan:
     closed_stages: frozenset[str]
     interval_pairs: tuple[tuple[str, str], ...]
     kpis: tuple[KpiPlan, ...]
+    caseworker: tuple[str, str] | None = None  # kept in the flags string under CASEWORKER
     averages: tuple[tuple[str, str, str], ...] = ()  # (id, event type, attribute)
     waits: BucketPlan = field(default_factory=lambda: wait_buckets(DEFAULT_WAITS))
     contact: BucketPlan = field(default_factory=lambda: contact_buckets(DEFAULT_CONTACT))
@@ -141,6 +144,10 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         for name, spec in rulebook.event_types[event_type].attributes.items()
         if spec.flag is not None
     )
+    caseworker = None
+    if reporting.caseworker_attribute is not None:
+        event_type, attribute = reporting.caseworker_attribute.split(".", 1)
+        caseworker = (event_type, attribute)
     kpis = tuple(
         KpiPlan(
             k.id,
@@ -167,6 +174,7 @@ def plan_for(rulebook: RuleBook) -> ReportingPlan:
         closed_stages=frozenset(reporting.closed_stages or stages[-1:]),
         interval_pairs=tuple(pairs),
         kpis=kpis,
+        caseworker=caseworker,
         averages=tuple(
             (a.id, a.attribute.partition(".")[0], a.attribute.partition(".")[2])
             for a in reporting.averages
@@ -217,10 +225,7 @@ def participant_facts(
         provider_id=provider_id,
         site=_attribute_of(first_event, plan.site) if plan.site else NO_SITE,
         cohort=Period.MONTH.label(cohort_day) if cohort_day else NO_COHORT,
-        flags=";".join(
-            f"{name}={_attribute_of(first_event, (event_type, name))}"
-            for event_type, name in plan.flags
-        ),
+        flags=_flags(plan, first_event),
         first=first,
         contacts=tuple(contacts),
         closed_on=min((first[s] for s in plan.closed_stages if s in first), default=None),
@@ -234,6 +239,16 @@ def participant_facts(
             and (value := _number(first_of_type.attributes.get(attribute))) is not None
         },
     )
+
+
+def _flags(plan: ReportingPlan, first_event: dict[str, LiveEvent]) -> str:
+    """``name=value;…`` for each flag attribute, then the caseworker's pseudonym (``unknown``
+    for anything else an event carries there, so a reference never reaches a report)."""
+    pairs = [(name, _attribute_of(first_event, (kind, name))) for kind, name in plan.flags]
+    if plan.caseworker is not None:
+        found = _attribute_of(first_event, plan.caseworker)
+        pairs.append((CASEWORKER, found if is_caseworker_id(found) else UNKNOWN))
+    return ";".join(f"{name}={value}" for name, value in pairs)
 
 
 def _number(value: Any) -> str | None:

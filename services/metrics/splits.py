@@ -1,12 +1,13 @@
-"""Splitting reports: one report per provider, site, cohort or flag value, in one answer.
+"""Splitting reports: one report per provider, site, cohort, caseworker or flag value, in one
+answer.
 
 ``split=site`` runs each report once per site (within the request's other filters) and gives
 its rows with two leading columns: ``split_by`` (``site``) and ``split_value`` (``north``). The
-groups are the rule book's providers, or the sites, cohorts or values of a flag attribute
-(``split=flag:long_term_unemployed``) that participants with a live stage event have in the
-cube as known at the report's moment. A report that is not kept along that dimension (money is
-kept per provider only; a provider's WTE has no site) is given once, for the whole contract
-within the other filters, with ``split_value`` ``*``.
+groups are the rule book's providers, or the sites, cohorts, caseworkers (their pseudonyms) or
+values of a flag attribute (``split=flag:long_term_unemployed``) that participants with a live
+stage event have in the cube as known at the report's moment. A report that is not kept along
+that dimension (money is kept per provider only; a provider's WTE has no site) is given once,
+for the whole contract within the other filters, with ``split_value`` ``*``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from services.metrics.facts import EVENTS, UNKNOWN, ReportingPlan
+from services.metrics.facts import CASEWORKER, EVENTS, UNKNOWN, ReportingPlan
 from services.metrics.readmodels.cube import Filters, flag_values
 from services.metrics.reports import REPORTS, SPECS, ReportContext, Row
 from shared.errors import FieldProblem, InvalidInput
@@ -22,7 +23,7 @@ from shared.errors import FieldProblem, InvalidInput
 SPLIT_COLUMNS = ("split_by", "split_value")
 WHOLE = "*"
 MAX_GROUPS = 400  # a split that would give more groups is refused (422 naming ``split``)
-DIMENSIONS = ("provider", "site", "cohort", "flag")
+DIMENSIONS = ("provider", "site", "cohort", "caseworker", "flag")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,11 @@ class Split:
         if dimension not in DIMENSIONS or bool(flag) != (dimension == "flag"):
             raise InvalidInput(
                 f"unknown split {text!r}",
-                [FieldProblem("split", "one of provider, site, cohort or flag:<attribute>")],
+                [
+                    FieldProblem(
+                        "split", "one of provider, site, cohort, caseworker or flag:<attribute>"
+                    )
+                ],
             )
         return cls(dimension, flag or None)
 
@@ -57,7 +62,7 @@ def groups(context: ReportContext, split: Split) -> list[tuple[str, Filters]]:
         providers = sorted(context.rulebook.provider_ids())
         values = [p for p in providers if wanted.provider_id in (None, p)]
         return [(value, replace(wanted, provider_id=value)) for value in values]
-    column = "flags" if split.dimension == "flag" else split.dimension
+    column = "flags" if split.dimension in ("flag", "caseworker") else split.dimension
     present = {key[0] for key in context.cube.totals(wanted, EVENTS, (column,))}
     found: list[tuple[str, Filters]]
     if split.dimension == "flag":
@@ -75,6 +80,19 @@ def groups(context: ReportContext, split: Split) -> list[tuple[str, Filters]]:
             )
         values = sorted({flag_values(flags).get(split.flag, UNKNOWN) for flags in present})
         found = [(value, replace(wanted, flag=(split.flag, value))) for value in values]
+    elif split.dimension == "caseworker":
+        if context.plan.caseworker is None:
+            raise InvalidInput(
+                "this contract names no caseworker attribute",
+                [FieldProblem("split", "the rule book sets no reporting.caseworker_attribute")],
+            )
+        if wanted.caseworker is not None:
+            raise InvalidInput(
+                "a report filtered by a caseworker cannot be split by caseworker",
+                [FieldProblem("split", "drop the caseworker filter, or the split")],
+            )
+        values = sorted({flag_values(flags).get(CASEWORKER, UNKNOWN) for flags in present})
+        found = [(value, replace(wanted, caseworker=value)) for value in values]
     elif split.dimension == "site":
         found = [(value, replace(wanted, site=value)) for value in sorted(present)]
     else:

@@ -195,6 +195,14 @@ class Reporting(Strict):
         description="event_type.attribute naming a participant's site, from its first such "
         "event [no sites]",
     )
+    caseworker_attribute: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$",
+        exclude_if=unset,
+        description="event_type.attribute naming a participant's caseworker, from its first "
+        "such event: a string the provider posts (its own staff reference), which the claims "
+        "service keeps only as a keyed pseudonym (`w_…`) [no caseworkers]",
+    )
     cohort_stage: Name | None = Field(
         default=None,
         description="A participant's cohort is the month it first reached this stage "

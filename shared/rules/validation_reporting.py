@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from shared.errors import FieldProblem
 from shared.money import MINOR_UNIT_EXPONENTS, MoneyError, parse_decimal
@@ -67,6 +68,8 @@ def reporting_problems(book: RuleBook) -> Iterator[FieldProblem]:
             "name a site",
             (AttributeType.ENUM, AttributeType.STRING),
         )
+    if reporting.caseworker_attribute is not None:
+        yield from _caseworker_problems(book, reporting.caseworker_attribute)
     if reporting.budget is not None:
         yield from money_problems(book, "reporting.budget", reporting.budget)
     yield from duplicate_ids([rate.id for rate in reporting.rates], "reporting.rates", "rate")
@@ -130,6 +133,49 @@ def _read_attribute_problems(
     elif spec.type not in types:
         kinds = " or ".join(str(t) for t in types)
         yield FieldProblem(path, f"only an {kinds} attribute can {use}")
+
+
+def _caseworker_problems(book: RuleBook, reference: str) -> Iterator[FieldProblem]:
+    """The caseworker attribute: a plain string (kept as a pseudonym), read by nothing else."""
+    path = "reporting.caseworker_attribute"
+    found = list(
+        _read_attribute_problems(
+            book, path, reference, "name a caseworker", (AttributeType.STRING,)
+        )
+    )
+    yield from found
+    if found:
+        return
+    event_type, attribute = reference.split(".", 1)
+    spec = book.event_types[event_type].attributes[attribute]
+    if spec.flag is not None:
+        yield FieldProblem(path, "a need or barrier flag cannot name a caseworker")
+    if book.reporting.site_attribute == reference:
+        yield FieldProblem(path, "the site attribute cannot name a caseworker too")
+    if any(average.attribute == reference for average in book.reporting.averages):
+        yield FieldProblem(path, "an averaged attribute cannot name a caseworker")
+    if attribute in _condition_names(book):
+        yield FieldProblem(
+            path, f"conditions read {attribute!r}: a caseworker's pseudonym cannot be compared"
+        )
+
+
+def _condition_names(book: RuleBook) -> set[str]:
+    """Every attribute name that a condition, tier or multiplier of the rule book reads."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "attribute" and isinstance(item, str):
+                    found.add(item.rpartition(".")[2])
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(book.model_dump(include={"outcomes", "eligibility", "entity_eligibility", "scores"}))
+    return found
 
 
 def target_and_kpi_problems(book: RuleBook) -> Iterator[FieldProblem]:

@@ -51,7 +51,7 @@ async def metrics(
         for provider, events in {
             "alpha": [
                 event("a1", "referral", "2026-03-02", site="north"),
-                event("a1", "enrollment", "2026-03-05"),
+                event("a1", "enrollment", "2026-03-05", caseworker="Jo Smith"),
                 event("a2", "referral", "2026-03-09", site="south"),
             ],
             "beta": [event("b1", "referral", "2026-03-03", site="north")],

@@ -36,6 +36,28 @@ def test_a_position_taken_by_another_report_is_refused() -> None:
     assert "other" not in SPECS and "other" not in registered()
 
 
+def documented_figures() -> dict[str, list[str]]:
+    """Each report's columns as docs/metrics.md's "How each figure is computed" lists them."""
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    section = text.split("<!-- figures -->", 1)[1].split("<!-- end of figures -->", 1)[0]
+    found: dict[str, list[str]] = {}
+    for part in section.split("#### ")[1:]:
+        heading, _, table = part.partition("\n")
+        rows = [line for line in table.splitlines() if line.startswith("| `")]
+        cells = [row.split(" | ")[0].removeprefix("| ") for row in rows]
+        found[heading.strip("` ")] = [
+            name.strip("` ") for cell in cells for name in cell.split(",")
+        ]
+    return found
+
+
+def test_every_figure_of_every_report_says_how_it_is_computed() -> None:
+    documented = documented_figures()
+    assert list(documented) == list(COLUMNS), "a report per heading, in the pack's order"
+    for name, columns in COLUMNS.items():
+        assert sorted(documented[name]) == sorted(columns), name  # each once, nothing else
+
+
 def test_docs_index_is_generated_from_the_registry() -> None:
     written = (ROOT / "docs" / "metrics.md").read_text()
     start, end = written.index(DOCS_START), written.index(DOCS_END) + len(DOCS_END)

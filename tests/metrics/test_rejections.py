@@ -58,7 +58,14 @@ class Stack:
         request = ReportRequest(CONTRACT, filters, month, **asked)
         rows = reporter.report(request, ["rejections"]).sections["rejections"]
         return sorted(
-            (r["reason_code"], r["cohort"], r["month"], r["year_to_date"], r["contract_to_date"])
+            (
+                r["reason_code"],
+                r["cohort"],
+                r["month"],
+                r["quarter_to_date"],
+                r["year_to_date"],
+                r["contract_to_date"],
+            )
             for r in rows
             if r["contract_to_date"]
         )
@@ -85,22 +92,29 @@ def test_rejections_by_reason_and_cohort_to_the_months_end(stack: Stack) -> None
     stack.reject(first, "form_defect", NOW)  # 23 November
     stack.reject(second, "duplicate", NOW + dt.timedelta(days=9))  # 2 December
     stack.reject(third, "form_defect", NOW + dt.timedelta(days=10))
-    assert stack.report("2026-12") == [
-        ("duplicate", "*", 1, 1, 1),
-        ("duplicate", "2026-03", 1, 1, 1),
-        ("form_defect", "*", 1, 2, 2),
-        ("form_defect", "2026-02", 0, 1, 1),
-        ("form_defect", "2026-03", 1, 1, 1),
+    assert stack.report("2026-12") == [  # month, quarter (October to December), year, all
+        ("duplicate", "*", 1, 1, 1, 1),
+        ("duplicate", "2026-03", 1, 1, 1, 1),
+        ("form_defect", "*", 1, 2, 2, 2),
+        ("form_defect", "2026-02", 0, 1, 1, 1),
+        ("form_defect", "2026-03", 1, 1, 1, 1),
     ]
     assert stack.report("2026-11") == [  # December's decisions came after its end
-        ("form_defect", "*", 1, 1, 1),
-        ("form_defect", "2026-02", 1, 1, 1),
+        ("form_defect", "*", 1, 1, 1, 1),
+        ("form_defect", "2026-02", 1, 1, 1, 1),
     ]
     assert stack.report("2026-12", filters={"cohort": "2026-03"}) == [
-        ("duplicate", "*", 1, 1, 1),
-        ("duplicate", "2026-03", 1, 1, 1),
-        ("form_defect", "*", 1, 1, 1),
-        ("form_defect", "2026-03", 1, 1, 1),
+        ("duplicate", "*", 1, 1, 1, 1),
+        ("duplicate", "2026-03", 1, 1, 1, 1),
+        ("form_defect", "*", 1, 1, 1, 1),
+        ("form_defect", "2026-03", 1, 1, 1, 1),
+    ]
+    assert stack.report("2027-01") == [  # a new quarter and year: only the contract to date
+        ("duplicate", "*", 0, 0, 0, 1),
+        ("duplicate", "2026-03", 0, 0, 0, 1),
+        ("form_defect", "*", 0, 0, 0, 2),
+        ("form_defect", "2026-02", 0, 0, 0, 1),
+        ("form_defect", "2026-03", 0, 0, 0, 1),
     ]
 
 
@@ -114,8 +128,8 @@ def test_every_declared_reason_has_a_row_and_as_known_at_leaves_out_later_ones(
     known = dt.datetime.now(dt.UTC)
     stack.reject(second, "duplicate", NOW + dt.timedelta(days=9))
     assert stack.report("2026-12", as_known_at=known) == [
-        ("form_defect", "*", 0, 1, 1),
-        ("form_defect", "2026-02", 0, 1, 1),
+        ("form_defect", "*", 0, 1, 1, 1),
+        ("form_defect", "2026-02", 0, 1, 1, 1),
     ]
     reporter = Reporter(stack.engine, stack.metrics, lambda: dt.datetime.now(dt.UTC))
     rows = reporter.report(ReportRequest(CONTRACT, month="2025-06"), ["rejections"])

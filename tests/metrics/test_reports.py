@@ -12,6 +12,9 @@ job start is corrected to an earlier date. Reports are for March 2026, on 1 Apri
     B2   beta     north false  03-01     03-20
     B3   beta     south true   03-15
     A4   alpha    north false  01-25     01-30                        (late: second batch)
+
+The enrollments name caseworkers: A1 and A2 Sam Green, A3 Kim Lee (alpha's staff), B2 Sam Green
+(beta's: another person, so another pseudonym); A4's names none.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ PEOPLE = {
 }
 STAGES = ("referral", "enrollment", "job_start", "job_sustained")
 WAGES = {"A1": "11.00", "A2": "12.50", "A3": "14.25"}  # hourly, on the job start
+CASEWORKERS = {"A1": "Sam Green", "A2": "Sam Green", "A3": "Kim Lee", "B2": "Sam Green"}
 
 
 def day(month_day: str) -> dt.date:
@@ -67,6 +71,8 @@ def events_of(ref: str, site: str, ltu: bool, dates: list[str | None]) -> list[I
             attributes: dict[str, Any] = {}
             if stage == "referral":
                 attributes = {"site": site, "long_term_unemployed": ltu}
+            if stage == "enrollment" and ref in CASEWORKERS:
+                attributes = {"caseworker": CASEWORKERS[ref]}
             if stage == "job_start" and ref in WAGES:
                 attributes = {"hourly_wage": WAGES[ref]}
             found.append(IncomingEvent(f"{ref}-{stage}", ref, stage, day(when), attributes))

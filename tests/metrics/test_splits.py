@@ -1,4 +1,5 @@
-"""Reports split by provider, site, cohort or a flag value, and filtered by a flag value.
+"""Reports split by provider, site, cohort or a flag value (of the first event or a later one),
+and filtered by a flag value.
 
 The history is tests/metrics/test_reports.py's (seven participants of alpha and beta on two
 sites, three of them long-term unemployed). Every split group must give exactly the report
@@ -13,7 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from services.claims.commands import IncomingEvent
 from services.metrics.application import ReportRequest
 from services.metrics.readmodels.cube import Filters
 from services.metrics.reports import REPORTS, SPECS
@@ -22,7 +25,18 @@ from shared.errors import InvalidInput
 from tests.metrics.conftest import CONTRACT as API_CONTRACT
 from tests.metrics.conftest import REPORTS as REPORTS_PATH
 from tests.metrics.conftest import Auth
-from tests.metrics.test_reports import CONTRACT, MARCH, Demo, demo, table
+from tests.metrics.test_reports import (
+    CONTRACT,
+    MARCH,
+    PEOPLE,
+    RULEBOOK,
+    WAGES,
+    Demo,
+    built_demo,
+    day,
+    demo,
+    table,
+)
 
 __all__ = ["demo"]  # the fixture
 
@@ -110,7 +124,7 @@ def test_a_split_keeps_the_other_filters(demo: Demo) -> None:
 
 
 def test_unknown_splits_and_flags_are_refused_naming_the_parameter(demo: Demo) -> None:
-    for text in ("caseworker", "flag:", "site:north", "flag"):
+    for text in ("staff", "flag:", "site:north", "flag"):
         with pytest.raises(InvalidInput) as refused:
             Split.parse(text)
         assert refused.value.problems[0].field == "split"
@@ -151,7 +165,7 @@ async def test_a_split_report_as_csv_has_the_split_columns_first(
 @pytest.mark.parametrize(
     ("path", "params"),
     [
-        (f"{REPORTS_PATH}/funnel", {"split": "caseworker"}),
+        (f"{REPORTS_PATH}/funnel", {"split": "staff"}),
         (REPORTS_PATH, {"split": "flag:no_such_flag"}),
         (REPORTS_PATH, {"flag": "no_such_flag:true"}),
         (REPORTS_PATH, {"flag": "long_term_unemployed"}),
@@ -208,3 +222,40 @@ async def test_split_workbooks_and_concurrent_splits_answer(
         )
     )
     assert {answer.status_code for answer in answers} == {200}
+
+
+def test_a_flag_on_a_later_event_splits_the_participants_who_reached_it(
+    urls: dict[str, str],
+) -> None:
+    """Jobs with and without benefits: a flag on the job start splits job starters by it, and
+    participants without a job start (or without the attribute on it) are ``unknown``."""
+    document = yaml.safe_load(RULEBOOK.read_text())
+    job_start = document["event_types"]["job_start"]["attributes"]
+    job_start["on_benefits"] = {"type": "boolean", "flag": "need"}
+    with built_demo(urls, document) as later:
+        for ref, on_benefits in (("A1", True), ("A3", False)):
+            body = IncomingEvent(
+                f"{ref}-job_start",
+                ref,
+                "job_start",
+                day(PEOPLE[ref][3][2] or ""),
+                {"hourly_wage": WAGES[ref], "on_benefits": on_benefits},
+            )
+            later.claims.corrections.correct_event(
+                CONTRACT, "alpha", body, "provider:alpha", "benefits known"
+            )
+        sections = split_report(later, ["funnel"], "flag:on_benefits")
+        starts = {
+            row["split_value"]: row["contract_to_date"]
+            for row in sections["funnel"]
+            if row["stage"] == "job_start"
+        }
+        assert starts == {"true": 1, "false": 1, "unknown": 1}  # A2's job start names none
+        referrals = {
+            row["split_value"]: row["contract_to_date"]
+            for row in sections["funnel"]
+            if row["stage"] == "referral"
+        }
+        assert referrals == {"true": 1, "false": 1, "unknown": 5}  # 7 referred in all
+        with_benefits = filtered(later, "funnel", Filters(flag=("on_benefits", "true")))
+        assert [row["contract_to_date"] for row in with_benefits] == [1, 1, 1, 0]  # A1

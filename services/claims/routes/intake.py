@@ -16,6 +16,9 @@ from services.claims.schemas import (
     BatchIn,
     BatchItemOut,
     BatchOut,
+    CaseworkerIdOut,
+    CaseworkerIdsIn,
+    CaseworkerIdsOut,
     CorrectionIn,
     CorrectionOut,
     EligibilityOut,
@@ -197,6 +200,27 @@ def retract_event(
         contract_id, provider_id, event_id, principal.actor, body.reason
     )
     return correction_answer(result)
+
+
+@router.post(
+    "/v1/contracts/{contract_id}/caseworker-ids",
+    response_model=CaseworkerIdsOut,
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
+)
+def caseworker_ids(
+    request: Request, contract_id: str, body: CaseworkerIdsIn, principal: ProviderCaller
+) -> CaseworkerIdsOut:
+    """The pseudonyms of the provider's own caseworkers, so that it can put names to the
+    per-caseworker reports (which show only pseudonyms). Nothing is stored or recorded."""
+    provider_id = _provider_of(principal, contract_id)
+    application = _app(request)
+    rulebook = application.contracts.latest_rulebook(contract_id)
+    found = application.personal.caseworker_ids(rulebook, provider_id, body.caseworker_refs)
+    return CaseworkerIdsOut(
+        caseworker_ids=[
+            CaseworkerIdOut(caseworker_ref=ref, caseworker_id=pseudonym) for ref, pseudonym in found
+        ]
+    )
 
 
 @router.get(

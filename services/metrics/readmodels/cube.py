@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.metrics.facts import (
+    CASEWORKER,
     CubeKey,
     LiveEvent,
     ParticipantFacts,
@@ -39,6 +40,7 @@ class Filters:
     site: str | None = None
     cohort: str | None = None
     flag: tuple[str, str] | None = None  # (flag attribute, value): participants with that value
+    caseworker: str | None = None  # a caseworker's pseudonym (kept in the flags string)
 
     def matches(self, key: CubeKey) -> bool:
         return all(
@@ -48,7 +50,7 @@ class Filters:
                 ("site", self.site),
                 ("cohort", self.cohort),
             )
-        ) and (self.flag is None or flag_matches(key.flags, self.flag))
+        ) and self.flags_match(key.flags)
 
     def matches_facts(self, facts: ParticipantFacts) -> bool:
         """A participant's facts (for rows kept per participant, such as rejections)."""
@@ -56,7 +58,19 @@ class Filters:
             self.provider_id in (None, facts.provider_id)
             and self.site in (None, facts.site)
             and self.cohort in (None, facts.cohort)
-            and (self.flag is None or flag_matches(facts.flags, self.flag))
+            and self.flags_match(facts.flags)
+        )
+
+    @property
+    def in_flags(self) -> bool:
+        """Whether some filter reads the flags string."""
+        return self.flag is not None or self.caseworker is not None
+
+    def flags_match(self, flags: str) -> bool:
+        """A flags string holds the flag value and the caseworker asked for."""
+        values = flag_values(flags) if self.in_flags else {}
+        return (self.flag is None or values.get(self.flag[0]) == self.flag[1]) and (
+            self.caseworker is None or values.get(CASEWORKER) == self.caseworker
         )
 
     def described(self) -> dict[str, str | None]:
@@ -66,16 +80,14 @@ class Filters:
             "site": self.site,
             "cohort": self.cohort,
             "flag": f"{self.flag[0]}:{self.flag[1]}" if self.flag else None,
+            "caseworker": self.caseworker,
         }
 
 
 def flag_values(flags: str) -> dict[str, str]:
-    """A cube key's flags (``name=value;name=value``, in the plan's order) by name."""
+    """A cube key's flags (``name=value;name=value``, in the plan's order, then the caseworker
+    under ``@caseworker``) by name."""
     return dict(pair.split("=", 1) for pair in flags.split(";") if pair)
-
-
-def flag_matches(flags: str, wanted: tuple[str, str]) -> bool:
-    return flag_values(flags).get(wanted[0]) == wanted[1]
 
 
 class CubeReader(Protocol):
@@ -120,8 +132,8 @@ class SqlCube:
             wanted = getattr(filters, name)
             if wanted is not None:
                 query = query.where(table.c[name] == wanted)
-        if filters.flag is not None:  # the flags strings holding that value, found in Python
-            accepted = [f for f in self._flags() if flag_matches(f, filters.flag)]
+        if filters.in_flags:  # the flags strings holding those values, found in Python
+            accepted = [f for f in self._flags() if filters.flags_match(f)]
             query = query.where(table.c.flags.in_(accepted))
         rows = self._connection.execute(query.group_by(*columns)).all()
         return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1]}

@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from services.metrics.facts import CASEWORKER
 from services.metrics.readmodels.cube import flag_values
 from services.metrics.reports.context import (
     MoneyFigures,
@@ -150,7 +151,8 @@ def need_groups(context: ReportContext) -> list[Row]:
     groups: Counter[tuple[str, str, str]] = Counter()
     for (flags, stage), months in by_flags.items():
         for name, value in flag_values(flags).items():
-            groups[(name, value, stage)] += sum(months.values())
+            if name != CASEWORKER:
+                groups[(name, value, stage)] += sum(months.values())
     first = context.plan.stages[0]
     rows = []
     for name, value in sorted({(n, v) for n, v, _ in groups}):

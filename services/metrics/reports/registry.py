@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from services.metrics.reports.context import ReportContext, Row
 
 Build = Callable[[ReportContext], list[Row]]
-ALL_SPLITS = frozenset({"provider", "site", "cohort", "flag"})
+ALL_SPLITS = frozenset({"provider", "site", "cohort", "caseworker", "flag"})
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,25 @@ ALL_COHORTS = "*"
 
 @report(
     "rejections",
-    columns=("reason_code", "cohort", "month", "year_to_date", "contract_to_date"),
+    columns=(
+        "reason_code",
+        "cohort",
+        "month",
+        "quarter_to_date",
+        "year_to_date",
+        "contract_to_date",
+    ),
     rows=(
         "per reason code of the rule book (and per cohort of the participants whose claims were "
-        "rejected, `*` for all): rejections decided in the month, the reporting year to date "
-        "and the contract to date, to the month's end"
+        "rejected, `*` for all): rejections decided in the month, the quarter to date, the "
+        "reporting year to date and the contract to date, to the month's end"
     ),
     position=75,
     dashboard=True,
 )
 def rejections(context: ReportContext) -> list[Row]:
     year_starts = context.rulebook.year_starts
+    quarter = label_of(Period.QUARTER, context.month, year_starts)
     year = label_of(Period.YEAR, context.month, year_starts)
     counted: dict[tuple[str, str], Counter[str]] = {}
     for rejection in context.rejections:
@@ -33,6 +41,9 @@ def rejections(context: ReportContext) -> list[Row]:
             tally = counted.setdefault((rejection.reason_code, cohort), Counter())
             tally["contract_to_date"] += 1
             tally["month"] += rejection.month == context.month
+            tally["quarter_to_date"] += (
+                label_of(Period.QUARTER, rejection.month, year_starts) == quarter
+            )
             tally["year_to_date"] += label_of(Period.YEAR, rejection.month, year_starts) == year
     codes = list(context.rulebook.verification.reason_codes)
     codes += sorted({code for code, _ in counted} - set(codes))  # a code since withdrawn
@@ -46,6 +57,7 @@ def rejections(context: ReportContext) -> list[Row]:
                     "reason_code": code,
                     "cohort": cohort,
                     "month": tally["month"],
+                    "quarter_to_date": tally["quarter_to_date"],
                     "year_to_date": tally["year_to_date"],
                     "contract_to_date": tally["contract_to_date"],
                 }

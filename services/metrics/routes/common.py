@@ -28,7 +28,8 @@ from shared.periods import Period
 
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 FLAG = r"^[A-Za-z_][A-Za-z0-9_]{0,63}:[^;=]{1,120}$"
-SPLIT = r"^(provider|site|cohort|flag:[A-Za-z_][A-Za-z0-9_]{0,63})$"
+SPLIT = r"^(provider|site|cohort|caseworker|flag:[A-Za-z_][A-Za-z0-9_]{0,63})$"
+CASEWORKER_ID = r"^(w_[0-9a-f]{32}|unknown)$"
 READER_ROLES = (Role.ADMIN, Role.AUDITOR, Role.PAYER, Role.PROVIDER, Role.VERIFIER)
 
 
@@ -128,13 +129,22 @@ def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
                 "(e.g. `long_term_unemployed:true`)",
             ),
         ] = None,
+        caseworker: Annotated[
+            str | None,
+            Query(
+                pattern=CASEWORKER_ID,
+                max_length=40,
+                description="Participants of one caseworker: its pseudonym (`w_…`, see "
+                "`POST /v1/contracts/{id}/caseworker-ids` on claims), or `unknown`",
+            ),
+        ] = None,
         split: Annotated[
             str | None,
             Query(
                 pattern=SPLIT,
                 max_length=80,
-                description="One report per `provider`, `site`, `cohort` or `flag:<attribute>` "
-                "value, with the columns `split_by` and `split_value` first",
+                description="One report per `provider`, `site`, `cohort`, `caseworker` or "
+                "`flag:<attribute>` value, with the columns `split_by` and `split_value` first",
             ),
         ] = None,
     ) -> ReportRequest:
@@ -145,7 +155,7 @@ def asked_by(reader: Callable[..., Principal]) -> Callable[..., ReportRequest]:
         if flag is not None:
             name, _, value = flag.partition(":")
             flag_filter = (name, value)
-        filters = Filters(provider_id, site, cohort, flag_filter)
+        filters = Filters(provider_id, site, cohort, flag_filter, caseworker)
         return ReportRequest(
             contract_id,
             filters,

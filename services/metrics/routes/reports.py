@@ -35,7 +35,7 @@ class Scope(BaseModel):
     filters: dict[str, str | None]
     split: str | None = Field(
         description="What each report was split by (`provider`, `site`, `cohort`, "
-        "`flag:<attribute>`), or null"
+        "`caseworker`, `flag:<attribute>`), or null"
     )
 
 
