@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.cli_provider import add_diagnose_command, add_import_command
 from shared.auth import Role, TokenSigner
 from shared.errors import OutcomesError
 from shared.settings import CommonSettings, InsecureSettingsError
@@ -83,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
         "--token", default=os.environ.get("OUTCOMES_TOKEN"), help="admin token (default: mint one)"
     )
     close.set_defaults(handler=_close_populations)
+    add_import_command(commands)
+    add_diagnose_command(commands)
     _metrics_commands(commands)
     return parser
 

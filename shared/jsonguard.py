@@ -18,6 +18,7 @@ from shared.errors import PROBLEM_JSON
 
 MAX_DEPTH = 32
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
+CSV_TYPES = frozenset({"text/csv"})  # providers' event files
 CHECK_INLINE_BYTES = 64 * 1024
 FORBIDDEN_CHARACTERS = {"\x00"}
 
@@ -93,7 +94,7 @@ def has_body(headers: dict[bytes, bytes]) -> bool:
 
 class JsonGuard:
     """Every JSON body, whatever JSON media type it declares, goes through :func:`check_json`;
-    a body of any type but JSON or YAML (rule books) is refused with 415."""
+    a body of any type but JSON, YAML (rule books) or CSV (event files) is refused with 415."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -105,9 +106,10 @@ class JsonGuard:
         headers = dict(scope.get("headers", []))
         media = media_type(headers.get(b"content-type", b""))
         if not is_json(media):
-            if has_body(headers) and media not in YAML_TYPES:
+            if has_body(headers) and media not in YAML_TYPES | CSV_TYPES:
                 await _refuse(send, f"unsupported media type {media or 'none'!r}; send "
-                              "application/json (or YAML for rule books)", status=415)  # fmt: skip
+                              "application/json (YAML for rule books, CSV for event files)",
+                              status=415)  # fmt: skip
                 return
             await self.app(scope, receive, send)
             return

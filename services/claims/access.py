@@ -28,7 +28,13 @@ ACCESS: Access = {
     ),
     ("POST", "/v1/contracts/{contract_id}/populations/close"): frozenset({"admin"}),
     ("POST", "/v1/contracts/{contract_id}/caseworker-ids"): frozenset({"provider"}),
+    ("GET", "/v1/contracts/{contract_id}/import-template"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
+    ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}/diagnosis"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),
     ("DELETE", "/v1/contracts/{contract_id}/participants/{participant_id}/personal-data"): (

@@ -11,8 +11,9 @@ apart. Conflicting concurrent writes are retried a bounded number of times
 ``reader``              a participant, a claim, what a history earns (404 if unknown)
 ``intake``              record participant events (one, a batch, or many requests)
 ``corrections``         correct or retract a recorded event
+``imports``             check a provider's CSV file of events, then record it in batches
 ``verification``        evidence, verify and reject (one or a thousand), disputes
-``personal``            seal personal attributes, open them for readers, erase them
+``personal``            seal personal attributes (pseudonymise caseworkers), open, erase
 ``population_closing``  derive the claims of populations whose period has closed
 ======================  ==============================================================
 """
@@ -27,6 +28,7 @@ from services.claims.contracts import Contracts
 from services.claims.corrections import Corrections
 from services.claims.domain import CATALOGUE
 from services.claims.erasure import PersonalData
+from services.claims.imports import EventImport
 from services.claims.intake import Intake, IntakeDependencies
 from services.claims.personal import PersonalDataVault
 from services.claims.populations import Populations
@@ -59,6 +61,7 @@ class ClaimsApplication(OutcomesApplication):
         )
         self.intake = Intake(needs, pseudonym_key)
         self.corrections = Corrections(needs)
+        self.imports = EventImport(self, self.intake)
         self.verification = Verification(self, self.contracts, self.reader, clock)
         self.population_closing = PopulationClosing(
             self, self.contracts, self.reader, populations, clock

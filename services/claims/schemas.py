@@ -126,6 +126,25 @@ class EligibilityOut(BaseModel):
     reasons: list[str] = Field(description="Why not, when not eligible")
 
 
+class OutcomeDiagnosisOut(BaseModel):
+    outcome_id: str
+    name: str
+    status: Literal["derived", "not_derived"]
+    reason: str | None = Field(
+        description="The first thing that stopped it, with the figures; null when derived"
+    )
+    trigger_event_ids: list[str] = Field(
+        description="The trigger events of its claims, or the event it was judged on"
+    )
+
+
+class DiagnosisOut(BaseModel):
+    contract_id: str
+    participant_id: str
+    event_id: str | None
+    outcomes: list[OutcomeDiagnosisOut]
+
+
 class ParticipantOut(BaseModel):
     contract_id: str
     participant_id: str
@@ -138,6 +157,23 @@ class ParticipantOut(BaseModel):
     )
     events: list[ParticipantEventOut]
     claims: list[ParticipantClaimOut]
+
+
+class ImportProblemOut(BaseModel):
+    field: str = Field(description="The column (or `body`, `header`)")
+    message: str
+    line: int | None = Field(default=None, description="The file's line; the header is 1")
+
+
+class ImportOut(BaseModel):
+    rows: int = Field(description="Rows read (blank lines left out)")
+    recorded: int = Field(description="Events recorded now")
+    already_recorded: int = Field(description="Rows whose event was recorded before, same body")
+    rejected: int = Field(description="Rows not valid (left out with `mode=valid-rows`)")
+    claims_derived: int
+    claims_retired: int
+    dry_run: bool
+    errors: list[ImportProblemOut] = Field(description="The first 1,000 problems, by line")
 
 
 MAX_CASEWORKER_REFS = 1000
@@ -200,9 +236,17 @@ class ClaimOut(BaseModel):
     missing_evidence: list[str] | None = None
 
 
+class ClaimListItemOut(ClaimOut):
+    derived_position: int = Field(description="Claims-feed position of its derivation")
+    changed_position: int = Field(description="Claims-feed position of its last change")
+
+
 class ClaimListOut(BaseModel):
-    items: list[ClaimOut]
-    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
+    items: list[ClaimListItemOut]
+    next_after: int = Field(
+        description="Pass as `after` (with the same `order`) for the next page. On the last page "
+        "it is where the list stands now: asking again with it gives only what came since"
+    )
 
 
 class VerifyIn(Body):

@@ -47,7 +47,10 @@ class PayablesOut(BaseModel):
     contract_id: str
     currency: str
     items: list[PayableOut]
-    next_after: int | None
+    next_after: int = Field(
+        description="Pass as `after` for the next page. On the last page it is the book's "
+        "latest accrual: asking again with it gives only what was accrued since"
+    )
 
 
 class RemittanceLineIn(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Collection
 from typing import Annotated, Protocol
 
@@ -22,8 +20,8 @@ from shared.feed.envelope import (
     FeedEntry,
     FeedPage,
 )
+from shared.longpoll import long_poll
 
-POLL_INTERVAL_S = 0.05
 MAX_TYPES = 50
 
 
@@ -69,12 +67,9 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
                     "unknown feed types",
                     [FieldProblem("types", f"not on this feed: {', '.join(unknown)}")],
                 )
-        deadline = time.monotonic() + wait_s
-        while True:
-            items = await run_in_threadpool(reader.read_feed, after, limit, types)
-            if items or time.monotonic() >= deadline or await request.is_disconnected():
-                break
-            await asyncio.sleep(POLL_INTERVAL_S)
+        items = await long_poll(
+            request, lambda: reader.read_feed(after, limit, types), bool, wait_s
+        )
         head = await run_in_threadpool(reader.head_position)
         last = items[-1].position if items else None
         return FeedPage(items=items, last_position=last, head_position=max(head, last or 0))

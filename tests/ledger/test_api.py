@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
@@ -77,7 +79,8 @@ async def test_payables_page_with_a_stable_cursor_and_as_csv(
             )
         ).json()
         seen += [line["payable_id"] for line in page["items"]]
-        if page["next_after"] is None:
+        assert page["next_after"] >= after  # every page resumes, the last one too
+        if len(page["items"]) < 4:
             break
         after = page["next_after"]
     assert sorted(seen) == sorted(ids) and len(seen) == 6
@@ -227,3 +230,39 @@ def test_the_cli_names_who_holds_a_payer_token(capsys: pytest.CaptureFixture[str
     assert "needs --subject" in capsys.readouterr().err
     assert main(["token", "--role", "payer", "--contract", CONTRACT, "--subject", "ap"]) == 0
     assert capsys.readouterr().out.count(".") == 2  # a signed JWT
+
+
+async def test_a_payer_tails_payables_from_the_last_pages_cursor(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    """The last page gives a cursor; later accruals, and only they, come after it, and a
+    long-poll answers as soon as one is booked."""
+    book_claims(claims, ledger)
+    payer = auth("payer", contract_ids=[CONTRACT])
+    url = f"/v1/payables?contract_id={CONTRACT}"
+    last = (await ledger.get(url, headers=payer)).json()
+    assert len(last["items"]) == 6 and isinstance(last["next_after"], int)
+    cursor = last["next_after"]
+    again = (await ledger.get(f"{url}&after={cursor}", headers=payer)).json()
+    assert again["items"] == [] and again["next_after"] == cursor
+    waiting = asyncio.create_task(ledger.get(f"{url}&after={cursor}&wait_s=20", headers=payer))
+    started = time.monotonic()
+
+    def book_more() -> list[str]:
+        results = claims.intake.record_events(
+            CONTRACT, PROVIDER, story_events("c", "c"), "provider:x"
+        )
+        ids = [c for r in results for c in r.claim_ids]
+        claims.verification.verify(UUID(ids[0]), "verifier:v", "")
+        application = ledger.app.state.application  # type: ignore[attr-defined]
+        Follower("t", LocalFeedSource(claims.read_feed), ClaimsFeedSink(application)).catch_up()
+        return ids
+
+    new_ids = await asyncio.to_thread(book_more)
+    answer = await asyncio.wait_for(waiting, timeout=20)
+    assert answer.status_code == 200, answer.text
+    assert [line["payable_id"] for line in answer.json()["items"]] == new_ids[:1]
+    assert time.monotonic() - started < 15
+    assert answer.json()["next_after"] > cursor
+    bad = await ledger.get(f"{url}&wait_s=30", headers=payer)
+    assert bad.status_code == 422

@@ -10,6 +10,7 @@ with a voided one.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.system.processes import Stack, running_stack
 
 pytestmark = pytest.mark.system
 CONTRACT = "ips-employment"
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")  # long-polls wait a second at most
 ROLES = {
     "claims": ["admin", "provider", "verifier", "payer", "evaluator", "auditor"],
     "ledger": ["admin", "payer", "auditor"],
@@ -92,5 +94,6 @@ def test_no_server_errors_and_no_schema_violations(
         timeout=300,
         check=False,
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.feed.views import Terms
-from shared.sqlviews import aware
+from shared.sqlviews import aware, feed_positions
 
 metadata = sa.MetaData()
 
@@ -142,14 +142,46 @@ class ClaimFilter:
     as_known_at: dt.datetime | None = None
 
 
-def list_claims(
-    engine: Engine, claim_filter: ClaimFilter, after: int, limit: int
+ORDERS = ("derived", "changed")  # by the claims-feed position of the derivation, or last change
+INDEX_UPSTREAM = "claims"  # the index follower's name in feed_positions
+
+
+@dataclass(frozen=True)
+class ClaimPage:
+    rows: list[dict[str, Any]]
+    next_after: int  # where the next read resumes, on every page (the last one too)
+
+
+def claim_page(
+    engine: Engine, claim_filter: ClaimFilter, after: int, limit: int, order: str = "derived"
+) -> ClaimPage:
+    """A page of claims after a cursor, in derivation order (new claims always sort after old
+    ones) or in the order of their last change (a claim changed again comes again, later).
+
+    On a full page the cursor is the last row's; on the last page it is the index's position
+    (read before the rows, so nothing the rows did not see is at or before it), so a reader
+    that has read everything asks again with it and gets only what came since."""
+    assert order in ORDERS, order
+    with engine.connect() as connection:
+        indexed = connection.execute(
+            sa.select(feed_positions.c.position).where(feed_positions.c.upstream == INDEX_UPSTREAM)
+        ).scalar_one_or_none()
+        rows = _list(connection, claim_filter, after, limit, order)
+    key = "derived_position" if order == "derived" else "updated_position"
+    last = rows[-1][key] if rows else after
+    if len(rows) == limit or claim_filter.as_known_at is not None:
+        return ClaimPage(rows, last)
+    return ClaimPage(rows, max(after, last, int(indexed or 0)))
+
+
+def _list(
+    connection: Connection, claim_filter: ClaimFilter, after: int, limit: int, order: str
 ) -> list[dict[str, Any]]:
-    """Claims in derivation order after a cursor; new claims always sort after old ones."""
     c = claim_index.c
     f = claim_filter
+    cursor = c.derived_position if order == "derived" else c.updated_position
     conditions = [
-        c.derived_position > after,
+        cursor > after,
         *([c.contract_id == f.contract_id] if f.contract_id is not None else []),
         *([c.contract_id.in_(sorted(f.contract_ids))] if f.contract_ids is not None else []),
         *([c.provider_id == f.provider_id] if f.provider_id is not None else []),
@@ -160,15 +192,14 @@ def list_claims(
         *([c.derived_at < f.recorded_to] if f.recorded_to is not None else []),
     ]
     if f.as_known_at is not None:
-        return _list_as_known_at(engine, conditions, f, limit)
+        return _list_as_known_at(connection, conditions, f, limit)
     conditions += [c.status == f.status] if f.status is not None else []
-    query = sa.select(claim_index).where(*conditions).order_by(c.derived_position).limit(limit)
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
+    query = sa.select(claim_index).where(*conditions).order_by(cursor).limit(limit)
+    return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def _list_as_known_at(
-    engine: Engine, conditions: list[Any], f: ClaimFilter, limit: int
+    connection: Connection, conditions: list[Any], f: ClaimFilter, limit: int
 ) -> list[dict[str, Any]]:
     """The list as it stood then: claims derived by then, each with its status then."""
     c, h = claim_index.c, status_history.c
@@ -190,8 +221,7 @@ def _list_as_known_at(
     if f.status is not None:
         query = query.where(inner.c.status == f.status)
     query = query.order_by(inner.c.derived_position).limit(limit)
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
+    return [dict(row._mapping) for row in connection.execute(query)]
 
 
 def overdue_claims(

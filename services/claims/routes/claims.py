@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim, Evidence
 from services.claims.errors import ClaimNotFound
 from services.claims.readmodels.claim_index import (
     ClaimFilter,
-    list_claims,
+    ClaimPage,
+    claim_page,
     overdue_claims,
     sampling_lines,
 )
 from services.claims.schemas import (
+    ClaimListItemOut,
     ClaimListOut,
     ClaimOut,
     DecisionsIn,
@@ -36,9 +39,10 @@ from services.claims.schemas import (
 from services.claims.verification import Decision
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
-from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
+from shared.errors import PROBLEM_RESPONSES, FieldProblem, Forbidden, InvalidInput
 from shared.feed import catalogue as feed
-from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION, FeedEntry
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION, MAX_WAIT_S, FeedEntry
+from shared.longpoll import long_poll
 from shared.moments import KnownAt
 from shared.money import format_minor
 
@@ -49,6 +53,8 @@ DECISION_ERRORS = {**CLAIM_ERRORS, 409: {"description": "The claim's state does 
 CSV_COLUMNS = [
     "claim_id", "contract_id", "provider_id", "participant_id", "outcome_id", "status",
     "occurred_on", "amount_minor", "amount", "currency", "contract_version", "derived_position",
+    "changed_position", "trigger_event_id", "source_event_ids", "tier", "sampled",
+    "evidence_required", "missing_evidence",
 ]  # fmt: skip
 AnyReader = Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))]
 Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
@@ -137,7 +143,7 @@ def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
     response_model=ClaimListOut,
     responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}}}},
 )
-def get_claims(
+async def get_claims(
     request: Request,
     principal: AnyReader,
     contract_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -153,15 +159,39 @@ def get_claims(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     as_known_at: KnownAt = None,
+    order: Annotated[
+        Literal["derived", "changed"],
+        Query(
+            description="`derived`: in the order claims were derived; `changed`: in the order "
+            "of their last change (a claim that changes again comes again), to tail changes"
+        ),
+    ] = "derived",
+    wait_s: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_S,
+            description="Long-poll: if the page is empty, wait up to this long for a claim to come",
+        ),
+    ] = 0,
 ) -> Any:
-    """Claims in the order they were derived; the cursor never skips or repeats one.
+    """Claims in the order they were derived (or last changed); the cursor never skips one.
 
-    With `as_known_at`, the list as it stood then: the claims derived by then, each with its
-    status then (and `status` filters on that).
+    Every page's `next_after` resumes the list, the last page's too: a payment system keeps
+    it and asks again later (or at once with `wait_s`) for only what came since. Items carry
+    every field of `GET /v1/claims/{id}`, and their positions.
+
+    With `as_known_at`, the list as it stood then: the claims derived by then, each as it
+    stood then (and `status` filters on that); not with `order=changed` or `wait_s`.
 
     A claim derived while a reader pages always sorts after every claim it has seen. With
     `Accept: text/csv` the same page comes as CSV, with the cursor in `X-Next-After`.
     """
+    if as_known_at is not None and (order == "changed" or wait_s):
+        raise InvalidInput(
+            "a list as known at a past moment is in derivation order and does not wait",
+            [FieldProblem("as_known_at", "not with order=changed or wait_s")],
+        )
     claim_filter = _scoped_filter(
         principal,
         contract_id=contract_id,
@@ -174,16 +204,46 @@ def get_claims(
         recorded_to=recorded_to,
         as_known_at=as_known_at,
     )
-    rows = list_claims(request.app.state.engine, claim_filter, after, limit)
-    for row in rows:
-        row["amount"] = format_minor(row["amount_minor"], row["currency"])
-    next_after = rows[-1]["derived_position"] if len(rows) == limit else None
+    engine, application = request.app.state.engine, _app(request)
+
+    def read() -> ClaimPage:
+        return claim_page(engine, claim_filter, after, limit, order)
+
+    page = await long_poll(request, read, lambda found: bool(found.rows), wait_s)
+    items = await run_in_threadpool(_list_items, application, page.rows, as_known_at)
     if wants_csv(request):
-        return csv_response(rows, CSV_COLUMNS, next_after)
-    items = [
-        ClaimOut(**{k: v for k, v in row.items() if k in ClaimOut.model_fields}) for row in rows
-    ]
-    return ClaimListOut(items=items, next_after=next_after)
+        return csv_response([_csv_row(item) for item in items], CSV_COLUMNS, page.next_after)
+    return ClaimListOut(items=items, next_after=page.next_after)
+
+
+def _list_items(
+    application: ClaimsApplication, rows: list[dict[str, Any]], known_at: dt.datetime | None
+) -> list[ClaimListItemOut]:
+    """Each listed claim as `GET /v1/claims/{id}` shows it (as it stood then, with
+    ``known_at``), its status as the index that listed it holds it."""
+    claims = application.load_many([UUID(row["claim_id"]) for row in rows], Claim, known_at)
+    items = []
+    for row in rows:
+        claim = claims.get(UUID(row["claim_id"]))
+        if claim is None:  # the index is built from the store: never, unless it was dropped
+            raise ClaimNotFound(row["claim_id"])
+        shown = _claim_out(claim).model_dump() | {"status": row["status"]}
+        items.append(
+            ClaimListItemOut(
+                **shown,
+                derived_position=row["derived_position"],
+                changed_position=row["updated_position"],
+            )
+        )
+    return items
+
+
+def _csv_row(item: ClaimListItemOut) -> dict[str, Any]:
+    """A list item flattened for CSV: lists joined with spaces, the trace left to JSON."""
+    row = item.model_dump(exclude={"trace", "evidence"})
+    for name in ("source_event_ids", "evidence_required", "missing_evidence"):
+        row[name] = " ".join(row[name] or [])
+    return row
 
 
 @router.get("/v1/claims/overdue", response_model=list[OverdueOut], responses=PROBLEM_RESPONSES)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
 from services.claims.commands import CorrectionResult, IncomingEvent, IntakeResult
 from services.claims.committer import IntakeCommitter
 from services.claims.domain import Participant
-from services.claims.errors import ProviderNotInContract
+from services.claims.errors import EventNotFound, ProviderNotInContract
+from services.claims.imports import (
+    MAX_PROBLEMS,
+    ImportResult,
+    read_csv,
+    rejected_csv,
+    template_columns,
+)
 from services.claims.schemas import (
     BatchIn,
     BatchItemOut,
@@ -21,17 +32,23 @@ from services.claims.schemas import (
     CaseworkerIdsOut,
     CorrectionIn,
     CorrectionOut,
+    DiagnosisOut,
     EligibilityOut,
     ErasureOut,
     EventId,
     EventIn,
     EventRecordedOut,
+    ImportOut,
+    ImportProblemOut,
+    OutcomeDiagnosisOut,
     ParticipantEventOut,
     ParticipantOut,
     RetractionIn,
 )
 from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
+from shared.rules.diagnosis import diagnose
+from shared.xlsxout import XLSX, Sheet, wants_xlsx, workbook_bytes
 
 router = APIRouter(tags=["intake"])
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -100,27 +117,123 @@ def recorded_answer(result: IntakeResult) -> dict[str, Any]:
     }
 
 
+CSV_MEDIA_TYPE = "text/csv"
+EVENT_BODIES = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/EventIn"}},
+        CSV_MEDIA_TYPE: {
+            "schema": {"type": "string"},
+            "example": "event_id,participant_ref,type,occurred_on,hours_per_week\r\n"
+            "ev-1,case-0042,referral,2026-03-02,\r\nev-3,case-0042,job_start,2026-04-01,20\r\n",
+        },
+    },
+}
+
+
 @router.post(
     "/v1/contracts/{contract_id}/events",
     status_code=201,
     response_model=EventRecordedOut,
-    responses={**INTAKE_ERRORS, 200: {"description": "Recorded before with the same body"}},
+    responses={
+        **INTAKE_ERRORS,
+        200: {
+            "model": ImportOut,
+            "description": "Recorded before with the same body (`EventRecordedOut`); for a CSV "
+            "file, its import (`ImportOut`, or with `mode=valid-rows` and `Accept: text/csv` "
+            "the rejected rows)",
+            "content": {CSV_MEDIA_TYPE: {}},
+        },
+    },
+    openapi_extra={"requestBody": EVENT_BODIES},
 )
-def post_event(
+async def post_event(
     request: Request,
     response: Response,
     contract_id: str,
-    event: EventIn,
     principal: ProviderCaller,
-) -> EventRecordedOut:
-    """Record one participant event and derive its claims, atomically and idempotently."""
+    mode: Annotated[
+        Literal["all", "valid-rows"],
+        Query(
+            description="CSV only. `all`: nothing is recorded unless every row is valid; "
+            "`valid-rows`: the valid rows are recorded and the rejected ones given back"
+        ),
+    ] = "all",
+    dry_run: Annotated[
+        bool, Query(description="CSV only: check every row and record nothing")
+    ] = False,
+) -> Any:
+    """Record one participant event (JSON) and derive its claims, atomically and
+    idempotently; or import a CSV file of events (`Content-Type: text/csv`, one event per
+    row: see `GET /v1/contracts/{id}/import-template` and docs/providers.md)."""
     provider_id = _provider_of(principal, contract_id)
-    [result] = _committer(request).record(
-        contract_id, provider_id, [_incoming(event)], principal.actor
+    body = await request.body()
+    if _media_type(request) == CSV_MEDIA_TYPE:
+        return await run_in_threadpool(
+            _import_csv, request, contract_id, provider_id, principal.actor, body, mode, dry_run
+        )
+    event = _parsed(EventIn, body)
+    [result] = await run_in_threadpool(
+        _committer(request).record, contract_id, provider_id, [_incoming(event)], principal.actor
     )
     if not result.created:
         response.status_code = 200
     return EventRecordedOut(**recorded_answer(result))
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _parsed(model: type[EventIn], body: bytes) -> EventIn:
+    """A JSON body as FastAPI would have parsed it, with its errors in the same shape."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as invalid:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
+        ) from None
+
+
+def _import_csv(
+    request: Request,
+    contract_id: str,
+    provider_id: str,
+    actor: str,
+    body: bytes,
+    mode: str,
+    dry_run: bool,
+) -> Response:
+    """Read and check every row, then record (all, or the valid rows), or only check."""
+    application = _app(request)
+    rulebook = application.contracts.latest_rulebook(contract_id)
+    check = read_csv(body, rulebook)
+    application.imports.check(check, rulebook, provider_id, application.clock().date())
+    problems = check.problems()
+    if problems and mode == "all":
+        raise InvalidInput(
+            f"{len(check.bad):,} of {len(check.rows):,} rows are not valid; nothing was recorded",
+            problems[:MAX_PROBLEMS],
+            extra={"rows": len(check.rows), "rejected": len(check.bad)},
+        )
+    if dry_run:
+        result = ImportResult(len(check.rows), 0, 0, len(check.bad), 0, 0)
+    else:
+        result = application.imports.record(check, contract_id, provider_id, actor)
+    status = 201 if result.recorded else 200
+    if mode == "valid-rows" and CSV_MEDIA_TYPE in request.headers.get("accept", ""):
+        return Response(
+            rejected_csv(check),
+            status_code=status,
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"X-Recorded": str(result.recorded), "X-Rejected": str(result.rejected)},
+        )
+    answer = ImportOut(
+        **vars(result),
+        dry_run=dry_run,
+        errors=[ImportProblemOut(**p.as_dict()) for p in problems[:MAX_PROBLEMS]],
+    )
+    return JSONResponse(answer.model_dump(), status_code=status)
 
 
 @router.post(
@@ -141,6 +254,56 @@ def post_batch(
             BatchItemOut(index=index, status=201 if r.created else 200, **recorded_answer(r))
             for index, r in enumerate(results)
         ]
+    )
+
+
+@router.get(
+    "/v1/contracts/{contract_id}/import-template",
+    responses={
+        **PROBLEM_RESPONSES,
+        404: {"description": "Unknown contract"},
+        200: {"content": {CSV_MEDIA_TYPE: {}, XLSX: {}}},
+    },
+)
+def get_import_template(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
+) -> Response:
+    """The contract's CSV import file, empty: its header (`text/csv`), or as a workbook
+    (`Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`) with the
+    header on an `events` sheet and a `columns` sheet saying what each column takes."""
+    check_contract_scope(principal, contract_id)
+    rulebook = _app(request).contracts.latest_rulebook(contract_id)
+    if principal.role is Role.PROVIDER and principal.provider_id not in rulebook.provider_ids():
+        raise ProviderNotInContract(str(principal.provider_id), contract_id)
+    columns = template_columns(rulebook)
+    names = [column.name for column in columns]
+    if wants_xlsx(request.headers.get("accept", "")):
+        guide = [
+            {
+                "column": c.name,
+                "takes": c.kind,
+                "event types": ", ".join(c.used_by),
+                "required for": ", ".join(c.required_by),
+                "description": c.description,
+            }
+            for c in columns
+        ]
+        sheets = [
+            Sheet("events", names, []),
+            Sheet("columns", ["column", "takes", "event types", "required for", "description"],
+                  guide),
+        ]  # fmt: skip
+        return Response(
+            workbook_bytes(sheets),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{contract_id}-events.xlsx"'},
+        )
+    return Response(
+        ",".join(names) + "\r\n",
+        media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{contract_id}-events.csv"'},
     )
 
 
@@ -235,12 +398,50 @@ def get_participant(
     principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
 ) -> ParticipantOut:
     """A participant's events in occurred order, whether it is eligible, and its live claims."""
+    participant = _readable_participant(request, contract_id, participant_id, principal)
+    return _participant_out(_app(request), participant, principal.role in PERSONAL_READERS)
+
+
+def _readable_participant(
+    request: Request, contract_id: str, participant_id: str, principal: Principal
+) -> Participant:
+    """The participant, if the caller may read it: a provider reads its own only."""
     check_contract_scope(principal, contract_id)
-    application = _app(request)
-    participant = application.reader.participant(contract_id, participant_id)
+    participant = _app(request).reader.participant(contract_id, participant_id)
     if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
         raise Forbidden("a provider may read only its own participants")
-    return _participant_out(application, participant, principal.role in PERSONAL_READERS)
+    return participant
+
+
+@router.get(
+    "/v1/contracts/{contract_id}/participants/{participant_id}/diagnosis",
+    response_model=DiagnosisOut,
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract, participant or event"}},
+)
+def get_diagnosis(
+    request: Request,
+    contract_id: str,
+    participant_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
+    event_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> DiagnosisOut:
+    """Why each outcome was or was not derived for this participant: for each outcome of the
+    rule book, `derived` with its claims' trigger events, or the first thing that stopped it,
+    with the figures ("needs a job_start at least 91 days before the job_sustained of
+    2026-06-01; the job_start events found are 59 days before it"). With `event_id`, the
+    outcomes that event could trigger, judged on it. A provider sees its own participants."""
+    participant = _readable_participant(request, contract_id, participant_id, principal)
+    history = participant.history()
+    if event_id is not None and event_id not in {event.event_id for event in history}:
+        raise EventNotFound(event_id)
+    versions = _app(request).contracts.versions_for(contract_id)
+    found = diagnose(versions, history, event_id)
+    return DiagnosisOut(
+        contract_id=contract_id,
+        participant_id=participant_id,
+        event_id=event_id,
+        outcomes=[OutcomeDiagnosisOut(**vars(outcome)) for outcome in found],
+    )
 
 
 @router.delete(

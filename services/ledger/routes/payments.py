@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from services.ledger.booking import RemittanceLine
+from services.ledger.domain import Book
 from services.ledger.reports import payables
 from services.ledger.routes.common import BOOK_ERRORS, ledger, readable_book
 from services.ledger.schemas import PayableOut, PayablesOut, RemittanceIn, RemittanceOut
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
-from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION, MAX_WAIT_S
+from shared.longpoll import long_poll
 
 router = APIRouter(tags=["payments"])
 PAYABLE_COLUMNS = list(PayableOut.model_fields)
@@ -23,32 +27,80 @@ PAYABLE_COLUMNS = list(PayableOut.model_fields)
     response_model=PayablesOut,
     responses={**BOOK_ERRORS, 200: {"content": {"text/csv": {}}}},
 )
-def get_payables(
+async def get_payables(
     request: Request,
     principal: Annotated[
         Principal, Depends(require(Role.PAYER, Role.ADMIN, Role.AUDITOR, Role.PROVIDER))
     ],
     contract_id: Annotated[str, Query(max_length=64)],
     provider_id: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Cursor: `next_after` of the last page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    wait_s: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_S,
+            description="Long-poll: if nothing is payable after the cursor, wait up to this "
+            "long for something to be",
+        ),
+    ] = 0,
 ) -> Any:
-    """What is payable, one line per claim, in the order it was accrued (stable cursor)."""
-    book = readable_book(request, principal, contract_id)
+    """What is payable, one line per claim, in the order it was accrued (stable cursor).
+
+    Every page's `next_after` resumes the list, the last page's too (the book's latest
+    accrual then): a payment system keeps it and asks again later, or at once with `wait_s`,
+    for only what was accrued since."""
+    book = await run_in_threadpool(readable_book, request, principal, contract_id)
     if principal.role is Role.PROVIDER:
         provider_id = principal.provider_id
-    items = payables(book, provider_id, after, limit)
-    next_after = items[-1]["sequence"] if len(items) == limit else None
+    application = ledger(request)
+    read = _Payables(book, provider_id, after, limit)
+
+    def reread() -> _Page:
+        if application.has_newer(read.book.id, read.book.version):
+            read.book = application.book(contract_id)
+        return read.page()
+
+    page = await run_in_threadpool(read.page)
+    if not page.items and wait_s:
+        page = await long_poll(request, reread, lambda found: bool(found.items), wait_s)
     if wants_csv(request):
-        return csv_response(items, PAYABLE_COLUMNS, next_after)
+        return csv_response(page.items, PAYABLE_COLUMNS, page.next_after)
     return PayablesOut.model_validate(
         {
             "contract_id": contract_id,
             "currency": book.currency,
-            "items": items,
-            "next_after": next_after,
+            "items": page.items,
+            "next_after": page.next_after,
         }
     )
+
+
+@dataclass(frozen=True)
+class _Page:
+    items: list[dict[str, Any]]
+    next_after: int
+
+
+@dataclass
+class _Payables:
+    """A page of payables from the book as last read (the long-poll rereads it when it
+    changes): on a full page the cursor is the last line's, on the last page the book's
+    latest accrual (``after`` if that is later)."""
+
+    book: Book
+    provider_id: str | None
+    after: int
+    limit: int
+
+    def page(self) -> _Page:
+        items = payables(self.book, self.provider_id, self.after, self.limit)
+        if len(items) == self.limit:
+            return _Page(items, items[-1]["sequence"])
+        return _Page(items, max(self.after, self.book.sequence))
 
 
 @router.post(
