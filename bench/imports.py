@@ -85,13 +85,20 @@ def import_file(url: str, token: str, path: Path, folder: str) -> tuple[float, f
     log = Path(folder, "import.log").open("ab")  # noqa: SIM115 - the child's output
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=log, stderr=log)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0.0  # VmHWM while it runs: its own (ru_maxrss would carry this parent's over exec)
+    while process.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mb(process.pid))
+        except (OSError, RuntimeError):  # it has just exited
+            break
+        time.sleep(0.2)
+    status = process.wait()
     elapsed = time.perf_counter() - started
     log.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    if status != 0:
         raise RuntimeError(f"the import failed: see {folder}/import.log")
     rows = sum(1 for _ in path.open(encoding="utf-8")) - 1
-    return rows / elapsed, usage.ru_maxrss / 1024
+    return rows / elapsed, peak
 
 
 def main() -> int:
