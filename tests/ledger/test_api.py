@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import time
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from uuid import UUID
 
 import httpx
 import pytest
+from fhir.resources.paymentreconciliation import PaymentReconciliation
 
 from services.claims.application import ClaimsApplication
 from services.ledger.api import create_app
@@ -266,3 +269,40 @@ async def test_a_payer_tails_payables_from_the_last_pages_cursor(
     assert answer.json()["next_after"] > cursor
     bad = await ledger.get(f"{url}&wait_s=30", headers=payer)
     assert bad.status_code == 422
+
+
+async def test_a_remittance_answers_as_a_fhir_payment_reconciliation(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    """Applied amounts as payments, the excess as an adjustment owed back, each aimed at its
+    claim; valid for the fhir.resources model, amounts digit for digit."""
+    ids = book_claims(claims, ledger)
+    payer = {
+        **auth("payer", contract_ids=[CONTRACT]),
+        "Idempotency-Key": "remit-fhir-01",
+        "Accept": "application/fhir+json",
+    }
+    body = {
+        "contract_id": CONTRACT,
+        "currency": "GBP",
+        "lines": [
+            {"payable_id": ids[0], "amount_minor": 60_000},
+            {"payable_id": ids[1], "amount_minor": 150_000},
+        ],
+    }
+    answer = await ledger.post("/v1/remittances", json=body, headers=payer)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/fhir+json"
+    PaymentReconciliation.model_validate_json(answer.text)
+    resource = json.loads(answer.text, parse_float=Decimal)
+    assert resource["amount"] == {"value": Decimal("2100.00"), "currency": "GBP"}
+    assert '"value":2100.00,' in answer.text
+    assert [
+        (a["target"]["reference"], a["type"]["coding"][0]["code"], str(a["amount"]["value"]))
+        for a in resource["allocation"]
+    ] == [
+        (f"Claim/{ids[0]}", "payment", "500.00"),
+        (f"Claim/{ids[0]}", "adjustment", "100.00"),
+        (f"Claim/{ids[1]}", "payment", "1500.00"),
+    ]
+    assert resource["identifier"][0]["value"] == "remit-fhir-01"

@@ -7,12 +7,13 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
 from services.claims.claim import Claim, Evidence
 from services.claims.errors import ClaimNotFound
+from services.claims.fhir import FHIR_JSON, as_json, claims_bundle, wants_fhir
 from services.claims.readmodels.claim_index import (
     ClaimFilter,
     ClaimPage,
@@ -141,7 +142,7 @@ def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
 @router.get(
     "/v1/claims",
     response_model=ClaimListOut,
-    responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}}}},
+    responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}, FHIR_JSON: {}}}},
 )
 async def get_claims(
     request: Request,
@@ -185,7 +186,9 @@ async def get_claims(
     stood then (and `status` filters on that); not with `order=changed` or `wait_s`.
 
     A claim derived while a reader pages always sorts after every claim it has seen. With
-    `Accept: text/csv` the same page comes as CSV, with the cursor in `X-Next-After`.
+    `Accept: text/csv` the same page comes as CSV, with the cursor in `X-Next-After`; with
+    `Accept: application/fhir+json` as a FHIR R5 `Bundle` (searchset) of a `Claim` and a
+    `ClaimResponse` per claim, its `next` link carrying the cursor.
     """
     if as_known_at is not None and (order == "changed" or wait_s):
         raise InvalidInput(
@@ -211,6 +214,13 @@ async def get_claims(
 
     page = await long_poll(request, read, lambda found: bool(found.rows), wait_s)
     items = await run_in_threadpool(_list_items, application, page.rows, as_known_at)
+    if wants_fhir(request.headers.get("accept", "")):
+        links = {
+            "self": str(request.url),
+            "next": str(request.url.include_query_params(after=page.next_after)),
+        }
+        bundle = claims_bundle([i.model_dump() for i in items], _base(request), links)
+        return Response(as_json(bundle), media_type=FHIR_JSON)
     if wants_csv(request):
         return csv_response([_csv_row(item) for item in items], CSV_COLUMNS, page.next_after)
     return ClaimListOut(items=items, next_after=page.next_after)
@@ -262,11 +272,25 @@ def get_overdue(
     ]
 
 
-@router.get("/v1/claims/{claim_id}", response_model=ClaimOut, responses=CLAIM_ERRORS)
-def get_claim(request: Request, claim_id: str, principal: AnyReader) -> ClaimOut:
+@router.get(
+    "/v1/claims/{claim_id}",
+    response_model=ClaimOut,
+    responses={**CLAIM_ERRORS, 200: {"content": {FHIR_JSON: {}}}},
+)
+def get_claim(request: Request, claim_id: str, principal: AnyReader) -> Any:
+    """One claim; with `Accept: application/fhir+json` a FHIR R5 Bundle of its `Claim` and
+    `ClaimResponse`."""
     claim = _app(request).reader.claim(parse_claim_id(claim_id))
     check_claim_access(principal, claim)
-    return _claim_out(claim)
+    shown = _claim_out(claim)
+    if wants_fhir(request.headers.get("accept", "")):
+        bundle = claims_bundle([shown.model_dump()], _base(request), {"self": str(request.url)})
+        return Response(as_json(bundle), media_type=FHIR_JSON)
+    return shown
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
 
 
 @router.get(

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.ledger.booking import RemittanceLine
 from services.ledger.domain import Book
+from services.ledger.fhir import payment_reconciliation
 from services.ledger.reports import payables
 from services.ledger.routes.common import BOOK_ERRORS, ledger, readable_book
 from services.ledger.schemas import PayableOut, PayablesOut, RemittanceIn, RemittanceOut
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION, MAX_WAIT_S
+from shared.fhir import FHIR_JSON, as_json, wants_fhir
 from shared.longpoll import long_poll
 
 router = APIRouter(tags=["payments"])
@@ -106,19 +109,34 @@ class _Payables:
 @router.post(
     "/v1/remittances",
     response_model=RemittanceOut,
-    responses={**BOOK_ERRORS, 409: {"description": "Idempotency-Key reused with another body"}},
+    responses={
+        **BOOK_ERRORS,
+        409: {"description": "Idempotency-Key reused with another body"},
+        200: {"content": {FHIR_JSON: {}}},
+    },
 )
 def post_remittance(
     request: Request,
     body: RemittanceIn,
     principal: Annotated[Principal, Depends(require(Role.PAYER))],
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=128)],
-) -> RemittanceOut:
+) -> Any:
     """Report what was paid against which payables. Paying more than is payable records an
-    overpayment owed back by the provider; nothing fails silently."""
+    overpayment owed back by the provider; nothing fails silently. With `Accept:
+    application/fhir+json` the result is a FHIR R5 `PaymentReconciliation`."""
     check_contract_scope(principal, body.contract_id)
     lines = [RemittanceLine(line.payable_id, line.amount_minor) for line in body.lines]
     results = ledger(request).post_remittance(
         principal.actor, idempotency_key, body.contract_id, body.currency, lines
     )
-    return RemittanceOut.model_validate({"contract_id": body.contract_id, "results": results})
+    answer = RemittanceOut.model_validate({"contract_id": body.contract_id, "results": results})
+    if wants_fhir(request.headers.get("accept", "")):
+        resource = payment_reconciliation(
+            body.contract_id,
+            body.currency,
+            idempotency_key,
+            [line.model_dump() for line in answer.results],
+            dt.datetime.now(dt.UTC),
+        )
+        return Response(as_json(resource), media_type=FHIR_JSON)
+    return answer
