@@ -17,6 +17,7 @@ from services.metrics.application import (
     Reporter,
 )
 from services.metrics.following import upstreams
+from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.routes import dashboard, funnel, reports, staffing
 from services.metrics.settings import MetricsSettings
 from shared.auth import ServiceTokens
@@ -52,7 +53,11 @@ def create_app(
                 SqlSink(engine, upstream.name, upstream.handler),
                 lease=lease_for(store_url, upstream.follower_name),
             )
-            for upstream in upstreams()
+            for upstream in upstreams(
+                PerformanceProjector(
+                    hours_kept=dt.timedelta(days=settings.snapshot_hours_kept_days)
+                )
+            )
         ]
         app.state.application, app.state.engine = application, engine
         app.state.reporter = Reporter(engine, application, lambda: dt.datetime.now(dt.UTC))

@@ -178,9 +178,11 @@ def _targets(rows: list[Row]) -> str:
     if not rows:
         return _section("targets", "Against targets", "<p>No target series declared.</p>")
     items = [(f"{_series(r)} {r['period']}", r["actual"], _target_key(r)) for r in rows]
-    fields = ("target", "actual", "percent_of_target", "against_prior", "against_average")
+    fields = (
+        "target", "actual", "percent_of_target", "difference", "against_prior", "against_average"
+    )  # fmt: skip
     table = _table(
-        ("series", "period", "target", "actual", "%", "vs prior", "vs 3-period average"),
+        ("series", "period", "target", "actual", "%", "±", "vs prior", "vs 3-period average"),
         (
             [escape(r["name"] + (f" ({r['group']})" if r["group"] else "")), escape(r["period"])]
             + [figure("targets", _target_key(r), f, r[f]) for f in fields]

@@ -20,6 +20,13 @@ class MetricsSettings(BaseSettings):
     follow: bool = Field(
         default=True, description="Run the claims- and ledger-feed followers in this process"
     )
+    snapshot_hours_kept_days: int = Field(
+        default=35,
+        ge=2,
+        le=3660,
+        description="Days the report cube's hour-start boundaries are kept; as known at an "
+        "older moment reads day boundaries and recomputes from the day start (slower, exact)",
+    )
 
     def store_url(self, common: CommonSettings) -> str:
         return self.database_url or common.sqlite_url("metrics")

@@ -257,11 +257,13 @@ def test_targets_may_be_decimal_and_cumulative(urls: dict[str, str]) -> None:
     ]
     with built_demo(urls, document) as demo:
         rows = demo.report("targets")
-    assert table(rows, "target_id", "period", "target", "actual", "percent_of_target") == [
-        ("ytd", "2026-01", 1, 0, "0.0"),
-        ("ytd", "2026-02", "2.5", 2, "80.0"),  # 2 of 2.5
-        ("ytd", "2026-03", 4, 3, "75.0"),  # 0 + 2 + 1 = 3 of 4
-        ("profile", "2026-03", "0.5", 1, "200.0"),
+    assert table(
+        rows, "target_id", "period", "target", "actual", "percent_of_target", "difference"
+    ) == [
+        ("ytd", "2026-01", 1, 0, "0.0", -1),
+        ("ytd", "2026-02", "2.5", 2, "80.0", "-0.5"),  # 2 of 2.5
+        ("ytd", "2026-03", 4, 3, "75.0", -1),  # 0 + 2 + 1 = 3 of 4
+        ("profile", "2026-03", "0.5", 1, "200.0", "0.5"),
     ]
     assert table(rows[2:3], "prior_actual", "against_prior") == [(2, "up")]
 
@@ -312,10 +314,12 @@ def test_a_staffing_target_compares_the_posted_wte(urls: dict[str, str]) -> None
     ]  # fmt: skip
     with built_demo(urls, document) as demo:
         rows = demo.report("targets")
-    assert table(rows, "target_id", "group", "target", "actual", "percent_of_target") == [
-        ("staff", None, 4, "3.50", "87.5"),
-        ("staff_by_provider", "alpha", 2, "2.50", "125.0"),
-        ("staff_by_provider", "beta", "1.5", "1.00", "66.7"),
+    assert table(
+        rows, "target_id", "group", "target", "actual", "percent_of_target", "difference"
+    ) == [
+        ("staff", None, 4, "3.50", "87.5", "-0.50"),
+        ("staff_by_provider", "alpha", 2, "2.50", "125.0", "0.50"),
+        ("staff_by_provider", "beta", "1.5", "1.00", "66.7", "-0.50"),
     ]
 
 

@@ -185,7 +185,7 @@ def drain(engine: Engine, projector: PerformanceProjector) -> None:
     latest = STEP_TIMES[-1]
     while True:
         with engine.begin() as connection:
-            if not take_due_boundaries(connection, projector.plan_of, latest):
+            if not take_due_boundaries(connection, projector.plan_of, latest, projector.hours_kept):
                 return
 
 
@@ -251,12 +251,12 @@ def test_a_boundary_is_due_only_once_the_feed_is_a_margin_past_the_hour_start(
 def test_as_known_at_from_the_boundaries_is_the_full_rebuild_at_every_moment(
     followed: tuple[Engine, PerformanceProjector, list[FeedEntry]],
     hours_kept: dt.timedelta,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With hour changes kept two days only, older moments read day changes and recompute the
-    participants changed since the day start: slower, the same answers."""
-    monkeypatch.setattr(snapshots_module, "HOURS_KEPT", hours_kept)
+    """With hour changes kept two days only (the projector's setting), older moments read day
+    changes and recompute the participants changed since the day start: slower, the same
+    answers."""
     engine, projector, feed = followed
+    projector.hours_kept = hours_kept
     follow(engine, projector, feed)
     drain(engine, projector)
     with engine.connect() as connection:

@@ -12,9 +12,10 @@ from services.claims.application import ClaimsApplication
 from services.claims.explain import as_text, explain_claim, participant_history
 from services.claims.routes.claims import AnyReader, check_claim_access, parse_claim_id
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
+from services.claims.routes.intake import readable_participant
 from services.claims.whatif import what_if
-from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.auth import Principal, Role, require
+from shared.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["audit"])
 PARTICIPANT_READERS = (Role.PROVIDER, Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -58,12 +59,8 @@ def history(
 ) -> list[dict[str, Any]]:
     """Every event on the participant's history, oldest first: position, recorded time, actor,
     and the rule-book version in force on the day each event says it happened."""
-    check_contract_scope(principal, contract_id)
-    application = _app(request)
-    participant = application.reader.participant(contract_id, participant_id)
-    if principal.role is Role.PROVIDER and participant.provider_id != principal.provider_id:
-        raise Forbidden("a provider may read only its own participants")
-    return participant_history(application, participant)
+    participant = readable_participant(request, contract_id, participant_id, principal)
+    return participant_history(_app(request), participant)
 
 
 @router.post(

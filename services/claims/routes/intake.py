@@ -398,11 +398,11 @@ def get_participant(
     principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
 ) -> ParticipantOut:
     """A participant's events in occurred order, whether it is eligible, and its live claims."""
-    participant = _readable_participant(request, contract_id, participant_id, principal)
+    participant = readable_participant(request, contract_id, participant_id, principal)
     return _participant_out(_app(request), participant, principal.role in PERSONAL_READERS)
 
 
-def _readable_participant(
+def readable_participant(
     request: Request, contract_id: str, participant_id: str, principal: Principal
 ) -> Participant:
     """The participant, if the caller may read it: a provider reads its own only."""
@@ -430,7 +430,7 @@ def get_diagnosis(
     with the figures ("needs a job_start at least 91 days before the job_sustained of
     2026-06-01; the job_start events found are 59 days before it"). With `event_id`, the
     outcomes that event could trigger, judged on it. A provider sees its own participants."""
-    participant = _readable_participant(request, contract_id, participant_id, principal)
+    participant = readable_participant(request, contract_id, participant_id, principal)
     history = participant.history()
     if event_id is not None and event_id not in {event.event_id for event in history}:
         raise EventNotFound(event_id)

@@ -120,11 +120,13 @@ class PerformanceProjector:
     inserted together, and each participant whose history changed is recomputed once, at the
     end of the page."""
 
-    def __init__(self, *, snapshots: bool = True) -> None:
+    def __init__(self, *, snapshots: bool = True, hours_kept: dt.timedelta | None = None) -> None:
         """``snapshots``: store the cube's hour-start boundaries as the feed passes them (off
-        only to write a schema older than the snapshot tables, as the migration tests do)."""
+        only to write a schema older than the snapshot tables, as the migration tests do);
+        ``hours_kept``: how long hour changes are kept (default ``snapshots.HOURS_KEPT``)."""
         self._plans = PlanCache()
         self._snapshots = snapshots
+        self.hours_kept = hours_kept
         self.apply_ledger = MoneyHandler()  # the ledger feed's handler
 
     def __call__(self, connection: Connection, entry: FeedEntry) -> None:
@@ -155,7 +157,7 @@ class PerformanceProjector:
         self._flush(connection, pending)
         if entries and self._snapshots:
             latest = max(entry.recorded_at for entry in entries)
-            take_due_boundaries(connection, self.plan_of, latest)
+            take_due_boundaries(connection, self.plan_of, latest, self.hours_kept)
 
     def plan_of(self, connection: Connection, contract_id: str, version: int) -> ReportingPlan:
         document = connection.execute(

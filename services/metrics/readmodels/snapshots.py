@@ -19,7 +19,8 @@ An "as known at *t*" report reads the latest full copy at or before *t* under th
 version known at *t*, the day changes after it, the hour changes after the last of those (at
 most a month of days and a day of hours, grouped in SQL), and, in memory, the change of the
 participants touched since the last boundary (at most an hour's, while the projector keeps up).
-Hour changes are kept for ``HOURS_KEPT`` (35 days): a moment further back reads the day
+Hour changes are kept for ``HOURS_KEPT`` (35 days, or the setting
+``METRICS_SNAPSHOT_HOURS_KEPT_DAYS``): a moment further back reads the day
 changes and recomputes the participants changed since its day start instead (a day's, so
 slower, never different). Every step uses :func:`changes`, the exact difference between two
 moments' cubes, so the answer equals the full rebuild (tested against it at many moments).
@@ -189,7 +190,11 @@ def cube_known_at(
 
 
 def take_boundary(
-    connection: Connection, plan_of: PlanOf, contract_id: str, at: dt.datetime
+    connection: Connection,
+    plan_of: PlanOf,
+    contract_id: str,
+    at: dt.datetime,
+    hours_kept: dt.timedelta | None = None,
 ) -> Snapshot | None:
     """Store the contract's boundary at the hour start ``at`` (nothing if the contract was not
     known then or the boundary exists): a full copy at a month start, the first of a version,
@@ -220,7 +225,7 @@ def take_boundary(
         _insert_sum(connection, snapshot, summed)
     _add(connection, snapshot, change)
     if at.hour == 0:
-        _forget_hours(connection, contract_id, at - HOURS_KEPT)
+        _forget_hours(connection, contract_id, at - (hours_kept or HOURS_KEPT))
     return snapshot
 
 
@@ -337,17 +342,21 @@ def contracts_known_at(connection: Connection, at: dt.datetime) -> Iterable[str]
 
 
 def take_due_boundaries(
-    connection: Connection, plan_of: PlanOf, latest_recorded: dt.datetime
+    connection: Connection,
+    plan_of: PlanOf,
+    latest_recorded: dt.datetime,
+    hours_kept: dt.timedelta | None = None,
 ) -> list[Snapshot]:
     """After a page of the claims feed: store the hour starts the feed has passed (every
-    contract known then), at most ``MAX_BOUNDARIES_PER_PAGE`` of them."""
+    contract known then), at most ``MAX_BOUNDARIES_PER_PAGE`` of them; hour changes are kept
+    ``hours_kept`` (default ``HOURS_KEPT``)."""
     taken: list[Snapshot] = []
     for _ in range(MAX_BOUNDARIES_PER_PAGE):
         due = due_boundary(connection, latest_recorded)
         if due is None:
             break
         for contract_id in list(contracts_known_at(connection, due)):
-            snapshot = take_boundary(connection, plan_of, contract_id, due)
+            snapshot = take_boundary(connection, plan_of, contract_id, due, hours_kept)
             if snapshot is not None:
                 taken.append(snapshot)
     return taken

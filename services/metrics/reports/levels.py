@@ -32,6 +32,7 @@ RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
         "target",
         "actual",
         "percent_of_target",
+        "difference",
         "prior_actual",
         "against_prior",
         "average_of_previous_3",
@@ -41,7 +42,8 @@ RAG = {"met": "green", "minor": "amber", "major": "red", "not_assessed": "grey"}
     rows=(
         "per target series (and `group`: the site or provider of a series set per site or "
         "provider) and period up to the month's: target, actual (per period, or summed year or "
-        "contract to date for cumulative series), % of target, the prior period's actual and "
+        "contract to date for cumulative series), % of target, actual minus target, the prior "
+        "period's actual and "
         "up/down/same, the average of the three previous periods, up/down/same against it and "
         "the actual as a % of it (32 against an average of 42 is 76.2)"
     ),
@@ -142,6 +144,7 @@ def _target_row(
         "target": values[label],  # as the rule book wrote it: 2, or "53.5"
         "actual": _shown(actual[label]),
         "percent_of_target": percent(actual[label], Decimal(str(values[label]))),
+        "difference": _difference(actual[label], values[label]),
         "prior_actual": _shown(actual[prior_label]),
         "against_prior": _direction(Decimal(actual[label]), Decimal(actual[prior_label])),
         "average_of_previous_3": str(average.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)),
@@ -153,6 +156,15 @@ def _target_row(
 def _shown(value: int | Decimal) -> int | str:
     """A count as it is; staff (WTE) as a decimal string to two places (never a float)."""
     return str(value.quantize(Decimal("0.01"))) if isinstance(value, Decimal) else value
+
+
+def _difference(actual: int | Decimal, target: int | str) -> int | str:
+    """Actual minus target: a whole number when both are, else a decimal string with the
+    places of the more precise (``53.5`` targets and counts give ``-3.5``; WTE ``-0.50``)."""
+    if isinstance(target, int) and isinstance(actual, int):
+        return actual - target
+    shown = _shown(actual)
+    return str(Decimal(str(shown)) - Decimal(str(target)))
 
 
 def _direction(value: Decimal, baseline: Decimal) -> str:
