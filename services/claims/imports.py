@@ -22,10 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.claims.commands import IncomingEvent
 from services.claims.domain import IntakeReceipt, receipt_id
 from services.claims.errors import EventRejected
 from services.claims.intake import Intake, check_events
+from services.claims.schemas import EventIn
 from shared.errors import FieldProblem, InvalidInput, OutcomesError
 from shared.eventstore import OutcomesApplication
 from shared.rules.model import AttributeSpec, AttributeType, RuleBook
@@ -210,13 +213,13 @@ def _row(line: int, cells: list[str], header: list[str], rulebook: RuleBook) -> 
             row.problems.append(FieldProblem(name, f"over {MAX_CELL_CHARS:,} characters", line))
     if row.problems:
         return row
-    occurred_on = _date(values["occurred_on"])
-    if occurred_on is None:
-        row.problems.append(FieldProblem("occurred_on", "expected a date (YYYY-MM-DD)", line))
-    for name in ("event_id", "participant_ref", "type"):
-        if not values[name]:
-            row.problems.append(FieldProblem(name, "empty", line))
-    if row.problems or occurred_on is None:
+    try:  # the fixed columns, by the JSON body's own schema (ids, reference, type, date)
+        fixed = EventIn.model_validate({name: values[name] for name in FIXED_COLUMNS})
+    except ValidationError as invalid:
+        row.problems += [
+            FieldProblem(str(error["loc"][0]), str(error["msg"]), line)
+            for error in invalid.errors()
+        ]
         return row
     spec = rulebook.event_types.get(values["type"])
     attributes: dict[str, Any] = {}
@@ -231,16 +234,9 @@ def _row(line: int, cells: list[str], header: list[str], rulebook: RuleBook) -> 
             continue
         attributes[name] = _typed(attribute, value)
     row.event = IncomingEvent(
-        values["event_id"], values["participant_ref"], values["type"], occurred_on, attributes
+        fixed.event_id, fixed.participant_ref, fixed.type, fixed.occurred_on, attributes
     )
     return row
-
-
-def _date(cell: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(cell) if len(cell) == 10 else None
-    except ValueError:
-        return None
 
 
 def _typed(spec: AttributeSpec | None, cell: str) -> Any:

@@ -241,3 +241,18 @@ async def test_json_events_still_answer_as_before(client: httpx.AsyncClient, aut
 
 def problems_fields(answer: httpx.Response) -> list[str]:
     return [p["field"] for p in answer.json()["errors"]]
+
+
+async def test_ids_and_references_follow_the_json_bodys_rules(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    """A NUL or a control character in an id or a reference is refused as in JSON (PostgreSQL
+    could not even store a NUL)."""
+    body = csv_file(
+        "ev\x001,case-1,referral,2026-03-02,self,,",
+        "ev-2,case\x07-1,referral,2026-03-02,self,,",
+        "ev-3," + "c" * 129 + ",referral,2026-03-02,self,,",
+    )
+    answer = await post_csv(client, auth, body)
+    assert answer.status_code == 422, answer.text
+    assert problems(answer) == [(2, "event_id"), (3, "participant_ref"), (4, "participant_ref")]
