@@ -78,6 +78,7 @@ class LocalFeedSource:
 
     def __init__(self, reader: Callable[[int, int], list[FeedEntry]]) -> None:
         self._reader = reader
+        self._closing = threading.Event()
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
         deadline = time.monotonic() + wait_s
@@ -85,10 +86,15 @@ class LocalFeedSource:
             items = self._reader(after, limit)
             if items or time.monotonic() >= deadline:
                 return items
-            time.sleep(0.05)
+            if self._closing.wait(0.05):  # a stopping follower does not wait out its poll
+                return []
+
+    def interrupt(self) -> None:
+        """End a long-poll in progress (and any later one) at once."""
+        self._closing.set()
 
     def close(self) -> None:
-        pass
+        self.interrupt()
 
 
 class Follower:
@@ -160,6 +166,9 @@ class Follower:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
+        interrupt = getattr(self._source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         if self._thread is not None:
             self._thread.join(timeout_s)
         if self._lease is not None:

@@ -8,7 +8,7 @@ import threading
 import httpx
 
 from shared.feed.envelope import FeedEntry
-from shared.feed.follower import MAX_BACKOFF_S, Follower
+from shared.feed.follower import MAX_BACKOFF_S, Follower, LocalFeedSource
 
 
 class _DownThenUp:
@@ -58,3 +58,21 @@ def test_back_off_doubles_from_a_tenth_of_a_second_and_stops_at_the_bound() -> N
     assert stop.waits[:5] == [0.1, 0.2, 0.4, 0.8, 1.6]
     assert max(stop.waits) == MAX_BACKOFF_S <= 2.0
     assert stop.waits[-1] == MAX_BACKOFF_S
+
+
+def test_stopping_ends_a_local_long_poll_at_once() -> None:
+    """A follower long-polling its own empty feed stops when asked, not when its poll would
+    have ended (every test app and every shut-down paid for that wait before)."""
+    reads = threading.Event()
+
+    def reader(after: int, limit: int) -> list[FeedEntry]:
+        reads.set()
+        return []
+
+    follower = Follower("idle", LocalFeedSource(reader), _Sink(), long_poll_s=600.0)
+    follower.start()
+    assert reads.wait(10), "the follower never read"
+    stopped = threading.Thread(target=follower.stop, kwargs={"timeout_s": 60.0})
+    stopped.start()
+    stopped.join(5)  # within the bound, where the poll alone would hold it for ten minutes
+    assert not stopped.is_alive(), "stop waited out the long-poll"

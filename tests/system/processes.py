@@ -68,7 +68,7 @@ class Stack:
         self._spawn(f"{name}-replica", name, port)
         return f"http://127.0.0.1:{port}"
 
-    def _spawn(self, key: str, name: str, port: int) -> None:
+    def _spawn(self, key: str, name: str, port: int, wait: bool = True) -> None:
         with (self.folder / f"{key}.log").open("ab") as log:
             self.processes[key] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", name],
@@ -76,6 +76,10 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        if wait:
+            self._wait_healthy(key, port)
+
+    def _wait_healthy(self, key: str, port: int) -> None:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _healthy(url), f"{key} to start", START_TIMEOUT_S)
 
@@ -91,8 +95,12 @@ class Stack:
         )
 
     def start_all(self) -> None:
+        """All three at once (their followers retry until their upstreams answer), then wait
+        for each to be healthy: most of a start is importing, which they then share."""
         for name in ("claims", "ledger", "metrics"):
-            self.start(name)
+            self._spawn(name, name, self.ports[name], wait=False)
+        for name in ("claims", "ledger", "metrics"):
+            self._wait_healthy(name, self.ports[name])
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
