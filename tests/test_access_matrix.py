@@ -48,7 +48,17 @@ def body_for(path: str, params: dict[str, str]) -> dict[str, Any]:
     if path == "/v1/remittances":
         line = {"payable_id": params["claim_id"], "amount_minor": 1}
         return {"contract_id": CONTRACT, "currency": "GBP", "lines": [line]}
+    if path == "/v1/subscriptions":
+        return SUBSCRIPTION
     return {}
+
+
+SUBSCRIPTION = {
+    "contract_id": CONTRACT,
+    "url": "http://127.0.0.1:9/hooks",  # the discard port: refused at once if ever sent to
+    "kinds": ["period.closed"],
+    "secret": "whsec_" + "A" * 43 + "=",
+}
 
 
 def tokens(signer: TokenSigner) -> dict[str, dict[str, str]]:
@@ -111,6 +121,8 @@ async def services(
             if e.type == "ledger.transaction_posted"
         )
         await wait_for_index(ledger, f"/v1/explain/ledger/{transaction_id}", tokens(signer))
+        made = await ledger.post("/v1/subscriptions", json=SUBSCRIPTION, headers=admin)
+        assert made.status_code == 201, made.text
         yield {
             "clients": {"claims": claims, "ledger": ledger, "metrics": metrics},
             "apps": apps,
@@ -124,6 +136,7 @@ async def services(
                 "report": "funnel",
                 "transaction_id": transaction_id,
                 "account": f"payable:{PROVIDER}",
+                "subscription_id": made.json()["subscription_id"],
             },
         }
 

@@ -2,6 +2,8 @@
 
 from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
 
+# any payer may ask; another's subscription is a 404 to it, as if it did not exist
+SUBSCRIBERS = frozenset({"admin", "payer", "payer_other"})
 BOOK_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
 ACCESS: Access = {
@@ -18,4 +20,11 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/accounts/{account}/history"): BOOK_READERS,
     ("GET", "/v1/payables"): frozenset({"admin", "auditor", "payer", "provider"}),
     ("POST", "/v1/remittances"): frozenset({"payer"}),
+    ("POST", "/v1/subscriptions"): frozenset({"admin", "payer"}),
+    ("GET", "/v1/subscriptions"): SUBSCRIBERS,
+    ("GET", "/v1/subscriptions/{subscription_id}"): SUBSCRIBERS,
+    ("DELETE", "/v1/subscriptions/{subscription_id}"): SUBSCRIBERS,
+    ("POST", "/v1/subscriptions/{subscription_id}/pause"): SUBSCRIBERS,
+    ("POST", "/v1/subscriptions/{subscription_id}/resume"): SUBSCRIBERS,
+    ("GET", "/v1/subscriptions/{subscription_id}/deliveries"): SUBSCRIBERS,
 }

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 
 from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
 from services.ledger.readmodels import transactions as index
-from services.ledger.routes import audit, books, payments
+from services.ledger.routes import audit, books, payments, subscriptions
 from services.ledger.settings import LedgerSettings
+from services.ledger.webhooks.service import Webhooks
 from shared.auth import ServiceTokens
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
@@ -62,9 +63,13 @@ def create_app(
             lease=lease_for(settings.store_url(common), "ledger-index"),
         )
         index_follower.start()
+        webhooks = Webhooks(settings, common, engine, application)
+        app.state.webhooks = webhooks
+        webhooks.start()
         try:
             yield
         finally:
+            webhooks.stop()
             index_follower.stop()
             follower.stop()
             application.close()
@@ -81,5 +86,6 @@ def create_app(
     app.include_router(digest_router(lambda request: request.app.state.application))
     app.include_router(books.router)
     app.include_router(payments.router)
+    app.include_router(subscriptions.router)
     app.include_router(audit.router)
     return app

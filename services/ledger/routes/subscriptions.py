@@ -1,0 +1,243 @@
+"""Webhook subscriptions: make one, read it and its deliveries, pause, resume, delete.
+
+Admins and payers may subscribe (a payer to the contracts its token covers); each sees and
+changes only its own subscriptions, except admins, who see all. Another's subscription is a
+404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+
+from services.ledger.routes.common import BOOK_ERRORS, ledger
+from services.ledger.webhooks import store
+from services.ledger.webhooks.schemas import (
+    DeliveriesOut,
+    DeliveryCounts,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionsOut,
+)
+from services.ledger.webhooks.targets import TargetRefused, check_url
+from shared.auth import Principal, Role, check_contract_scope, require
+from shared.errors import PROBLEM_RESPONSES, Conflict, FieldProblem, InvalidInput, NotFound
+from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
+from shared.identifiers import canonical_sha256
+from shared.sqlviews import aware
+
+router = APIRouter(tags=["webhooks"])
+Subscriber = Annotated[Principal, Depends(require(Role.ADMIN, Role.PAYER))]
+SubscriptionId = Annotated[str, Path(min_length=36, max_length=36)]
+ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No such subscription of yours"}}
+
+
+class SubscriptionNotFound(NotFound):
+    def __init__(self, subscription_id: str) -> None:
+        super().__init__(f"no subscription {subscription_id!r} of yours")
+
+
+class SubscriptionConflict(Conflict):
+    """An Idempotency-Key reused with another body, or too many subscriptions."""
+
+
+def _webhooks(request: Request) -> Any:
+    return request.app.state.webhooks
+
+
+def _out(connection: Any, row: Any) -> SubscriptionOut:
+    return SubscriptionOut(
+        subscription_id=row.subscription_id,
+        contract_id=row.contract_id,
+        owner=row.owner,
+        url=row.url,
+        kinds=row.kinds.split(","),
+        description=row.description,
+        status=row.status,
+        status_reason=row.status_reason,
+        failing_since=aware(row.failing_since) if row.failing_since else None,
+        start_after=row.start_after,
+        created_at=aware(row.created_at),
+        changed_at=aware(row.changed_at),
+        deliveries=DeliveryCounts(**store.delivery_counts(connection, row.subscription_id)),
+    )
+
+
+def _own(connection: Any, principal: Principal, subscription_id: str) -> Any:
+    row = store.subscription_row(connection, subscription_id)
+    if row is None or row.status == store.DELETED:
+        raise SubscriptionNotFound(subscription_id)
+    if principal.role is not Role.ADMIN and row.owner != principal.actor:
+        raise SubscriptionNotFound(subscription_id)
+    return row
+
+
+@router.post(
+    "/v1/subscriptions",
+    status_code=201,
+    response_model=SubscriptionOut,
+    responses={
+        **BOOK_ERRORS,
+        200: {"description": "Made before with this Idempotency-Key and body"},
+        409: {"description": "Idempotency-Key reused with another body, or too many"},
+    },
+)
+def create_subscription(
+    request: Request,
+    response: Response,
+    body: SubscriptionIn,
+    principal: Subscriber,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128)
+    ] = None,
+) -> SubscriptionOut:
+    """Subscribe a URL to what is booked on a contract from now on: each message is POSTed,
+    signed with the secret (Standard Webhooks), in feed order, retried with backoff for at
+    least 24 hours. See docs/payers.md, "Pushed to you"."""
+    check_contract_scope(principal, body.contract_id)
+    application = ledger(request)
+    application.book(body.contract_id)  # 404 for a contract the ledger has no book of
+    webhooks = _webhooks(request)
+    try:
+        check_url(body.url, webhooks.deny)
+    except TargetRefused as exc:
+        problem = FieldProblem("url", str(exc))
+        raise InvalidInput("this URL cannot receive webhooks", [problem]) from None
+    digest = canonical_sha256(body.model_dump(mode="json"))
+    engine = request.app.state.engine
+    with engine.begin() as connection:
+        if idempotency_key is not None:
+            earlier = store.by_key(connection, principal.actor, idempotency_key)
+            if earlier is not None:
+                if earlier.request_digest != digest:
+                    raise SubscriptionConflict(
+                        "this Idempotency-Key was used with another subscription"
+                    )
+                response.status_code = 200
+                response.headers["Location"] = f"/v1/subscriptions/{earlier.subscription_id}"
+                return _out(connection, earlier)
+        if store.count_live(connection, principal.actor) >= webhooks.max_subscriptions:
+            raise SubscriptionConflict(
+                f"you have {webhooks.max_subscriptions} subscriptions, the most allowed; "
+                "delete one first"
+            )
+        subscription_id = str(uuid.uuid4())
+        now = dt.datetime.now(dt.UTC)
+        store.insert_subscription(
+            connection,
+            store.NewSubscription(
+                subscription_id=subscription_id,
+                owner=principal.actor,
+                contract_id=body.contract_id,
+                url=body.url,
+                kinds=tuple(kind.value for kind in body.kinds),
+                sealed_secret=webhooks.secrets.seal(subscription_id, body.secret),
+                description=body.description,
+                start_after=application.head_position(),
+                now=now,
+                idempotency_key=idempotency_key,
+                request_digest=digest,
+            ),
+        )
+        row = store.subscription_row(connection, subscription_id)
+        response.headers["Location"] = f"/v1/subscriptions/{subscription_id}"
+        return _out(connection, row)
+
+
+@router.get("/v1/subscriptions", response_model=SubscriptionsOut, responses=PROBLEM_RESPONSES)
+def list_subscriptions(
+    request: Request,
+    principal: Subscriber,
+    contract_id: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str, Query(max_length=36, description="`next_after` of the last page")] = "",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> SubscriptionsOut:
+    """Your subscriptions (an admin: everyone's), by id."""
+    owner = None if principal.role is Role.ADMIN else principal.actor
+    with request.app.state.engine.connect() as connection:
+        rows = store.subscription_page(connection, owner, contract_id, after, limit)
+        items = [_out(connection, row) for row in rows]
+    next_after = items[-1].subscription_id if len(items) == limit else None
+    return SubscriptionsOut(items=items, next_after=next_after)
+
+
+@router.get("/v1/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=ERRORS)
+def get_subscription(
+    request: Request, principal: Subscriber, subscription_id: SubscriptionId
+) -> SubscriptionOut:
+    with request.app.state.engine.connect() as connection:
+        return _out(connection, _own(connection, principal, subscription_id))
+
+
+def _change(request: Request, principal: Principal, subscription_id: str, status: str) -> Any:
+    with request.app.state.engine.begin() as connection:
+        row = _own(connection, principal, subscription_id)
+        reason = f"paused by {principal.actor}" if status == store.PAUSED else None
+        store.set_status(connection, subscription_id, status, reason, dt.datetime.now(dt.UTC))
+        changed = _out(connection, store.subscription_row(connection, row.subscription_id))
+    _webhooks(request).wake()
+    return changed
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/pause", response_model=SubscriptionOut, responses=ERRORS
+)
+def pause_subscription(
+    request: Request, principal: Subscriber, subscription_id: SubscriptionId
+) -> SubscriptionOut:
+    """Stop sending; deliveries keep being queued, and go, in order, when it is resumed."""
+    result: SubscriptionOut = _change(request, principal, subscription_id, store.PAUSED)
+    return result
+
+
+@router.post(
+    "/v1/subscriptions/{subscription_id}/resume", response_model=SubscriptionOut, responses=ERRORS
+)
+def resume_subscription(
+    request: Request, principal: Subscriber, subscription_id: SubscriptionId
+) -> SubscriptionOut:
+    """Send again, starting at once with the oldest delivery waiting (after a pause for
+    failures: fix the receiver first)."""
+    result: SubscriptionOut = _change(request, principal, subscription_id, store.ACTIVE)
+    return result
+
+
+@router.delete("/v1/subscriptions/{subscription_id}", status_code=204, responses=ERRORS)
+def delete_subscription(
+    request: Request, principal: Subscriber, subscription_id: SubscriptionId
+) -> Response:
+    """Stop for good: deliveries still waiting are cancelled."""
+    _change(request, principal, subscription_id, store.DELETED)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/subscriptions/{subscription_id}/deliveries",
+    response_model=DeliveriesOut,
+    responses=ERRORS,
+)
+def list_deliveries(
+    request: Request,
+    principal: Subscriber,
+    subscription_id: SubscriptionId,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|delivered|cancelled)$", description="Only these")
+    ] = None,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Cursor: `next_after` of the last page")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> DeliveriesOut:
+    """A subscription's deliveries in queue (feed) order: what was sent, when, how often, and
+    why the last attempt failed. A receiver that lost messages can read their bodies here."""
+    with request.app.state.engine.connect() as connection:
+        _own(connection, principal, subscription_id)
+        rows = store.delivery_page(connection, subscription_id, status, after, limit)
+    items = [store.delivery_out(row) for row in rows]
+    next_after = items[-1]["sequence"] if items else after
+    return DeliveriesOut.model_validate(
+        {"subscription_id": subscription_id, "items": items, "next_after": next_after}
+    )

@@ -1,0 +1,90 @@
+"""Webhooks in a running ledger: the outbox follower and the dispatcher, under one lease."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+
+from services.ledger.application import LedgerApplication
+from services.ledger.settings import LedgerSettings
+from services.ledger.webhooks.dispatch import Dispatcher, RetryPolicy
+from services.ledger.webhooks.messages import SOURCE_TYPES
+from services.ledger.webhooks.store import Outbox, SecretBox
+from services.ledger.webhooks.targets import networks
+from shared.feed.envelope import FeedEntry
+from shared.feed.follower import FeedSink, Follower, LocalFeedSource
+from shared.feed.lease import lease_for
+from shared.settings import CommonSettings
+from shared.sqlviews import SqlSink
+
+OUTBOX = "ledger-webhooks"  # the follower's name, its feed position's and its lease's
+
+
+class _WakingSink:
+    """After a page's deliveries are committed, the dispatcher looks at once."""
+
+    def __init__(self, sink: FeedSink, wake: Callable[[], None]) -> None:
+        self._sink = sink
+        self._wake = wake
+
+    def position(self) -> int:
+        return self._sink.position()
+
+    def apply(self, entries: list[FeedEntry]) -> None:
+        self._sink.apply(entries)
+        self._wake()
+
+
+class Webhooks:
+    """What the routes need (the refused networks, the secret box, the limit, a way to wake
+    the dispatcher), and the two workers, started only where ``LEDGER_WEBHOOKS`` is on."""
+
+    def __init__(
+        self,
+        settings: LedgerSettings,
+        common: CommonSettings,
+        engine: Engine,
+        application: LedgerApplication,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.deny = networks(settings.webhook_deny_networks)
+        key = common.cipher_key.get_secret_value() if common.cipher_key else None
+        self.secrets = SecretBox(key)
+        self.max_subscriptions = settings.webhook_max_subscriptions
+        self._enabled = settings.webhooks
+        lease = lease_for(settings.store_url(common), OUTBOX)
+        self.dispatcher = Dispatcher(
+            engine,
+            self.secrets,
+            self.deny,
+            policy=RetryPolicy(
+                settings.webhook_backoff_s,
+                settings.webhook_backoff_max_s,
+                settings.webhook_retry_for_s,
+            ),
+            timeout_s=settings.webhook_timeout_s,
+            concurrency=settings.webhook_concurrency,
+            lease=lease,
+            clock=clock,
+        )
+        self.outbox = Follower(
+            OUTBOX,
+            LocalFeedSource(lambda after, limit: application.read_feed(after, limit, SOURCE_TYPES)),
+            _WakingSink(SqlSink(engine, OUTBOX, Outbox(clock)), self.dispatcher.wake),
+            long_poll_s=0.5,
+            lease=lease,
+        )
+
+    def wake(self) -> None:
+        self.dispatcher.wake()
+
+    def start(self) -> None:
+        if self._enabled:
+            self.outbox.start()
+            self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        self.outbox.stop()
