@@ -13,6 +13,7 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/reports"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/staffing"): REPORT_READERS,
+    ("GET", "/v1/contracts/{contract_id}/indigo"): REPORT_READERS - {"provider"},
     ("POST", "/v1/contracts/{contract_id}/staffing"): frozenset({"provider"}),
     ("GET", "/dashboard/{contract_id}"): REPORT_READERS,
     ("POST", "/v1/contracts/{contract_id}/dashboard-links"): REPORT_READERS,

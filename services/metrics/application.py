@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -19,9 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from services.metrics import indigo
 from services.metrics.domain import CATALOGUE, Staffing, fold_staffing, staffing_id
 from services.metrics.errors import ContractNotTracked
 from services.metrics.facts import EVENTS, STAGE, ReportingPlan
+from services.metrics.indigo import OutcomeMoney, Version
 from services.metrics.readmodels.cube import (
     CubeReader,
     Filters,
@@ -30,8 +32,15 @@ from services.metrics.readmodels.cube import (
 )
 from services.metrics.readmodels.performance import PlanCache, first_rulebook, latest_rulebook
 from services.metrics.readmodels.snapshots import cube_known_at, version_known_at
-from services.metrics.readmodels.tables import money, money_totals, rejections
+from services.metrics.readmodels.tables import (
+    money,
+    money_totals,
+    outcome_money,
+    rejections,
+    rulebooks,
+)
 from services.metrics.reports import REPORTS, MoneyFigures, Rejection, ReportContext, Row
+from services.metrics.reports.context import stage_months
 from services.metrics.splits import Split, flag_names, split_sections
 from shared.errors import FieldProblem, InvalidInput
 from shared.eventstore import OutcomesApplication, retrying
@@ -120,6 +129,32 @@ class Reporter:
         return Report(
             request, context.rulebook.name, context.month, context.reference_date, sections
         )
+
+    def indigo(self, contract_id: str, period: Period) -> dict[str, Any]:
+        """The contract in the INDIGO data standard's shape (see services/metrics/indigo.py),
+        its results and payments per ``period`` to today."""
+        with self._engine.connect() as connection:
+            context = self._context(connection, ReportRequest(contract_id, period=period))
+            documents = connection.execute(
+                sa.select(rulebooks.c.version, rulebooks.c.document)
+                .where(rulebooks.c.contract_id == contract_id)
+                .order_by(rulebooks.c.version)
+            ).all()
+            versions = [Version(row[0], self._plans.get(row[1])[0]) for row in documents]
+            money_rows = [
+                OutcomeMoney(*row)
+                for row in connection.execute(
+                    sa.select(
+                        outcome_money.c.outcome_id,
+                        outcome_money.c.provider_id,
+                        outcome_money.c.booked_period,
+                        outcome_money.c.paid_minor,
+                        outcome_money.c.claims,
+                    ).where(outcome_money.c.contract_id == contract_id)
+                )
+            ]
+            engaged: Mapping[str, int] = stage_months(context).get(context.plan.cohort_stage, {})
+        return indigo.export(versions, engaged, money_rows, period, context.reference_date)
 
     def _context(self, connection: Connection, request: ReportRequest) -> ReportContext:
         known_at = request.as_known_at

@@ -31,6 +31,8 @@ READ_MODELS = (
     tables.rulebooks,
     tables.money,
     tables.money_totals,
+    tables.outcome_money,
+    tables.claim_outcomes,
     tables.books,
     tables.rejections,
 )

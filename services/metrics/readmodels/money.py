@@ -12,7 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from services.metrics.readmodels.tables import books, money, money_totals, rejections
+from services.metrics.readmodels.tables import (
+    books,
+    claim_outcomes,
+    money,
+    money_totals,
+    outcome_money,
+    rejections,
+)
 from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
@@ -23,6 +30,8 @@ from shared.sqlviews import add_counts
 DECISION_FEED_TYPES = frozenset({feed.ClaimRejected.TYPE})
 LEDGER_FEED_TYPES = frozenset({feed.BookOpened.TYPE, feed.TransactionPosted.TYPE})
 FIGURES = ("outcome_minor", "paid_minor", "capped_minor")
+OUTCOME_FIGURES = (*FIGURES, "claims")  # claims: booked less reversed
+UNKNOWN_OUTCOME = "unknown"  # a claim accrued before mx_claim_outcomes (see its migration)
 
 
 class MoneyHandler:
@@ -34,16 +43,21 @@ class MoneyHandler:
 
     def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
         opened: dict[str, str] = {}  # book stream -> contract
+        outcomes: dict[str, str] = {}  # claim -> outcome, of the accruals in this page
         rows: list[dict[str, Any]] = []
         for entry in entries:
             if entry.type == feed.BookOpened.TYPE:
                 opened[entry.stream_id] = feed.BookOpened.of(entry).contract_id
             elif entry.type == feed.TransactionPosted.TYPE:
                 posted = feed.TransactionPosted.of(entry)
+                line = posted.details.get("line")  # an accrual's booking, with its outcome
+                if posted.kind == accounts.Kind.ACCRUAL and isinstance(line, dict):
+                    outcomes[posted.claim_id] = str(line.get("outcome_id", UNKNOWN_OUTCOME))
                 rows.append(
                     {
                         "position": entry.position,
                         "stream_id": entry.stream_id,
+                        "claim_id": posted.claim_id,
                         "provider_id": posted.provider_id,
                         "kind": posted.kind,
                         "booked_period": posted.booked_period,
@@ -68,21 +82,53 @@ class MoneyHandler:
         if rows:
             for row in rows:
                 row["contract_id"] = opened[row.pop("stream_id")]
+            by_outcome = _by_outcome(connection, rows, outcomes)
             connection.execute(sa.insert(money), rows)
-            add_counts(connection, money_totals, summed(rows), FIGURES)
+            add_counts(connection, money_totals, summed(rows, FIGURES), FIGURES)
+            per_outcome = summed(by_outcome, OUTCOME_FIGURES, "outcome_id")
+            add_counts(connection, outcome_money, per_outcome, OUTCOME_FIGURES)
 
 
-def summed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A page's money rows summed per contract, provider and ledger month."""
-    totals: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["contract_id"], row["provider_id"], row["booked_period"])
-        total = totals.setdefault(
-            key,
-            {"contract_id": key[0], "provider_id": key[1], "booked_period": key[2]}
-            | dict.fromkeys(FIGURES, 0),
+def _by_outcome(
+    connection: Connection, rows: list[dict[str, Any]], outcomes: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The page's rows, each taking its claim's outcome (a payment, netting or reversal
+    finds it where its claim was accrued); records the page's accruals' outcomes. Takes the
+    claim off each row, which ``mx_money`` does not keep."""
+    if outcomes:
+        connection.execute(
+            sa.insert(claim_outcomes),
+            [{"claim_id": c, "outcome_id": o} for c, o in outcomes.items()],
         )
-        for figure in FIGURES:
+    wanted = sorted({row["claim_id"] for row in rows} - outcomes.keys())
+    for start in range(0, len(wanted), 500):
+        found = connection.execute(
+            sa.select(claim_outcomes.c.claim_id, claim_outcomes.c.outcome_id).where(
+                claim_outcomes.c.claim_id.in_(wanted[start : start + 500])
+            )
+        )
+        outcomes.update((row[0], row[1]) for row in found)
+    by_outcome = []
+    for row in rows:
+        claim_id = row.pop("claim_id")
+        claims = {accounts.Kind.ACCRUAL: 1, accounts.Kind.REVERSAL: -1}.get(row["kind"], 0)
+        outcome = outcomes.get(claim_id, UNKNOWN_OUTCOME)
+        by_outcome.append({**row, "outcome_id": outcome, "claims": claims})
+    return by_outcome
+
+
+def summed(
+    rows: list[dict[str, Any]], figures: tuple[str, ...], *more: str
+) -> list[dict[str, Any]]:
+    """A page's money rows' figures summed per contract, provider and ledger month (and
+    ``more``)."""
+    names = ("contract_id", "provider_id", "booked_period", *more)
+    totals: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[name] for name in names)
+        empty = dict(zip(names, key, strict=True)) | dict.fromkeys(figures, 0)
+        total = totals.setdefault(key, empty)
+        for figure in figures:
             total[figure] += row[figure]
     return list(totals.values())
 

@@ -148,3 +148,23 @@ money_totals = sa.Table(  # mx_money summed per provider and ledger month, kept 
     sa.Column("paid_minor", sa.BigInteger, nullable=False),
     sa.Column("capped_minor", sa.BigInteger, nullable=False),
 )
+
+claim_outcomes = sa.Table(  # each booked claim's outcome, so its later payments find it
+    "mx_claim_outcomes",
+    metadata,
+    sa.Column("claim_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("outcome_id", sa.String(KEY_LENGTH), nullable=False),
+)
+
+outcome_money = sa.Table(  # mx_money_totals per outcome as well (the INDIGO export's payments)
+    "mx_outcome_money",
+    metadata,
+    sa.Column("contract_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("outcome_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("provider_id", sa.String(KEY_LENGTH), primary_key=True),
+    sa.Column("booked_period", sa.String(7), primary_key=True),
+    sa.Column("outcome_minor", sa.BigInteger, nullable=False),
+    sa.Column("paid_minor", sa.BigInteger, nullable=False),
+    sa.Column("capped_minor", sa.BigInteger, nullable=False),
+    sa.Column("claims", sa.BigInteger, nullable=False),  # booked less reversed
+)
