@@ -42,6 +42,10 @@ class LedgerSettings(BaseSettings):
         description="Addresses webhooks are never sent to (CIDR); add loopback and private "
         "ranges when every receiver is on the internet",
     )
+    webhook_kept_days: float = Field(
+        default=30.0, ge=0.001, le=3650,
+        description="Deliveries sent (or cancelled) longer ago than this are forgotten",
+    )  # fmt: skip
     webhook_max_subscriptions: int = Field(
         default=100, ge=1, le=10_000, description="Live subscriptions per owner (payer or admin)"
     )

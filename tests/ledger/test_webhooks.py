@@ -388,3 +388,49 @@ async def test_a_name_resolving_to_a_refused_address_is_not_sent_to(
         head = (await deliveries(ledger, auth, sid))[0]
         assert head["last_error"].startswith("refused target: localhost resolves to")
         assert receiver.received == []
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+def test_old_deliveries_are_forgotten_and_waiting_ones_never(urls: dict[str, str]) -> None:
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from services.ledger.webhooks import store
+    from services.ledger.webhooks.dispatch import Dispatcher
+    from services.ledger.webhooks.targets import DEFAULT_DENIED, networks
+    from tests.stores import migrated_engine
+
+    now = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+    old, recent = now - dt.timedelta(days=31), now - dt.timedelta(days=29)
+    rows = [  # (status, created, delivered)
+        ("delivered", old, old),
+        ("delivered", old, recent),  # queued long ago, sent lately: kept
+        ("cancelled", old, None),
+        ("cancelled", recent, None),
+        ("pending", old, None),  # a paused subscription's: kept however old
+    ]
+    with migrated_engine(urls["ledger"], "ledger") as engine:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.insert(store.deliveries),
+                [
+                    {"delivery_id": f"msg_{i}", "subscription_id": "s", "position": i,
+                     "kind": "claim.payable", "body": "{}", "status": status, "attempts": 0,
+                     "created_at": created, "next_attempt_at": created, "delivered_at": sent}
+                    for i, (status, created, sent) in enumerate(rows)
+                ],
+            )  # fmt: skip
+        dispatcher = Dispatcher(
+            engine, store.SecretBox(None), networks(DEFAULT_DENIED), kept_days=30, clock=lambda: now
+        )
+        try:
+            assert dispatcher.prune() == 2
+            assert dispatcher.prune() == 0
+        finally:
+            dispatcher.stop()
+        with engine.connect() as connection:
+            kept = connection.execute(
+                sa.select(store.deliveries.c.delivery_id).order_by(store.deliveries.c.sequence)
+            ).scalars()
+            assert list(kept) == ["msg_1", "msg_3", "msg_4"]

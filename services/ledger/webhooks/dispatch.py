@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from shared.sqlviews import aware
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 500
+PRUNE_EVERY_S = 3600.0  # old deliveries are forgotten hourly, at most PRUNE_BATCH at a time
+PRUNE_BATCH = 10_000
 USER_AGENT = "outcomes-webhooks/1"
 
 
@@ -74,6 +77,7 @@ class Dispatcher:
         concurrency: int = 4,
         burst: int = 100,
         idle_s: float = 0.5,
+        kept_days: float = 30.0,
         lease: Lease | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
@@ -83,6 +87,8 @@ class Dispatcher:
         self._policy = policy
         self._burst = burst
         self._idle_s = idle_s
+        self._kept_days = kept_days
+        self._next_prune = 0.0
         self._lease = lease
         self._clock = clock
         self._rng = random.Random()
@@ -121,12 +127,31 @@ class Dispatcher:
                     self._stop.wait(self._idle_s)
                     continue
                 sent = self.run_once()
+                if time.monotonic() >= self._next_prune:
+                    self.prune()
+                    self._next_prune = time.monotonic() + PRUNE_EVERY_S
             except Exception:  # the dispatcher outlives a failing database; it logs and goes on
                 log.exception("webhook dispatcher failed; trying again")
                 sent = 0
             if not sent:
                 self._wake.wait(self._idle_s)
                 self._wake.clear()
+
+    def prune(self) -> int:
+        """Forget deliveries sent (or cancelled) more than ``kept_days`` ago, oldest first, a
+        bounded batch at a time; how many went. Pending ones are never pruned."""
+        cutoff = self._clock() - dt.timedelta(days=self._kept_days)
+        table = store.deliveries
+        done = sa.or_(
+            sa.and_(table.c.status == DELIVERED, table.c.delivered_at < cutoff),
+            sa.and_(table.c.status == store.CANCELLED, table.c.created_at < cutoff),
+        )
+        oldest = sa.select(table.c.sequence).where(done).order_by(table.c.sequence)
+        with self._engine.begin() as connection:
+            gone = connection.execute(
+                sa.delete(table).where(table.c.sequence.in_(oldest.limit(PRUNE_BATCH)))
+            ).rowcount
+        return int(gone or 0)
 
     def run_once(self) -> int:
         """Send what is due, every subscription's run in parallel; how many were attempted."""

@@ -66,6 +66,7 @@ class Webhooks:
             ),
             timeout_s=settings.webhook_timeout_s,
             concurrency=settings.webhook_concurrency,
+            kept_days=settings.webhook_kept_days,
             lease=lease,
             clock=clock,
         )
