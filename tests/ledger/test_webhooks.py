@@ -148,8 +148,15 @@ async def test_each_kind_is_pushed_signed_and_in_feed_order(
     assert verified["amount_minor"] == verified["accrued_minor"] > 0
     assert [r.message["data"]["posted_as"] for r in got[4:6]] == ["payment", "overpayment"]
     assert got[6].message["data"]["period"] == "2026-01"
-    # the deliveries list shows each, its id the webhook-id, its body the bytes signed
-    listed = await deliveries(ledger, auth, subscription["subscription_id"])
+    # the deliveries list shows each, its id the webhook-id, its body the bytes signed (a run's
+    # results are recorded after its last send: wait for the record)
+    sid = subscription["subscription_id"]
+
+    async def recorded() -> bool:
+        return {d["status"] for d in await deliveries(ledger, auth, sid)} == {"delivered"}
+
+    await wait_for_async(recorded, "the deliveries recorded as delivered")
+    listed = await deliveries(ledger, auth, sid)
     assert [d["delivery_id"] for d in listed] == [r.headers["webhook-id"] for r in got]
     assert [d["body"].encode() for d in listed] == [r.body for r in got]
     assert {d["status"] for d in listed} == {"delivered"} and {d["attempts"] for d in listed} == {1}
@@ -163,8 +170,13 @@ async def test_a_failing_receiver_gets_every_message_in_order_once_it_recovers(
     subscription = await subscribe(ledger, auth, receiver, ["claim.payable", "claim.reversed"])
     sid = subscription["subscription_id"]
     ids = book_claims(claims, ledger)  # six payable
-    wait_for(lambda: receiver.count("fail") >= 3, "three failed attempts")
-    waiting = await deliveries(ledger, auth, sid)
+    waiting: list[dict[str, Any]] = []
+
+    async def failed_thrice() -> bool:  # as recorded, not only as the receiver saw them
+        waiting[:] = await deliveries(ledger, auth, sid)
+        return len(waiting) == 6 and waiting[0]["attempts"] >= 3
+
+    await wait_for_async(failed_thrice, "three failed attempts recorded")
     assert len(waiting) == 6 and {d["status"] for d in waiting} == {"pending"}
     head = waiting[0]
     assert head["attempts"] >= 3 and head["last_status_code"] == 500
@@ -183,8 +195,12 @@ async def test_a_failing_receiver_gets_every_message_in_order_once_it_recovers(
     }
     assert failed_ids == {head["delivery_id"]}  # retried with the same id: deduplicable
     assert {r.message["data"]["payable_id"] for r in receiver.delivered()} == set(ids)
-    shown = (await ledger.get(f"/v1/subscriptions/{sid}", headers=auth("admin"))).json()
-    assert shown["failing_since"] is None
+
+    async def recovered() -> bool:  # the run's success is recorded after its last send
+        shown = (await ledger.get(f"/v1/subscriptions/{sid}", headers=auth("admin"))).json()
+        return shown["failing_since"] is None and shown["deliveries"]["delivered"] == 6
+
+    await wait_for_async(recovered, "the recovery recorded")
 
     claims.corrections.retract_event(CONTRACT, PROVIDER, "a-3", "provider:x", "wrong person")
     follow(claims, ledger)

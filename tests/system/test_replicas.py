@@ -23,7 +23,7 @@ from tests.system.test_story import CONTRACT, Client
 pytestmark = pytest.mark.system
 FOLLOWERS = {
     "claims": {"claims-index"},
-    "ledger": {"ledger<-claims", "ledger-index"},
+    "ledger": {"ledger<-claims", "ledger-index", "ledger-webhooks"},
     "metrics": {"metrics<-claims", "metrics<-ledger", "metrics<-claims-decisions"},
 }
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ class Client:
     def __init__(self, stack: Stack, signer: TokenSigner) -> None:
         self.stack = stack
         self.http = httpx.Client(timeout=10.0)
+        # closed with the client, even when a failed test's traceback keeps it alive until a
+        # later test (its socket then warned, and the warning failed that other test)
+        weakref.finalize(self, self.http.close)
         self.provider = self._headers(signer.issue(Role.PROVIDER, provider_id=PROVIDER))
         self.verifier = self._headers(signer.issue(Role.VERIFIER))
         self.admin = self._headers(signer.issue(Role.ADMIN))

@@ -117,7 +117,7 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        self._pool.shutdown(wait=False, cancel_futures=True)  # a hung receiver must not hold a stop
+        self._pool.shutdown(wait=True, cancel_futures=True)  # in-flight sends end by the timeout
         self._client.close()
 
     def _loop(self) -> None:
