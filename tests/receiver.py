@@ -40,7 +40,6 @@ class Receiver:
     url: str = ""
     mode: str = "ok"
     received: list[Received] = field(default_factory=list)
-    answered: dict[str, int] = field(default_factory=dict)  # mode -> requests so answered
     arrivals: int = 0  # requests that arrived, answered yet or not
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,10 +48,6 @@ class Receiver:
         """What it accepted (answered 2xx), in arrival order."""
         with self.lock:
             return [r for r in self.received if r.headers.get("x-answered") == "ok"]
-
-    def count(self, mode: str) -> int:
-        with self.lock:
-            return self.answered.get(mode, 0)
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -79,7 +74,6 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.received.append(
                     Received(headers, body, verified, time.monotonic(), time.time())
                 )
-                receiver.answered[mode] = receiver.answered.get(mode, 0) + 1
             status = 204 if mode == "ok" else 500
             try:
                 self.send_response(status)

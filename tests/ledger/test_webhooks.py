@@ -3,6 +3,7 @@ hangs and recovers; signatures checked with the Standard Webhooks reference libr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -307,6 +308,8 @@ async def test_bad_subscriptions_are_refused_naming_the_field(
             "https:///hooks",
             "https://payments.example.org/ hooks",
             "https://payments.example.org/" + "a" * 2100,
+            "http://[::1/hooks",  # a bracket left open (urlsplit raises)
+            "https://payments.example.org:99999999999999999999/",
         ],
         "secret": [
             None,
@@ -354,6 +357,13 @@ async def test_bad_subscriptions_are_refused_naming_the_field(
     assert again.json()["subscription_id"] == first.json()["subscription_id"]
     changed = {**good, "kinds": ["claim.verified"]}
     assert (await ledger.post("/v1/subscriptions", json=changed, headers=keyed)).status_code == 409
+    # one new key sent thirty times at once: one subscription, every answer names it
+    racing = {**payer, "Idempotency-Key": "subscribe-0002"}
+    answers = await asyncio.gather(
+        *[ledger.post("/v1/subscriptions", json=good, headers=racing) for _ in range(30)]
+    )
+    assert sorted({a.status_code for a in answers}) == [200, 201]
+    assert len({a.json()["subscription_id"] for a in answers}) == 1
 
     # another payer (even of the same contract) does not see it; an admin does
     sid = first.json()["subscription_id"]
@@ -367,7 +377,9 @@ async def test_bad_subscriptions_are_refused_naming_the_field(
         assert (await ledger.request(method, path, headers=peer)).status_code == 404, path
     assert (await ledger.get("/v1/subscriptions", headers=peer)).json()["items"] == []
     listed = (await ledger.get("/v1/subscriptions", headers=auth("admin"))).json()["items"]
-    assert [s["subscription_id"] for s in listed] == [sid]
+    assert sorted(s["subscription_id"] for s in listed) == sorted(
+        {sid, answers[0].json()["subscription_id"]}
+    )
     bad_status = f"/v1/subscriptions/{sid}/deliveries?status=lost"
     assert (await ledger.get(bad_status, headers=payer)).status_code == 422
 

@@ -8,7 +8,6 @@ changes only its own subscriptions, except admins, who see all. Another's subscr
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -22,11 +21,9 @@ from services.ledger.webhooks.schemas import (
     SubscriptionOut,
     SubscriptionsOut,
 )
-from services.ledger.webhooks.targets import TargetRefused, check_url
 from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Conflict, FieldProblem, InvalidInput, NotFound
+from shared.errors import PROBLEM_RESPONSES, NotFound
 from shared.feed.envelope import MAX_PAGE_SIZE, MAX_POSITION
-from shared.identifiers import canonical_sha256
 from shared.sqlviews import aware
 
 router = APIRouter(tags=["webhooks"])
@@ -38,10 +35,6 @@ ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No such subscription of you
 class SubscriptionNotFound(NotFound):
     def __init__(self, subscription_id: str) -> None:
         super().__init__(f"no subscription {subscription_id!r} of yours")
-
-
-class SubscriptionConflict(Conflict):
-    """An Idempotency-Key reused with another body, or too many subscriptions."""
 
 
 def _webhooks(request: Request) -> Any:
@@ -100,51 +93,14 @@ def create_subscription(
     check_contract_scope(principal, body.contract_id)
     application = ledger(request)
     application.book(body.contract_id)  # 404 for a contract the ledger has no book of
-    webhooks = _webhooks(request)
-    try:
-        check_url(body.url, webhooks.deny)
-    except TargetRefused as exc:
-        problem = FieldProblem("url", str(exc))
-        raise InvalidInput("this URL cannot receive webhooks", [problem]) from None
-    digest = canonical_sha256(body.model_dump(mode="json"))
-    engine = request.app.state.engine
-    with engine.begin() as connection:
-        if idempotency_key is not None:
-            earlier = store.by_key(connection, principal.actor, idempotency_key)
-            if earlier is not None:
-                if earlier.request_digest != digest:
-                    raise SubscriptionConflict(
-                        "this Idempotency-Key was used with another subscription"
-                    )
-                response.status_code = 200
-                response.headers["Location"] = f"/v1/subscriptions/{earlier.subscription_id}"
-                return _out(connection, earlier)
-        if store.count_live(connection, principal.actor) >= webhooks.max_subscriptions:
-            raise SubscriptionConflict(
-                f"you have {webhooks.max_subscriptions} subscriptions, the most allowed; "
-                "delete one first"
-            )
-        subscription_id = str(uuid.uuid4())
-        now = dt.datetime.now(dt.UTC)
-        store.insert_subscription(
-            connection,
-            store.NewSubscription(
-                subscription_id=subscription_id,
-                owner=principal.actor,
-                contract_id=body.contract_id,
-                url=body.url,
-                kinds=tuple(kind.value for kind in body.kinds),
-                sealed_secret=webhooks.secrets.seal(subscription_id, body.secret),
-                description=body.description,
-                start_after=application.head_position(),
-                now=now,
-                idempotency_key=idempotency_key,
-                request_digest=digest,
-            ),
-        )
-        row = store.subscription_row(connection, subscription_id)
-        response.headers["Location"] = f"/v1/subscriptions/{subscription_id}"
-        return _out(connection, row)
+    subscription_id, made = _webhooks(request).subscribe(
+        principal.actor, body, idempotency_key, application.head_position()
+    )
+    response.headers["Location"] = f"/v1/subscriptions/{subscription_id}"
+    if not made:
+        response.status_code = 200
+    with request.app.state.engine.connect() as connection:
+        return _out(connection, store.subscription_row(connection, subscription_id))
 
 
 @router.get("/v1/subscriptions", response_model=SubscriptionsOut, responses=PROBLEM_RESPONSES)

@@ -62,13 +62,13 @@ def check_url(url: str, deny: tuple[IpNetwork, ...]) -> str:
         raise TargetRefused(f"longer than {MAX_URL_LENGTH} characters")
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise TargetRefused("contains spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a bracket left open, a port not a number or out of range
+        raise TargetRefused(f"not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("must be an http or https URL")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:  # a port that is not a number, or out of range
-        raise TargetRefused(f"not a valid URL: {exc}") from None
     if not host:
         raise TargetRefused("names no host")
     if parts.username is not None or parts.password is not None:
