@@ -181,10 +181,6 @@ def _bounds(period: Period, label: str, year_starts: int) -> Document:
     return {"start_date": value(first.isoformat()), "end_date": value(last.isoformat())}
 
 
-def _in(period: Period, month: str, year_starts: int) -> str:
-    return label_of(period, month, year_starts)
-
-
 def _results(
     rulebook: RuleBook,
     labels: list[str],
@@ -196,10 +192,10 @@ def _results(
     year_starts = rulebook.year_starts
     engaged_in: dict[str, int] = defaultdict(int)
     for month, count in engaged.items():
-        engaged_in[_in(period, month, year_starts)] += count
+        engaged_in[label_of(period, month, year_starts)] += count
     achieved: dict[tuple[str, str], int] = defaultdict(int)
     for row in money:
-        achieved[(row.outcome_id, _in(period, row.booked_period, year_starts))] += row.claims
+        achieved[(row.outcome_id, label_of(period, row.booked_period, year_starts))] += row.claims
     kind = value("Final" if ended else "Interim")
     found = []
     for label in labels:
@@ -232,7 +228,7 @@ def _payments(
     year_starts = rulebook.year_starts
     paid: dict[tuple[str, str, str], int] = defaultdict(int)
     for row in money:
-        key = (row.outcome_id, row.provider_id, _in(period, row.booked_period, year_starts))
+        key = (row.outcome_id, row.provider_id, label_of(period, row.booked_period, year_starts))
         paid[key] += row.paid_minor
     unit = minor_unit(rulebook.currency)
     found = []

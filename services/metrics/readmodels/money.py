@@ -83,7 +83,8 @@ class MoneyHandler:
             for row in rows:
                 row["contract_id"] = opened[row.pop("stream_id")]
             by_outcome = _by_outcome(connection, rows, outcomes)
-            connection.execute(sa.insert(money), rows)
+            kept = [{k: v for k, v in row.items() if k != "claim_id"} for row in rows]
+            connection.execute(sa.insert(money), kept)  # mx_money keeps no claim
             add_counts(connection, money_totals, summed(rows, FIGURES), FIGURES)
             per_outcome = summed(by_outcome, OUTCOME_FIGURES, "outcome_id")
             add_counts(connection, outcome_money, per_outcome, OUTCOME_FIGURES)
@@ -93,8 +94,7 @@ def _by_outcome(
     connection: Connection, rows: list[dict[str, Any]], outcomes: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The page's rows, each taking its claim's outcome (a payment, netting or reversal
-    finds it where its claim was accrued); records the page's accruals' outcomes. Takes the
-    claim off each row, which ``mx_money`` does not keep."""
+    finds it where its claim was accrued); records the page's accruals' outcomes."""
     if outcomes:
         connection.execute(
             sa.insert(claim_outcomes),
@@ -110,9 +110,8 @@ def _by_outcome(
         outcomes.update((row[0], row[1]) for row in found)
     by_outcome = []
     for row in rows:
-        claim_id = row.pop("claim_id")
         claims = {accounts.Kind.ACCRUAL: 1, accounts.Kind.REVERSAL: -1}.get(row["kind"], 0)
-        outcome = outcomes.get(claim_id, UNKNOWN_OUTCOME)
+        outcome = outcomes.get(row["claim_id"], UNKNOWN_OUTCOME)
         by_outcome.append({**row, "outcome_id": outcome, "claims": claims})
     return by_outcome
 
