@@ -12,6 +12,11 @@ nothing is recorded. Then the parts are recorded. A part already recorded is ans
 before, so after an outage the same command finishes the job and records nothing twice. With
 ``--valid-rows`` the valid rows are recorded in one pass and the rejected ones written beside
 the file (``FILE.rejected.csv``) to fix and send again. A progress bar goes to standard error.
+
+With ``--job`` the whole file is uploaded once as an import job (``POST …/imports``; an XLSX
+file is sent as CSV) and the command follows the job to its end, with the same progress bar,
+problems and rejected file; if the command is stopped, the job goes on in the service, and
+``--follow JOB_ID`` follows it again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +92,13 @@ def add_import_command(commands: Any) -> None:
     )
     events.add_argument("--token", default=os.environ.get("OUTCOMES_TOKEN"), help="provider token")
     events.add_argument("--provider", help="without --token: mint a local token for this provider")
+    events.add_argument(
+        "--job", action="store_true", help="upload the whole file once and let the service "
+        "import it (a job you can follow again with --follow)",
+    )  # fmt: skip
+    events.add_argument("--follow", metavar="JOB_ID", help="follow an import job already sent")
     events.add_argument("--part-rows", type=int, default=PART_ROWS, help=argparse.SUPPRESS)
+    events.add_argument("--poll-s", type=float, default=1.0, help=argparse.SUPPRESS)
     events.set_defaults(handler=import_events)
 
 
@@ -151,8 +163,13 @@ def import_events(args: argparse.Namespace) -> int:
     if not 1 <= args.part_rows <= 100_000:
         print("--part-rows must be 1 to 100,000", file=sys.stderr)
         return 2
+    base = f"{args.url.rstrip('/')}/v1/contracts/{args.contract}"
+    if args.job or args.follow:
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"},
+                          timeout=HTTP_TIMEOUT_S) as client:  # fmt: skip
+            return _import_job(client, base, path, args)
     total = _count_rows(path)
-    url = f"{args.url.rstrip('/')}/v1/contracts/{args.contract}/events"
+    url = f"{base}/events"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
     with httpx.Client(headers=headers, timeout=HTTP_TIMEOUT_S) as client:
         if args.valid_rows:
@@ -279,6 +296,106 @@ class _SeenIds:
             found += [(line, earlier[e]) for e, line in chunk if e in earlier]
         self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ids)
         return found
+
+
+UPLOAD_CHUNK = 256 * 1024
+
+
+def _import_job(client: httpx.Client, base: str, path: Path, args: argparse.Namespace) -> int:
+    """Upload the file as a job (unless following one), follow it, then report as the
+    part-by-part import does."""
+    if args.follow:
+        job_url = f"{base}/imports/{args.follow}"
+    else:
+        size = path.stat().st_size
+        progress = Progress(f"uploading {path.name}")
+        response = client.post(
+            f"{base}/imports",
+            content=_upload(path, progress, size),
+            params={"mode": "valid-rows" if args.valid_rows else "all"},
+            headers={"Content-Type": "text/csv"},
+        )
+        progress.finish()
+        if response.status_code != 202:
+            _refused(response)
+            for problem in response.json().get("errors", [])[:MAX_PRINTED]:
+                _print_job_problem(path, problem)
+            return 1
+        job_url = str(response.url.join(response.headers["Location"]))
+        print(f"{path}: import job {response.json()['job_id']}", file=sys.stderr)
+    job = _followed(client, job_url, path, _count_rows(path), args.poll_s)
+    if job is None:
+        return 1
+    totals = {name: int(job[name] or 0) for name in
+              ("rows", "recorded", "already_recorded", "rejected", "claims_derived")}  # fmt: skip
+    for problem in job["errors"][:MAX_PRINTED]:
+        _print_job_problem(path, problem)
+    if job["status"] == "refused":
+        print(f"{path}: {job['detail']}", file=sys.stderr)
+        return 1
+    if job["status"] == "failed":
+        print(f"{path}: the import failed: {job['detail']}; send the file again to finish it "
+              "(rows already recorded are not recorded twice)", file=sys.stderr)  # fmt: skip
+        return 1
+    _summary(path, totals)
+    if job["rejected"]:
+        rejected_path = path.with_name(path.name + ".rejected.csv")
+        with client.stream("GET", f"{job_url}/rejected") as answer, rejected_path.open("wb") as out:
+            for chunk in answer.iter_bytes():
+                out.write(chunk)
+        print(f"{rejected_path}: {job['rejected']:,} rejected rows to fix and send again")
+    return 0
+
+
+def _upload(path: Path, progress: Progress, size: int) -> Iterator[bytes]:
+    """The file's bytes as they are (CSV), or its first sheet written as CSV (XLSX)."""
+    sent = 0
+    if path.suffix.lower() == ".xlsx":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        for _, cells in _xlsx_rows(path):
+            writer.writerow(cells)
+            if buffer.tell() >= UPLOAD_CHUNK:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
+        return
+    with path.open("rb") as handle:
+        while chunk := handle.read(UPLOAD_CHUNK):
+            sent += len(chunk)
+            progress.update(sent, size, sent)
+            yield chunk
+
+
+def _print_job_problem(path: Path, problem: dict[str, Any]) -> None:
+    """A job's problem: its line is the file's (a sheet's row, for XLSX)."""
+    where = f":{problem['line']}" if problem.get("line") else ""
+    print(f"{path}{where}: {problem['field']}: {problem['message']}", file=sys.stderr)
+
+
+def _followed(client: httpx.Client, job_url: str, path: Path, total: int, poll_s: float) -> Any:
+    """Poll the job until it ends, with a progress bar per phase; its last state."""
+    bars: dict[str, Progress] = {}
+    while True:
+        response = client.get(job_url)
+        if response.status_code != 200:
+            _refused(response)
+            return None
+        job = response.json()
+        status = job["status"]
+        if status in ("checking", "recording"):
+            bar = bars.setdefault(status, Progress(f"{status} {path.name}"))
+            if status == "checking":
+                bar.update(job["rows_checked"], total, job["rows_checked"])
+            else:
+                good = (job["rows"] or total) - job["rejected"]
+                bar.update(job["rows_recorded"], good, job["rows_recorded"])
+        if status in ("done", "refused", "failed"):
+            for bar in bars.values():
+                bar.finish()
+            return job
+        time.sleep(poll_s)  # a person's command, polling a job it does not hold
 
 
 def _add(totals: dict[str, int], answer: dict[str, Any]) -> None:

@@ -93,6 +93,13 @@ class Busy(OutcomesError):
         self.retry_after_s = retry_after_s
 
 
+class TooMany(Busy):
+    """The caller has too much under way; it should retry after ``retry_after_s``."""
+
+    status = 429
+    title = "Too many requests"
+
+
 # The problem answers most routes can give, for their OpenAPI ``responses``.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid bearer token"},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
@@ -24,19 +25,28 @@ from shared.trail import AccessTrail, read_trail
 
 
 class BodySizeLimit:
-    """Refuse request bodies over a limit with 413, before any of it is parsed."""
+    """Refuse request bodies over a limit with 413, before any of it is parsed; a path that
+    matches one of ``larger`` (a route taking whole files, which it streams) has that limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[re.Pattern[str], int]] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)),
+                    self.max_bytes)  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await _too_large(send, max_bytes)
             return
         received = 0
 
@@ -45,14 +55,14 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+            await _too_large(send, max_bytes)
 
 
 class _BodyTooLarge(Exception):
@@ -100,6 +110,7 @@ def build_app(
     common: CommonSettings,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     max_body_bytes: int,
+    larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> FastAPI:
     common.check_secrets()
     app = FastAPI(
@@ -109,7 +120,7 @@ def build_app(
     install_error_handlers(app)
     app.add_middleware(JsonGuard)
     app.add_middleware(ParameterGuard)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)
     app.add_middleware(
         AccessTrail,
         engine_of=lambda: getattr(app.state, "engine", None),

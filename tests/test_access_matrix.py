@@ -137,6 +137,7 @@ async def services(
                 "transaction_id": transaction_id,
                 "account": f"payable:{PROVIDER}",
                 "subscription_id": made.json()["subscription_id"],
+                "job_id": "00000000-0000-4000-8000-000000000000",
             },
         }
 

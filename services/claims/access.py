@@ -31,6 +31,13 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/import-template"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),
+    ("POST", "/v1/contracts/{contract_id}/imports"): frozenset({"provider"}),
+    ("GET", "/v1/contracts/{contract_id}/imports/{job_id}"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
+    ("GET", "/v1/contracts/{contract_id}/imports/{job_id}/rejected"): frozenset(
+        {"admin", "auditor", "verifier", "provider"}
+    ),
     ("GET", "/v1/contracts/{contract_id}/participants/{participant_id}"): frozenset(
         {"admin", "auditor", "verifier", "provider"}
     ),

@@ -12,9 +12,18 @@ from fastapi import FastAPI
 from services.claims.application import ClaimsApplication
 from services.claims.closer import PopulationCloser
 from services.claims.committer import IntakeCommitter
+from services.claims.importjobs import ImportJobs, ImportWorker, JobLimits
 from services.claims.personal import PersonalDataVault
 from services.claims.readmodels.claim_index import INDEXED_TYPES, apply_entry, contract_ids
-from services.claims.routes import audit, claims, contracts, evaluations, intake, populations
+from services.claims.routes import (
+    audit,
+    claims,
+    contracts,
+    evaluations,
+    imports,
+    intake,
+    populations,
+)
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
@@ -65,12 +74,28 @@ def create_app(
             lease_for(store_url, "claims-population-closer"),
             settings.population_close_interval_s,
         )
+        app.state.import_jobs = ImportJobs(
+            engine,
+            application.contracts,
+            application.imports,
+            application.clock,
+            JobLimits(
+                max_bytes=settings.import_max_bytes,
+                max_rows=settings.import_max_rows,
+                max_pending=settings.import_max_pending,
+                lease_s=settings.import_lease_s,
+                kept_days=settings.import_kept_days,
+            ),
+        )
+        app.state.import_worker = import_worker = ImportWorker(app.state.import_jobs)
         index_follower.start()
+        import_worker.start()
         if settings.population_close_interval_s > 0:
             closer.start()
         try:
             yield
         finally:
+            import_worker.stop()
             if settings.population_close_interval_s > 0:
                 closer.stop()
             index_follower.stop()
@@ -84,6 +109,7 @@ def create_app(
         common=common,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        larger_bodies=[(imports.UPLOAD_PATH, settings.import_max_bytes)],
     )
     app.state.rulebook_max_bytes = settings.rulebook_max_bytes
     _include_routes(app)
@@ -95,6 +121,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(digest_router(lambda request: request.app.state.application))
     app.include_router(contracts.router)
     app.include_router(intake.router)
+    app.include_router(imports.router)
     app.include_router(evaluations.router)
     app.include_router(populations.router)
     app.include_router(claims.router)

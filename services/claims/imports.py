@@ -18,8 +18,8 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -124,36 +124,58 @@ class ImportResult:
     claims_derived: int
     claims_retired: int
 
+    def plus(self, other: ImportResult) -> ImportResult:
+        return ImportResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
 
 def read_csv(data: bytes, rulebook: RuleBook, max_rows: int = MAX_ROWS) -> ImportCheck:
     """The file's rows as events, or their problems; a file that cannot be read at all (not
     UTF-8, a bad header, too many rows) is refused whole, naming where."""
-    text = _decoded(data)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise InvalidInput(
-            "the file is empty", [FieldProblem("header", "the first line names the columns")]
-        ) from None
-    except csv.Error as exc:
-        raise _unreadable(1, exc) from None
-    _check_header(header, rulebook)
-    rows: list[Row] = []
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line
-            if len(rows) == max_rows:
-                raise InvalidInput(
-                    f"more than {max_rows:,} rows in one request",
-                    [FieldProblem("body", f"at most {max_rows:,} rows; send the rest", line)],
-                )
-            rows.append(_row(line, cells, header, rulebook))
-    except csv.Error as exc:
-        raise _unreadable(reader.line_num, exc) from None
-    return ImportCheck(header, rows)
+    rows = CsvRows(io.StringIO(_decoded(data), newline=""), rulebook, max_rows)
+    return ImportCheck(rows.header, list(rows))
+
+
+class CsvRows:
+    """A CSV file's header, read and checked against the contract at once, then its rows one
+    by one (blank lines left out), so a file of any length is read in bounded memory. The
+    lines may come decoded already or from a stream that decodes as it goes: a byte that is
+    not UTF-8 is then refused where it is read, naming its line."""
+
+    def __init__(self, lines: Iterable[str], rulebook: RuleBook, max_rows: int) -> None:
+        self._reader = csv.reader(lines, strict=True)
+        self._rulebook = rulebook
+        self._max_rows = max_rows
+        try:
+            self.header = [name.strip() for name in next(self._reader)]
+        except StopIteration:
+            raise InvalidInput(
+                "the file is empty", [FieldProblem("header", "the first line names the columns")]
+            ) from None
+        except csv.Error as exc:
+            raise _unreadable(1, exc) from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(exc, 1) from None
+        _check_header(self.header, rulebook)
+
+    def __iter__(self) -> Iterator[Row]:
+        reader, count = self._reader, 0
+        try:
+            for cells in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line
+                if count == self._max_rows:
+                    raise InvalidInput(
+                        f"more than {self._max_rows:,} rows in one file",
+                        [FieldProblem("body", f"at most {self._max_rows:,} rows; send the rest",
+                                      line)],
+                    )  # fmt: skip
+                count += 1
+                yield _row(line, cells, self.header, self._rulebook)
+        except csv.Error as exc:
+            raise _unreadable(reader.line_num, exc) from None
+        except UnicodeDecodeError as exc:
+            raise not_utf8(exc, reader.line_num + 1) from None
 
 
 def _decoded(data: bytes) -> str:
@@ -161,18 +183,21 @@ def _decoded(data: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = body.count(b"\n", 0, exc.start) + 1
-        raise InvalidInput(
-            "the file is not UTF-8",
-            [
-                FieldProblem(
-                    "body",
-                    f"byte 0x{body[exc.start]:02x} is not UTF-8: save the file as UTF-8 "
-                    "(CSV UTF-8 in a spreadsheet)",
-                    line,
-                )
-            ],
-        ) from None
+        raise not_utf8(exc, body.count(b"\n", 0, exc.start) + 1) from None
+
+
+def not_utf8(exc: UnicodeDecodeError, line: int) -> InvalidInput:
+    return InvalidInput(
+        "the file is not UTF-8",
+        [
+            FieldProblem(
+                "body",
+                f"byte 0x{exc.object[exc.start]:02x} is not UTF-8: save the file as UTF-8 "
+                "(CSV UTF-8 in a spreadsheet)",
+                line,
+            )
+        ],
+    )
 
 
 def _unreadable(line: int, exc: csv.Error) -> InvalidInput:
@@ -308,22 +333,23 @@ class EventImport:
     ) -> ImportResult:
         """Record the good rows in batches (each batch one transaction)."""
         good = [row.event for row in check.rows if row.event is not None and not row.problems]
-        recorded = replayed = derived = retired = 0
+        totals = ImportResult(len(check.rows), 0, 0, len(check.bad), 0, 0)
         for batch in _batches(good):
-            for result in self._intake.record_events(contract_id, provider_id, batch, actor):
-                recorded += result.created
-                replayed += not result.created
-                if result.created:
-                    derived += len(result.claim_ids)
-                    retired += len(result.retired_claim_ids)
-        return ImportResult(
-            rows=len(check.rows),
-            recorded=recorded,
-            already_recorded=replayed,
-            rejected=len(check.bad),
-            claims_derived=derived,
-            claims_retired=retired,
-        )
+            totals = totals.plus(self.record_batch(batch, contract_id, provider_id, actor))
+        return totals
+
+    def record_batch(
+        self, events: list[IncomingEvent], contract_id: str, provider_id: str, actor: str
+    ) -> ImportResult:
+        """Record checked events in one transaction; what they did, counted."""
+        recorded = replayed = derived = retired = 0
+        for result in self._intake.record_events(contract_id, provider_id, events, actor):
+            recorded += result.created
+            replayed += not result.created
+            if result.created:
+                derived += len(result.claim_ids)
+                retired += len(result.retired_claim_ids)
+        return ImportResult(0, recorded, replayed, 0, derived, retired)
 
 
 def _on_line(problem: FieldProblem, line: int) -> FieldProblem:

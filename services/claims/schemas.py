@@ -176,6 +176,33 @@ class ImportOut(BaseModel):
     errors: list[ImportProblemOut] = Field(description="The first 1,000 problems, by line")
 
 
+class ImportJobOut(BaseModel):
+    job_id: str
+    contract_id: str
+    status: Literal["receiving", "queued", "checking", "recording", "done", "refused", "failed"] = (
+        Field(
+            description="`queued` → `checking` → `recording` → `done`; `refused`: the file, or "
+            "with `mode=all` some row, is not valid and nothing was recorded; `failed`: stopped "
+            "(`detail` says why; what was recorded stays, and sending the file again finishes it)"
+        )
+    )
+    mode: Literal["all", "valid-rows"]
+    detail: str | None = None
+    bytes: int = Field(description="The file's size")
+    rows: int | None = Field(description="Rows in the file (blank lines left out), once checked")
+    rows_checked: int
+    rows_recorded: int = Field(description="Good rows handled so far while recording")
+    recorded: int = Field(description="Events recorded by this job")
+    already_recorded: int = Field(description="Rows whose event was recorded before, same body")
+    rejected: int = Field(description="Rows not valid (left out with `mode=valid-rows`)")
+    claims_derived: int
+    claims_retired: int
+    errors: list[ImportProblemOut] = Field(description="The first 1,000 problems, by line")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
 MAX_CASEWORKER_REFS = 1000
 
 

@@ -32,6 +32,32 @@ class ClaimsSettings(BaseSettings):
         description="How often populations whose period closed are derived; 0: never (use "
         "the admin endpoint or the CLI instead)",
     )
+    import_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        le=8 * 1024 * 1024 * 1024,
+        description="The largest file an import job takes (POST …/imports); larger: 413",
+    )
+    import_max_rows: int = Field(
+        default=5_000_000, ge=1, le=50_000_000, description="Rows in one import job's file"
+    )
+    import_max_pending: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Unfinished import jobs a provider may have in one contract; more: 429",
+    )
+    import_lease_s: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="How long a worker holds an import job between saves of its progress; a "
+        "job whose worker died is taken over after this",
+    )
+    import_kept_days: int = Field(
+        default=30, ge=1, le=3660, description="Days an ended import job (and its rejected "
+        "rows) is kept"
+    )  # fmt: skip
 
     def store_url(self, common: CommonSettings) -> str:
         return self.database_url or common.sqlite_url("claims")

@@ -174,3 +174,24 @@ def test_diagnose_prints_why_each_outcome_was_or_was_not_derived(
     assert "own participants" in capsys.readouterr().err
     assert main([*command, "--token", token(auth), "--event", "nope"]) == 1
     assert "404" in capsys.readouterr().err
+
+
+def test_with_job_the_file_is_uploaded_once_and_followed_to_its_end(
+    claims_url: str, auth: Auth, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = story_rows(3)
+    rows[2] = rows[2].replace(",,20,", ",,200,")  # line 4: over the maximum of 80
+    path = tmp_path / "events.csv"
+    path.write_text("\r\n".join([HEADER, *rows]) + "\r\n", encoding="utf-8")
+    assert run(claims_url, token(auth), str(path), "--job", "--poll-s", "0.05") == 1
+    err = capsys.readouterr().err
+    assert "import job " in err and "uploading events.csv" in err
+    assert f"{path}:4: hours_per_week: more than the maximum 80" in err
+    assert claims_count(claims_url, auth) == 0
+    args = ("--job", "--valid-rows", "--poll-s", "0.05")
+    assert run(claims_url, token(auth), str(path), *args) == 0
+    out = capsys.readouterr().out
+    # p0 has its referral and enrollment only: one claim; p1 and p2 three each
+    assert "12 rows, 11 events recorded, 0 recorded before, 1 rejected, 7 claims" in out
+    rejected = (tmp_path / "events.csv.rejected.csv").read_text().splitlines()
+    assert rejected[1].startswith("4,hours_per_week: more than the maximum 80,p0-3,")

@@ -81,6 +81,25 @@ def _provider_in_contract(
 ProviderCaller = Annotated[Principal, Depends(_provider_in_contract)]
 
 
+def _provider_or_reader(
+    request: Request,
+    contract_id: str,
+    principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
+) -> Principal:
+    """A reader of the contract, or one of its providers (who then sees its own only)."""
+    check_contract_scope(principal, contract_id)
+    if principal.role is Role.PROVIDER:
+        rulebook = _app(request).contracts.latest_rulebook(
+            contract_id, checked_within_s=PRECHECK_FRESH_S
+        )
+        if principal.provider_id not in rulebook.provider_ids():
+            raise ProviderNotInContract(str(principal.provider_id), contract_id)
+    return principal
+
+
+ProviderOrReader = Annotated[Principal, Depends(_provider_or_reader)]
+
+
 def _app(request: Request) -> ClaimsApplication:
     application: ClaimsApplication = request.app.state.application
     return application
@@ -266,17 +285,12 @@ def post_batch(
     },
 )
 def get_import_template(
-    request: Request,
-    contract_id: str,
-    principal: Annotated[Principal, Depends(require(Role.PROVIDER, *READERS))],
+    request: Request, contract_id: str, principal: ProviderOrReader
 ) -> Response:
     """The contract's CSV import file, empty: its header (`text/csv`), or as a workbook
     (`Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`) with the
     header on an `events` sheet and a `columns` sheet saying what each column takes."""
-    check_contract_scope(principal, contract_id)
     rulebook = _app(request).contracts.latest_rulebook(contract_id)
-    if principal.role is Role.PROVIDER and principal.provider_id not in rulebook.provider_ids():
-        raise ProviderNotInContract(str(principal.provider_id), contract_id)
     columns = template_columns(rulebook)
     names = [column.name for column in columns]
     if wants_xlsx(request.headers.get("accept", "")):
