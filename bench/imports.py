@@ -9,11 +9,13 @@ production (``outcomes serve claims``, one uvicorn worker):
   request at a time (what a provider's system does today);
 - P: the same number of other events (same shape: participants walking referral, enrollment, job
   start, sustainment) written to a CSV file and imported with ``outcomes import events`` (a
-  process of its own: every part checked first, then recorded, 5,000 rows a part).
+  process of its own: every part checked first, then recorded, 5,000 rows a part);
+- J: as many other events, uploaded whole as an import job (``outcomes import events --job``:
+  the service stores the file, checks every row, then records them) and followed to its end.
 
-Reported: events per second of each and P's rate as a ratio of B's (the target is at least
-0.5), the command's own peak RSS, and the claims service's peak RSS after each (to show that an
-import holds no more than a part at a time).
+Reported: events per second of each and P's and J's rates as ratios of B's (the target is at
+least 0.5), the command's own peak RSS, and the claims service's peak RSS after each (to show
+that an import holds no more than a part, or a thousand rows, at a time).
 """
 
 from __future__ import annotations
@@ -78,10 +80,10 @@ def post_json_batches(url: str, token: str, found: list[dict[str, Any]]) -> floa
     return len(found) / (time.perf_counter() - started)
 
 
-def import_file(url: str, token: str, path: Path, folder: str) -> tuple[float, float]:
+def import_file(url: str, token: str, path: Path, folder: str, *extra: str) -> tuple[float, float]:
     """(events per second, the command's peak RSS in MiB) for ``outcomes import events``."""
     command = [sys.executable, "-m", "services.cli", "import", "events", str(path),
-               "--contract", CONTRACT, "--url", url, "--token", token]  # fmt: skip
+               "--contract", CONTRACT, "--url", url, "--token", token, *extra]  # fmt: skip
     log = Path(folder, "import.log").open("ab")  # noqa: SIM115 - the child's output
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=log, stderr=log)
@@ -136,6 +138,10 @@ def main() -> int:
             write_csv(path, events("csv", args.events))
             rate, command_rss = import_file(url, provider, path, folder)
             rss_after_import = peak_rss_mb(service.pid)
+            job_path = Path(folder, "job.csv")
+            write_csv(job_path, events("job", args.events))
+            job_rate, job_command_rss = import_file(url, provider, job_path, folder, "--job")
+            rss_after_job = peak_rss_mb(service.pid)
         finally:
             service.terminate()
             service.wait(30)
@@ -143,10 +149,12 @@ def main() -> int:
     print(f"events: {args.events:,} each way (PostgreSQL, one claims process)")
     print(f"B  JSON batches of {BATCH:,}:        {baseline:10,.0f} events/s")
     print(f"P  outcomes import events (CSV): {rate:10,.0f} events/s  {rate / baseline:.2f}x B")
-    print(f"   the command's peak RSS: {command_rss:.1f} MiB")
+    print(f"J  outcomes import events --job:  {job_rate:10,.0f} events/s  "
+          f"{job_rate / baseline:.2f}x B")  # fmt: skip
+    print(f"   the command's peak RSS: {command_rss:.1f} MiB (P), {job_command_rss:.1f} MiB (J)")
     print(
         f"   claims service peak RSS: {rss_after_json:.1f} MiB after B, "
-        f"{rss_after_import:.1f} MiB after P"
+        f"{rss_after_import:.1f} MiB after P, {rss_after_job:.1f} MiB after J"
     )
     return 0
 

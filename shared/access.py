@@ -5,8 +5,10 @@ every kind of caller, failing on any route missing from its table.
 The kinds of caller: ``anonymous`` (no token), ``admin``, ``auditor``, ``verifier``,
 ``service``, ``payer`` (a payer of the contract), ``payer_other`` (a payer of another
 contract), ``provider`` (a provider in the contract), ``provider_other`` (a provider outside
-it), ``evaluator`` (an evaluator of the contract), ``evaluator_other`` (of another contract).
-A caller not listed for a route must be refused: 401 without a token, 403 with one.
+it), ``evaluator`` (an evaluator of the contract), ``evaluator_other`` (of another contract),
+and ``admin_other``, ``auditor_other``, ``verifier_other`` (tokens of those roles limited to
+another contract). A caller not listed for a route must be refused: 401 without a token, 403
+with one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 CALLERS = (
     "anonymous", "admin", "auditor", "verifier", "service",
     "payer", "payer_other", "provider", "provider_other", "evaluator", "evaluator_other",
+    "admin_other", "auditor_other", "verifier_other",
 )  # fmt: skip
+SCOPED_OTHERS = frozenset({"admin_other", "auditor_other", "verifier_other"})
 PUBLIC = frozenset(CALLERS)
 FEED_READERS = frozenset({"admin", "auditor", "service"})
 TRAIL_READERS = frozenset({"admin", "auditor"})

@@ -3,6 +3,8 @@
 Roles: ``admin``, ``provider`` (scoped to one provider id, optionally to contracts), ``verifier``,
 ``payer`` (scoped to the contracts it pays), ``evaluator`` (posts evaluation results, scoped to
 the contracts it evaluates), ``auditor`` (read-only), ``service`` (feed reads between services).
+An ``admin``, ``verifier`` or ``auditor`` token may also be limited to a list of contracts; it is
+then refused (403) on every other contract, and on what spans contracts (see ``scoped``).
 Tokens are HS256 with the configured signing key; expiry, not-before, issuer and audience are
 always checked, and no other algorithm is accepted.
 """
@@ -49,11 +51,17 @@ class Principal:
     token_id: str = ""
 
     def may_act_on_contract(self, contract_id: str) -> bool:
-        """A scoped token (payer, evaluator, or a provider limited to contracts) covers only its
-        contracts; payers and evaluators always name theirs."""
-        if self.role in (Role.PAYER, Role.EVALUATOR, Role.PROVIDER) and self.contract_ids:
+        """A token limited to contracts (any role but ``service``; payers and evaluators always
+        name theirs) covers only those."""
+        if self.scoped:
             return contract_id in self.contract_ids
         return self.role not in (Role.PAYER, Role.EVALUATOR)
+
+    @property
+    def scoped(self) -> bool:
+        """Limited to a list of contracts: such a token may not read what spans contracts
+        (the feed, the access trail, the digest) and sees lists filtered to its contracts."""
+        return bool(self.contract_ids) and self.role is not Role.SERVICE
 
     @property
     def actor(self) -> str:
@@ -256,6 +264,38 @@ def require(*roles: Role) -> Callable[..., Principal]:
         principal: Annotated[Principal, Depends(_current_principal)],
     ) -> Principal:
         return _check_role(principal, allowed)
+
+    return dependency
+
+
+def require_on_contract(*roles: Role) -> Callable[..., Principal]:
+    """Like :func:`require`, for a route with ``{contract_id}`` in its path: the token must
+    also cover that contract (checked before the body is read)."""
+    allowed = frozenset(roles)
+
+    def dependency(
+        contract_id: str,
+        principal: Annotated[Principal, Depends(_current_principal)],
+    ) -> Principal:
+        _check_role(principal, allowed)
+        check_contract_scope(principal, contract_id)
+        return principal
+
+    return dependency
+
+
+def require_unscoped(*roles: Role) -> Callable[..., Principal]:
+    """Like :func:`require`, for what spans contracts (the feed, the access trail, the digest):
+    a token limited to contracts is refused."""
+    allowed = frozenset(roles)
+
+    def dependency(
+        principal: Annotated[Principal, Depends(_current_principal)],
+    ) -> Principal:
+        _check_role(principal, allowed)
+        if principal.scoped:
+            raise Forbidden("this token is limited to contracts; it may not read what spans them")
+        return principal
 
     return dependency
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import Principal, Role, TokenSigner, require
+from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.errors import PROBLEM_JSON
 from shared.feed.envelope import MAX_POSITION
 from shared.jsonguard import JsonGuard
@@ -154,7 +154,7 @@ def trail_router() -> APIRouter:
     @router.get("/v1/audit/access-trail", response_model=list[TrailEntryOut])
     def get_access_trail(
         request: Request,
-        _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
+        _: Annotated[Principal, Depends(require_unscoped(Role.AUDITOR, Role.ADMIN))],
         after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         actor: Annotated[str | None, Query(max_length=200)] = None,

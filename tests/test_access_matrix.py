@@ -8,12 +8,14 @@ listed callers are not refused (they may still get 404 or 422 for the placeholde
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
+import yaml
 
 from services.claims.access import ACCESS as CLAIMS_ACCESS
 from services.claims.api import create_app as claims_app
@@ -50,6 +52,11 @@ def body_for(path: str, params: dict[str, str]) -> dict[str, Any]:
         return {"contract_id": CONTRACT, "currency": "GBP", "lines": [line]}
     if path == "/v1/subscriptions":
         return SUBSCRIPTION
+    if path == "/v1/contracts":  # the contract's own rule book: registered before, same document
+        document: dict[str, Any] = json.loads(
+            json.dumps(yaml.safe_load(IPS_RULEBOOK.read_text()), default=str)
+        )
+        return document
     return {}
 
 
@@ -73,6 +80,9 @@ def tokens(signer: TokenSigner) -> dict[str, dict[str, str]]:
         "provider_other": signer.issue(Role.PROVIDER, provider_id="stranger-provider"),
         "evaluator": signer.issue(Role.EVALUATOR, contract_ids=[CONTRACT]),
         "evaluator_other": signer.issue(Role.EVALUATOR, contract_ids=["another-contract"]),
+        "admin_other": signer.issue(Role.ADMIN, contract_ids=["another-contract"]),
+        "auditor_other": signer.issue(Role.AUDITOR, contract_ids=["another-contract"]),
+        "verifier_other": signer.issue(Role.VERIFIER, contract_ids=["another-contract"]),
     }
     return {"anonymous": {}} | {
         name: {"Authorization": f"Bearer {t}"} for name, t in issued.items()

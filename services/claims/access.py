@@ -1,9 +1,18 @@
 """Who may call each claims route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import CONTRACT_READERS, FEED_READERS, PUBLIC, TRAIL_READERS, Access
+from shared.access import (
+    CONTRACT_READERS,
+    EVERY_TOKEN,
+    FEED_READERS,
+    PUBLIC,
+    SCOPED_OTHERS,
+    TRAIL_READERS,
+    Access,
+)
 
 CLAIM_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
-FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"}  # others see only their own
+# others (payers, providers, and tokens limited to other contracts) see only their own
+FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"} | SCOPED_OTHERS
 
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
@@ -11,6 +20,7 @@ ACCESS: Access = {
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/audit/digest"): TRAIL_READERS,
     ("POST", "/v1/contracts"): frozenset({"admin"}),
+    ("GET", "/v1/contracts"): EVERY_TOKEN,  # each sees the contracts it may
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions/{version}"): CONTRACT_READERS,
@@ -63,5 +73,6 @@ ACCESS: Access = {
     ("POST", "/v1/claims/{claim_id}/verify"): frozenset({"verifier"}),
     ("POST", "/v1/claims/{claim_id}/reject"): frozenset({"verifier"}),
     ("POST", "/v1/claims/{claim_id}/dispute"): frozenset({"provider"}),
-    ("POST", "/v1/claims/decisions"): frozenset({"verifier"}),
+    # a verifier limited to other contracts may call it: a claim it does not cover is a 403
+    ("POST", "/v1/claims/decisions"): frozenset({"verifier", "verifier_other"}),
 }

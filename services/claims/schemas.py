@@ -37,6 +37,23 @@ class ContractOut(BaseModel):
     versions: list[ContractVersionOut]
 
 
+class ContractSummaryOut(BaseModel):
+    contract_id: str
+    name: str
+    currency: str
+    version: int = Field(description="The latest rule-book version")
+    effective_from: dt.date = Field(description="The latest version's")
+    contract_end: dt.date | None
+    provider_ids: list[str]
+
+
+class ContractListOut(BaseModel):
+    items: list[ContractSummaryOut]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page"
+    )
+
+
 class EventIn(Body):
     event_id: EventId
     participant_ref: str = Field(

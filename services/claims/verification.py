@@ -33,6 +33,7 @@ from services.claims.errors import (
     UnknownReasonCode,
 )
 from services.claims.reader import Reader
+from shared.errors import Forbidden
 from shared.eventstore import OutcomesApplication, retrying
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
@@ -112,18 +113,23 @@ class Verification:
             ) from None
 
     def decide_many(
-        self, actor: str, idempotency_key: str, decisions: Sequence[Decision]
+        self,
+        actor: str,
+        idempotency_key: str,
+        decisions: Sequence[Decision],
+        covers: Callable[[str], bool] = lambda _: True,
     ) -> list[dict[str, Any]]:
         """Up to 1,000 decisions in one transaction: all applied, or none if any is refused.
 
         The same key with the same decisions answers the first result again; with other
-        decisions it is a conflict.
+        decisions it is a conflict. A claim of a contract the caller's token does not
+        ``cover`` refuses them all (403).
         """
         assert len(decisions) <= MAX_DECISIONS
-        return retrying(lambda: self._decide_many(actor, idempotency_key, decisions))
+        return retrying(lambda: self._decide_many(actor, idempotency_key, decisions, covers))
 
     def _decide_many(
-        self, actor: str, key: str, decisions: Sequence[Decision]
+        self, actor: str, key: str, decisions: Sequence[Decision], covers: Callable[[str], bool]
     ) -> list[dict[str, Any]]:
         digest = canonical_sha256([asdict(d) for d in decisions])
         earlier = earlier_answer(
@@ -138,6 +144,10 @@ class Verification:
         for index, decision in enumerate(decisions):
             try:
                 claim = claims.get(decision.claim_id) or self._reader.claim(UUID(decision.claim_id))
+                if not covers(claim.contract_id):
+                    raise Forbidden(
+                        f"decision {index}: this token does not cover contract {claim.contract_id}"
+                    )
                 self._apply(claim, decision, actor, at)
                 claims[decision.claim_id] = claim
             except (ClaimNotFound, ClaimTransitionRefused, UnknownReasonCode, ValueError) as exc:

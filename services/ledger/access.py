@@ -3,7 +3,7 @@
 from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
 
 # any payer may ask; another's subscription is a 404 to it, as if it did not exist
-SUBSCRIBERS = frozenset({"admin", "payer", "payer_other"})
+SUBSCRIBERS = frozenset({"admin", "admin_other", "payer", "payer_other"})  # others: their own
 BOOK_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
 ACCESS: Access = {

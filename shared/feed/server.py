@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, require_unscoped
 from shared.errors import PROBLEM_RESPONSES, FieldProblem, InvalidInput
 from shared.feed.digest import digest_upto
 from shared.feed.envelope import (
@@ -41,7 +41,7 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     @router.get("/feed", response_model=FeedPage, responses=PROBLEM_RESPONSES)
     async def read_feed(
         request: Request,
-        _: Annotated[Principal, Depends(require(Role.SERVICE, Role.AUDITOR, Role.ADMIN))],
+        _: Annotated[Principal, Depends(require_unscoped(Role.SERVICE, Role.AUDITOR, Role.ADMIN))],
         after: Annotated[
             int, Query(ge=0, le=MAX_POSITION, description="Return entries after this position")
         ] = 0,
@@ -90,7 +90,7 @@ def digest_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     @router.get("/v1/audit/digest", response_model=DigestOut, responses=PROBLEM_RESPONSES)
     def get_digest(
         request: Request,
-        _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))],
+        _: Annotated[Principal, Depends(require_unscoped(Role.AUDITOR, Role.ADMIN))],
         upto: Annotated[
             int | None,
             Query(ge=0, le=MAX_POSITION, description="Last position to include [the head]"),

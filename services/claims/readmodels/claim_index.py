@@ -313,10 +313,10 @@ def _sample_line(provider_id: str, rows: list[dict[str, Any]]) -> SampleLine:
     )
 
 
-def contract_ids(engine: sa.Engine) -> list[str]:
-    """The contracts the index has seen registered."""
+def contract_ids(engine: sa.Engine, after: str | None = None) -> list[str]:
+    """The contracts the index has seen registered, by id (those after ``after``)."""
+    query = sa.select(contract_settings.c.contract_id).order_by(contract_settings.c.contract_id)
+    if after is not None:
+        query = query.where(contract_settings.c.contract_id > after)
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(contract_settings.c.contract_id).order_by(contract_settings.c.contract_id)
-        )
-        return [str(row[0]) for row in rows]
+        return [str(row[0]) for row in connection.execute(query)]

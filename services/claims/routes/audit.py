@@ -14,7 +14,7 @@ from services.claims.routes.claims import AnyReader, check_claim_access, parse_c
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
 from services.claims.routes.intake import readable_participant
 from services.claims.whatif import what_if
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, require, require_on_contract
 from shared.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["audit"])
@@ -71,7 +71,7 @@ def history(
 async def post_what_if(
     request: Request,
     contract_id: str,
-    _: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR))],
+    _: Annotated[Principal, Depends(require_on_contract(Role.ADMIN, Role.AUDITOR))],
 ) -> dict[str, Any]:
     """Replay every participant's history under a draft rule book (as if in force from the
     contract's start) and return, per provider and outcome, the claims and amounts that would

@@ -61,6 +61,21 @@ AnyReader = Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *REA
 Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
 
 
+def _claim_verifier(
+    request: Request,
+    claim_id: str,
+    principal: Annotated[Principal, Depends(require(Role.VERIFIER))],
+) -> Principal:
+    """A verifier whose token covers the claim's contract (checked before the body is read)."""
+    check_contract_scope(
+        principal, _app(request).reader.claim(parse_claim_id(claim_id)).contract_id
+    )
+    return principal
+
+
+ClaimVerifier = Annotated[Principal, Depends(_claim_verifier)]
+
+
 def _claim_owner(
     request: Request,
     claim_id: str,
@@ -131,11 +146,10 @@ def parse_claim_id(claim_id: str) -> UUID:
 def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
     if criteria.get("contract_id") is not None:
         check_contract_scope(principal, criteria["contract_id"])
-    if principal.role is Role.PAYER:
-        return ClaimFilter(**criteria, contract_ids=principal.contract_ids)
     if principal.role is Role.PROVIDER:
         criteria["provider_id"] = principal.provider_id
-        return ClaimFilter(**criteria, contract_ids=principal.contract_ids or None)
+    if principal.role is Role.PAYER or principal.scoped:  # a payer's list is always scoped
+        return ClaimFilter(**criteria, contract_ids=principal.contract_ids)
     return ClaimFilter(**criteria)
 
 
@@ -336,7 +350,7 @@ def attach_evidence(
 
 @router.post("/v1/claims/{claim_id}/verify", response_model=ClaimOut, responses=DECISION_ERRORS)
 def verify_claim(
-    request: Request, claim_id: str, principal: Verifier, body: VerifyIn | None = None
+    request: Request, claim_id: str, principal: ClaimVerifier, body: VerifyIn | None = None
 ) -> ClaimOut:
     """Verify a submitted or disputed claim; the ledger books it from the feed."""
     note = body.note if body else ""
@@ -346,7 +360,9 @@ def verify_claim(
 
 
 @router.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=DECISION_ERRORS)
-def reject_claim(request: Request, claim_id: str, body: RejectIn, principal: Verifier) -> ClaimOut:
+def reject_claim(
+    request: Request, claim_id: str, body: RejectIn, principal: ClaimVerifier
+) -> ClaimOut:
     """Reject with one of the contract's reason codes; a disputed claim's rejection is final."""
     claim = _app(request).verification.reject(
         parse_claim_id(claim_id), principal.actor, body.reason_code, body.reason
@@ -371,7 +387,9 @@ def decide_many(
 ) -> DecisionsOut:
     """Verify or reject up to 1,000 claims at once: all applied, or none. Idempotent by key."""
     decisions = [Decision(d.claim_id, d.action, d.reason_code, d.note) for d in body.decisions]
-    results = _app(request).verification.decide_many(principal.actor, idempotency_key, decisions)
+    results = _app(request).verification.decide_many(
+        principal.actor, idempotency_key, decisions, principal.may_act_on_contract
+    )
     return DecisionsOut.model_validate({"results": results})
 
 

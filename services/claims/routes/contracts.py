@@ -10,10 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from services.claims.application import ClaimsApplication
 from services.claims.domain import Contract
 from services.claims.errors import ContractNotFound
+from services.claims.readmodels.claim_index import contract_ids
 from services.claims.schemas import (
     ChangeOut,
+    ContractListOut,
     ContractOut,
     ContractRegistered,
+    ContractSummaryOut,
     ContractVersionOut,
     DiffOut,
 )
@@ -26,6 +29,7 @@ from shared.errors import (
     InvalidInput,
     PayloadTooLarge,
 )
+from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.rules.diff import diff_documents
 from shared.rules.model import RuleBook, RuleBookInvalid, parse_rulebook
 from shared.rules.source import DocumentUnreadable, SourceDocument, read_document
@@ -99,17 +103,62 @@ def _with_lines(source: SourceDocument, problems: list[FieldProblem]) -> list[Fi
 async def register_contract(
     request: Request,
     response: Response,
-    _: Annotated[Principal, Depends(require(Role.ADMIN))],
+    principal: Annotated[Principal, Depends(require(Role.ADMIN))],
 ) -> ContractRegistered:
     """Register a rule book; a changed document for an existing contract adds a version.
 
     Problems are listed all at once, each with the field's path and, where known, its line.
+    An admin token limited to contracts may register only those.
     """
     rulebook = await rulebook_of(request)
+    check_contract_scope(principal, rulebook.contract_id)
     version, created = await run_in_threadpool(_app(request).contracts.register, rulebook)
     if not created:
         response.status_code = 200
     return ContractRegistered(contract_id=rulebook.contract_id, version=version)
+
+
+@router.get(
+    "/v1/contracts",
+    response_model=ContractListOut,
+    responses=PROBLEM_RESPONSES,
+)
+def list_contracts(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*Role))],
+    after: Annotated[
+        str | None,
+        Query(max_length=64, pattern=PUBLIC_ID_PATTERN, description="The last contract id seen"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ContractListOut:
+    """The contracts this caller may see, by id: every contract for an unscoped admin,
+    auditor, verifier or service token; a token's own contracts when it is limited to some
+    (payers and evaluators always are); for a provider, the contracts it is part of. A
+    contract appears here within a second of being registered."""
+    items: list[ContractSummaryOut] = []
+    application = _app(request)
+    for contract_id in contract_ids(request.app.state.engine, after=after):
+        if not principal.may_act_on_contract(contract_id):
+            continue
+        rulebook = application.contracts.latest_rulebook(contract_id)
+        providers = [provider.id for provider in rulebook.providers]
+        if principal.role is Role.PROVIDER and principal.provider_id not in providers:
+            continue
+        items.append(
+            ContractSummaryOut(
+                contract_id=contract_id,
+                name=rulebook.name,
+                currency=rulebook.currency,
+                version=application.contracts.get(contract_id).current_version,
+                effective_from=rulebook.effective_from,
+                contract_end=rulebook.contract_end,
+                provider_ids=providers,
+            )
+        )
+        if len(items) == limit:
+            return ContractListOut(items=items, next_after=contract_id)
+    return ContractListOut(items=items, next_after=None)
 
 
 def _readable_contract(request: Request, principal: Principal, contract_id: str) -> Contract:

@@ -45,7 +45,7 @@ from services.claims.schemas import (
     ParticipantOut,
     RetractionIn,
 )
-from shared.auth import Principal, Role, check_contract_scope, require
+from shared.auth import Principal, Role, check_contract_scope, require, require_on_contract
 from shared.errors import PROBLEM_RESPONSES, Forbidden, InvalidInput
 from shared.rules.diagnosis import diagnose
 from shared.xlsxout import XLSX, Sheet, wants_xlsx, workbook_bytes
@@ -467,7 +467,7 @@ def erase_personal_data(
     request: Request,
     contract_id: str,
     participant_id: str,
-    principal: Annotated[Principal, Depends(require(Role.ADMIN))],
+    principal: Annotated[Principal, Depends(require_on_contract(Role.ADMIN))],
 ) -> ErasureOut:
     """Destroy the participant's personal-data key: its personal attributes become unreadable
     for good. Events, claims, books, metrics and the feed stay as they are. Idempotent."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.claims.application import ClaimsApplication
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, require_on_contract
 from shared.errors import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["populations"])
@@ -29,7 +29,7 @@ class ClosingOut(BaseModel):
 def close_populations(
     request: Request,
     contract_id: str,
-    principal: Annotated[Principal, Depends(require(Role.ADMIN))],
+    principal: Annotated[Principal, Depends(require_on_contract(Role.ADMIN))],
     limit: Annotated[int, Query(ge=1, le=MAX_CLOSE_LIMIT)] = 500,
 ) -> ClosingOut:
     """Derive the claims of every population whose period closed (its close_days after the

@@ -26,7 +26,7 @@ from services.ledger.schemas import (
     StatementLine,
     StatementOut,
 )
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, require_on_contract
 from shared.errors import Forbidden
 from shared.moments import AsOf
 from shared.money import format_minor
@@ -130,7 +130,7 @@ def close_period(
     request: Request,
     contract_id: str,
     period: Period,
-    principal: Annotated[Principal, Depends(require(Role.ADMIN))],
+    principal: Annotated[Principal, Depends(require_on_contract(Role.ADMIN))],
 ) -> PeriodOut:
     """Close a month: later postings land in the first open month and say what they correct."""
     book = ledger(request).close_period(contract_id, period, principal.actor)

@@ -65,6 +65,8 @@ def _own(connection: Any, principal: Principal, subscription_id: str) -> Any:
         raise SubscriptionNotFound(subscription_id)
     if principal.role is not Role.ADMIN and row.owner != principal.actor:
         raise SubscriptionNotFound(subscription_id)
+    if not principal.may_act_on_contract(row.contract_id):  # an admin limited to contracts
+        raise SubscriptionNotFound(subscription_id)
     return row
 
 
@@ -111,10 +113,11 @@ def list_subscriptions(
     after: Annotated[str, Query(max_length=36, description="`next_after` of the last page")] = "",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> SubscriptionsOut:
-    """Your subscriptions (an admin: everyone's), by id."""
+    """Your subscriptions (an admin: everyone's, on the contracts its token covers), by id."""
     owner = None if principal.role is Role.ADMIN else principal.actor
+    scope = principal.contract_ids if principal.scoped else None
     with request.app.state.engine.connect() as connection:
-        rows = store.subscription_page(connection, owner, contract_id, after, limit)
+        rows = store.subscription_page(connection, owner, contract_id, after, limit, scope)
         items = [_out(connection, row) for row in rows]
     next_after = items[-1].subscription_id if len(items) == limit else None
     return SubscriptionsOut(items=items, next_after=next_after)

@@ -171,11 +171,18 @@ def count_live(connection: Connection, owner: str) -> int:
 
 
 def subscription_page(
-    connection: Connection, owner: str | None, contract_id: str | None, after: str, limit: int
+    connection: Connection,
+    owner: str | None,
+    contract_id: str | None,
+    after: str,
+    limit: int,
+    contract_ids: frozenset[str] | None = None,
 ) -> Sequence[Any]:
     query = sa.select(subscriptions).where(
         subscriptions.c.subscription_id > after, subscriptions.c.status != DELETED
     )
+    if contract_ids is not None:
+        query = query.where(subscriptions.c.contract_id.in_(sorted(contract_ids)))
     if owner is not None:
         query = query.where(subscriptions.c.owner == owner)
     if contract_id is not None:
