@@ -35,7 +35,7 @@ def _is_number(text: str) -> bool:
 
 
 def csv_response(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], next_after: int | None = None
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], next_after: int | str | None = None
 ) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

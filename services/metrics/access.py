@@ -1,6 +1,6 @@
 """Who may call each metrics route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
+from shared.access import FEED_READERS, PUBLIC, SCOPED_OTHERS, TRAIL_READERS, Access
 
 REPORT_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
@@ -14,6 +14,8 @@ ACCESS: Access = {
     ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/staffing"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/indigo"): REPORT_READERS - {"provider"},
+    # each sees the contracts it may (a payer or a scoped token: its own)
+    ("GET", "/v1/portfolio"): REPORT_READERS - {"provider"} | {"payer_other"} | SCOPED_OTHERS,
     ("POST", "/v1/contracts/{contract_id}/staffing"): frozenset({"provider"}),
     ("GET", "/dashboard/{contract_id}"): REPORT_READERS,
     ("POST", "/v1/contracts/{contract_id}/dashboard-links"): REPORT_READERS,

@@ -18,7 +18,7 @@ from services.metrics.application import (
 )
 from services.metrics.following import upstreams
 from services.metrics.readmodels.performance import PerformanceProjector
-from services.metrics.routes import dashboard, funnel, indigo, reports, staffing
+from services.metrics.routes import dashboard, funnel, indigo, portfolio, reports, staffing
 from services.metrics.settings import MetricsSettings
 from shared.auth import ServiceTokens
 from shared.eventstore import sqlalchemy_url
@@ -84,6 +84,7 @@ def create_app(
     app.include_router(funnel.router)
     app.include_router(reports.router)
     app.include_router(indigo.router)
+    app.include_router(portfolio.router)
     app.include_router(staffing.router)
     app.include_router(dashboard.router)
     return app
