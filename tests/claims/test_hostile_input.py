@@ -135,4 +135,6 @@ async def test_a_405_names_every_method_the_path_allows(client: httpx.AsyncClien
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
     posted = await client.delete("/v1/contracts")
-    assert (posted.status_code, posted.headers["allow"]) == (405, "POST")
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD, POST")
+    batch = await client.get("/v1/contracts/ips-employment/events/batch")
+    assert (batch.status_code, batch.headers["allow"]) == (405, "POST")
