@@ -148,6 +148,7 @@ async def services(
                 "account": f"payable:{PROVIDER}",
                 "subscription_id": made.json()["subscription_id"],
                 "job_id": "00000000-0000-4000-8000-000000000000",
+                "amendment_id": "00000000-0000-4000-8000-000000000000",
             },
         }
 

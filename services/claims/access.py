@@ -23,6 +23,14 @@ ACCESS: Access = {
     ("GET", "/v1/contracts"): EVERY_TOKEN,  # each sees the contracts it may
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,
+    ("POST", "/v1/contracts/{contract_id}/amendments"): frozenset({"admin"}),
+    ("GET", "/v1/contracts/{contract_id}/amendments/{amendment_id}"): frozenset(
+        {"admin", "auditor", "verifier"}
+    ),
+    ("POST", "/v1/contracts/{contract_id}/amendments/{amendment_id}/approve"): frozenset({"admin"}),
+    ("POST", "/v1/contracts/{contract_id}/amendments/{amendment_id}/withdraw"): frozenset(
+        {"admin"}
+    ),
     ("GET", "/v1/contracts/{contract_id}/versions/{version}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/diff"): CONTRACT_READERS,
     ("POST", "/v1/contracts/{contract_id}/events"): frozenset({"provider"}),

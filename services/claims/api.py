@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.claims.amendments import AmendmentApplier
 from services.claims.application import ClaimsApplication
 from services.claims.closer import PopulationCloser
 from services.claims.committer import IntakeCommitter
@@ -16,6 +17,7 @@ from services.claims.importjobs import ImportJobs, ImportWorker, JobLimits
 from services.claims.personal import PersonalDataVault
 from services.claims.readmodels.claim_index import INDEXED_TYPES, apply_entry, contract_ids
 from services.claims.routes import (
+    amendments,
     audit,
     claims,
     contracts,
@@ -88,14 +90,22 @@ def create_app(
             ),
         )
         app.state.import_worker = import_worker = ImportWorker(app.state.import_jobs)
+        app.state.amendment_applier = applier = AmendmentApplier(
+            application.amendments,
+            lambda: contract_ids(engine),
+            lease_for(store_url, "claims-amendments"),
+            settings.amendment_interval_s,
+        )
         index_follower.start()
         import_worker.start()
+        applier.start()
         if settings.population_close_interval_s > 0:
             closer.start()
         try:
             yield
         finally:
             import_worker.stop()
+            applier.stop()
             if settings.population_close_interval_s > 0:
                 closer.stop()
             index_follower.stop()
@@ -120,6 +130,7 @@ def _include_routes(app: FastAPI) -> None:
     app.include_router(feed_router(lambda request: request.app.state.application))
     app.include_router(digest_router(lambda request: request.app.state.application))
     app.include_router(contracts.router)
+    app.include_router(amendments.router)
     app.include_router(intake.router)
     app.include_router(imports.router)
     app.include_router(evaluations.router)

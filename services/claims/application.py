@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from services.claims.amendments import Amendments
 from services.claims.closer import PopulationClosing
 from services.claims.contracts import Contracts
 from services.claims.corrections import Corrections
@@ -66,6 +67,7 @@ class ClaimsApplication(OutcomesApplication):
         self.population_closing = PopulationClosing(
             self, self.contracts, self.reader, populations, clock
         )
+        self.amendments = Amendments(self, self.contracts, self.reader, self.read_lean, clock)
 
     def close(self) -> None:
         super().close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 
 from services.claims.commands import Batch, ClosingResult, Rederivation
@@ -23,6 +22,7 @@ from services.claims.contracts import Contracts
 from services.claims.population import PopulationIndex, population_index_id
 from services.claims.populations import Populations
 from services.claims.reader import Reader
+from shared.background import LeasedWorker
 from shared.eventstore import OutcomesApplication, retrying
 from shared.feed.lease import Lease
 
@@ -78,7 +78,9 @@ class PopulationClosing:
         return ClosingResult(len(batch.populations), changes.derived())
 
 
-class PopulationCloser:
+class PopulationCloser(LeasedWorker):
+    name = "population-closer"
+
     def __init__(
         self,
         closing: PopulationClosing,
@@ -87,23 +89,10 @@ class PopulationCloser:
         lease: Lease,
         interval_s: float,
     ) -> None:
+        super().__init__(lease, interval_s)
         self._closing = closing
         self._contracts = contracts
         self._contract_ids = contract_ids
-        self._lease = lease
-        self._interval_s = interval_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="population-closer", daemon=True)
-        self._round_done = threading.Condition()
-        self.rounds = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        self._stopping.set()
-        self._thread.join(timeout_s)
-        self._lease.release()
 
     def close_all(self) -> int:
         """One round: close every contract's closed populations; how many were closed."""
@@ -118,20 +107,7 @@ class PopulationCloser:
                     break
         return closed
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):  # the first round after one interval
-            try:
-                if self._lease.hold():
-                    closed = self.close_all()
-                    if closed:
-                        log.info("closed %d populations", closed)
-            except Exception:  # a failed round is retried at the next; the service goes on
-                log.exception("closing populations failed; retrying in %.0f s", self._interval_s)
-            with self._round_done:
-                self.rounds += 1
-                self._round_done.notify_all()
-
-    def wait_for_rounds(self, rounds: int, timeout_s: float) -> bool:
-        """Whether ``rounds`` rounds (held or not) have run within ``timeout_s``."""
-        with self._round_done:
-            return self._round_done.wait_for(lambda: self.rounds >= rounds, timeout_s)
+    def work(self) -> None:
+        closed = self.close_all()
+        if closed:
+            log.info("closed %d populations", closed)

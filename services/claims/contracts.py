@@ -52,7 +52,29 @@ class Contracts:
         self._store.save(contract)
         return contract.current_version, True
 
-    def _check_amendment(self, rulebook: RuleBook, latest: RuleBook) -> None:
+    def retroactive(self, rulebook: RuleBook) -> Contract:
+        """The contract with ``rulebook`` added as its next version, whatever its effective
+        date (not before the contract's start), not saved: an approved amendment saves it with
+        its approval. From its effective date on, it is the version in force (the newest
+        version in force on a date wins), so it supersedes what it overlaps."""
+        contract = self._store.load(stable_id("contract", rulebook.contract_id), Contract)
+        if contract is None:
+            raise ContractNotFound(rulebook.contract_id)
+        document = rulebook.canonical()
+        digest = canonical_sha256(document)
+        if contract.version_of_document(digest) is not None:
+            raise ContractConflict("this rule book is registered already")
+        latest = RuleBook.model_validate(contract.documents[-1])
+        self._check_terms(rulebook, latest)
+        start = RuleBook.model_validate(contract.documents[0]).effective_from
+        if rulebook.effective_from < start:
+            raise ContractConflict(
+                f"an amendment cannot take effect before the contract's start ({start})"
+            )
+        contract.amend(contract.current_version + 1, document, digest)
+        return contract
+
+    def _check_terms(self, rulebook: RuleBook, latest: RuleBook) -> None:
         if rulebook.currency != latest.currency:
             raise ContractConflict("a new version cannot change the contract's currency")
         if rulebook.year_starts != latest.year_starts:
@@ -60,6 +82,9 @@ class Contracts:
                 "a new version cannot move the start of the reporting year: periods already "
                 "reported, capped and limited would change their meaning"
             )
+
+    def _check_amendment(self, rulebook: RuleBook, latest: RuleBook) -> None:
+        self._check_terms(rulebook, latest)
         if rulebook.effective_from <= latest.effective_from:
             raise ContractConflict(
                 "a new version must take effect after the current one "
@@ -69,7 +94,8 @@ class Contracts:
         if rulebook.effective_from < earliest:
             raise ContractConflict(
                 f"a new version must take effect on or after {earliest.isoformat()}: events up "
-                "to then may be recorded already, with claims priced under the current version"
+                "to then may be recorded already, with claims priced under the current version "
+                "(propose an amendment instead: POST /v1/contracts/{id}/amendments)"
             )
 
     def get(self, contract_id: str, checked_within_s: float = 0.0) -> Contract:

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
-from services.claims.claim import Claim, ClaimStatus, claim_id_for, is_sampled
+from services.claims.claim import EVIDENCE_OPEN, Claim, ClaimStatus, claim_id_for, is_sampled
 from services.claims.commands import Batch, Rederivation
 from services.claims.domain import claim_fingerprint
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import Period, Verification
 
 AUTOMATIC = "system:automatic"
+NO_LONGER_SUPPORTED = "no longer supported by the participant's history"
 SAMPLE_PASSED = "system:not-sampled"
 
 
@@ -66,13 +67,14 @@ def rederive(
     load_claim: Callable[[UUID], Claim],
     at: dt.datetime,
     existing: Callable[[Collection[UUID]], set[UUID]],
+    reason: str = NO_LONGER_SUPPORTED,
 ) -> Rederivation:
     """Re-derive each touched participant's claims: retire what no longer holds, add new."""
     derived: list[Derived] = [
         (p, {c.claim_key: c for c in derive(versions, p.history()).claims}, p.id)
         for p in batch.participants.values()
     ]
-    return reconcile(derived, batch, versions, (actor, at), load_claim, existing)
+    return reconcile(derived, batch, versions, (actor, at), load_claim, existing, reason=reason)
 
 
 def reconcile(
@@ -83,6 +85,7 @@ def reconcile(
     load_claim: Callable[[UUID], Claim],
     existing: Callable[[Collection[UUID]], set[UUID]],
     result: Rederivation | None = None,
+    reason: str = NO_LONGER_SUPPORTED,
 ) -> Rederivation:
     """Bring each subject's linked claims in line with what is derived now: retire what no
     longer holds (or changed), create what is new.
@@ -99,11 +102,7 @@ def reconcile(
                 claim_id = UUID(link["claim_id"])
                 if claim_id not in batch.claims:
                     batch.claims[claim_id] = load_claim(claim_id)
-                batch.claims[claim_id].retire(
-                    batch.actors.get(owner, actor),
-                    at,
-                    "no longer supported by the participant's history",
-                )
+                batch.claims[claim_id].retire(batch.actors.get(owner, actor), at, reason)
                 subject.unlink_claim(key, link["claim_id"])
                 result.retired.append(link["claim_id"])
                 result.retired_by_participant.setdefault(owner, []).append(link["claim_id"])
@@ -153,3 +152,37 @@ def new_claim(participant: ClaimSubject, fresh: Any, fingerprint: str, generatio
         status=ClaimStatus.AWAITING_EVIDENCE,
         generation=generation,
     )
+
+
+def carry_forward(
+    batch: Batch, result: Rederivation, actor: str, at: dt.datetime, note: str
+) -> list[str]:
+    """Where a claim was retired and one with the same key derived in its place (the same
+    outcome, priced anew: a rule-book amendment), the new claim takes the old one's evidence,
+    and is verified if the old one was. The ids of the claims verified so."""
+    retired = {
+        (claim.participant_id, claim.claim_key): claim
+        for claim in (batch.claims[UUID(claim_id)] for claim_id in result.retired)
+    }
+    verified: list[str] = []
+    for pairs in result.new_by_participant.values():
+        for _, claim_id in pairs:
+            claim = batch.claims[UUID(claim_id)]
+            old = retired.get((claim.participant_id, claim.claim_key))
+            if old is None:
+                continue
+            for evidence in old.evidence:
+                if (
+                    claim.status in EVIDENCE_OPEN
+                    and evidence.evidence_type in claim.evidence_required
+                ):
+                    claim.attach_evidence(actor, evidence)
+            period = Period.MONTH.label(dt.date.fromisoformat(claim.occurred_on))
+            claim.submit_if_complete(actor, at, False, period)
+            if (
+                old.status is ClaimStatus.REVERSAL_REQUESTED
+                and claim.status is ClaimStatus.SUBMITTED
+            ):
+                claim.verify(actor, at, note)  # it was verified: only its price changed
+                verified.append(claim_id)
+    return verified

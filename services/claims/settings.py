@@ -32,6 +32,12 @@ class ClaimsSettings(BaseSettings):
         description="How often populations whose period closed are derived; 0: never (use "
         "the admin endpoint or the CLI instead)",
     )
+    amendment_interval_s: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=3600,
+        description="How often approved amendments waiting to be applied are looked for",
+    )
     import_max_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=1024,

@@ -66,7 +66,11 @@ def what_if(
     read_feed: Callable[[int, int, Collection[str]], Sequence[Any]],
     draft: RuleBook,
     contract_id: str,
+    as_amendment: bool = False,
 ) -> WhatIf:
+    """The draft's effect. By default as if it had been in force from the contract's start;
+    ``as_amendment``: as the contract's next version, in force from its own effective date
+    (what approving it as a retroactive amendment would do)."""
     started = time.monotonic()
     if draft.contract_id != contract_id:
         raise InvalidInput(
@@ -81,10 +85,18 @@ def what_if(
         raise InvalidInput(
             "a draft cannot change the currency", [FieldProblem("currency", first.currency)]
         )
-    from_start = draft.model_copy(
-        update={"effective_from": min(first.effective_from, draft.effective_from)}
-    )
-    versions = [RuleBookVersion(1, from_start)]
+    if as_amendment:
+        documents = model.rulebooks[contract_id]
+        versions = [
+            RuleBookVersion(number, RuleBook.model_validate(document))
+            for number, document in enumerate(documents, start=1)
+        ]
+        versions.append(RuleBookVersion(len(documents) + 1, draft))
+    else:
+        from_start = draft.model_copy(
+            update={"effective_from": min(first.effective_from, draft.effective_from)}
+        )
+        versions = [RuleBookVersion(1, from_start)]
     result = WhatIf(contract_id, canonical_sha256(draft.canonical()))
     live = _live_claims(model, contract_id)
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)

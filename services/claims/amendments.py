@@ -1,0 +1,426 @@
+"""Retroactive amendments: a rule-book version that takes effect in the past, applied only after
+a second admin approves what it would change (four eyes).
+
+1. **Propose** (an admin): the rule book is checked as a new version would be (same currency and
+   reporting year, not before the contract's start), and its effect is computed, the what-if of
+   today with the draft as the contract's next version in force from its own effective date
+   (per provider and outcome, with up to 100 changed claims as examples). The preview has an id,
+   a digest of what it says. One amendment of a contract may be open at a time.
+2. **Approve** (another admin, naming the preview it read): the preview is computed again; if it
+   says something else now (events arrived and changed the effect), the approval is refused with
+   the new preview's id to read and approve instead. Otherwise the version is registered, in the
+   same transaction as the approval.
+3. **Apply** (the service, in the background): every participant of the contract is re-derived,
+   a bounded batch per transaction, under the version in force on each outcome's date. A claim
+   the amendment changes is retired (voided, or marked for reversal if it was verified: the
+   ledger then reverses it) and derived again under the amendment, taking the old claim's
+   evidence, and verified at once if the old one was (the ledger accrues it anew). Each claim
+   event names the amendment (its actor is ``amendment:<id>``). Progress is saved with each
+   batch, so a restart goes on from where it got to; the amendment is ``applied`` at the end.
+
+History is never edited: as-known-at reports before the approval show the old figures, and the
+auditor's replay of the feed reproduces the new ones from the new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from services.claims.commands import Batch
+from services.claims.contracts import Contracts
+from services.claims.derivation import carry_forward, rederive
+from services.claims.domain import Participant
+from services.claims.errors import ContractConflict
+from services.claims.reader import Reader
+from services.claims.whatif import what_if
+from shared.background import LeasedWorker
+from shared.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
+from shared.eventstore import OutcomesApplication, retrying
+from shared.feed import catalogue as feed
+from shared.feed.lease import Lease
+from shared.identifiers import canonical_sha256, stable_id
+from shared.rules.model import RuleBook
+
+BATCH_PARTICIPANTS = 200  # participants re-derived in one transaction
+SCAN_PAGE = 1000  # feed entries read at a time to find the contract's participants
+PROPOSED, APPROVED, APPLIED, WITHDRAWN = "proposed", "approved", "applied", "withdrawn"
+
+
+class Amendment(Aggregate):
+    """A proposed rule-book version, its previews, and its approval and application."""
+
+    class Proposed(Aggregate.Created):
+        amendment_id: str
+        contract_id: str
+        rulebook: dict[str, Any]
+        document_sha256: str
+        proposer: str
+        at: str
+        note: str
+
+    class Previewed(Aggregate.Event):
+        preview: dict[str, Any]
+
+    class Approved(Aggregate.Event):
+        approver: str
+        preview_id: str
+        rule_version: int
+        at: str
+
+    class Withdrawn(Aggregate.Event):
+        by: str
+        at: str
+        note: str
+
+    class Progressed(Aggregate.Event):
+        through: int
+        participants: int
+        retired: int
+        derived: int
+        reverified: int
+
+    class Finished(Aggregate.Event):
+        at: str
+
+    @staticmethod
+    def create_id(amendment_id: str, *_: Any, **__: Any) -> UUID:
+        return UUID(amendment_id)
+
+    @event(Proposed)
+    def __init__(
+        self,
+        amendment_id: str,
+        contract_id: str,
+        rulebook: dict[str, Any],
+        document_sha256: str,
+        proposer: str,
+        at: str,
+        note: str,
+    ) -> None:
+        self.amendment_id = amendment_id
+        self.contract_id = contract_id
+        self.rulebook = rulebook
+        self.document_sha256 = document_sha256
+        self.proposer = proposer
+        self.proposed_at = at
+        self.note = note
+        self.status = PROPOSED
+        self.previews: list[dict[str, Any]] = []
+        self.approver: str | None = None
+        self.approved_at: str | None = None
+        self.rule_version: int | None = None
+        self.decided_by: str | None = None
+        self.through = 0
+        self.progress = {"participants": 0, "retired": 0, "derived": 0, "reverified": 0}
+        self.applied_at: str | None = None
+
+    @event(Previewed)
+    def add_preview(self, preview: dict[str, Any]) -> None:
+        self.previews.append(preview)
+
+    @event(Approved)
+    def approve(self, approver: str, preview_id: str, rule_version: int, at: str) -> None:
+        self.status, self.approver, self.approved_at = APPROVED, approver, at
+        self.rule_version = rule_version
+
+    @event(Withdrawn)
+    def withdraw(self, by: str, at: str, note: str) -> None:
+        self.status, self.decided_by = WITHDRAWN, by
+
+    @event(Progressed)
+    def progressed(
+        self, through: int, participants: int, retired: int, derived: int, reverified: int
+    ) -> None:
+        self.through = through
+        for name, count in (("participants", participants), ("retired", retired),
+                            ("derived", derived), ("reverified", reverified)):  # fmt: skip
+            self.progress[name] += count
+
+    @event(Finished)
+    def finish(self, at: str) -> None:
+        self.status, self.applied_at = APPLIED, at
+
+    @property
+    def preview(self) -> dict[str, Any]:
+        return self.previews[-1]
+
+    @property
+    def actor(self) -> str:
+        """How the amendment is named on every claim event it causes."""
+        return f"amendment:{self.amendment_id}"
+
+
+class OpenAmendment(Aggregate):
+    """Per contract: the amendment open now (proposed, or approved and being applied). One at
+    a time, so two proposals never overlap; saving it is what serialises them."""
+
+    class Started(Aggregate.Created):
+        contract_id: str
+
+    class Opened(Aggregate.Event):
+        amendment_id: str
+
+    class Closed(Aggregate.Event):
+        amendment_id: str
+
+    @staticmethod
+    def create_id(contract_id: str) -> UUID:
+        return open_amendment_id(contract_id)
+
+    @event(Started)
+    def __init__(self, contract_id: str) -> None:
+        self.contract_id = contract_id
+        self.open: str | None = None
+
+    @event(Opened)
+    def opened(self, amendment_id: str) -> None:
+        self.open = amendment_id
+
+    @event(Closed)
+    def closed(self, amendment_id: str) -> None:
+        self.open = None
+
+
+def open_amendment_id(contract_id: str) -> UUID:
+    return stable_id("open-amendment", contract_id)
+
+
+class AmendmentOpen(Conflict):
+    title = "Another amendment is open"
+
+
+class PreviewStale(Conflict):
+    title = "The preview is stale"
+
+
+class AmendmentNotFound(NotFound):
+    pass
+
+
+def preview_of(result: Any) -> dict[str, Any]:
+    """A what-if result as a preview, with an id that is a digest of what it says."""
+    body = {
+        "draft_sha256": result.draft_sha256,
+        "participants": result.participants,
+        "differing_claims": result.differing_claims,
+        "difference_minor": result.difference_minor,
+        "by_provider_outcome": [
+            {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
+            for (provider, outcome), tally in result.by_provider_outcome.items()
+        ],
+        "examples": result.examples,
+    }
+    return {"preview_id": "pv_" + canonical_sha256(body)[:32], **body}
+
+
+class Amendments:
+    """Propose, preview, approve, withdraw and apply retroactive amendments."""
+
+    def __init__(
+        self,
+        store: OutcomesApplication,
+        contracts: Contracts,
+        reader: Reader,
+        read_lean: Callable[[int, int, Collection[str]], Sequence[Any]],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._store = store
+        self._contracts = contracts
+        self._reader = reader
+        self._read_lean = read_lean
+        self._clock = clock
+
+    def get(self, contract_id: str, amendment_id: str) -> Amendment:
+        try:
+            key = UUID(amendment_id)
+        except ValueError:
+            raise AmendmentNotFound(f"no amendment {amendment_id}") from None
+        found = self._store.load(key, Amendment)
+        if found is None or found.contract_id != contract_id:
+            raise AmendmentNotFound(f"no amendment {amendment_id}")
+        return found
+
+    def propose(self, contract_id: str, rulebook: RuleBook, actor: str, note: str) -> Amendment:
+        if rulebook.contract_id != contract_id:
+            raise InvalidInput(
+                "the rule book is for another contract",
+                [FieldProblem("contract_id", f"expected {contract_id!r}")],
+            )
+        self._contracts.retroactive(rulebook)  # checked as a version, not registered
+        preview = preview_of(what_if(self._read_lean, rulebook, contract_id, as_amendment=True))
+        return retrying(lambda: self._propose(contract_id, rulebook, actor, note, preview))
+
+    def _propose(
+        self,
+        contract_id: str,
+        rulebook: RuleBook,
+        actor: str,
+        note: str,
+        preview: dict[str, Any],
+    ) -> Amendment:
+        index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+        if index is None:
+            index = OpenAmendment(contract_id)
+        if index.open is not None:
+            raise AmendmentOpen(
+                f"amendment {index.open} of this contract is open: approve or withdraw it first",
+                extra={"amendment_id": index.open},
+            )
+        document = rulebook.canonical()
+        amendment = Amendment(
+            str(uuid.uuid4()), contract_id, document, canonical_sha256(document), actor,
+            self._clock().isoformat(), note,
+        )  # fmt: skip
+        amendment.add_preview(preview)
+        index.opened(amendment.amendment_id)
+        self._store.save(amendment, index)
+        return amendment
+
+    def approve(
+        self, contract_id: str, amendment_id: str, preview_id: str, actor: str
+    ) -> Amendment:
+        amendment = self._proposed(contract_id, amendment_id)
+        if actor == amendment.proposer:
+            raise Forbidden("the proposer of an amendment cannot approve it: another admin must")
+        if preview_id != amendment.preview["preview_id"]:
+            raise PreviewStale(
+                "this is not the amendment's latest preview: read and approve that one",
+                extra={"preview_id": amendment.preview["preview_id"]},
+            )
+        rulebook = RuleBook.model_validate(amendment.rulebook)
+        fresh = preview_of(what_if(self._read_lean, rulebook, contract_id, as_amendment=True))
+        return retrying(lambda: self._approve(contract_id, amendment_id, fresh, actor))
+
+    def _approve(
+        self, contract_id: str, amendment_id: str, fresh: dict[str, Any], actor: str
+    ) -> Amendment:
+        amendment = self._proposed(contract_id, amendment_id)
+        if fresh["preview_id"] != amendment.preview["preview_id"]:
+            amendment.add_preview(fresh)
+            self._store.save(amendment)
+            raise PreviewStale(
+                "events arrived since the preview and change what the amendment does: read the "
+                "new preview and approve that one",
+                extra={"preview_id": fresh["preview_id"]},
+            )
+        contract = self._contracts.retroactive(RuleBook.model_validate(amendment.rulebook))
+        amendment.approve(
+            actor, fresh["preview_id"], contract.current_version, self._clock().isoformat()
+        )
+        self._store.save(contract, amendment)
+        return amendment
+
+    def withdraw(self, contract_id: str, amendment_id: str, actor: str, note: str) -> Amendment:
+        def command() -> Amendment:
+            amendment = self._proposed(contract_id, amendment_id)
+            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+            assert index is not None  # a proposed amendment is the open one
+            amendment.withdraw(actor, self._clock().isoformat(), note)
+            index.closed(amendment_id)
+            self._store.save(amendment, index)
+            return amendment
+
+        return retrying(command)
+
+    def _proposed(self, contract_id: str, amendment_id: str) -> Amendment:
+        amendment = self.get(contract_id, amendment_id)
+        if amendment.status != PROPOSED:
+            raise ContractConflict(f"the amendment is {amendment.status}, not proposed")
+        return amendment
+
+    # ---- applying ------------------------------------------------------------------------------
+    def pending(self, contract_ids: Collection[str]) -> list[tuple[str, str]]:
+        """(contract, amendment) of every approved amendment not yet fully applied."""
+        found = []
+        for contract_id in contract_ids:
+            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+            if index is not None and index.open is not None:
+                amendment = self.get(contract_id, index.open)
+                if amendment.status == APPROVED:
+                    found.append((contract_id, index.open))
+        return found
+
+    def apply_batch(self, contract_id: str, amendment_id: str) -> bool:
+        """Re-derive the next batch of the contract's participants; False once all are done
+        (the amendment is then applied and the contract's next amendment may be proposed)."""
+        return retrying(lambda: self._apply_batch(contract_id, amendment_id))
+
+    def _apply_batch(self, contract_id: str, amendment_id: str) -> bool:
+        amendment = self.get(contract_id, amendment_id)
+        if amendment.status != APPROVED:
+            return False
+        streams, through = self._next_participants(contract_id, amendment.through)
+        if not streams and through == amendment.through:
+            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+            assert index is not None
+            amendment.finish(self._clock().isoformat())
+            index.closed(amendment_id)
+            self._store.save(amendment, index)
+            return False
+        participants = self._store.load_many(streams, Participant)
+        batch = Batch(participants={p.id: p for p in participants.values()})
+        versions = self._contracts.versions_for(contract_id)
+        now = self._clock()
+        reason = (
+            f"re-derived under amendment {amendment_id} (rule-book version "
+            f"{amendment.rule_version}), approved by {amendment.approver}"
+        )
+        result = rederive(
+            batch, versions, amendment.actor, self._reader.claim, now, self._store.existing,
+            reason=reason,
+        )  # fmt: skip
+        reverified = carry_forward(batch, result, amendment.actor, now, reason)
+        amendment.progressed(
+            through, len(participants), len(result.retired), len(result.derived()),
+            len(reverified),
+        )  # fmt: skip
+        self._store.save(*batch.aggregates(), amendment)
+        return True
+
+    def _next_participants(self, contract_id: str, after: int) -> tuple[list[UUID], int]:
+        """Up to a batch of the contract's participants registered after position ``after``,
+        and the position to go on from."""
+        found: list[UUID] = []
+        through = after
+        while len(found) < BATCH_PARTICIPANTS:
+            page = self._read_lean(through, SCAN_PAGE, {feed.ParticipantRegistered.TYPE})
+            if not page:
+                break
+            for entry in page:
+                if entry.data.get("contract_id") == contract_id:
+                    found.append(UUID(entry.stream_id))
+                through = entry.position
+                if len(found) == BATCH_PARTICIPANTS:
+                    break
+        return found, through
+
+
+class AmendmentApplier(LeasedWorker):
+    """Applies approved amendments in the background, one replica at a time (a lease)."""
+
+    name = "amendments"
+
+    def __init__(
+        self,
+        amendments: Amendments,
+        contract_ids: Callable[[], list[str]],
+        lease: Lease,
+        interval_s: float = 1.0,
+    ) -> None:
+        super().__init__(lease, interval_s)
+        self._amendments = amendments
+        self._contract_ids = contract_ids
+
+    def work(self) -> None:
+        """Apply every approved amendment to its end (a batch a transaction)."""
+        for contract_id, amendment_id in self._amendments.pending(self._contract_ids()):
+            while not self.stopping.is_set() and self._amendments.apply_batch(
+                contract_id, amendment_id
+            ):
+                pass

@@ -1,0 +1,240 @@
+"""Retroactive amendments with four eyes: a version effective in the past is proposed with a
+preview of its effect, approved by another admin (on a preview that is still true), then applied
+in the background: changed claims retired and derived again, verified ones reversed and
+re-verified, each naming the amendment; the ledger books it and the auditor's replay agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from services.auditor.recompute import recompute_claims
+from services.ledger.application import ClaimsFeedSink, LedgerApplication
+from shared.feed.follower import Follower, LocalFeedSource
+from shared.feed.models import ClaimsFeedModel
+from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_json
+from tests.claims.test_api import client, wait_for_claims
+from tests.conftest import IPS_RULEBOOK
+
+__all__ = ["client"]  # the fixture
+
+Auth = Callable[..., dict[str, str]]
+CONTRACT = "ips-employment"
+AMENDMENTS = f"/v1/contracts/{CONTRACT}/amendments"
+YAML = {"Content-Type": "application/yaml"}
+
+
+def amended(price: str = "1800.00", effective_from: str = "2026-03-15") -> str:
+    """The IPS rule book with the job start priced anew from a day in the past."""
+    text = IPS_RULEBOOK.read_text()
+    assert 'price: "1500.00"' in text and 'effective_from: "2025-01-01"' in text
+    return text.replace('price: "1500.00"', f'price: "{price}"').replace(
+        'effective_from: "2025-01-01"', f'effective_from: "{effective_from}"'
+    )
+
+
+def admin(auth: Auth, who: str) -> dict[str, str]:
+    return auth("admin", subject=who)
+
+
+async def record_story(client: httpx.AsyncClient, auth: Auth, provider: str, ref: str) -> None:
+    for event in story_json(ref, prefix=ref):
+        answer = await client.post(
+            f"/v1/contracts/{CONTRACT}/events", json=event,
+            headers=auth("provider", provider_id=provider),
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+
+
+async def applied(client: httpx.AsyncClient, auth: Auth, location: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        found: dict[str, Any] = (await client.get(location, headers=auth("auditor"))).json()
+        if found["status"] == "applied":
+            return found
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.05)
+
+
+async def claims_by_trigger(
+    client: httpx.AsyncClient, auth: Auth
+) -> dict[str, list[dict[str, Any]]]:
+    listed = (await client.get("/v1/claims", params={"limit": 500}, headers=auth("admin"))).json()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for item in listed["items"]:
+        full = (await client.get(f"/v1/claims/{item['claim_id']}", headers=auth("admin"))).json()
+        found.setdefault(full["trigger_event_id"], []).append(full)
+    return found
+
+
+async def test_propose_approve_by_another_and_apply(client: httpx.AsyncClient, auth: Auth) -> None:
+    await record_story(client, auth, PROVIDER, "a")
+    claims = await wait_for_claims(client, auth("admin"), 3)
+    job_start = next(c for c in claims if c["trigger_event_id"] == "a-3")
+    verified = await client.post(
+        f"/v1/claims/{job_start['claim_id']}/verify", headers=auth("verifier")
+    )
+    assert verified.status_code == 200, verified.text
+
+    proposed = await client.post(
+        AMENDMENTS, params={"note": "job starts were under-priced"}, content=amended(),
+        headers=admin(auth, "alice") | YAML,
+    )  # fmt: skip
+    assert proposed.status_code == 201, proposed.text
+    amendment = proposed.json()
+    location = proposed.headers["Location"]
+    assert (amendment["status"], amendment["effective_from"]) == ("proposed", "2026-03-15")
+    preview = amendment["preview"]
+    assert (preview["differing_claims"], preview["difference_minor"]) == (1, 30_000)
+    [example] = preview["examples"]
+    assert (example["outcome_id"], example["actual_minor"], example["what_if_minor"]) == (
+        "job_start", 150_000, 180_000
+    )  # fmt: skip
+    # nothing changed yet: the live claim keeps its price
+    live = await client.get(f"/v1/claims/{job_start['claim_id']}", headers=auth("admin"))
+    assert (live.json()["status"], live.json()["amount_minor"]) == ("verified", 150_000)
+
+    another = await client.post(AMENDMENTS, content=amended("1900.00"),
+                                headers=admin(auth, "carol") | YAML)  # fmt: skip
+    assert (
+        another.status_code == 409 and another.json()["amendment_id"] == amendment["amendment_id"]
+    )
+
+    approve = f"{location}/approve"
+    by_proposer = await client.post(approve, json={"preview_id": preview["preview_id"]},
+                                    headers=admin(auth, "alice"))  # fmt: skip
+    assert by_proposer.status_code == 403, by_proposer.text
+    wrong = await client.post(approve, json={"preview_id": "pv_0"}, headers=admin(auth, "bob"))
+    assert wrong.status_code == 409 and wrong.json()["preview_id"] == preview["preview_id"]
+
+    approved = await client.post(approve, json={"preview_id": preview["preview_id"]},
+                                 headers=admin(auth, "bob"))  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["version"]) == ("approved", 2)
+    done = await applied(client, auth, location)
+    # the job start (verified: reversed, re-verified) and the 13 weeks (same price, but now
+    # priced by version 2: re-derived so that every claim names the version that priced it)
+    assert done["progress"] == {"participants": 1, "retired": 2, "derived": 2, "reverified": 1}
+
+    await wait_for_claims(client, auth("admin"), 5)  # the index follows the feed
+    by_trigger = await claims_by_trigger(client, auth)
+    old, new = sorted(by_trigger["a-3"], key=lambda c: c["amount_minor"])
+    assert (old["claim_id"], old["status"]) == (job_start["claim_id"], "reversal_requested")
+    assert (new["status"], new["amount_minor"], new["contract_version"]) == (
+        "verified", 180_000, 2
+    )  # fmt: skip
+    history = (await client.get(f"/v1/claims/{new['claim_id']}/history",
+                                headers=auth("admin"))).json()  # fmt: skip
+    actors = {entry["actor"] for entry in history}
+    assert f"amendment:{amendment['amendment_id']}" in actors
+    # the engagement (enrollment of 9 March, before the amendment's date) keeps version 1
+    [engagement] = by_trigger["a-2"]
+    assert (engagement["amount_minor"], engagement["contract_version"]) == (50_000, 1)
+
+    # a job start recorded now is priced by the amendment as well
+    await record_story(client, auth, PROVIDER, "c")
+    later = await wait_for_claims(client, auth("admin"), 7)
+    assert next(c for c in later if c["trigger_event_id"] == "c-3")["amount_minor"] == 180_000
+
+    # and the next amendment may be proposed
+    again = await client.post(AMENDMENTS, content=amended("1900.00"),
+                              headers=admin(auth, "carol") | YAML)  # fmt: skip
+    assert again.status_code == 201, again.text
+
+
+async def test_a_stale_preview_is_refused_with_the_new_ones_id(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    await record_story(client, auth, PROVIDER, "a")
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    first = proposed["preview"]
+    assert first["differing_claims"] == 1
+    await record_story(client, auth, OTHER_PROVIDER, "b")  # another job start the amendment prices
+    approve = f"{AMENDMENTS}/{proposed['amendment_id']}/approve"
+    stale = await client.post(approve, json={"preview_id": first["preview_id"]},
+                              headers=admin(auth, "bob"))  # fmt: skip
+    assert stale.status_code == 409, stale.text
+    fresh_id = stale.json()["preview_id"]
+    assert fresh_id != first["preview_id"]
+    read = (await client.get(f"{AMENDMENTS}/{proposed['amendment_id']}",
+                             headers=admin(auth, "bob"))).json()  # fmt: skip
+    assert (read["preview"]["preview_id"], read["preview"]["differing_claims"]) == (fresh_id, 2)
+    approved = await client.post(approve, json={"preview_id": fresh_id},
+                                 headers=admin(auth, "bob"))  # fmt: skip
+    assert approved.status_code == 200, approved.text
+
+
+async def test_withdrawn_and_bad_proposals_change_nothing(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    before = (await client.get(f"/v1/contracts/{CONTRACT}", headers=auth("admin"))).json()
+    too_early = await client.post(AMENDMENTS, content=amended(effective_from="2024-12-31"),
+                                  headers=admin(auth, "alice") | YAML)  # fmt: skip
+    assert too_early.status_code == 409 and "contract's start" in too_early.json()["detail"]
+    elsewhere = await client.post(
+        "/v1/contracts/other-contract/amendments", content=amended(),
+        headers=admin(auth, "alice") | YAML,
+    )  # fmt: skip
+    assert elsewhere.status_code == 422 and elsewhere.json()["errors"][0]["field"] == "contract_id"
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    base = f"{AMENDMENTS}/{proposed['amendment_id']}"
+    withdrawn = await client.post(f"{base}/withdraw", json={"note": "wrong price"},
+                                  headers=admin(auth, "alice"))  # fmt: skip
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    late = await client.post(f"{base}/approve",
+                             json={"preview_id": proposed["preview"]["preview_id"]},
+                             headers=admin(auth, "bob"))  # fmt: skip
+    assert late.status_code == 409
+    after = (await client.get(f"/v1/contracts/{CONTRACT}", headers=auth("admin"))).json()
+    assert after["version"] == before["version"] == 1
+    unknown = await client.get(f"{AMENDMENTS}/00000000-0000-4000-8000-000000000000",
+                               headers=auth("auditor"))  # fmt: skip
+    assert unknown.status_code == 404
+    assert (await client.get(f"{AMENDMENTS}/nope", headers=auth("auditor"))).status_code == 404
+    scoped = auth("admin", subject="dan", contract_ids=["other-contract"])
+    assert (await client.post(AMENDMENTS, content=amended(),
+                              headers=scoped | YAML)).status_code == 403  # fmt: skip
+
+
+async def test_the_ledger_books_the_amendment_and_the_replay_agrees(
+    client: httpx.AsyncClient, auth: Auth, urls: dict[str, str]
+) -> None:
+    await record_story(client, auth, PROVIDER, "a")
+    claims = await wait_for_claims(client, auth("admin"), 3)
+    for claim in claims:
+        await client.post(f"/v1/claims/{claim['claim_id']}/verify", headers=auth("verifier"))
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    location = f"{AMENDMENTS}/{proposed['amendment_id']}"
+    await client.post(f"{location}/approve",
+                      json={"preview_id": proposed["preview"]["preview_id"]},
+                      headers=admin(auth, "bob"))  # fmt: skip
+    await applied(client, auth, location)
+
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    application = transport.app.state.application  # type: ignore[attr-defined]
+    ledger = LedgerApplication(urls["ledger"], clock=application.clock)
+    try:
+        Follower("l", LocalFeedSource(application.read_feed), ClaimsFeedSink(ledger)).catch_up()
+        book = ledger.book(CONTRACT)
+        live = sorted(line["accrued"] for line in book.lines.values() if not line["reversed"])
+        reversed_ = [line["accrued"] for line in book.lines.values() if line["reversed"]]
+        # engagement 500 (before the amendment's date: untouched); the job start at 1,800,
+        # its 1,500 reversed; 13 weeks full time re-accrued at 2,500 under version 2
+        assert (live, sorted(reversed_)) == ([50_000, 180_000, 250_000], [150_000, 250_000])
+    finally:
+        ledger.close()
+    model = ClaimsFeedModel()
+    after = 0
+    while page := application.read_feed(after, 1000):
+        for entry in page:
+            model.apply(entry)
+        after = page[-1].position
+    assert recompute_claims(model) == []
