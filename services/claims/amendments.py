@@ -393,7 +393,7 @@ class Amendments:
             if not page:
                 break
             for entry in page:
-                if entry.data.get("contract_id") == contract_id:
+                if feed.ParticipantRegistered.of(entry).contract_id == contract_id:
                     found.append(UUID(entry.stream_id))
                 through = entry.position
                 if len(found) == BATCH_PARTICIPANTS:

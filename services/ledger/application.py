@@ -120,13 +120,15 @@ class LedgerApplication(OutcomesApplication):
                 book = self._in_page(books, terms.contract_id)
                 book.change_terms(caps_of(terms), terms.provider_ids)
             elif entry.type == feed.ClaimVerified.TYPE:
-                booking = feed.ClaimVerified.of(entry).booking
-                book = self._in_page(books, booking.contract_id)
-                accrue(book, entry.stream_id, booking, month_of(entry.recorded_at))
+                verified = feed.ClaimVerified.of(entry)
+                book = self._in_page(books, verified.booking.contract_id)
+                accrue(book, entry.stream_id, verified.booking, month_of(entry.recorded_at),
+                       verified.amendment_id())  # fmt: skip
             elif entry.type == feed.ClaimReversalRequested.TYPE:
-                booking = feed.ClaimReversalRequested.of(entry).booking
-                book = self._in_page(books, booking.contract_id)
-                reverse(book, entry.stream_id, month_of(entry.recorded_at))
+                reversal = feed.ClaimReversalRequested.of(entry)
+                book = self._in_page(books, reversal.booking.contract_id)
+                reverse(book, entry.stream_id, month_of(entry.recorded_at),
+                        reversal.amendment_id())  # fmt: skip
         self.save_tracked(list(books.values()), CLAIMS_UPSTREAM, entries[-1].position)
         for key, book in books.items():
             if key not in self._kept_books and len(self._kept_books) >= KEPT_BOOKS:

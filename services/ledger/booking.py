@@ -37,8 +37,11 @@ def _corrects(book: Book, occurred_on: str) -> str | None:
     return period if period in book.closed_periods else None
 
 
-def accrue(book: Book, claim_id: str, facts: Booking, today_period: str) -> None:
-    """Book a verified claim: owed to the provider up to the tightest cap, the rest to memo."""
+def accrue(
+    book: Book, claim_id: str, facts: Booking, today_period: str, amendment_id: str | None = None
+) -> None:
+    """Book a verified claim: owed to the provider up to the tightest cap, the rest to memo.
+    ``amendment_id``: the retroactive amendment that caused it, named in the transaction."""
     if claim_id in book.lines:
         return
     if facts.currency != book.currency:
@@ -67,7 +70,9 @@ def accrue(book: Book, claim_id: str, facts: Booking, today_period: str) -> None
     entries = [(OUTCOME_PAYMENTS, accrued), (payable_account(provider), -accrued)]
     if capped:
         entries += [(capped_account(str(binding)), capped), (CAPPED_OFFSET, -capped)]
-    details = {"line": line, "cap_keys": line["cap_keys"]}
+    details: dict[str, Any] = {"line": line, "cap_keys": line["cap_keys"]}
+    if amendment_id is not None:
+        details["amendment_id"] = amendment_id
     book.post(Kind.ACCRUAL, claim_id, provider, entries, period, corrects, details, ())
     _net(book, claim_id, provider, accrued, period)
 
@@ -90,8 +95,11 @@ def _net(book: Book, claim_id: str, provider: str, accrued: int, period: str) ->
     book.post(Kind.NETTING, claim_id, provider, entries, period, None, details, ("netting",))
 
 
-def reverse(book: Book, claim_id: str, today_period: str) -> None:
-    """Undo a claim's accrual: unpaid part off the payable, paid part owed back by the provider."""
+def reverse(
+    book: Book, claim_id: str, today_period: str, amendment_id: str | None = None
+) -> None:
+    """Undo a claim's accrual: unpaid part off the payable, paid part owed back by the provider.
+    ``amendment_id``: the retroactive amendment that caused it, named in the transaction."""
     line = book.lines.get(claim_id)
     if line is None or line["reversed"]:
         return
@@ -110,7 +118,9 @@ def reverse(book: Book, claim_id: str, today_period: str) -> None:
         ]
     period = book.booking_period(today_period)
     corrects = _corrects(book, line["occurred_on"])
-    details = {"unpaid": unpaid, "recoverable": settled}
+    details: dict[str, Any] = {"unpaid": unpaid, "recoverable": settled}
+    if amendment_id is not None:
+        details["amendment_id"] = amendment_id
     book.post(Kind.REVERSAL, claim_id, provider, entries, period, corrects, details, ())
 
 

@@ -240,12 +240,19 @@ class ClaimTransition(Payload):
     STREAM = "claim"
 
     actor: str = Field(
-        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`"
+        description="who: `provider:<id>`, `verifier:<id>`, `admin:<id>`, `system:…`, or "
+        "`amendment:<id>` for a change a retroactive amendment made"
     )
     status: str = Field(description="the claim's new status")
     at: str = Field(description="when, UTC ISO")
     note: str = Field(description="the decider's note (may be empty)")
     booking: Booking = Field(description="what a ledger needs to act on the claim")
+
+    def amendment_id(self) -> str | None:
+        """The retroactive amendment that made this change (its actor is
+        ``amendment:<id>``), or None."""
+        prefix = "amendment:"
+        return self.actor.removeprefix(prefix) if self.actor.startswith(prefix) else None
 
 
 class ClaimSubmitted(ClaimTransition):
@@ -360,7 +367,8 @@ class TransactionPosted(Payload):
     corrects_period: str | None = Field(description="a closed month it corrects, or null")
     details: dict[str, Any] = Field(
         description="by kind: an accrual's `line` (the booking, `accrued`, `capped`, `cap_id`, "
-        "`cap_keys`); a payment's `remittance_id` and `amount`"
+        "`cap_keys`); a payment's `remittance_id` and `amount`; on an accrual or reversal a "
+        "retroactive amendment caused, its `amendment_id`"
     )
 
 

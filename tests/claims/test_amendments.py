@@ -14,6 +14,7 @@ import httpx
 
 from services.auditor.recompute import recompute_claims
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
+from shared.feed.catalogue import TransactionPosted
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.feed.models import ClaimsFeedModel
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_json
@@ -229,6 +230,17 @@ async def test_the_ledger_books_the_amendment_and_the_replay_agrees(
         # engagement 500 (before the amendment's date: untouched); the job start at 1,800,
         # its 1,500 reversed; 13 weeks full time re-accrued at 2,500 under version 2
         assert (live, sorted(reversed_)) == ([50_000, 180_000, 250_000], [150_000, 250_000])
+        named = [
+            (posted.kind, posted.details.get("amendment_id"))
+            for posted in (
+                TransactionPosted.of(entry)
+                for entry in ledger.read_feed(0, 1000)
+                if entry.type == TransactionPosted.TYPE
+            )
+        ]
+        by_amendment = [kind for kind, named_id in named if named_id == proposed["amendment_id"]]
+        assert sorted(by_amendment) == ["accrual", "accrual", "reversal", "reversal"]
+        assert [kind for kind, named_id in named if named_id is None] == ["accrual"] * 3
     finally:
         ledger.close()
     model = ClaimsFeedModel()
