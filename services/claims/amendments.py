@@ -32,6 +32,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from services.claims.claim import Claim
 from services.claims.commands import Batch
 from services.claims.contracts import Contracts
 from services.claims.derivation import carry_forward, rederive
@@ -365,6 +366,15 @@ class Amendments:
             return False
         participants = self._store.load_many(streams, Participant)
         batch = Batch(participants={p.id: p for p in participants.values()})
+        linked = [
+            UUID(link["claim_id"]) for p in participants.values() for link in p.claims.values()
+        ]
+        claims = self._store.load_many(linked, Claim)  # one query per 500, not one a claim
+
+        def load_claim(claim_id: UUID) -> Claim:
+            found = claims.get(claim_id)
+            return found if found is not None else self._reader.claim(claim_id)
+
         versions = self._contracts.versions_for(contract_id)
         now = self._clock()
         reason = (
@@ -372,9 +382,8 @@ class Amendments:
             f"{amendment.rule_version}), approved by {amendment.approver}"
         )
         result = rederive(
-            batch, versions, amendment.actor, self._reader.claim, now, self._store.existing,
-            reason=reason,
-        )  # fmt: skip
+            batch, versions, amendment.actor, load_claim, now, self._store.existing, reason=reason
+        )
         reverified = carry_forward(batch, result, amendment.actor, now, reason)
         amendment.progressed(
             through, len(participants), len(result.retired), len(result.derived()),

@@ -95,9 +95,7 @@ def _net(book: Book, claim_id: str, provider: str, accrued: int, period: str) ->
     book.post(Kind.NETTING, claim_id, provider, entries, period, None, details, ("netting",))
 
 
-def reverse(
-    book: Book, claim_id: str, today_period: str, amendment_id: str | None = None
-) -> None:
+def reverse(book: Book, claim_id: str, today_period: str, amendment_id: str | None = None) -> None:
     """Undo a claim's accrual: unpaid part off the payable, paid part owed back by the provider.
     ``amendment_id``: the retroactive amendment that caused it, named in the transaction."""
     line = book.lines.get(claim_id)
