@@ -11,7 +11,8 @@ a second admin approves what it would change (four eyes).
    the new preview's id to read and approve instead. Otherwise the version is registered, in the
    same transaction as the approval.
 3. **Apply** (the service, in the background): every participant of the contract is re-derived,
-   a bounded batch per transaction, under the version in force on each outcome's date. A claim
+   a bounded batch per transaction, under the version in force on each outcome's date (and
+   moved between populations where its part in one changes), then every closed population. A claim
    the amendment changes is retired (voided, or marked for reversal if it was verified: the
    ledger then reverses it) and derived again under the amendment, taking the old claim's
    evidence, and verified at once if the old one was (the ledger accrues it anew). Each claim
@@ -33,11 +34,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from services.claims.claim import Claim
-from services.claims.commands import Batch
+from services.claims.commands import Batch, Rederivation
 from services.claims.contracts import Contracts
-from services.claims.derivation import carry_forward, rederive
+from services.claims.derivation import ClaimSubject, carry_forward, rederive
 from services.claims.domain import Participant
 from services.claims.errors import ContractConflict
+from services.claims.population import PopulationIndex, population_index_id
+from services.claims.populations import Populations, facts_of
 from services.claims.reader import Reader
 from services.claims.whatif import what_if
 from shared.background import LeasedWorker
@@ -85,6 +88,8 @@ class Amendment(Aggregate):
         retired: int
         derived: int
         reverified: int
+        populations: int
+        population_after: str
 
     class Finished(Aggregate.Event):
         at: str
@@ -117,8 +122,11 @@ class Amendment(Aggregate):
         self.approved_at: str | None = None
         self.rule_version: int | None = None
         self.decided_by: str | None = None
-        self.through = 0
-        self.progress = {"participants": 0, "retired": 0, "derived": 0, "reverified": 0}
+        self.through = 0  # the feed position of the last participant's registration done
+        self.population_after = ""  # the last closed population done: "closes_on id"
+        self.progress = {
+            "participants": 0, "populations": 0, "retired": 0, "derived": 0, "reverified": 0
+        }  # fmt: skip
         self.applied_at: str | None = None
 
     @event(Previewed)
@@ -136,11 +144,19 @@ class Amendment(Aggregate):
 
     @event(Progressed)
     def progressed(
-        self, through: int, participants: int, retired: int, derived: int, reverified: int
+        self,
+        through: int,
+        participants: int,
+        retired: int,
+        derived: int,
+        reverified: int,
+        populations: int,
+        population_after: str,
     ) -> None:
-        self.through = through
+        self.through, self.population_after = through, population_after
         for name, count in (("participants", participants), ("retired", retired),
-                            ("derived", derived), ("reverified", reverified)):  # fmt: skip
+                            ("derived", derived), ("reverified", reverified),
+                            ("populations", populations)):  # fmt: skip
             self.progress[name] += count
 
     @event(Finished)
@@ -228,12 +244,14 @@ class Amendments:
         store: OutcomesApplication,
         contracts: Contracts,
         reader: Reader,
+        populations: Populations,
         read_lean: Callable[[int, int, Collection[str]], Sequence[Any]],
         clock: Callable[[], dt.datetime],
     ) -> None:
         self._store = store
         self._contracts = contracts
         self._reader = reader
+        self._populations = populations
         self._read_lean = read_lean
         self._clock = clock
 
@@ -357,17 +375,34 @@ class Amendments:
         if amendment.status != APPROVED:
             return False
         streams, through = self._next_participants(contract_id, amendment.through)
-        if not streams and through == amendment.through:
-            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
-            assert index is not None
-            amendment.finish(self._clock().isoformat())
-            index.closed(amendment_id)
-            self._store.save(amendment, index)
-            return False
-        participants = self._store.load_many(streams, Participant)
-        batch = Batch(participants={p.id: p for p in participants.values()})
+        batch = Batch()
+        if streams or through != amendment.through:
+            batch.participants = self._store.load_many(streams, Participant)
+            population_after = amendment.population_after
+        else:  # every participant done: then the populations that have closed
+            population_after = self._next_populations(contract_id, amendment, batch)
+            if not batch.populations:
+                index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+                assert index is not None
+                amendment.finish(self._clock().isoformat())
+                index.closed(amendment_id)
+                self._store.save(amendment, index)
+                return False
+        try:
+            self._rederive(amendment, batch, through, population_after)
+        except BaseException:
+            self._populations.forget(batch.populations)
+            raise
+        return True
+
+    def _rederive(
+        self, amendment: Amendment, batch: Batch, through: int, population_after: str
+    ) -> None:
+        """Re-derive the batch's participants (moving them between populations where the
+        amendment changes their part) or its closed populations, under the versions now."""
+        subjects: list[ClaimSubject] = [*batch.participants.values(), *batch.populations.values()]
         linked = [
-            UUID(link["claim_id"]) for p in participants.values() for link in p.claims.values()
+            UUID(link["claim_id"]) for subject in subjects for link in subject.claims.values()
         ]
         claims = self._store.load_many(linked, Claim)  # one query per 500, not one a claim
 
@@ -375,22 +410,53 @@ class Amendments:
             found = claims.get(claim_id)
             return found if found is not None else self._reader.claim(claim_id)
 
-        versions = self._contracts.versions_for(contract_id)
+        versions = self._contracts.versions_for(amendment.contract_id)
+        before = [v for v in versions if v.version != amendment.rule_version]
         now = self._clock()
+        context = (amendment.actor, now)
         reason = (
-            f"re-derived under amendment {amendment_id} (rule-book version "
+            f"re-derived under amendment {amendment.amendment_id} (rule-book version "
             f"{amendment.rule_version}), approved by {amendment.approver}"
         )
-        result = rederive(
-            batch, versions, amendment.actor, load_claim, now, self._store.existing, reason=reason
-        )
+        existing = self._store.existing
+        if batch.participants:
+            for stream, participant in batch.participants.items():
+                batch.facts_before[stream] = facts_of(before, participant)
+            result = rederive(batch, versions, amendment.actor, load_claim, now, existing, reason)
+            self._populations.count(batch, versions, context, load_claim, existing, result)
+        else:
+            result = Rederivation()
+            touched = {key: key for key in batch.populations}
+            self._populations.derive(
+                batch, versions, touched, context, load_claim, existing, result, reason
+            )
         reverified = carry_forward(batch, result, amendment.actor, now, reason)
         amendment.progressed(
-            through, len(participants), len(result.retired), len(result.derived()),
-            len(reverified),
+            through, len(batch.participants), len(result.retired), len(result.derived()),
+            len(reverified), 0 if batch.participants else len(batch.populations),
+            population_after,
         )  # fmt: skip
         self._store.save(*batch.aggregates(), amendment)
-        return True
+
+    def _next_populations(self, contract_id: str, amendment: Amendment, batch: Batch) -> str:
+        """Into ``batch``: up to a batch of the contract's populations closed by now, after the
+        last one done (in the order they close); the place to go on from."""
+        index = self._store.load(population_index_id(contract_id), PopulationIndex)
+        if index is None:
+            return amendment.population_after
+        today = self._clock().date()
+        due = sorted(
+            f"{closes_on} {population}"
+            for population, closes_on in index.populations.items()
+            if dt.date.fromisoformat(closes_on) <= today
+        )
+        after = amendment.population_after
+        for place in [p for p in due if p > after][:BATCH_PARTICIPANTS]:
+            population = self._populations.get(UUID(place.split(" ")[1]))
+            if population is not None:
+                batch.populations[population.id] = population
+            after = place
+        return after
 
     def _next_participants(self, contract_id: str, after: int) -> tuple[list[UUID], int]:
         """Up to a batch of the contract's participants registered after position ``after``,

@@ -67,7 +67,9 @@ class ClaimsApplication(OutcomesApplication):
         self.population_closing = PopulationClosing(
             self, self.contracts, self.reader, populations, clock
         )
-        self.amendments = Amendments(self, self.contracts, self.reader, self.read_lean, clock)
+        self.amendments = Amendments(
+            self, self.contracts, self.reader, populations, self.read_lean, clock
+        )
 
     def close(self) -> None:
         super().close()

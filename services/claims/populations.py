@@ -19,7 +19,7 @@ from uuid import UUID
 
 from services.claims.claim import Claim
 from services.claims.commands import Batch, Rederivation
-from services.claims.derivation import Derived, reconcile
+from services.claims.derivation import NO_LONGER_SUPPORTED, Derived, reconcile
 from services.claims.domain import Participant
 from services.claims.population import (
     Population,
@@ -159,6 +159,7 @@ class Populations:
         load_claim: Callable[[UUID], Claim],
         existing: Callable[[Collection[UUID]], set[UUID]],
         result: Rederivation,
+        reason: str = NO_LONGER_SUPPORTED,
     ) -> None:
         """Re-derive the touched populations whose period has closed."""
         derived: list[Derived] = []
@@ -179,4 +180,4 @@ class Populations:
             fresh = {claim.claim_key: claim} if claim is not None else {}
             derived.append((population, fresh, owner))
         if derived:
-            reconcile(derived, batch, versions, context, load_claim, existing, result)
+            reconcile(derived, batch, versions, context, load_claim, existing, result, reason)

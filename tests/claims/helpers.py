@@ -13,6 +13,7 @@ from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.claims.personal import PersonalDataVault
 from shared.eventstore import sqlalchemy_url
+from shared.feed.models import ClaimsFeedModel
 from shared.rules.model import RuleBook, parse_rulebook
 from shared.sqlviews import create_engine, migrate
 from tests.conftest import IPS_RULEBOOK
@@ -74,3 +75,13 @@ def story_json(ref: str = "case-0042", prefix: str = "ev") -> list[dict[str, Any
         }
         for e in story_events(ref, prefix)
     ]
+
+
+def replayed(application: ClaimsApplication) -> ClaimsFeedModel:
+    """The application's whole feed, read into the auditor's model of it."""
+    model, after = ClaimsFeedModel(), 0
+    while page := application.read_feed(after, 1_000):
+        for entry in page:
+            model.apply(entry)
+        after = page[-1].position
+    return model

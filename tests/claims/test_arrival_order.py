@@ -23,10 +23,9 @@ from services.auditor.recompute import recompute_claims
 from services.claims.application import ClaimsApplication
 from services.claims.claim import ClaimStatus
 from services.claims.commands import IncomingEvent
-from shared.feed.models import ClaimsFeedModel
 from shared.rules.engine import RecordedEvent, RuleBookVersion, derive
 from shared.rules.model import parse_rulebook
-from tests.claims.helpers import claims_app
+from tests.claims.helpers import claims_app, replayed
 from tests.stores import store_urls
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "contracts" / "employment-pathways.yaml"
@@ -151,10 +150,5 @@ def test_population_claims_follow_the_members_whatever_the_arrival_order(
         kangaroo.intake.record_events(
             "kangaroo-care-dib", "kmc-consortium", [event], "provider:kmc"
         )
-    model = ClaimsFeedModel()
-    after = 0
-    while page := kangaroo.read_feed(after, 1_000):
-        for entry in page:
-            model.apply(entry)
-        after = page[-1].position
+    model = replayed(kangaroo)
     assert recompute_claims(model) == []

@@ -27,7 +27,7 @@ from services.claims.whatif import what_if
 from shared.feed.lease import FileLease
 from shared.feed.models import ClaimsFeedModel
 from shared.rules.model import parse_rulebook
-from tests.claims.helpers import claims_app, ips_rulebook
+from tests.claims.helpers import claims_app, ips_rulebook, replayed
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "contracts" / "kangaroo-care-dib.yaml"
 CONTRACT = "kangaroo-care-dib"
@@ -244,3 +244,37 @@ def test_the_closer_closes_what_has_closed_in_every_contract_on_its_own(
     assert app.population_closing.close(CONTRACT, "admin:a").closed == 0  # the closer did it
     derived = [e.stream_id for e in app.read_feed(0, 1_000) if e.type == "claim.derived"]
     assert population_claims(app, derived) == [(SHARE, "h1", "2025-Q2", 24_000, "submitted")]
+
+
+def test_an_approved_amendment_reprices_a_closed_population(
+    app: ClaimsApplication, clock: Clock
+) -> None:
+    three_babies(app)
+    clock.set(dt.date(2025, 8, 2))
+    [first] = app.population_closing.close(CONTRACT, "admin:a").claim_ids
+    text = EXAMPLE.read_text()
+    per_baby = 'price: "80.00"\n    price_per'
+    assert per_baby in text
+    text = text.replace(per_baby, 'price: "100.00"\n    price_per').replace(
+        'effective_from: "2025-01-01"', 'effective_from: "2025-04-01"'
+    )
+    proposed = app.amendments.propose(
+        CONTRACT, parse_rulebook(yaml.safe_load(text)), "admin:alice", "per baby 100.00"
+    )
+    assert (proposed.preview["differing_claims"], proposed.preview["difference_minor"]) == (
+        1, 6_000
+    )  # fmt: skip
+    app.amendments.approve(
+        CONTRACT, proposed.amendment_id, proposed.preview["preview_id"], "admin:bob"
+    )
+    while app.amendments.apply_batch(CONTRACT, proposed.amendment_id):
+        pass
+    done = app.amendments.get(CONTRACT, proposed.amendment_id)
+    assert (done.status, done.progress["participants"], done.progress["populations"]) == (
+        "applied", 3, 2
+    )  # fmt: skip
+    assert app.reader.claim(UUID(first)).status is ClaimStatus.VOIDED
+    model = replayed(app)
+    live = [c for c in model.live_claims() if c.outcome_id == SHARE]
+    assert [(c.amount_minor, c.contract_version) for c in live] == [(30_000, 2)]  # 100.00 x 3
+    assert recompute_claims(model) == []

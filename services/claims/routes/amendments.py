@@ -29,6 +29,7 @@ ERRORS = {
 
 class AmendmentProgressOut(BaseModel):
     participants: int = Field(description="Participants re-derived so far")
+    populations: int = Field(description="Closed populations re-derived (after the participants)")
     retired: int = Field(description="Claims voided or marked for reversal")
     derived: int = Field(description="Claims derived under the amendment")
     reverified: int = Field(description="Of those, verified at once (their predecessor was)")
