@@ -20,6 +20,10 @@ ACCESS: Access = {
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/audit/digest"): TRAIL_READERS,
     ("POST", "/v1/contracts"): frozenset({"admin"}),
+    # each draft's contract is checked against the token: others get 403 for theirs
+    ("POST", "/v1/what-if"): frozenset(
+        {"admin", "auditor", "payer", "payer_other"} | SCOPED_OTHERS - {"verifier_other"}
+    ),
     ("GET", "/v1/contracts"): EVERY_TOKEN,  # each sees the contracts it may
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READERS,
     ("GET", "/v1/contracts/{contract_id}/versions"): CONTRACT_READERS,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
@@ -227,6 +228,7 @@ def preview_of(result: Any) -> dict[str, Any]:
         "participants": result.participants,
         "differing_claims": result.differing_claims,
         "difference_minor": result.difference_minor,
+        "booked": asdict(result.booked),
         "by_provider_outcome": [
             {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
             for (provider, outcome), tally in result.by_provider_outcome.items()

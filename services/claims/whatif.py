@@ -21,17 +21,22 @@ from shared.errors import FieldProblem, InvalidInput
 from shared.feed import catalogue as feed
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.models import ClaimsFeedModel, FeedClaim
+from shared.feed.views import Terms
 from shared.identifiers import canonical_sha256
+from shared.rules.caps import CapMeter, caps_of
 from shared.rules.engine import DerivedClaim, RuleBookVersion, derive
 from shared.rules.model import RuleBook
 from shared.rules.populations import derived_populations
 
 MAX_EXAMPLES = 100
+VERIFIED = "verified"  # a claim's status while the ledger holds it booked
 REPLAYED = feed.PARTICIPANT_HISTORY_TYPES | {
     feed.ClaimDerived.TYPE,
+    feed.ClaimVerified.TYPE,
     feed.ClaimVoided.TYPE,
     feed.ClaimReversalRequested.TYPE,
-}  # what a replay needs: histories, and which claims are live (derived and not retired)
+}  # what a replay needs: histories, which claims are live (derived and not retired), and
+# which are booked (verified), in the order they were
 
 
 @dataclass
@@ -43,6 +48,17 @@ class Tally:
     differing_claims: int = 0
 
 
+@dataclass(frozen=True)
+class Booked:
+    """Through the caps, in minor units: what the ledger books for the claims verified now,
+    and what it would book for them under the draft."""
+
+    actual_accrued_minor: int
+    actual_capped_minor: int
+    what_if_accrued_minor: int
+    what_if_capped_minor: int
+
+
 @dataclass
 class WhatIf:
     contract_id: str
@@ -51,6 +67,10 @@ class WhatIf:
     by_provider_outcome: dict[tuple[str, str], Tally] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
     elapsed_ms: int = 0
+    currency: str = ""
+    booked: Booked = field(default_factory=lambda: Booked(0, 0, 0, 0))
+    # the draft's claims by (subject, claim key), while comparing; emptied after
+    derived: dict[tuple[str, str], DerivedClaim] = field(default_factory=dict)
 
     @property
     def differing_claims(self) -> int:
@@ -71,13 +91,24 @@ def what_if(
     """The draft's effect. By default as if it had been in force from the contract's start;
     ``as_amendment``: as the contract's next version, in force from its own effective date
     (what approving it as a retroactive amendment would do)."""
+    return what_if_on(read_model(read_feed), draft, contract_id, as_amendment)
+
+
+def read_model(read_feed: Callable[[int, int, Collection[str]], Sequence[Any]]) -> ClaimsFeedModel:
+    """The claims feed, read once into the model every what-if of it works on."""
+    return _read(read_feed)
+
+
+def what_if_on(
+    model: ClaimsFeedModel, draft: RuleBook, contract_id: str, as_amendment: bool = False
+) -> WhatIf:
+    """:func:`what_if` on a model of the feed read already (several drafts, one read)."""
     started = time.monotonic()
     if draft.contract_id != contract_id:
         raise InvalidInput(
             "the draft is for another contract",
             [FieldProblem("contract_id", f"expected {contract_id!r}")],
         )
-    model = _read(read_feed)
     if contract_id not in model.rulebooks:
         raise ContractNotFound(contract_id)
     first = RuleBook.model_validate(model.rulebooks[contract_id][0])
@@ -97,7 +128,7 @@ def what_if(
             update={"effective_from": min(first.effective_from, draft.effective_from)}
         )
         versions = [RuleBookVersion(1, from_start)]
-    result = WhatIf(contract_id, canonical_sha256(draft.canonical()))
+    result = WhatIf(contract_id, canonical_sha256(draft.canonical()), currency=draft.currency)
     live = _live_claims(model, contract_id)
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     for participant in model.participants.values():
@@ -111,8 +142,37 @@ def what_if(
         )
     _compare_populations(model, contract_id, versions, live, tallies, result)
     result.by_provider_outcome = dict(sorted(tallies.items()))
+    result.booked = _booked(model, contract_id, draft, result.derived)
+    result.derived = {}
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+def _booked(
+    model: ClaimsFeedModel,
+    contract_id: str,
+    draft: RuleBook,
+    derived: dict[tuple[str, str], DerivedClaim],
+) -> Booked:
+    """What the ledger books now, and would book under the draft: the claims verified now,
+    in the order they were verified, through the contract's caps (the latest version's), and
+    the same claims re-priced by the draft through the draft's caps. A claim the draft no
+    longer earns is not booked; one it newly earns waits for verification, so is not either."""
+    latest = Terms.model_validate(model.rulebooks[contract_id][-1])
+    now = CapMeter(caps_of(latest), latest.currency)
+    then = CapMeter(caps_of(Terms.model_validate(draft.canonical())), draft.currency)
+    for claim_id in dict.fromkeys(model.verified_order):
+        claim = model.claims[claim_id]
+        if claim.contract_id != contract_id or claim.status != VERIFIED:
+            continue
+        now.book(claim.amount_minor, claim.outcome_id, claim.occurred_on, claim.participant_id)
+        fresh = derived.get((claim.participant_id, claim.claim_key))
+        if fresh is not None:
+            then.book(
+                fresh.amount_minor, fresh.outcome_id, fresh.occurred_on.isoformat(),
+                claim.participant_id,
+            )  # fmt: skip
+    return Booked(now.accrued, now.capped, then.accrued, then.capped)
 
 
 def _compare_populations(
@@ -165,6 +225,8 @@ def _compare(
     tallies: dict[tuple[str, str], Tally],
     result: WhatIf,
 ) -> None:
+    for key, fresh in derived.items():
+        result.derived[(participant_id, key)] = fresh
     for key in sorted(set(actual) | set(derived)):
         now, then = actual.get(key), derived.get(key)
         if now is not None:

@@ -22,7 +22,6 @@ from services.ledger.domain import (
     LedgerRuleError,
     PeriodAlreadyClosed,
     book_id,
-    caps_of,
 )
 from services.ledger.errors import (
     BookNotFound,
@@ -37,6 +36,7 @@ from shared.feed.envelope import FeedEntry
 from shared.idempotency import IdempotencyReceipt, earlier_answer
 from shared.identifiers import canonical_sha256
 from shared.periods import month_of
+from shared.rules.caps import caps_of
 
 CLAIMS_UPSTREAM = "claims"
 # what the ledger books from the claims feed; its follower reads only these

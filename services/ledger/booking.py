@@ -24,6 +24,7 @@ from shared.feed.catalogue import (
     Booking,
 )
 from shared.periods import month_of
+from shared.rules.caps import let_through
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,7 @@ def accrue(
         raise LedgerRuleError(f"claim in {facts.currency} for a book in {book.currency}")
     amount = facts.amount_minor
     caps = book.cap_keys(facts)
-    headroom = [(limit - book.cap_usage.get(key, 0), cap_id) for cap_id, key, limit in caps]
-    tightest, binding = min(headroom) if headroom else (amount, None)
-    accrued = max(0, min(amount, tightest))
-    capped = amount - accrued
+    accrued, capped, binding = let_through(amount, caps, book.cap_usage)
     provider = facts.provider_id
     period = book.booking_period(today_period)
     corrects = _corrects(book, facts.occurred_on)
@@ -64,7 +62,7 @@ def accrue(
         "amount": amount,
         "accrued": accrued,
         "capped": capped,
-        "cap_id": binding if capped else None,
+        "cap_id": binding,
         "cap_keys": [key for _, key, _ in caps],
     }
     entries = [(OUTCOME_PAYMENTS, accrued), (payable_account(provider), -accrued)]

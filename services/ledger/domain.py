@@ -27,10 +27,9 @@ from eventsourcing.domain import Aggregate, event
 from shared.feed import catalogue as feed
 from shared.feed.accounts import Kind
 from shared.feed.envelope import EventCatalogue
-from shared.feed.views import Terms
 from shared.identifiers import stable_id
-from shared.money import exact_minor
-from shared.periods import Period, add_months
+from shared.periods import add_months
+from shared.rules.caps import cap_keys
 
 
 class LedgerRuleError(ValueError):
@@ -43,19 +42,6 @@ class PeriodAlreadyClosed(LedgerRuleError):
 
 def transaction_id(contract_id: str, *parts: str) -> str:
     return str(stable_id("ledger-transaction", contract_id, *parts))
-
-
-def caps_of(terms: Terms) -> list[dict[str, Any]]:
-    """A rule book's caps as the book keeps them: a period cap of a contract whose reporting
-    year does not start in January carries that start, so its quarters and years are the
-    contract's."""
-    year_starts = terms.year_starts
-    return [
-        {**cap, "year_starts": year_starts}
-        if cap["scope"] == "period" and year_starts != 1
-        else cap
-        for cap in terms.caps
-    ]
 
 
 class Book(Aggregate):
@@ -119,20 +105,9 @@ class Book(Aggregate):
 
     def cap_keys(self, facts: feed.Booking) -> list[tuple[str, str, int]]:
         """(cap id, usage key, limit in minor units) of every cap that applies to a claim."""
-        keys = []
-        for cap in self.caps:
-            scope, cap_id = cap["scope"], cap["id"]
-            limit = exact_minor(cap["amount"], self.currency)
-            if scope == "contract" or (scope == "outcome" and cap["outcome"] == facts.outcome_id):
-                keys.append((cap_id, cap_id, limit))
-            elif scope == "period":
-                label = Period(cap["period"]).label(
-                    _date(facts.occurred_on), cap.get("year_starts", 1)
-                )
-                keys.append((cap_id, f"{cap_id}@{label}", limit))
-            elif scope == "participant":
-                keys.append((cap_id, f"{cap_id}#{facts.participant_id}", limit))
-        return keys
+        return cap_keys(
+            self.caps, self.currency, facts.outcome_id, facts.occurred_on, facts.participant_id
+        )
 
     # ---- periods -------------------------------------------------------------------------------
     def booking_period(self, today_period: str) -> str:

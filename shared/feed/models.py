@@ -104,6 +104,7 @@ class ClaimsFeedModel:
         self.participants: dict[str, ParticipantHistory] = {}
         self.claims: dict[str, FeedClaim] = {}
         self.verified: set[str] = set()
+        self.verified_order: list[str] = []  # the claims as they were verified (booked)
         self.entries = 0
         self.last_recorded: dt.date | None = None
 
@@ -128,6 +129,7 @@ class ClaimsFeedModel:
                 self.claims[stream].status = transition.status
                 if isinstance(transition, feed.ClaimVerified):
                     self.verified.add(stream)
+                    self.verified_order.append(stream)
 
     def live_claims(self) -> list[FeedClaim]:
         return [claim for claim in self.claims.values() if claim.live]

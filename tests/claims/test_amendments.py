@@ -6,16 +6,21 @@ re-verified, each naming the amendment; the ledger books it and the auditor's re
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import yaml
 
 from services.auditor.recompute import recompute_claims
+from services.claims.application import ClaimsApplication
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
 from shared.feed.catalogue import TransactionPosted
 from shared.feed.follower import Follower, LocalFeedSource
+from tests.claims.conftest import EXAMPLES, load_examples
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, replayed, story_json
 from tests.claims.test_api import client, wait_for_claims
 from tests.conftest import IPS_RULEBOOK
@@ -204,6 +209,38 @@ async def test_withdrawn_and_bad_proposals_change_nothing(
                               headers=scoped | YAML)).status_code == 403  # fmt: skip
 
 
+async def approved_and_applied(client: httpx.AsyncClient, auth: Auth, text: str) -> dict[str, Any]:
+    """An amendment proposed by alice, approved by bob on its preview, and applied."""
+    proposed: dict[str, Any] = (
+        await client.post(AMENDMENTS, content=text, headers=admin(auth, "alice") | YAML)
+    ).json()
+    location = f"{AMENDMENTS}/{proposed['amendment_id']}"
+    await client.post(f"{location}/approve",
+                      json={"preview_id": proposed["preview"]["preview_id"]},
+                      headers=admin(auth, "bob"))  # fmt: skip
+    await applied(client, auth, location)
+    return proposed
+
+
+def application_of(client: httpx.AsyncClient) -> ClaimsApplication:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    application: ClaimsApplication = transport.app.state.application  # type: ignore[attr-defined]
+    return application
+
+
+@contextmanager
+def followed_by_a_ledger(client: httpx.AsyncClient, url: str) -> Iterator[LedgerApplication]:
+    """A ledger that has followed the claims service's feed to its end."""
+    application = application_of(client)
+    ledger = LedgerApplication(url, clock=application.clock)
+    try:
+        Follower("l", LocalFeedSource(application.read_feed), ClaimsFeedSink(ledger)).catch_up()
+        yield ledger
+    finally:
+        ledger.close()
+
+
 async def test_the_ledger_books_the_amendment_and_the_replay_agrees(
     client: httpx.AsyncClient, auth: Auth, urls: dict[str, str]
 ) -> None:
@@ -211,20 +248,8 @@ async def test_the_ledger_books_the_amendment_and_the_replay_agrees(
     claims = await wait_for_claims(client, auth("admin"), 3)
     for claim in claims:
         await client.post(f"/v1/claims/{claim['claim_id']}/verify", headers=auth("verifier"))
-    proposed = (await client.post(AMENDMENTS, content=amended(),
-                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
-    location = f"{AMENDMENTS}/{proposed['amendment_id']}"
-    await client.post(f"{location}/approve",
-                      json={"preview_id": proposed["preview"]["preview_id"]},
-                      headers=admin(auth, "bob"))  # fmt: skip
-    await applied(client, auth, location)
-
-    transport = client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    application = transport.app.state.application  # type: ignore[attr-defined]
-    ledger = LedgerApplication(urls["ledger"], clock=application.clock)
-    try:
-        Follower("l", LocalFeedSource(application.read_feed), ClaimsFeedSink(ledger)).catch_up()
+    proposed = await approved_and_applied(client, auth, amended())
+    with followed_by_a_ledger(client, urls["ledger"]) as ledger:
         book = ledger.book(CONTRACT)
         live = sorted(line["accrued"] for line in book.lines.values() if not line["reversed"])
         reversed_ = [line["accrued"] for line in book.lines.values() if line["reversed"]]
@@ -242,7 +267,72 @@ async def test_the_ledger_books_the_amendment_and_the_replay_agrees(
         by_amendment = [kind for kind, named_id in named if named_id == proposed["amendment_id"]]
         assert sorted(by_amendment) == ["accrual", "accrual", "reversal", "reversal"]
         assert [kind for kind, named_id in named if named_id is None] == ["accrual"] * 3
-    finally:
-        ledger.close()
-    model = replayed(application)
-    assert recompute_claims(model) == []
+    assert recompute_claims(replayed(application_of(client))) == []
+
+
+def as_json(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(json.dumps(yaml.safe_load(text), default=str))
+    return document
+
+
+async def test_what_if_for_a_portfolio_books_through_the_drafts_caps_as_the_ledger_would(
+    client: httpx.AsyncClient, auth: Auth, urls: dict[str, str]
+) -> None:
+    await load_examples(client, auth("admin"), "homelessness-prevention")
+    await record_story(client, auth, PROVIDER, "a")
+    await record_story(client, auth, OTHER_PROVIDER, "b")
+    for claim in await wait_for_claims(client, auth("admin"), 6):
+        await client.post(f"/v1/claims/{claim['claim_id']}/verify", headers=auth("verifier"))
+    # job starts at 1,800.00 from the start, and the contract capped at 5,000.00 in all
+    text = amended(effective_from="2025-01-01").replace('amount: "750000.00"', 'amount: "5000.00"')
+    other = as_json((EXAMPLES / "homelessness-prevention.yaml").read_text())
+    answer = await client.post("/v1/what-if", json={"drafts": [as_json(text), other]},
+                               headers=auth("auditor"))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    ips, unchanged = answer.json()["contracts"]
+    # 500 + 1,500 + 2,500 for each of two participants booked now, nothing capped; under the
+    # draft 500 + 1,800 + 2,500 each, of which the cap lets 5,000.00 through
+    assert ips["booked"] == {
+        "actual_accrued_minor": 900_000, "actual_capped_minor": 0,
+        "what_if_accrued_minor": 500_000, "what_if_capped_minor": 460_000,
+    }  # fmt: skip
+    assert (unchanged["contract_id"], unchanged["differing_claims"]) == (
+        "homelessness-prevention", 0
+    )  # fmt: skip
+    [total] = answer.json()["totals"]
+    assert (total["currency"], total["what_if_accrued_minor"], total["differing_claims"]) == (
+        "GBP", 500_000, 2
+    )  # fmt: skip
+
+    # the same draft approved as an amendment from the start: the ledger books what it said
+    proposed = await approved_and_applied(client, auth, text)
+    assert proposed["preview"]["booked"] == ips["booked"]
+    with followed_by_a_ledger(client, urls["ledger"]) as ledger:
+        live = [line for line in ledger.book(CONTRACT).lines.values() if not line["reversed"]]
+        assert sum(line["accrued"] for line in live) == 500_000
+        assert sum(line["capped"] for line in live) == 460_000
+
+
+async def test_a_portfolio_what_if_refuses_what_the_token_or_the_drafts_do_not_allow(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    await load_examples(client, auth("admin"), "homelessness-prevention")
+    ips = as_json(IPS_RULEBOOK.read_text())
+    other = as_json((EXAMPLES / "homelessness-prevention.yaml").read_text())
+    payer = auth("payer", subject="treasury", contract_ids=[CONTRACT])
+    mine = await client.post("/v1/what-if", json={"drafts": [ips]}, headers=payer)
+    assert mine.status_code == 200, mine.text
+    theirs = await client.post("/v1/what-if", json={"drafts": [ips, other]}, headers=payer)
+    assert theirs.status_code == 403
+    twice = await client.post("/v1/what-if", json={"drafts": [ips, ips]}, headers=auth("admin"))
+    assert twice.status_code == 422 and twice.json()["errors"][0]["field"] == (
+        "drafts[1].contract_id"
+    )
+    broken = await client.post("/v1/what-if", json={"drafts": [{**ips, "currency": "pounds"}]},
+                               headers=auth("admin"))  # fmt: skip
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["field"].startswith("drafts[0].currency")
+    none = await client.post("/v1/what-if", json={"drafts": []}, headers=auth("admin"))
+    assert none.status_code == 422
+    verifier = await client.post("/v1/what-if", json={"drafts": [ips]}, headers=auth("verifier"))
+    assert verifier.status_code == 403

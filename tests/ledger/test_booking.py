@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.ledger.booking import RemittanceLine, accrue, remit, reverse
-from services.ledger.domain import Book, LedgerRuleError, PeriodAlreadyClosed, caps_of
+from services.ledger.domain import Book, LedgerRuleError, PeriodAlreadyClosed
 from shared.feed.accounts import CAPPED_OFFSET, OUTCOME_PAYMENTS, PAID
 from shared.feed.catalogue import Booking
 from shared.feed.views import Terms
+from shared.rules.caps import caps_of
 
 CAPS = [
     {"id": "total", "scope": "contract", "amount": "100.00"},

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
@@ -13,9 +15,11 @@ from services.claims.explain import as_text, explain_claim, participant_history
 from services.claims.routes.claims import AnyReader, check_claim_access, parse_claim_id
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
 from services.claims.routes.intake import readable_participant
-from services.claims.whatif import what_if
-from shared.auth import Principal, Role, require, require_on_contract
-from shared.errors import PROBLEM_RESPONSES
+from services.claims.schemas import Body
+from services.claims.whatif import WhatIf, read_model, what_if, what_if_on
+from shared.auth import Principal, Role, check_contract_scope, require, require_on_contract
+from shared.errors import PROBLEM_RESPONSES, FieldProblem, InvalidInput
+from shared.rules.model import RuleBook, RuleBookInvalid, parse_rulebook
 
 router = APIRouter(tags=["audit"])
 PARTICIPANT_READERS = (Role.PROVIDER, Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -78,6 +82,10 @@ async def post_what_if(
     differ from the live ones, with up to 100 examples. Nothing is written."""
     draft = await rulebook_of(request)
     result = await run_in_threadpool(what_if, _app(request).read_lean, draft, contract_id)
+    return what_if_answer(result)
+
+
+def what_if_answer(result: WhatIf) -> dict[str, Any]:
     rows = [
         {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
         for (provider, outcome), tally in result.by_provider_outcome.items()
@@ -85,10 +93,89 @@ async def post_what_if(
     return {
         "contract_id": result.contract_id,
         "draft_sha256": result.draft_sha256,
+        "currency": result.currency,
         "participants": result.participants,
         "differing_claims": result.differing_claims,
         "difference_minor": result.difference_minor,
+        "booked": asdict(result.booked),
         "by_provider_outcome": rows,
         "examples": result.examples,
         "elapsed_ms": result.elapsed_ms,
     }
+
+
+MAX_DRAFTS = 20
+
+
+class DraftsIn(Body):
+    drafts: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_DRAFTS,
+        description="Draft rule books (JSON), one per contract, each for a contract the token "
+        "covers",
+    )
+
+
+@router.post(
+    "/v1/what-if",
+    responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
+)
+async def post_portfolio_what_if(
+    request: Request,
+    body: DraftsIn,
+    principal: Annotated[Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.PAYER))],
+) -> dict[str, Any]:
+    """What-if for several contracts at once (a portfolio): each draft replayed as
+    `POST /v1/contracts/{id}/what-if` does, on one read of the feed, and the totals per
+    currency. `booked` gives, through the caps, what the ledger books for the claims verified
+    now and what it would book for them under the draft (the draft's caps, in the order they
+    were verified)."""
+    drafts = [_draft(index, document) for index, document in enumerate(body.drafts)]
+    seen: set[str] = set()
+    for index, draft in enumerate(drafts):
+        check_contract_scope(principal, draft.contract_id)
+        if draft.contract_id in seen:
+            raise InvalidInput(
+                "two drafts for one contract",
+                [FieldProblem(f"drafts[{index}].contract_id", "a contract once per request")],
+            )
+        seen.add(draft.contract_id)
+
+    def replay() -> list[WhatIf]:
+        model = read_model(_app(request).read_lean)
+        return [what_if_on(model, draft, draft.contract_id) for draft in drafts]
+
+    results = await run_in_threadpool(replay)
+    totals: dict[str, dict[str, int]] = {}
+    for result in results:
+        total = totals.setdefault(result.currency, dict.fromkeys(TOTALLED, 0))
+        figures = {
+            "participants": result.participants,
+            "differing_claims": result.differing_claims,
+            "difference_minor": result.difference_minor,
+            **asdict(result.booked),
+        }
+        for name in TOTALLED:
+            total[name] += figures[name]
+    return {
+        "contracts": [what_if_answer(result) for result in results],
+        "totals": [
+            {"currency": currency, **figures} for currency, figures in sorted(totals.items())
+        ],
+    }
+
+
+TOTALLED = (
+    "participants", "differing_claims", "difference_minor", "actual_accrued_minor",
+    "actual_capped_minor", "what_if_accrued_minor", "what_if_capped_minor",
+)  # fmt: skip
+
+
+def _draft(index: int, document: dict[str, Any]) -> RuleBook:
+    try:
+        return parse_rulebook(document)
+    except RuleBookInvalid as invalid:
+        raise InvalidInput(
+            f"draft {index} is not a valid rule book",
+            [FieldProblem(f"drafts[{index}].{p.field}", p.message) for p in invalid.problems],
+        ) from None
