@@ -8,7 +8,7 @@ insert), so notification positions commit in order and a follower never skips on
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -18,7 +18,6 @@ from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
     ProcessingEvent,
-    project_aggregate,
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -217,7 +216,7 @@ class OutcomesApplication(Application[UUID]):
             events = (self.mapper.to_domain_event(r) for r in rows)
             if upto is not None:
                 events = (e for e in events if _recorded_at(e) <= upto)
-            aggregate = project_aggregate(None, events)
+            aggregate = _projected(events)
             if isinstance(aggregate, kind):
                 found[aggregate_id] = aggregate
         return found
@@ -404,3 +403,13 @@ def _recorded_at(event: Any) -> dt.datetime:
     """When a stored domain event was recorded (every aggregate event carries its time)."""
     timestamp: dt.datetime = event.timestamp
     return timestamp
+
+
+def _projected(events: Iterable[Any]) -> Any:
+    """Each event applied to what the ones before made, as the library's projector does, but
+    without its per-event check against a runtime protocol (a fifth of the time of re-deriving
+    a batch of participants, in a profile); the events come from this store's own mapper."""
+    aggregate = None
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate

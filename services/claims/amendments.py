@@ -378,8 +378,18 @@ class Amendments:
             return False
         streams, through = self._next_participants(contract_id, amendment.through)
         batch = Batch()
+        examined = 0  # participants looked at (0: this batch is of populations)
         if streams or through != amendment.through:
-            batch.participants = self._store.load_many(streams, Participant)
+            loaded = self._store.load_many(streams, Participant)
+            examined = len(loaded)
+            effective = RuleBook.model_validate(amendment.rulebook).effective_from
+            # a participant with no event on or after the amendment's date has every claim and
+            # every part in a population under the versions before it: nothing can change
+            batch.participants = {
+                stream: participant
+                for stream, participant in loaded.items()
+                if any(event.occurred_on >= effective for event in participant.history())
+            }
             population_after = amendment.population_after
         else:  # every participant done: then the populations that have closed
             population_after = self._next_populations(contract_id, amendment, batch)
@@ -391,17 +401,18 @@ class Amendments:
                 self._store.save(amendment, index)
                 return False
         try:
-            self._rederive(amendment, batch, through, population_after)
+            self._rederive(amendment, batch, (through, population_after), examined)
         except BaseException:
             self._populations.forget(batch.populations)
             raise
         return True
 
     def _rederive(
-        self, amendment: Amendment, batch: Batch, through: int, population_after: str
+        self, amendment: Amendment, batch: Batch, place: tuple[int, str], examined: int
     ) -> None:
         """Re-derive the batch's participants (moving them between populations where the
-        amendment changes their part) or its closed populations, under the versions now."""
+        amendment changes their part) or its closed populations, under the versions now;
+        save them with how far the amendment got (``place``)."""
         subjects: list[ClaimSubject] = [*batch.participants.values(), *batch.populations.values()]
         linked = [
             UUID(link["claim_id"]) for subject in subjects for link in subject.claims.values()
@@ -421,7 +432,7 @@ class Amendments:
             f"{amendment.rule_version}), approved by {amendment.approver}"
         )
         existing = self._store.existing
-        if batch.participants:
+        if examined:
             for stream, participant in batch.participants.items():
                 batch.facts_before[stream] = facts_of(before, participant)
             result = rederive(batch, versions, amendment.actor, load_claim, now, existing, reason)
@@ -433,10 +444,10 @@ class Amendments:
                 batch, versions, touched, context, load_claim, existing, result, reason
             )
         reverified = carry_forward(batch, result, amendment.actor, now, reason)
+        through, population_after = place
         amendment.progressed(
-            through, len(batch.participants), len(result.retired), len(result.derived()),
-            len(reverified), 0 if batch.participants else len(batch.populations),
-            population_after,
+            through, examined, len(result.retired), len(result.derived()), len(reverified),
+            0 if examined else len(batch.populations), population_after,
         )  # fmt: skip
         self._store.save(*batch.aggregates(), amendment)
 
