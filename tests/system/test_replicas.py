@@ -22,7 +22,7 @@ from tests.system.test_story import CONTRACT, Client
 
 pytestmark = pytest.mark.system
 FOLLOWERS = {
-    "claims": {"claims-index"},
+    "claims": {"claims-index", "claims-amendments"},  # and the amendments applier's lease
     "ledger": {"ledger<-claims", "ledger-index", "ledger-webhooks"},
     "metrics": {"metrics<-claims", "metrics<-ledger", "metrics<-claims-decisions"},
 }
