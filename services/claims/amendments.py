@@ -6,12 +6,12 @@ a second admin approves what it would change (four eyes).
    today with the draft as the contract's next version in force from its own effective date
    (per provider and outcome, with up to 100 changed claims as examples). The preview has an id,
    a digest of what it says. One amendment of a contract may be open at a time.
-2. **Approve** (another admin, naming the preview it read): the preview is computed again; if it
-   says something else now (events arrived and changed the effect), the approval is refused with
+2. **Approve** (another admin, naming the preview it read): the preview is computed again
+   (unless nothing a replay reads has been recorded since); if it says something else now (events arrived and changed the effect), the approval is refused with
    the new preview's id to read and approve instead. Otherwise the version is registered, in the
    same transaction as the approval.
 3. **Apply** (the service, in the background): every participant of the contract is re-derived,
-   a bounded batch per transaction, under the version in force on each outcome's date (and
+   500 participants per transaction, under the version in force on each outcome's date (and
    moved between populations where its part in one changes), then every closed population. A claim
    the amendment changes is retired (voided, or marked for reversal if it was verified: the
    ledger then reverses it) and derived again under the amendment, taking the old claim's
@@ -43,7 +43,7 @@ from services.claims.errors import ContractConflict
 from services.claims.population import PopulationIndex, population_index_id
 from services.claims.populations import Populations, facts_of
 from services.claims.reader import Reader
-from services.claims.whatif import what_if
+from services.claims.whatif import REPLAYED, what_if
 from shared.background import LeasedWorker
 from shared.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.eventstore import OutcomesApplication, retrying
@@ -52,7 +52,7 @@ from shared.feed.lease import Lease
 from shared.identifiers import canonical_sha256, stable_id
 from shared.rules.model import RuleBook
 
-BATCH_PARTICIPANTS = 200  # participants re-derived in one transaction
+BATCH_PARTICIPANTS = 500  # participants re-derived in one transaction
 SCAN_PAGE = 1000  # feed entries read at a time to find the contract's participants
 PROPOSED, APPROVED, APPLIED, WITHDRAWN = "proposed", "approved", "applied", "withdrawn"
 
@@ -274,7 +274,7 @@ class Amendments:
                 [FieldProblem("contract_id", f"expected {contract_id!r}")],
             )
         self._contracts.retroactive(rulebook)  # checked as a version, not registered
-        preview = preview_of(what_if(self._read_lean, rulebook, contract_id, as_amendment=True))
+        preview = self._preview(rulebook, contract_id)
         return retrying(lambda: self._propose(contract_id, rulebook, actor, note, preview))
 
     def _propose(
@@ -314,9 +314,19 @@ class Amendments:
                 "this is not the amendment's latest preview: read and approve that one",
                 extra={"preview_id": amendment.preview["preview_id"]},
             )
-        rulebook = RuleBook.model_validate(amendment.rulebook)
-        fresh = preview_of(what_if(self._read_lean, rulebook, contract_id, as_amendment=True))
+        if self._read_lean(amendment.preview["position"], 1, REPLAYED):
+            rulebook = RuleBook.model_validate(amendment.rulebook)
+            fresh = self._preview(rulebook, contract_id)
+        else:  # nothing a replay reads has been recorded since: the preview holds as it is
+            fresh = amendment.preview
         return retrying(lambda: self._approve(contract_id, amendment_id, fresh, actor))
+
+    def _preview(self, rulebook: RuleBook, contract_id: str) -> dict[str, Any]:
+        """The amendment's preview, with the feed position it was computed from (not part of
+        its id: two previews saying the same are the same preview)."""
+        position = self._store.head_position()
+        result = what_if(self._read_lean, rulebook, contract_id, as_amendment=True)
+        return {**preview_of(result), "position": position}
 
     def _approve(
         self, contract_id: str, amendment_id: str, fresh: dict[str, Any], actor: str
