@@ -7,9 +7,10 @@ a second admin approves what it would change (four eyes).
    (per provider and outcome, with up to 100 changed claims as examples). The preview has an id,
    a digest of what it says. One amendment of a contract may be open at a time.
 2. **Approve** (another admin, naming the preview it read): the preview is computed again
-   (unless nothing a replay reads has been recorded since); if it says something else now (events arrived and changed the effect), the approval is refused with
-   the new preview's id to read and approve instead. Otherwise the version is registered, in the
-   same transaction as the approval.
+   (unless nothing a replay reads has been recorded since); if it says something else now
+   (events arrived and changed the effect), the approval is refused with the new preview's id
+   to read and approve instead. Otherwise the version is registered, in the same transaction
+   as the approval.
 3. **Apply** (the service, in the background): every participant of the contract is re-derived,
    500 participants per transaction, under the version in force on each outcome's date (and
    moved between populations where its part in one changes), then every closed population. A claim
