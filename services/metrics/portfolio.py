@@ -112,7 +112,7 @@ def render(lines: Iterable[PortfolioLine], generated_at: dt.datetime) -> str:
         f"{META_POLICY}<title>Portfolio</title><style>{STYLE}</style></head><body>"
         f'<h1>Portfolio</h1><div class="meta">{len(body)} contracts, as of '
         f"{escape(generated_at.isoformat(timespec='seconds'))}; money in each contract's "
-        "currency (minor units as the reports give them)</div>"
+        "currency, as the reports give it</div>"
         f'<section class="wide"><table><thead><tr>{headers}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></section></body></html>"
     )
