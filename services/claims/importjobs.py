@@ -183,22 +183,19 @@ class ImportJobs:
     # submitting -----------------------------------------------------------------------------
 
     def open(self, contract_id: str, provider_id: str, actor: str, mode: str) -> str:
-        """A new job receiving its file; refused while the provider has too many unfinished."""
+        """A new job receiving its file; refused while the provider has too many unfinished.
+
+        The job is inserted, then the provider's unfinished ones counted with it, in one
+        transaction: on SQLite the insert holds the write lock until commit, and on PostgreSQL a
+        transaction lock on the provider's key serialises the count, so concurrent uploads never
+        get past the limit together."""
+        job_id = str(uuid.uuid4())
         with self._engine.begin() as connection:
-            pending = connection.scalar(
-                sa.select(sa.func.count()).where(
-                    jobs.c.contract_id == contract_id,
-                    jobs.c.provider_id == provider_id,
-                    jobs.c.status.in_(("receiving", *WAITING)),
-                )
-            )
-            if (pending or 0) >= self.limits.max_pending:
-                raise TooMany(
-                    f"{pending} imports of this provider are not finished; at most "
-                    f"{self.limits.max_pending} at once: wait for one to end",
-                    retry_after_s=30,
-                )
-            job_id = str(uuid.uuid4())
+            if connection.dialect.name == "postgresql":
+                name = f"{contract_id}|{provider_id}".encode()
+                digest = hashlib.blake2b(name, digest_size=8).digest()
+                key = int.from_bytes(digest, "big", signed=True)
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             connection.execute(
                 jobs.insert().values(
                     job_id=job_id, contract_id=contract_id, provider_id=provider_id,
@@ -208,6 +205,19 @@ class ImportJobs:
                     created_at=self._clock(),
                 )
             )  # fmt: skip
+            pending = connection.scalar(
+                sa.select(sa.func.count()).where(
+                    jobs.c.contract_id == contract_id,
+                    jobs.c.provider_id == provider_id,
+                    jobs.c.status.in_(("receiving", *WAITING)),
+                )
+            )
+            if (pending or 0) > self.limits.max_pending:  # the new one counted: roll it back
+                raise TooMany(
+                    f"{(pending or 0) - 1} imports of this provider are not finished; at most "
+                    f"{self.limits.max_pending} at once: wait for one to end",
+                    retry_after_s=30,
+                )
         return job_id
 
     def add_part(self, job_id: str, seq: int, data: bytes) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -136,6 +137,12 @@ async def test_a_file_that_cannot_be_read_is_refused_naming_where(
     assert [p["field"] for p in header.json()["errors"]] == ["shoe_size"]
     empty = await upload(client, auth, b"")
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "header"
+    latin_declared = await client.post(
+        IMPORTS, content=csv_file(*STORY),
+        headers=provider(auth) | {"Content-Type": "text/csv; charset=latin-1"},
+    )  # fmt: skip
+    assert latin_declared.status_code == 422
+    assert latin_declared.json()["errors"][0]["field"] == "Content-Type"
     as_json = await client.post(IMPORTS, json={"rows": []}, headers=provider(auth))
     assert as_json.status_code == 422 and as_json.json()["errors"][0]["field"] == "body"
     latin = csv_file(*STORY[:2], "ev-9,case-é,referral,2026-03-02,self,,").replace(
@@ -192,6 +199,23 @@ async def test_unfinished_jobs_per_provider_are_limited(client: httpx.AsyncClien
     for job_id in opened:
         jobs.discard(job_id)
     jobs.open("ips-employment", "northside-ips", "provider:t", "all")
+
+
+async def test_concurrent_uploads_never_pass_the_pending_limit_together(
+    client: httpx.AsyncClient,
+) -> None:
+    jobs = jobs_of(client, stop_worker=True)
+
+    def opened() -> bool:
+        try:
+            jobs.open("ips-employment", "northside-ips", "provider:t", "all")
+        except TooMany:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: opened(), range(12)))
+    assert results.count(True) == jobs.limits.max_pending
 
 
 async def test_a_job_stopped_midway_is_taken_over_and_records_each_event_once(

@@ -75,9 +75,16 @@ async def post_import(
     The file is checked and recorded as `POST …/events` does a CSV body, in the background;
     a header that does not fit the contract is refused at once (422)."""
     provider_id = _provider_of(principal, contract_id)
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != CSV_MEDIA_TYPE:
+    media, _, parameters = request.headers.get("content-type", "").partition(";")
+    if media.strip().lower() != CSV_MEDIA_TYPE:
         raise InvalidInput(
             "an import is a CSV file", [FieldProblem("body", "send Content-Type: text/csv")]
+        )
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"')
+    if parameters.strip() and charset not in ("utf-8", "utf8"):
+        raise InvalidInput(
+            "an import is read as UTF-8",
+            [FieldProblem("Content-Type", f"charset {charset!r}: save the file as UTF-8")],
         )
     jobs = _jobs(request)
     job_id = await run_in_threadpool(jobs.open, contract_id, provider_id, principal.actor, mode)
