@@ -6,8 +6,10 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from services.claims.amendments import AmendmentApplier
 from services.claims.application import ClaimsApplication
@@ -69,45 +71,15 @@ def create_app(
         )
         app.state.application, app.state.engine = application, engine
         app.state.committer = IntakeCommitter(application)
-        closer = PopulationCloser(
-            application.population_closing,
-            application.contracts,
-            lambda: contract_ids(engine),
-            lease_for(store_url, "claims-population-closer"),
-            settings.population_close_interval_s,
-        )
-        app.state.import_jobs = ImportJobs(
-            engine,
-            application.contracts,
-            application.imports,
-            application.clock,
-            JobLimits(
-                max_bytes=settings.import_max_bytes,
-                max_rows=settings.import_max_rows,
-                max_pending=settings.import_max_pending,
-                lease_s=settings.import_lease_s,
-                kept_days=settings.import_kept_days,
-            ),
-        )
-        app.state.import_worker = import_worker = ImportWorker(app.state.import_jobs)
-        app.state.amendment_applier = applier = AmendmentApplier(
-            application.amendments,
-            lambda: contract_ids(engine),
-            lease_for(store_url, "claims-amendments"),
-            settings.amendment_interval_s,
-        )
+        workers = _background_workers(app, application, engine, store_url, settings)
         index_follower.start()
-        import_worker.start()
-        applier.start()
-        if settings.population_close_interval_s > 0:
-            closer.start()
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            import_worker.stop()
-            applier.stop()
-            if settings.population_close_interval_s > 0:
-                closer.stop()
+            for worker in reversed(workers):
+                worker.stop()
             index_follower.stop()
             app.state.committer.close()
             application.close()
@@ -124,6 +96,55 @@ def create_app(
     app.state.rulebook_max_bytes = settings.rulebook_max_bytes
     _include_routes(app)
     return app
+
+
+class Background(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _background_workers(
+    app: FastAPI,
+    application: ClaimsApplication,
+    engine: Engine,
+    store_url: str,
+    settings: ClaimsSettings,
+) -> list[Background]:
+    """What the service does on its own: import jobs, applying approved amendments, and (when
+    an interval is set) closing populations; the first two kept on ``app.state`` for tests."""
+    app.state.import_jobs = ImportJobs(
+        engine,
+        application.contracts,
+        application.imports,
+        application.clock,
+        JobLimits(
+            max_bytes=settings.import_max_bytes,
+            max_rows=settings.import_max_rows,
+            max_pending=settings.import_max_pending,
+            lease_s=settings.import_lease_s,
+            kept_days=settings.import_kept_days,
+        ),
+    )
+    app.state.import_worker = ImportWorker(app.state.import_jobs)
+    app.state.amendment_applier = AmendmentApplier(
+        application.amendments,
+        lambda: contract_ids(engine),
+        lease_for(store_url, "claims-amendments"),
+        settings.amendment_interval_s,
+    )
+    workers: list[Background] = [app.state.import_worker, app.state.amendment_applier]
+    if settings.population_close_interval_s > 0:
+        workers.append(
+            PopulationCloser(
+                application.population_closing,
+                application.contracts,
+                lambda: contract_ids(engine),
+                lease_for(store_url, "claims-population-closer"),
+                settings.population_close_interval_s,
+            )
+        )
+    return workers
 
 
 def _include_routes(app: FastAPI) -> None:

@@ -23,13 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import itertools
 import json
 import logging
 import threading
 import uuid
 from array import array
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,78 +35,34 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from services.claims.commands import IncomingEvent
 from services.claims.contracts import Contracts
+from services.claims.importfiles import (
+    PART_BYTES,
+    Digests,
+    StoredFile,
+    digest,
+    holds,
+    jobs,
+    parts,
+    rejects,
+    text_lines,
+)
 from services.claims.imports import (
-    BATCH_ROWS,
-    BOM,
     MAX_PROBLEMS,
     CsvRows,
     EventImport,
     ImportCheck,
     Row,
-    not_utf8,
+    in_batches,
 )
 from shared.errors import FieldProblem, InvalidInput, NotFound, OutcomesError, TooMany
 from shared.sqlviews import aware
 
 log = logging.getLogger(__name__)
 
-PART_BYTES = 1024 * 1024  # an uploaded file is stored in parts of this size
-MAX_LINE_BYTES = 1024 * 1024
 WAITING = ("queued", "checking", "recording")  # a worker may take these
 ENDED = ("done", "refused", "failed")
 MAX_ATTEMPTS = 3  # a job that fails unexpectedly this often is given up
-
-metadata = sa.MetaData()
-
-jobs = sa.Table(
-    "import_jobs",
-    metadata,
-    sa.Column("job_id", sa.String(36), primary_key=True),
-    sa.Column("contract_id", sa.String(64), nullable=False),
-    sa.Column("provider_id", sa.String(64), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("mode", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("detail", sa.Text, nullable=True),
-    sa.Column("bytes", sa.BigInteger, nullable=False),
-    sa.Column("header", sa.Text, nullable=True),  # JSON list, once read
-    sa.Column("rows", sa.BigInteger, nullable=True),  # known once checked
-    sa.Column("rows_checked", sa.BigInteger, nullable=False),
-    sa.Column("rows_recorded", sa.BigInteger, nullable=False),  # rows handled while recording
-    sa.Column("recorded_through", sa.BigInteger, nullable=False),  # the last line handled
-    sa.Column("recorded", sa.BigInteger, nullable=False),
-    sa.Column("already_recorded", sa.BigInteger, nullable=False),
-    sa.Column("rejected", sa.BigInteger, nullable=False),
-    sa.Column("claims_derived", sa.BigInteger, nullable=False),
-    sa.Column("claims_retired", sa.BigInteger, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("lease_owner", sa.String(36), nullable=True),
-    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Index("ix_import_jobs_status", "status", "created_at"),
-    sa.Index("ix_import_jobs_provider", "contract_id", "provider_id", "status"),
-)
-
-parts = sa.Table(
-    "import_parts",
-    metadata,
-    sa.Column("job_id", sa.String(36), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-rejects = sa.Table(
-    "import_rejects",
-    metadata,
-    sa.Column("job_id", sa.String(36), primary_key=True),
-    sa.Column("line", sa.BigInteger, primary_key=True),
-    sa.Column("problems", sa.Text, nullable=False),  # JSON: [{"field", "message"}]
-    sa.Column("cells", sa.Text, nullable=False),  # JSON: the row as it came
-)
 
 
 @dataclass(frozen=True)
@@ -120,44 +74,12 @@ class JobLimits:
     kept_days: int
 
 
-class _Parts(io.RawIOBase):
-    """A job's stored parts read back as one byte stream, a part at a time."""
-
-    def __init__(self, engine: Engine, job_id: str) -> None:
-        self._engine, self._job_id = engine, job_id
-        self._seq, self._buffer, self._ended = 0, b"", False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer and not self._ended:
-            with self._engine.connect() as connection:
-                data = connection.scalar(
-                    sa.select(parts.c.data).where(
-                        parts.c.job_id == self._job_id, parts.c.seq == self._seq
-                    )
-                )
-            if data is None:
-                self._ended = True
-            else:
-                self._buffer, self._seq = bytes(data), self._seq + 1
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
-
-
 class _LeaseLost(Exception):
     """Another worker took the job over (this one was too slow to renew its lease)."""
 
 
 class _Stopping(Exception):
     """The service is stopping: the job is left for the next worker, where it got to."""
-
-
-def _digest(event_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
 class ImportJobs:
@@ -232,7 +154,7 @@ class ImportJobs:
             return
         job = self.get(job_id)
         rulebook = self._contracts.latest_rulebook(job["contract_id"])
-        CsvRows(_text_lines(io.BufferedReader(io.BytesIO(first_line + b"\n"))), rulebook, 0)
+        CsvRows(text_lines(io.BufferedReader(io.BytesIO(first_line + b"\n"))), rulebook, 0)
 
     def queue(self, job_id: str, size: int) -> None:
         with self._engine.begin() as connection:
@@ -401,8 +323,8 @@ class ImportJobs:
         )  # fmt: skip
 
     def _rows(self, job_id: str, rulebook: Any) -> CsvRows:
-        stream = io.BufferedReader(_Parts(self._engine, job_id), buffer_size=PART_BYTES)
-        return CsvRows(_text_lines(stream), rulebook, self.limits.max_rows)
+        stream = io.BufferedReader(StoredFile(self._engine, job_id), buffer_size=PART_BYTES)
+        return CsvRows(text_lines(stream), rulebook, self.limits.max_rows)
 
     def _work(self, job_id: str) -> None:
         job = self.get(job_id)
@@ -436,8 +358,8 @@ class ImportJobs:
             connection.execute(rejects.delete().where(rejects.c.job_id == job_id))
         rows = self._rows(job_id, rulebook)
         self._progress(job_id, header=json.dumps(rows.header), rows_checked=0)
-        digests, count, bad = _Digests(), 0, 0
-        for window in _windows(iter(rows)):
+        digests, count, bad = Digests(), 0, 0
+        for window in in_batches(rows):
             check = ImportCheck(rows.header, window)
             self._imports.check(check, rulebook, provider_id, self._clock().date())
             for row in window:
@@ -478,10 +400,10 @@ class ImportJobs:
         first: dict[str, int] = {}
         again: list[Row] = []
         for row in self._rows(job_id, rulebook):
-            if row.event is None or _holds(bad_lines, row.line):
+            if row.event is None or holds(bad_lines, row.line):
                 continue
             event_id = row.event.event_id
-            if _digest(event_id) not in repeated:
+            if digest(event_id) not in repeated:
                 continue
             if event_id in first:
                 row.problems.append(
@@ -490,8 +412,8 @@ class ImportJobs:
                 again.append(row)
             else:
                 first[event_id] = row.line
-        for start in range(0, len(again), BATCH_ROWS):
-            self._reject(job_id, again[start : start + BATCH_ROWS])
+        for batch in in_batches(again):
+            self._reject(job_id, batch)
         return len(again)
 
     def _bad_lines(self, job_id: str) -> array[int]:
@@ -507,84 +429,22 @@ class ImportJobs:
         totals = {name: job[name] for name in
                   ("rows_recorded", "recorded", "already_recorded", "claims_derived",
                    "claims_retired")}  # fmt: skip
-        batch: list[IncomingEvent] = []
-        last_line = through
-
-        def flush() -> None:
-            nonlocal batch
+        good = (
+            row
+            for row in self._rows(job_id, rulebook)
+            if row.line > through and not holds(bad_lines, row.line)
+        )
+        for batch in in_batches(good):
+            events = [row.event for row in batch if row.event is not None]  # all: no problems
             result = self._imports.record_batch(
-                batch, job["contract_id"], job["provider_id"], job["actor"]
+                events, job["contract_id"], job["provider_id"], job["actor"]
             )
             totals["rows_recorded"] += len(batch)
             for name in ("recorded", "already_recorded", "claims_derived", "claims_retired"):
                 totals[name] += getattr(result, name)
-            self._progress(job_id, recorded_through=last_line, **totals)
-            batch = []
-
-        for row in self._rows(job_id, rulebook):
-            if row.line <= through or _holds(bad_lines, row.line):
-                continue
-            assert row.event is not None  # a row without problems has its event
-            batch.append(row.event)
-            last_line = row.line
-            if len(batch) == BATCH_ROWS:
-                flush()
-        if batch:
-            flush()
+            self._progress(job_id, recorded_through=batch[-1].line, **totals)
         with self._engine.begin() as connection:
             self._end(connection, job_id, "done", None, **totals)
-
-
-def _text_lines(stream: io.BufferedIOBase) -> Iterator[str]:
-    """The file's lines decoded one by one, so a byte that is not UTF-8 is named by its line;
-    a line over :data:`MAX_LINE_BYTES` (no line break where one should be) is refused."""
-    number = 0
-    while raw := stream.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise InvalidInput(
-                "a line is too long",
-                [FieldProblem("body", f"over {MAX_LINE_BYTES:,} bytes without a line break",
-                              number)],
-            )  # fmt: skip
-        try:
-            yield (raw.removeprefix(BOM) if number == 1 else raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise not_utf8(exc, number) from None
-
-
-def _windows(rows: Iterator[Row]) -> Iterator[list[Row]]:
-    window: list[Row] = []
-    for row in rows:
-        window.append(row)
-        if len(window) == BATCH_ROWS:
-            yield window
-            window = []
-    if window:
-        yield window
-
-
-class _Digests:
-    """8-byte digests of event ids, in 256 buckets by their first byte, so that finding the
-    repeated ones sorts a bucket at a time (a 256th of the file) instead of the whole."""
-
-    def __init__(self) -> None:
-        self._buckets = [array("Q") for _ in range(256)]
-
-    def add(self, event_id: str) -> None:
-        digest = _digest(event_id)
-        self._buckets[digest >> 56].append(digest)
-
-    def repeated(self) -> set[int]:
-        found: set[int] = set()
-        for bucket in self._buckets:
-            found |= {a for a, b in itertools.pairwise(sorted(bucket)) if a == b}
-        return found
-
-
-def _holds(ordered: array[int], value: int) -> bool:
-    at = bisect_left(ordered, value)
-    return at < len(ordered) and ordered[at] == value
 
 
 class ImportWorker:

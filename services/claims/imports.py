@@ -18,9 +18,9 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -34,6 +34,7 @@ from shared.eventstore import OutcomesApplication
 from shared.rules.model import AttributeSpec, AttributeType, RuleBook
 
 FIXED_COLUMNS = ("event_id", "participant_ref", "type", "occurred_on")
+T = TypeVar("T")
 MAX_ROWS = 100_000  # rows in one request; a longer file is sent in parts (the CLI does)
 MAX_PROBLEMS = 1_000  # problems named in one answer; the rest are counted
 BATCH_ROWS = 1_000  # rows recorded in one transaction
@@ -334,7 +335,7 @@ class EventImport:
         """Record the good rows in batches (each batch one transaction)."""
         good = [row.event for row in check.rows if row.event is not None and not row.problems]
         totals = ImportResult(len(check.rows), 0, 0, len(check.bad), 0, 0)
-        for batch in _batches(good):
+        for batch in in_batches(good):
             totals = totals.plus(self.record_batch(batch, contract_id, provider_id, actor))
         return totals
 
@@ -357,11 +358,12 @@ def _on_line(problem: FieldProblem, line: int) -> FieldProblem:
     return FieldProblem(problem.field.removeprefix("attributes."), problem.message, line)
 
 
-def _batches(events: Sequence[IncomingEvent]) -> Iterator[list[IncomingEvent]]:
-    batch: list[IncomingEvent] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) == BATCH_ROWS:
+def in_batches(items: Iterable[T], size: int = BATCH_ROWS) -> Iterator[list[T]]:
+    """The items a batch of ``size`` at a time (the last one shorter), read as they come."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
             yield batch
             batch = []
     if batch:

@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from services.claims.errors import ContractNotFound
@@ -146,6 +146,40 @@ def what_if_on(
     result.derived = {}
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     return result
+
+
+TOTALLED = (
+    "participants", "differing_claims", "difference_minor", "actual_accrued_minor",
+    "actual_capped_minor", "what_if_accrued_minor", "what_if_capped_minor",
+)  # fmt: skip
+
+
+def what_if_portfolio(
+    model: ClaimsFeedModel, drafts: Sequence[RuleBook]
+) -> tuple[list[WhatIf], list[dict[str, Any]]]:
+    """Each draft's what-if on one model of the feed (one draft per contract), and the totals
+    per currency of the figures that add up."""
+    seen: set[str] = set()
+    for index, draft in enumerate(drafts):
+        if draft.contract_id in seen:
+            raise InvalidInput(
+                "two drafts for one contract",
+                [FieldProblem(f"drafts[{index}].contract_id", "a contract once per request")],
+            )
+        seen.add(draft.contract_id)
+    results = [what_if_on(model, draft, draft.contract_id) for draft in drafts]
+    totals: dict[str, dict[str, int]] = {}
+    for result in results:
+        total = totals.setdefault(result.currency, dict.fromkeys(TOTALLED, 0))
+        figures = {
+            "participants": result.participants,
+            "differing_claims": result.differing_claims,
+            "difference_minor": result.difference_minor,
+            **asdict(result.booked),
+        }
+        for name in TOTALLED:
+            total[name] += figures[name]
+    return results, [{"currency": c, **figures} for c, figures in sorted(totals.items())]
 
 
 def _booked(

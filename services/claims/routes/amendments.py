@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from services.claims.amendments import Amendment, Amendments
+from services.claims.amendment import Amendment
+from services.claims.amendments import Amendments
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
 from services.claims.schemas import Body
 from shared.auth import Principal, Role, require_on_contract

@@ -16,7 +16,7 @@ from services.claims.routes.claims import AnyReader, check_claim_access, parse_c
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
 from services.claims.routes.intake import readable_participant
 from services.claims.schemas import Body
-from services.claims.whatif import WhatIf, read_model, what_if, what_if_on
+from services.claims.whatif import WhatIf, read_model, what_if, what_if_portfolio
 from shared.auth import Principal, Role, check_contract_scope, require, require_on_contract
 from shared.errors import PROBLEM_RESPONSES, FieldProblem, InvalidInput
 from shared.rules.model import RuleBook, RuleBookInvalid, parse_rulebook
@@ -131,44 +131,12 @@ async def post_portfolio_what_if(
     now and what it would book for them under the draft (the draft's caps, in the order they
     were verified)."""
     drafts = [_draft(index, document) for index, document in enumerate(body.drafts)]
-    seen: set[str] = set()
-    for index, draft in enumerate(drafts):
+    for draft in drafts:
         check_contract_scope(principal, draft.contract_id)
-        if draft.contract_id in seen:
-            raise InvalidInput(
-                "two drafts for one contract",
-                [FieldProblem(f"drafts[{index}].contract_id", "a contract once per request")],
-            )
-        seen.add(draft.contract_id)
-
-    def replay() -> list[WhatIf]:
-        model = read_model(_app(request).read_lean)
-        return [what_if_on(model, draft, draft.contract_id) for draft in drafts]
-
-    results = await run_in_threadpool(replay)
-    totals: dict[str, dict[str, int]] = {}
-    for result in results:
-        total = totals.setdefault(result.currency, dict.fromkeys(TOTALLED, 0))
-        figures = {
-            "participants": result.participants,
-            "differing_claims": result.differing_claims,
-            "difference_minor": result.difference_minor,
-            **asdict(result.booked),
-        }
-        for name in TOTALLED:
-            total[name] += figures[name]
-    return {
-        "contracts": [what_if_answer(result) for result in results],
-        "totals": [
-            {"currency": currency, **figures} for currency, figures in sorted(totals.items())
-        ],
-    }
-
-
-TOTALLED = (
-    "participants", "differing_claims", "difference_minor", "actual_accrued_minor",
-    "actual_capped_minor", "what_if_accrued_minor", "what_if_capped_minor",
-)  # fmt: skip
+    results, totals = await run_in_threadpool(
+        lambda: what_if_portfolio(read_model(_app(request).read_lean), drafts)
+    )
+    return {"contracts": [what_if_answer(result) for result in results], "totals": totals}
 
 
 def _draft(index: int, document: dict[str, Any]) -> RuleBook:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from services.claims.importjobs import PART_BYTES, ImportJobs
+from services.claims.importfiles import PART_BYTES
+from services.claims.importjobs import ImportJobs
 from services.claims.routes.intake import (
     CSV_MEDIA_TYPE,
     ProviderCaller,

@@ -7,19 +7,19 @@ Create Date: 2026-12-01
 
 from alembic import op
 
-from services.claims import importjobs
+from services.claims import importfiles
 
 revision = "2026_12_01_0006"
 down_revision = "2026_11_23_0005"
 branch_labels = None
 depends_on = None
 
-CREATED = (importjobs.jobs, importjobs.parts, importjobs.rejects)
+CREATED = (importfiles.jobs, importfiles.parts, importfiles.rejects)
 
 
 def upgrade() -> None:
-    importjobs.metadata.create_all(bind=op.get_bind(), tables=list(CREATED))
+    importfiles.metadata.create_all(bind=op.get_bind(), tables=list(CREATED))
 
 
 def downgrade() -> None:
-    importjobs.metadata.drop_all(bind=op.get_bind(), tables=list(reversed(CREATED)))
+    importfiles.metadata.drop_all(bind=op.get_bind(), tables=list(reversed(CREATED)))
