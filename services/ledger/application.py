@@ -112,7 +112,11 @@ class LedgerApplication(OutcomesApplication):
                 registered = feed.ContractRegistered.of(entry)
                 terms = registered.terms()
                 opened = Book(
-                    registered.contract_id, terms.currency, caps_of(terms), terms.provider_ids
+                    registered.contract_id,
+                    terms.currency,
+                    caps_of(terms),
+                    terms.provider_ids,
+                    terms.effective_from,
                 )
                 books[opened.id] = opened
             elif entry.type == feed.ContractAmended.TYPE:
@@ -194,10 +198,11 @@ class LedgerApplication(OutcomesApplication):
         book = self.book(contract_id)
         if period >= month_of(self._clock()):
             raise PeriodCloseRefused(f"period {period} has not ended yet")
-        if period < EARLIEST_PERIOD:
+        earliest = book.first_period() or EARLIEST_PERIOD
+        if period < earliest:
             raise InvalidInput(
-                f"period {period} is before anything could have been booked",
-                [FieldProblem("period", f"on or after {EARLIEST_PERIOD}")],
+                f"period {period} is before the contract started: nothing could be booked in it",
+                [FieldProblem("period", f"on or after {earliest}, the contract's first month")],
             )
         try:
             book.close_period(period, actor)
@@ -207,7 +212,9 @@ class LedgerApplication(OutcomesApplication):
         return book
 
 
-EARLIEST_PERIOD = "1990-01"  # events before 1990 are refused at intake: nothing books earlier
+# books opened before the contract's start was recorded on them: events before 1990 are refused
+# at intake, so nothing books earlier
+EARLIEST_PERIOD = "1990-01"
 
 
 class ClaimsFeedSink:

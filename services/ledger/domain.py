@@ -52,6 +52,7 @@ class Book(Aggregate):
         currency: str
         caps: list[dict[str, Any]]
         providers: list[str]
+        starts_on: str | None = None  # absent from books opened before it was recorded
 
     class TermsChanged(Aggregate.Event):
         caps: list[dict[str, Any]]
@@ -74,18 +75,28 @@ class Book(Aggregate):
 
     @staticmethod
     def create_id(
-        contract_id: str, currency: str, caps: list[dict[str, Any]], providers: list[str]
+        contract_id: str,
+        currency: str,
+        caps: list[dict[str, Any]],
+        providers: list[str],
+        starts_on: str | None = None,
     ) -> UUID:
         return book_id(contract_id)
 
     @event(Opened)
     def __init__(
-        self, contract_id: str, currency: str, caps: list[dict[str, Any]], providers: list[str]
+        self,
+        contract_id: str,
+        currency: str,
+        caps: list[dict[str, Any]],
+        providers: list[str],
+        starts_on: str | None = None,
     ) -> None:
         self.contract_id = contract_id
         self.currency = currency
         self.caps = caps
         self.providers = providers
+        self.starts_on = starts_on
         self.balances: dict[str, int] = {}
         self.lines: dict[str, dict[str, Any]] = {}
         self.cap_usage: dict[str, int] = {}
@@ -116,6 +127,12 @@ class Book(Aggregate):
         while period in self.closed_periods:
             period = add_months(period, 1)
         return period
+
+    def first_period(self) -> str | None:
+        """The month the contract started (``YYYY-MM``), if the book was told it (books, and
+        snapshots, from before it was recorded were not)."""
+        starts_on: str | None = getattr(self, "starts_on", None)
+        return starts_on[:7] if starts_on else None
 
     def close_period(self, period: str, actor: str) -> None:
         if period in self.closed_periods:

@@ -323,13 +323,18 @@ class BookOpened(Payload):
     """A contract's book, opened when its first rule book arrives."""
 
     TYPE = "ledger.book_opened"
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
     STREAM = "book"
 
     contract_id: str
     currency: str
     caps: list[dict[str, Any]] = Field(description="the rule book's caps as the book applies them")
     providers: list[str] = Field(description="the rule book's provider ids")
+    starts_on: str | None = Field(
+        default=None,
+        description="ISO date the contract's first rule book took effect: no period before its "
+        "month can be closed; null for books opened before version 2",
+    )
 
 
 class TermsChanged(Payload):

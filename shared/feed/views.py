@@ -35,6 +35,7 @@ class Terms(View):
     contract_id: str
     name: str = ""
     currency: str
+    effective_from: str | None = None  # ISO date the version takes effect
     providers: list[ProviderView]
     event_types: dict[str, Any] = {}
     caps: list[dict[str, Any]] = []

@@ -203,6 +203,19 @@ async def test_statements_claim_view_and_period_close(
     )
     assert ancient.status_code == 422
     assert [e["field"] for e in ancient.json()["errors"]] == ["period"]
+    # the contract took effect on 2025-01-01 (examples/contracts/ips-employment.yaml): a month
+    # before it is outside the contract, its first month is not
+    before = await ledger.post(
+        f"/v1/contracts/{CONTRACT}/periods/2024-12/close", headers=auth("admin")
+    )
+    assert before.status_code == 422, before.text
+    assert before.json()["errors"] == [
+        {"field": "period", "message": "on or after 2025-01, the contract's first month"}
+    ]
+    first = await ledger.post(
+        f"/v1/contracts/{CONTRACT}/periods/2025-01/close", headers=auth("admin")
+    )
+    assert first.status_code == 200, first.text
 
 
 async def test_idempotency_keys_are_each_payers_own(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from uuid import UUID
 
 import pytest
@@ -18,6 +20,7 @@ from services.ledger.errors import (
     RemittanceKeyReused,
     RemittanceRefused,
 )
+from shared.errors import InvalidInput
 from shared.feed.follower import Follower, LocalFeedSource
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
 
@@ -189,6 +192,30 @@ def test_closing_periods(claims: ClaimsApplication, ledger: LedgerApplication) -
     with pytest.raises(PeriodCloseRefused):
         ledger.close_period("ips-employment", "2026-11", "admin:a")  # not ended yet
     assert ledger.head_position() == head
+
+
+def test_a_book_opened_before_its_start_was_recorded_still_loads(
+    claims: ClaimsApplication, ledger: LedgerApplication
+) -> None:
+    """Issue 15, defect 7: the book now knows the contract's start, so a period before it is
+    refused. Books opened earlier stored no start: their event still loads (the field is
+    absent, not invalid) and they keep the old bound."""
+    verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    book = ledger.book("ips-employment")
+    assert book.first_period() == "2025-01"
+    with pytest.raises(InvalidInput) as refused:
+        ledger.close_period("ips-employment", "2024-12", "admin:a")
+    assert [p.field for p in refused.value.problems] == ["period"]
+
+    opened = ledger.repository.get(book.id, version=1)  # the Opened event alone
+    stored = ledger.recorder.select_events(book.id, limit=1)[0]
+    state = json.loads(stored.state)
+    del state["starts_on"]
+    old = ledger.mapper.to_domain_event(replace(stored, state=json.dumps(state).encode()))
+    from_before = old.mutate(None)
+    assert from_before.first_period() is None
+    assert opened.first_period() == "2025-01"
 
 
 def test_unknown_book_is_not_found(ledger: LedgerApplication) -> None:
