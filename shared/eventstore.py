@@ -39,7 +39,7 @@ from tenacity import (
 
 from shared.errors import Busy
 from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, event_data
-from shared.pgstore import budget_s
+from shared.pgstore import budget_s, deadline_connection, query_timeout_s
 from shared.settings import (
     DB_MAX_OVERFLOW,
     DB_POOL_SIZE,
@@ -172,12 +172,15 @@ class OutcomesApplication(Application[UUID]):
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """The library's factory, with TCP keepalives and a user timeout on every PostgreSQL
         connection its pool will open, so a connection whose network froze fails within about
-        the connect timeout instead of hanging for the kernel's retransmission time."""
+        the connect timeout instead of hanging for the kernel's retransmission time, and a
+        deadline on every answer (:class:`shared.pgstore.DeadlineConnection`)."""
         factory = super().construct_factory(env)
         datastore = getattr(factory, "datastore", None)
-        options = getattr(getattr(datastore, "pool", None), "kwargs", None)
+        pool = getattr(datastore, "pool", None)
+        options = getattr(pool, "kwargs", None)
         if isinstance(options, dict):  # PostgreSQL's psycopg pool (SQLite's has none)
             options.update(tcp_keepalive_options(budget_s()))
+            pool.connection_class = deadline_connection(query_timeout_s())  # type: ignore[union-attr]
         return factory
 
     def construct_recorder(self) -> ProcessRecorder:

@@ -98,6 +98,11 @@ class CommonSettings(BaseSettings):
         default=DB_TIMEOUT_S, ge=0.5, le=120,
         description="Connecting, and waiting for a pooled connection, fail after this",
     )  # fmt: skip
+    db_query_timeout_s: float = Field(
+        default=DB_TIMEOUT_S, ge=0, le=3600,
+        description="Waiting for a statement's answer fails after this (0: no limit); read "
+        "where connections are made (shared/pgstore.py), checked here at start-up",
+    )  # fmt: skip
 
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""

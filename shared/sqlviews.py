@@ -20,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
-from shared.settings import PoolSizing, tcp_keepalive_options
+from shared.pgstore import deadline_connection, query_timeout_s, unbounded_statements
+from shared.settings import PoolSizing, attempt_timeout_s, tcp_keepalive_options
 
 metadata_positions = sa.MetaData()
 feed_positions = sa.Table(
@@ -37,7 +38,8 @@ class ConcurrentFollowerError(RuntimeError):
 
 def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
     """An engine for a service's read models; on PostgreSQL its pool is sized and bounded in
-    time by ``pool`` (``OUTCOMES_DB_*``; see ``shared/settings.py`` for the budget)."""
+    time by ``pool`` (``OUTCOMES_DB_*``; see ``shared/settings.py`` for the budget) and every
+    statement's answer by ``OUTCOMES_DB_QUERY_TIMEOUT_S`` (:mod:`shared.pgstore`)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -51,17 +53,24 @@ def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
 
         return engine
     sizing = pool or PoolSizing()
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_pre_ping=True,
         pool_size=sizing.size,
         max_overflow=sizing.max_overflow,
         pool_timeout=sizing.timeout_s,
         connect_args={
-            "connect_timeout": max(1, round(sizing.timeout_s)),
+            "connect_timeout": attempt_timeout_s(sizing.timeout_s),
             **tcp_keepalive_options(sizing.timeout_s),
         },
     )
+    connection_class = deadline_connection(query_timeout_s())
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _with_deadline(_dialect, _record, cargs, cparams):  # type: ignore[no-untyped-def]
+        return connection_class.connect(*cargs, **cparams)
+
+    return engine
 
 
 def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
@@ -69,7 +78,7 @@ def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["version_table"] = version_table
-    with engine.begin() as connection:
+    with unbounded_statements(), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

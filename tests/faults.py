@@ -1,5 +1,7 @@
 """A TCP proxy on loopback for fault tests: forwards to a server until stopped (connections
-refused and the ones open cut), and again once started on the same port."""
+refused and the ones open cut), and again once started on the same port; or, frozen, holds
+every byte in both directions with the connections left open (a database or network that
+has gone silent), until thawed."""
 
 from __future__ import annotations
 
@@ -15,6 +17,15 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Stop moving bytes (and taking connections) without closing anything."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -41,6 +52,7 @@ class TcpProxy:
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
+            self._flowing.wait()
             try:
                 client, _ = listener.accept()
             except OSError:
@@ -55,10 +67,10 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            while data := source.recv(65536):
+            while self._flowing.wait() and (data := source.recv(65536)):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

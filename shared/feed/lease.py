@@ -22,12 +22,13 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import psycopg
 
 from shared.eventstore import eventsourcing_env, is_postgres
+from shared.pgstore import deadline_connection, query_timeout_s
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10
@@ -62,14 +63,14 @@ class PostgresLease:
             raise ValueError(f"not a PostgreSQL URL: {database_url!r}")
         self.name = name
         self._key = lease_key(name)
-        self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+        self._connection: psycopg.Connection[Any] | None = None
 
     def hold(self) -> bool:
         try:
             if self._connection is not None:
                 self._connection.execute("SELECT 1")
                 return True
-            connection = psycopg.connect(
+            connection = deadline_connection(query_timeout_s()).connect(
                 self._dsn,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,

@@ -6,15 +6,11 @@ runs on a loopback port (uvicorn in a thread), as the CLI would meet it."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from openpyxl import Workbook
 
 from services.claims.api import create_app
@@ -23,6 +19,7 @@ from services.cli import main
 from shared.settings import CommonSettings
 from tests.claims.conftest import EXAMPLES
 from tests.claims.test_import import HEADER, STORY
+from tests.conftest import over_http
 
 Auth = Callable[..., dict[str, str]]
 PROVIDER = "northside-ips"
@@ -31,28 +28,14 @@ PROVIDER = "northside-ips"
 @pytest.fixture
 def claims_url(urls: dict[str, str], common: CommonSettings, auth: Auth) -> Iterator[str]:
     app = create_app(ClaimsSettings(database_url=urls["claims"]), common)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the claims service did not start"
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    registered = httpx.post(
-        f"{url}/v1/contracts",
-        content=(EXAMPLES / "ips-employment.yaml").read_bytes(),
-        headers=auth("admin") | {"Content-Type": "application/yaml"},
-    )
-    assert registered.status_code == 201, registered.text
-    try:
+    with over_http(app) as url:
+        registered = httpx.post(
+            f"{url}/v1/contracts",
+            content=(EXAMPLES / "ips-employment.yaml").read_bytes(),
+            headers=auth("admin") | {"Content-Type": "application/yaml"},
+        )
+        assert registered.status_code == 201, registered.text
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def run(url: str, token: str, *args: str) -> int:
