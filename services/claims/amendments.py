@@ -75,7 +75,26 @@ class AmendmentNotFound(NotFound):
 
 
 def preview_of(result: Any) -> dict[str, Any]:
-    """A what-if result as a preview, with an id that is a digest of what it says."""
+    """A what-if result as a preview, with an id that is a digest of what the amendment would
+    do (the claims it changes and by how much, per provider and outcome and through the caps),
+    not of every figure: a new participant whose claims it leaves as they are does not make an
+    approved preview stale, so a contract that keeps taking events stays approvable."""
+    booked = result.booked
+    effect = {
+        "draft_sha256": result.draft_sha256,
+        "differing_claims": result.differing_claims,
+        "difference_minor": result.difference_minor,
+        "by_provider_outcome": [
+            [provider, outcome, tally.differing_claims, tally.what_if_minor - tally.actual_minor]
+            for (provider, outcome), tally in result.by_provider_outcome.items()
+            if tally.differing_claims or tally.what_if_minor != tally.actual_minor
+        ],
+        "booked": [
+            booked.what_if_accrued_minor - booked.actual_accrued_minor,
+            booked.what_if_capped_minor - booked.actual_capped_minor,
+        ],
+        "examples": result.examples,
+    }
     body = {
         "draft_sha256": result.draft_sha256,
         "participants": result.participants,
@@ -88,7 +107,7 @@ def preview_of(result: Any) -> dict[str, Any]:
         ],
         "examples": result.examples,
     }
-    return {"preview_id": "pv_" + canonical_sha256(body)[:32], **body}
+    return {"preview_id": "pv_" + canonical_sha256(effect)[:32], **body}
 
 
 class Amendments:
@@ -185,8 +204,10 @@ class Amendments:
         self, contract_id: str, amendment_id: str, fresh: dict[str, Any], actor: str
     ) -> Amendment:
         amendment = self._proposed(contract_id, amendment_id)
-        if fresh["preview_id"] != amendment.preview["preview_id"]:
+        approved_id = amendment.preview["preview_id"]
+        if fresh != amendment.preview:  # computed again: shown as it now stands
             amendment.add_preview(fresh)
+        if fresh["preview_id"] != approved_id:
             self._store.save(amendment)
             raise PreviewStale(
                 "events arrived since the preview and change what the amendment does: read the "

@@ -176,6 +176,29 @@ async def test_a_stale_preview_is_refused_with_the_new_ones_id(
     assert approved.status_code == 200, approved.text
 
 
+async def test_events_that_change_nothing_the_amendment_does_leave_its_preview_current(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    """A contract that keeps taking referrals must stay approvable: a new participant whose
+    claims the amendment does not change leaves the preview's id as it was (it digests what
+    the amendment does, not how many participants there are), so the approval goes through."""
+    await record_story(client, auth, PROVIDER, "a")
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    first = proposed["preview"]
+    [referral, *_] = story_json("n", prefix="n")
+    answer = await client.post(f"/v1/contracts/{CONTRACT}/events", json=referral,
+                               headers=auth("provider", provider_id=PROVIDER))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    approve = f"{AMENDMENTS}/{proposed['amendment_id']}/approve"
+    approved = await client.post(approve, json={"preview_id": first["preview_id"]},
+                                 headers=admin(auth, "bob"))  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    read = (await client.get(f"{AMENDMENTS}/{proposed['amendment_id']}",
+                             headers=admin(auth, "bob"))).json()  # fmt: skip
+    assert read["preview"]["participants"] == first["participants"] + 1  # computed again
+
+
 async def test_withdrawn_and_bad_proposals_change_nothing(
     client: httpx.AsyncClient, auth: Auth
 ) -> None:
