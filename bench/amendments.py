@@ -5,7 +5,9 @@
 Loads the IPS example contract and N participants' journeys through intake, as
 ``bench/whatif.py`` does (baseline B: that load's time, the same participants' claims derived
 the first time). Then an amendment re-pricing job starts from mid-2025 is proposed (its preview
-timed), approved by another admin (the preview computed again, timed) and applied to every
+timed), a new participant's referral is recorded, and the amendment is approved by another
+admin (the preview computed again because of it, timed; the referral leaves what the amendment
+does unchanged, so the approval goes through) and applied to every
 participant in batches, as the service's background worker does (time A), while this process
 records one new participant's referral every 20 ms through intake and times each (what intake
 feels while the amendment is applied).
@@ -87,6 +89,10 @@ def main() -> int:
             )
             propose_s = time.monotonic() - started
             preview = proposed.preview
+            # a referral arrives between the proposal and the approval, as it would on a live
+            # contract: the approval must compute the preview again (its worst case)
+            referral = IncomingEvent("between", "between", "referral", dt.date(2026, 3, 1), {})
+            app.intake.record_events(CONTRACT, "northside-ips", [referral], "provider:live")
             started = time.monotonic()
             app.amendments.approve(
                 CONTRACT, proposed.amendment_id, preview["preview_id"], "admin:bob"

@@ -156,6 +156,22 @@ def sqlalchemy_url(database_url: str, *, suffix: str = "views") -> str:
     raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
 
 
+class Collected(ProcessingEvent[UUID]):
+    """The library's processing event, but an aggregate of the library's own base class gives
+    up its events without the two runtime-protocol ``isinstance`` checks the library makes of
+    every object saved (about 20 µs each; a fifth of a large batch's saving time)."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        others = []
+        for obj in objs:
+            if isinstance(obj, Aggregate):  # a concrete class: an ordinary, fast check
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            elif obj is not None:
+                others.append(obj)
+        super().collect_events(*others, **kwargs)
+
+
 class OutcomesApplication(Application[UUID]):
     """Base of the three services' applications: a process recorder, a public feed."""
 
@@ -357,10 +373,19 @@ class OutcomesApplication(Application[UUID]):
 
     def save_tracked(self, aggregates: Sequence[Any], upstream: str, position: int) -> None:
         """Save the aggregates' new events and the upstream position in one transaction."""
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent(Tracking(upstream, position))
+        processing_event = Collected(Tracking(upstream, position))
         processing_event.collect_events(*aggregates)
         self._record(processing_event)
         self._take_snapshots(processing_event)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's ``save``, collecting events as :class:`Collected` does."""
+        processing_event = Collected()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     # ---- positions of recorded events --------------------------------------------------------
     def position_of(self, stream_id: UUID, stream_version: int) -> int | None:

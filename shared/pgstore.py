@@ -34,6 +34,7 @@ from eventsourcing.postgres import (
     PostgresTrackingRecorder,
 )
 from psycopg.errors import _WaitTimeout
+from psycopg.sql import SQL, Composed
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from shared.settings import DB_TIMEOUT_S
@@ -184,7 +185,17 @@ def _unretried(function: Any) -> Callable[..., Any]:
 
 
 class BoundedProcessRecorder(PostgresProcessRecorder):
-    """Every operation the library retries, retried within the time budget instead."""
+    """Every operation the library retries, retried within the time budget instead; and the
+    library's insert statement with its array of events sent in binary: the text form
+    escapes every byte of every event's state with a regular expression (measured: 2,000
+    events inserted in 23-26 ms against 77-119 ms)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        statement = self.insert_events_statement.as_string()
+        assert statement.count("unnest(%s::") == 1, "the library's insert statement changed"
+        binary = statement.replace("unnest(%s::", "unnest(%b::")
+        self.insert_events_statement = Composed([SQL(binary)])
 
     def insert_events(self, *args: Any, **kwargs: Any) -> Any:
         return bounded(_unretried(PostgresApplicationRecorder.insert_events), self, *args, **kwargs)
