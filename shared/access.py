@@ -22,6 +22,7 @@ SCOPED_OTHERS = frozenset({"admin_other", "auditor_other", "verifier_other"})
 PUBLIC = frozenset(CALLERS)
 FEED_READERS = frozenset({"admin", "auditor", "service"})
 TRAIL_READERS = frozenset({"admin", "auditor"})
+SCRAPERS = frozenset({"admin", "service"})  # /metrics: an unscoped admin, or a service token
 EVERY_TOKEN = frozenset(CALLERS) - {"anonymous"}
 CONTRACT_READERS = frozenset(
     {"admin", "auditor", "verifier", "service", "payer", "provider", "evaluator"}

@@ -7,21 +7,46 @@ import gc
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
+from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.errors import PROBLEM_JSON
 from shared.feed.envelope import MAX_POSITION
+from shared.feed.follower import Follower
 from shared.jsonguard import JsonGuard
 from shared.openapi import document_common_responses
 from shared.paramguard import ParameterGuard
-from shared.problems import install_error_handlers
+from shared.problems import DATABASE_RETRY_AFTER_S, install_error_handlers, problem
+from shared.readiness import Check, Readiness, as_json
 from shared.settings import CommonSettings
+from shared.telemetry import CONTENT_TYPE_LATEST, RequestMetrics, Telemetry
 from shared.trail import AccessTrail, read_trail
+
+
+def watch_replica(
+    app: FastAPI,
+    common: CommonSettings,
+    engine: Engine,
+    migrations: tuple[str, Path],
+    followers: Sequence[Follower],
+) -> Readiness:
+    """What ``/readyz`` and ``/metrics`` watch of this replica: its read models' store and
+    migrations (version table, script folder) and the followers it runs. Close what it
+    returns when the service stops."""
+    version_table, script_location = migrations
+    app.state.readiness = Readiness(
+        engine, version_table, script_location, followers,
+        common.ready_max_lag_s, common.ready_timeout_s,
+    )  # fmt: skip
+    app.state.telemetry.watch(followers)
+    return app.state.readiness  # type: ignore[no-any-return]
 
 
 class BodySizeLimit:
@@ -126,6 +151,8 @@ def build_app(
         engine_of=lambda: getattr(app.state, "engine", None),
         signer_of=lambda: app.state.signer,
     )
+    app.state.telemetry = Telemetry()
+    app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
     app.include_router(trail_router())
 
     @app.get("/healthz", tags=["health"])
@@ -133,8 +160,58 @@ def build_app(
         """Liveness: the process answers. Needs no token."""
         return {"status": "ok"}
 
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=ReadyOut,
+        responses={503: {"description": "Not ready: the problem names each failing check"}},
+    )
+    async def readyz(request: Request) -> Any:
+        """Readiness: the database answers, migrations are at head, and each follower keeps
+        up (or stands by behind a replica that does). Needs no token."""
+        readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+        checks = [Check("service", False, "starting")]
+        if readiness is not None:
+            checks = await readiness.checks()
+        failing = [check for check in checks if not check.ok]
+        if not failing:
+            return {"status": "ready", "checks": as_json(checks)}
+        return problem(
+            503,
+            "Not ready",
+            "; ".join(f"{check.name}: {check.detail}" for check in failing),
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            checks=as_json(checks),
+        )
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
+    )
+    def metrics(
+        request: Request,
+        _: Annotated[Principal, Depends(require_unscoped(Role.SERVICE, Role.ADMIN))],
+    ) -> PlainTextResponse:
+        """Prometheus metrics of this replica (see ``shared/telemetry.py``): a service token
+        or an unscoped admin token."""
+        telemetry: Telemetry = request.app.state.telemetry
+        return PlainTextResponse(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
     document_common_responses(app)
     return app
+
+
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: list[CheckOut]
 
 
 class TrailEntryOut(BaseModel):

@@ -104,6 +104,15 @@ class CommonSettings(BaseSettings):
         "where connections are made (shared/pgstore.py), checked here at start-up",
     )  # fmt: skip
 
+    ready_timeout_s: float = Field(
+        default=2.0, ge=0.1, le=30,
+        description="/readyz: how long the database may take to answer before it is not ready",
+    )  # fmt: skip
+    ready_max_lag_s: float = Field(
+        default=60.0, ge=1, le=86400,
+        description="/readyz: how long a follower may be behind its upstream, or failing",
+    )  # fmt: skip
+
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""
         problems = []

@@ -18,8 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.asgi import StatusNoted
 from shared.auth import TokenSigner
 from shared.errors import Unauthenticated
 from shared.sqlviews import aware
@@ -44,7 +45,7 @@ def _columns() -> list[sa.Column[Any]]:
 
 
 access_trail = sa.Table("access_trail", metadata, *_columns())
-UNRECORDED = ("/healthz", "/openapi.json", "/docs", "/redoc")
+UNRECORDED = ("/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")
 APPEND_ONLY_TRIGGER = """
 CREATE OR REPLACE FUNCTION access_trail_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the access trail is append-only'; END; $$ LANGUAGE plpgsql;
@@ -97,16 +98,9 @@ class AccessTrail:
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        noted = StatusNoted(send)
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, receive, noted)
         finally:
             actor, is_service = _actor(self.signer_of(), dict(scope.get("headers", [])))
             if not (is_service and scope["path"] == "/feed"):
@@ -116,7 +110,7 @@ class AccessTrail:
                     "method": scope["method"][:8],
                     "path": _printable(scope)[:500],
                     "query": scope.get("query_string", b"").decode("latin-1")[:1000],
-                    "status": status,
+                    "status": noted.status,
                     "duration_ms": int((time.monotonic() - started) * 1000),
                 }
                 await run_in_threadpool(self._record, row)

@@ -6,6 +6,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,6 +18,9 @@ from services.claims.application import ClaimsApplication
 from shared.auth import Role, TokenSigner
 from shared.settings import CommonSettings
 from tests.stores import store_urls
+
+if TYPE_CHECKING:
+    from tests.test_database_outage import Proxied
 
 IPS_RULEBOOK = Path(__file__).parent.parent / "examples" / "contracts" / "ips-employment.yaml"
 
@@ -92,3 +97,30 @@ def over_http(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[Proxied]:
+    """A claims app reaching PostgreSQL through a fault proxy (tests/test_database_outage.py)."""
+    from services.claims.api import create_app
+    from services.claims.settings import ClaimsSettings
+    from tests.claims.helpers import PROVIDER, story_json
+    from tests.faults import TcpProxy
+    from tests.stores import postgres_databases
+    from tests.test_database_outage import Proxied, through  # it imports this module
+
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    signer = TokenSigner.from_settings(common)
+    admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
+    provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
+    with postgres_databases(("claims",)) as urls:
+        proxy = TcpProxy(urlsplit(urls["claims"]).port or 5432)
+        proxy.start()
+        settings = ClaimsSettings(
+            database_url=through(urls["claims"], proxy.port), population_close_interval_s=0
+        )
+        try:
+            yield Proxied(create_app(settings, common), proxy, admin, provider, story_json())
+        finally:
+            proxy.thaw()
+            proxy.stop()

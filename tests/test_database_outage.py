@@ -7,24 +7,15 @@ frozen (connections open, nothing answered)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
-from services.claims.api import create_app
-from services.claims.settings import ClaimsSettings
-from shared.auth import Role, TokenSigner
-from shared.settings import CommonSettings
-from tests.claims.helpers import PROVIDER, story_json
 from tests.conftest import IPS_RULEBOOK, over_http, serving
 from tests.faults import TcpProxy
-from tests.stores import postgres_databases
 
 BOUND_S = 8.0  # the 5 s connect and checkout timeout, and some room
 
@@ -69,25 +60,6 @@ class Proxied:
         started = time.monotonic()
         assert (await client.get("/healthz")).status_code == 200  # the process lives
         assert time.monotonic() - started < 1.0
-
-
-@pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[Proxied]:
-    common = CommonSettings(env="test", data_dir=tmp_path)
-    signer = TokenSigner.from_settings(common)
-    admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
-    provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
-    with postgres_databases(("claims",)) as urls:
-        proxy = TcpProxy(urlsplit(urls["claims"]).port or 5432)
-        proxy.start()
-        settings = ClaimsSettings(
-            database_url=through(urls["claims"], proxy.port), population_close_interval_s=0
-        )
-        try:
-            yield Proxied(create_app(settings, common), proxy, admin, provider, story_json())
-        finally:
-            proxy.thaw()
-            proxy.stop()
 
 
 async def test_an_outage_is_503_within_the_bound_and_the_first_request_after_succeeds(

@@ -6,6 +6,7 @@ from shared.access import (
     FEED_READERS,
     PUBLIC,
     SCOPED_OTHERS,
+    SCRAPERS,
     TRAIL_READERS,
     Access,
 )
@@ -16,6 +17,8 @@ FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"} | SCOPED_OTHE
 
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): SCRAPERS,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/audit/digest"): TRAIL_READERS,

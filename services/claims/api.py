@@ -34,7 +34,7 @@ from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
-from shared.service import build_app
+from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
 
@@ -70,14 +70,20 @@ def create_app(
             lease=lease_for(store_url, "claims-index"),
         )
         app.state.application, app.state.engine = application, engine
-        app.state.committer = IntakeCommitter(application)
+        app.state.committer = IntakeCommitter(
+            application, app.state.telemetry.group_requests.observe
+        )
         workers = _background_workers(app, application, engine, store_url, settings)
         index_follower.start()
         for worker in workers:
             worker.start()
+        readiness = watch_replica(
+            app, common, engine, ("alembic_version_claims", MIGRATIONS), [index_follower]
+        )
         try:
             yield
         finally:
+            readiness.close()
             for worker in reversed(workers):
                 worker.stop()
             index_follower.stop()

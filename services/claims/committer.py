@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -43,8 +43,11 @@ class Waiting:
 
 
 class IntakeCommitter:
-    def __init__(self, application: ClaimsApplication) -> None:
+    def __init__(
+        self, application: ClaimsApplication, observe: Callable[[int], None] = lambda _: None
+    ) -> None:
         self._application = application
+        self._observe = observe  # told each group's size (requests), for the metrics
         self._queue: queue.Queue[Waiting | None] = queue.Queue(MAX_WAITING)
         self._thread = threading.Thread(target=self._run, name="intake-committer", daemon=True)
         self._thread.start()
@@ -98,6 +101,7 @@ class IntakeCommitter:
             return
         self.groups += 1
         self.requests += len(group)
+        self._observe(len(group))
         try:
             answers = self._application.intake.record_many([w.request for w in group])
         except Exception as exc:  # refused as a group: each request alone gets its own answer

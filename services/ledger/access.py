@@ -1,6 +1,6 @@
 """Who may call each ledger route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, TRAIL_READERS, Access
+from shared.access import FEED_READERS, PUBLIC, SCRAPERS, TRAIL_READERS, Access
 
 # any payer may ask; another's subscription is a 404 to it, as if it did not exist
 SUBSCRIBERS = frozenset({"admin", "admin_other", "payer", "payer_other"})  # others: their own
@@ -8,6 +8,8 @@ BOOK_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): SCRAPERS,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/audit/digest"): TRAIL_READERS,

@@ -20,7 +20,7 @@ from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
-from shared.service import build_app
+from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
 
@@ -66,9 +66,14 @@ def create_app(
         webhooks = Webhooks(settings, common, engine, application)
         app.state.webhooks = webhooks
         webhooks.start()
+        readiness = watch_replica(
+            app, common, engine, ("alembic_version_ledger", MIGRATIONS),
+            [follower, index_follower] if settings.follow else [index_follower],
+        )  # fmt: skip
         try:
             yield
         finally:
+            readiness.close()
             webhooks.stop()
             index_follower.stop()
             follower.stop()

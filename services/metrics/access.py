@@ -1,11 +1,13 @@
 """Who may call each metrics route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, SCOPED_OTHERS, TRAIL_READERS, Access
+from shared.access import FEED_READERS, PUBLIC, SCOPED_OTHERS, SCRAPERS, TRAIL_READERS, Access
 
 REPORT_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 
 ACCESS: Access = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): SCRAPERS,
     ("GET", "/feed"): FEED_READERS,
     ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
     ("GET", "/v1/audit/digest"): TRAIL_READERS,

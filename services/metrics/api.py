@@ -25,7 +25,7 @@ from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
-from shared.service import build_app
+from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, migrate
 
@@ -64,9 +64,14 @@ def create_app(
         if settings.follow:
             for follower in followers:
                 follower.start()
+        readiness = watch_replica(
+            app, common, engine, ("alembic_version_metrics", MIGRATIONS),
+            followers if settings.follow else [],
+        )  # fmt: skip
         try:
             yield
         finally:
+            readiness.close()
             for follower in followers:
                 follower.stop()
             application.close()

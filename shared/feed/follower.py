@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
@@ -97,6 +99,45 @@ class LocalFeedSource:
         self.interrupt()
 
 
+@dataclass
+class FollowerHealth:
+    """What a follower last knew of itself, for readiness (moments are ``time.monotonic()``).
+    A standing-by replica probes the upstream for entries past the stored position, so it
+    knows whether the replica holding the lease keeps up."""
+
+    state: str = "starting"  # then "active" or "standing by"
+    position: int = 0  # the last upstream position applied (by this replica)
+    behind_since: float | None = None  # when it last found entries it had not applied
+    failing_since: float | None = None  # when its reads or writes began to fail
+    error: str = ""
+    applied: Counter[str] = field(default_factory=Counter)  # entries applied, by type
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, entries: list[FeedEntry]) -> None:
+        with self._lock:
+            self.applied.update(entry.type for entry in entries)
+
+    def applied_by_type(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.applied)
+
+    def verdict(self, now: float, max_lag_s: float) -> tuple[bool, str]:
+        """(ready, what to say) with ``max_lag_s`` allowed behind or failing."""
+        if self.failing_since is not None and now - self.failing_since > max_lag_s:
+            return False, f"failing for {now - self.failing_since:.0f} s: {self.error}"
+        if self.behind_since is not None and now - self.behind_since > max_lag_s:
+            return False, f"{self.state}, behind its upstream for {now - self.behind_since:.0f} s"
+        return True, f"{self.state}, {'behind' if self.behind_since is not None else 'caught up'}"
+
+    def succeeded(self, behind: bool) -> None:
+        self.failing_since, self.error = None, ""
+        self.behind_since = (self.behind_since or time.monotonic()) if behind else None
+
+    def failed(self, error: Exception) -> None:
+        self.failing_since = self.failing_since or time.monotonic()
+        self.error = f"{type(error).__name__}: {error}"[:300]
+
+
 class Follower:
     """Runs one source → sink loop on a daemon thread until stopped.
 
@@ -125,12 +166,16 @@ class Follower:
         self._standby_s = standby_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.health = FollowerHealth()
+        self._probed_position = -1
 
     def run_once(self, wait_s: float = 0.0) -> int:
         """Apply at most one page; returns how many entries it applied."""
         entries = self._source.read(self._sink.position(), self._page_size, wait_s)
         if entries:
             self._sink.apply(entries)
+            self.health.count(entries)
+            self.health.position = entries[-1].position
         return len(entries)
 
     def catch_up(self) -> int:
@@ -144,19 +189,38 @@ class Follower:
         backoff_s = 0.1
         while not self._stop.is_set():
             if self._lease is not None and not self._lease.hold():
+                self.health.state = "standing by"
+                self._probe()
                 self._stop.wait(self._standby_s)
                 continue
+            self.health.state = "active"
             try:
-                self.run_once(wait_s=self._long_poll_s)
+                applied = self.run_once(wait_s=self._long_poll_s)
+                self.health.succeeded(behind=applied >= self._page_size)
                 backoff_s = 0.1
             except httpx.TransportError as exc:
+                self.health.failed(exc)
                 log.warning("follower %s: upstream unreachable (%s); retrying", self.name, exc)
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
-            except Exception:  # a follower must outlive a failing upstream; it logs and retries
+            except Exception as exc:  # a follower must outlive a failing upstream; it retries
+                self.health.failed(exc)
                 log.exception("follower %s failed; retrying in %.1fs", self.name, backoff_s)
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+
+    def _probe(self) -> None:
+        """Standing by: is the holder behind (entries wait past a stored position that has
+        not moved since the last probe)?"""
+        try:
+            position = self._sink.position()
+            pending = self._source.read(position, 1, 0.0)
+        except Exception as exc:  # noted for readiness; the holder may well be fine
+            self.health.failed(exc)
+            return
+        stuck = bool(pending) and position == self._probed_position
+        self._probed_position = position
+        self.health.succeeded(behind=stuck)
 
     def start(self) -> None:
         self._thread = threading.Thread(

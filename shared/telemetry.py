@@ -1,0 +1,135 @@
+"""Prometheus metrics of a service (``GET /metrics``, a service or admin token), with the
+maintained client library (``prometheus-client``).
+
+Each app has a registry of its own (several apps may share a process, as in the tests):
+- ``outcomes_http_requests_total{method,route,status}`` and
+  ``outcomes_http_request_duration_seconds{method,route}``: every request but the scrape and
+  the health checks, by route template (``/v1/claims/{claim_id}``, never a raw path: ids
+  would make a series each) or ``unmatched``;
+- ``outcomes_follower_active``, ``…_position``, ``…_behind_seconds``, ``…_failing_seconds``
+  per follower (``{follower}``), and ``outcomes_follower_entries_total{follower,type}`` (the
+  entries it applied by type: claims reaching each status on the claims service's index,
+  postings on the ledger's), read at scrape time from the followers themselves
+  (:class:`shared.feed.follower.FollowerHealth`), so a scrape never waits on the database;
+- ``outcomes_intake_group_requests`` (claims): the requests recorded in each group commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest as exposition
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.asgi import StatusNoted
+from shared.feed.follower import Follower
+
+__all__ = ["CONTENT_TYPE_LATEST", "RequestMetrics", "Telemetry", "exposition"]
+
+UNTIMED = ("/metrics", "/healthz", "/readyz")
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "outcomes_http_requests", "HTTP requests answered",
+            ["method", "route", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "outcomes_http_request_duration_seconds", "Time to answer an HTTP request",
+            ["method", "route"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )  # fmt: skip
+        self.group_requests = Histogram(
+            "outcomes_intake_group_requests", "Intake requests recorded in one group commit",
+            buckets=GROUP_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self._followers = _Followers()
+        self.registry.register(self._followers)
+
+    def watch(self, followers: Sequence[Follower]) -> None:
+        """Report these followers (the ones this replica runs)."""
+        self._followers.followers = list(followers)
+
+    def exposition(self) -> bytes:
+        return exposition(self.registry)
+
+
+class _Followers(Collector):
+    def __init__(self) -> None:
+        self.followers: list[Follower] = []
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.monotonic()
+        families = {
+            "active": GaugeMetricFamily(
+                "outcomes_follower_active",
+                "1 while this replica holds the follower's lease, 0 while it stands by",
+                labels=["follower"],
+            ),
+            "position": GaugeMetricFamily(
+                "outcomes_follower_position",
+                "The last upstream feed position this follower applied",
+                labels=["follower"],
+            ),
+            "behind": GaugeMetricFamily(
+                "outcomes_follower_behind_seconds",
+                "How long it has found entries it has not applied yet (0: caught up)",
+                labels=["follower"],
+            ),
+            "failing": GaugeMetricFamily(
+                "outcomes_follower_failing_seconds",
+                "How long its reads or writes have been failing (0: they succeed)",
+                labels=["follower"],
+            ),
+        }
+        entries = CounterMetricFamily(
+            "outcomes_follower_entries",
+            "Feed entries this replica's follower applied, by entry type (claims by the status "
+            "they reached, ledger postings, …)",
+            labels=["follower", "type"],
+        )
+        for follower in self.followers:
+            for entry_type, applied in sorted(follower.health.applied_by_type().items()):
+                entries.add_metric([follower.name, entry_type], applied)
+            health, name = follower.health, [follower.name]
+            families["active"].add_metric(name, 1 if health.state == "active" else 0)
+            families["position"].add_metric(name, health.position)
+            since = health.behind_since
+            families["behind"].add_metric(name, 0 if since is None else now - since)
+            since = health.failing_since
+            families["failing"].add_metric(name, 0 if since is None else now - since)
+        yield from families.values()
+        yield entries
+
+
+class RequestMetrics:
+    """Counts and times every request by its route template (pure ASGI: the route is known
+    once routing has run, in the scope it filled)."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNTIMED:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        noted = StatusNoted(send)
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.telemetry.requests.labels(method, route, str(noted.status)).inc()
+            self.telemetry.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

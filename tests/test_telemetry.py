@@ -1,0 +1,126 @@
+"""Issue 21, point 2: ``/metrics`` in the Prometheus format on every service, for a service
+or an unscoped admin token only: requests by route template and status (never a raw path),
+their latency, each follower's state, position and lag, and intake's group-commit sizes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.claims.api import create_app as claims_app
+from services.claims.settings import ClaimsSettings
+from services.ledger.api import create_app as ledger_app
+from services.ledger.settings import LedgerSettings
+from services.metrics.api import create_app as metrics_app
+from services.metrics.settings import MetricsSettings
+from shared.auth import Role, TokenSigner
+from shared.settings import CommonSettings
+from tests.claims.helpers import PROVIDER, story_json
+from tests.conftest import IPS_RULEBOOK, serving
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: Samples, name: str, **labels: str) -> float | None:
+    return found.get((name, frozenset(labels.items())))
+
+
+async def scrape(client: httpx.AsyncClient, token: str) -> Samples:
+    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return samples(answer.text)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda common: claims_app(ClaimsSettings(), common),
+        lambda common: ledger_app(LedgerSettings(follow=False), common),
+        lambda common: metrics_app(MetricsSettings(follow=False), common),
+    ],
+    ids=["claims", "ledger", "metrics"],
+)
+async def test_only_a_service_or_an_unscoped_admin_may_scrape(
+    tmp_path: Path, make: Callable[[CommonSettings], object]
+) -> None:
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    signer = TokenSigner.from_settings(common)
+    async with serving(make(common)) as client:  # type: ignore[arg-type]
+        assert (await client.get("/metrics")).status_code == 401
+        for refused in (
+            signer.issue(Role.PROVIDER, provider_id=PROVIDER),
+            signer.issue(Role.AUDITOR),
+            signer.issue(Role.ADMIN, contract_ids=["ips-employment"]),
+        ):
+            answer = await client.get("/metrics", headers={"Authorization": f"Bearer {refused}"})
+            assert answer.status_code == 403, answer.text
+        await scrape(client, signer.issue(Role.SERVICE, subject="prometheus"))
+        await scrape(client, signer.issue(Role.ADMIN))
+
+
+async def test_requests_followers_and_group_commits_are_counted(tmp_path: Path) -> None:
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    signer = TokenSigner.from_settings(common)
+    admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
+    provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
+    service = signer.issue(Role.SERVICE, subject="prometheus")
+    async with serving(claims_app(ClaimsSettings(), common)) as client:
+        registered = await client.post(
+            "/v1/contracts",
+            content=IPS_RULEBOOK.read_text(),
+            headers={**admin, "Content-Type": "application/yaml"},
+        )
+        assert registered.status_code == 201, registered.text
+        for event in story_json()[:2]:
+            posted = await client.post(
+                "/v1/contracts/ips-employment/events", json=event, headers=provider
+            )
+            assert posted.status_code == 201, posted.text
+        missing = uuid.uuid4()
+        assert (await client.get(f"/v1/claims/{missing}", headers=admin)).status_code == 404
+        assert (await client.get("/no/such/path", headers=admin)).status_code == 404
+
+        found = await scrape(client, service)
+        route = "/v1/contracts/{contract_id}/events"
+        count = "outcomes_http_requests_total"
+        assert value(found, count, method="POST", route=route, status="201") == 2
+        assert value(found, count, method="GET", route="/v1/claims/{claim_id}", status="404") == 1
+        assert value(found, count, method="GET", route="unmatched", status="404") == 1
+        assert not any(str(missing) in str(labels) for _, labels in found)  # no raw ids
+        timed = "outcomes_http_request_duration_seconds_count"
+        assert value(found, timed, method="POST", route=route) == 2
+        groups = value(found, "outcomes_intake_group_requests_count")
+        assert groups is not None and 1 <= groups <= 2
+        assert value(found, "outcomes_intake_group_requests_sum") == 2  # two requests
+
+        deadline = time.monotonic() + 10  # the index follower applies what was recorded
+        while True:
+            found = await scrape(client, service)
+            active = value(found, "outcomes_follower_active", follower="claims-index")
+            position = value(found, "outcomes_follower_position", follower="claims-index")
+            if active == 1 and position and position > 0:
+                break
+            assert time.monotonic() < deadline, (active, position)
+            await asyncio.sleep(0.05)
+        assert value(found, "outcomes_follower_failing_seconds", follower="claims-index") == 0
+        applied = "outcomes_follower_entries_total"
+        registered_entries = value(
+            found, applied, follower="claims-index", type="contract.registered"
+        )
+        assert registered_entries == 1
