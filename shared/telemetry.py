@@ -6,11 +6,12 @@ Each app has a registry of its own (several apps may share a process, as in the 
   ``outcomes_http_request_duration_seconds{method,route}``: every request but the scrape and
   the health checks, by route template (``/v1/claims/{claim_id}``, never a raw path: ids
   would make a series each) or ``unmatched``;
-- ``outcomes_follower_active``, ``…_position``, ``…_behind_seconds``, ``…_failing_seconds``
-  per follower (``{follower}``), and ``outcomes_follower_entries_total{follower,type}`` (the
-  entries it applied by type: claims reaching each status on the claims service's index,
-  postings on the ledger's), read at scrape time from the followers themselves
-  (:class:`shared.feed.follower.FollowerHealth`), so a scrape never waits on the database;
+- ``outcomes_follower_active``, ``…_position``, ``…_upstream_head`` (followers of another
+  service), ``…_behind_seconds``, ``…_failing_seconds`` per follower (``{follower}``), and
+  ``outcomes_follower_entries_total{follower,type}`` (the entries it applied by type: claims
+  reaching each status on the claims service's index, postings on the ledger's), read at
+  scrape time from the followers themselves (:class:`shared.feed.follower.FollowerHealth`),
+  so a scrape never waits on the database;
 - ``outcomes_intake_group_requests`` (claims): the requests recorded in each group commit.
 """
 
@@ -78,6 +79,12 @@ class _Followers(Collector):
                 "The last upstream feed position this follower applied",
                 labels=["follower"],
             ),
+            "head": GaugeMetricFamily(
+                "outcomes_follower_upstream_head",
+                "The upstream feed's head position at the follower's last read (it counts "
+                "records of every type, so head less position may stay above 0)",
+                labels=["follower"],
+            ),
             "behind": GaugeMetricFamily(
                 "outcomes_follower_behind_seconds",
                 "How long it has found entries it has not applied yet (0: caught up)",
@@ -101,6 +108,8 @@ class _Followers(Collector):
             health, name = follower.health, [follower.name]
             families["active"].add_metric(name, 1 if health.state == "active" else 0)
             families["position"].add_metric(name, health.position)
+            if health.upstream_head is not None:  # only a feed read over HTTP says it
+                families["head"].add_metric(name, health.upstream_head)
             since = health.behind_since
             families["behind"].add_metric(name, 0 if since is None else now - since)
             since = health.failing_since

@@ -20,10 +20,13 @@ from services.ledger.api import create_app as ledger_app
 from services.ledger.settings import LedgerSettings
 from services.metrics.api import create_app as metrics_app
 from services.metrics.settings import MetricsSettings
-from shared.auth import Role, TokenSigner
+from shared.auth import Role, ServiceTokens, TokenSigner
+from shared.feed.envelope import FeedEntry
+from shared.feed.follower import Follower, HttpFeedSource
 from shared.settings import CommonSettings
+from shared.telemetry import Telemetry
 from tests.claims.helpers import PROVIDER, story_json
-from tests.conftest import IPS_RULEBOOK, serving
+from tests.conftest import IPS_RULEBOOK, over_http, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -124,3 +127,41 @@ async def test_requests_followers_and_group_commits_are_counted(tmp_path: Path) 
             found, applied, follower="claims-index", type="contract.registered"
         )
         assert registered_entries == 1
+
+
+class _Kept:
+    """A sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.entries: list[FeedEntry] = []
+
+    def position(self) -> int:
+        return self.entries[-1].position if self.entries else 0
+
+    def apply(self, entries: list[FeedEntry]) -> None:
+        self.entries += entries
+
+
+def test_a_follower_of_another_service_reports_the_upstream_head(tmp_path: Path) -> None:
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    signer = TokenSigner.from_settings(common)
+    admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
+    with over_http(claims_app(ClaimsSettings(), common)) as base:
+        registered = httpx.post(
+            f"{base}/v1/contracts",
+            content=IPS_RULEBOOK.read_text(),
+            headers={**admin, "Content-Type": "application/yaml"},
+        )
+        assert registered.status_code == 201, registered.text
+        source = HttpFeedSource(base, ServiceTokens(signer, "test"), ["contract.registered"])
+        follower = Follower("test<-claims", source, _Kept())
+        try:
+            assert follower.run_once() == 1
+        finally:
+            source.close()
+    telemetry = Telemetry()
+    telemetry.watch([follower])
+    found = samples(telemetry.exposition().decode())
+    head = value(found, "outcomes_follower_upstream_head", follower="test<-claims")
+    assert head is not None and head >= 1
+    assert value(found, "outcomes_follower_position", follower="test<-claims") == 1

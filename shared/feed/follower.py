@@ -53,6 +53,7 @@ class HttpFeedSource:
         self._client = httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S + LONG_POLL_S)
         self._token = token
         self._types = sorted(types) if types is not None else None
+        self.last_head: int | None = None  # the upstream's head position at the last read
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
         return self.read_page(after, limit, wait_s).items
@@ -69,7 +70,9 @@ class HttpFeedSource:
             headers={"Authorization": f"Bearer {self._token()}"},
         )
         response.raise_for_status()
-        return FeedPage.model_validate_json(response.content)
+        page = FeedPage.model_validate_json(response.content)
+        self.last_head = page.head_position
+        return page
 
     def close(self) -> None:
         self._client.close()
@@ -107,6 +110,7 @@ class FollowerHealth:
 
     state: str = "starting"  # then "active" or "standing by"
     position: int = 0  # the last upstream position applied (by this replica)
+    upstream_head: int | None = None  # the upstream's head at the last read, when it says
     behind_since: float | None = None  # when it last found entries it had not applied
     failing_since: float | None = None  # when its reads or writes began to fail
     error: str = ""
@@ -172,6 +176,7 @@ class Follower:
     def run_once(self, wait_s: float = 0.0) -> int:
         """Apply at most one page; returns how many entries it applied."""
         entries = self._source.read(self._sink.position(), self._page_size, wait_s)
+        self.health.upstream_head = getattr(self._source, "last_head", None)
         if entries:
             self._sink.apply(entries)
             self.health.count(entries)
