@@ -12,7 +12,9 @@ Each app has a registry of its own (several apps may share a process, as in the 
   reaching each status on the claims service's index, postings on the ledger's), read at
   scrape time from the followers themselves (:class:`shared.feed.follower.FollowerHealth`),
   so a scrape never waits on the database;
-- ``outcomes_intake_group_requests`` (claims): the requests recorded in each group commit.
+- ``outcomes_intake_group_requests`` (claims): the requests recorded in each group commit;
+  ``outcomes_import_jobs_ended_total{status}`` (claims) and
+  ``outcomes_webhook_attempts_total{outcome}`` (ledger): what this replica's workers did.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.asgi import StatusNoted
 from shared.feed.follower import Follower
+from shared.tally import Tally
 
 __all__ = ["CONTENT_TYPE_LATEST", "RequestMetrics", "Telemetry", "exposition"]
 
@@ -54,12 +57,28 @@ class Telemetry:
         self._followers = _Followers()
         self.registry.register(self._followers)
 
+    def tally(self, name: str, documentation: str, label: str, tally: Tally) -> None:
+        """Report a worker's counts by key as the counter ``name`` (``_total``) by ``label``."""
+        self.registry.register(_Tallied(name, documentation, label, tally))
+
     def watch(self, followers: Sequence[Follower]) -> None:
         """Report these followers (the ones this replica runs)."""
         self._followers.followers = list(followers)
 
     def exposition(self) -> bytes:
         return exposition(self.registry)
+
+
+class _Tallied(Collector):
+    def __init__(self, name: str, documentation: str, label: str, tally: Tally) -> None:
+        self._name, self._documentation, self._label = name, documentation, label
+        self._tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for key, count in sorted(self._tally.snapshot().items()):
+            family.add_metric([key], count)
+        yield family
 
 
 class _Followers(Collector):
@@ -103,7 +122,7 @@ class _Followers(Collector):
             labels=["follower", "type"],
         )
         for follower in self.followers:
-            for entry_type, applied in sorted(follower.health.applied_by_type().items()):
+            for entry_type, applied in sorted(follower.health.applied.snapshot().items()):
                 entries.add_metric([follower.name, entry_type], applied)
             health, name = follower.health, [follower.name]
             families["active"].add_metric(name, 1 if health.state == "active" else 0)

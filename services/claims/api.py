@@ -132,6 +132,10 @@ def _background_workers(
             kept_days=settings.import_kept_days,
         ),
     )
+    app.state.telemetry.tally(
+        "outcomes_import_jobs_ended", "Import jobs this replica ended, by how", "status",
+        app.state.import_jobs.ended,
+    )  # fmt: skip
     app.state.import_worker = ImportWorker(app.state.import_jobs)
     app.state.amendment_applier = AmendmentApplier(
         application.amendments,

@@ -57,6 +57,7 @@ from services.claims.imports import (
 )
 from shared.errors import FieldProblem, InvalidInput, NotFound, OutcomesError, TooMany
 from shared.sqlviews import aware
+from shared.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class ImportJobs:
         self.limits = limits
         self._owner = str(uuid.uuid4())
         self.stopping = threading.Event()
+        self.ended = Tally()  # jobs this replica ended, by how: done, refused, failed
         self.submitted = threading.Event()  # set when a job is queued here, to wake the worker
 
     # submitting -----------------------------------------------------------------------------
@@ -225,9 +227,13 @@ class ImportJobs:
             self._work(job_id)
         except (_LeaseLost, _Stopping):
             self._release(job_id)
+            return True
         except Exception as exc:  # a job must never stop the worker
             log.exception("import %s failed", job_id)
             self._failed_attempt(job_id, exc)
+        status = self.get(job_id)["status"]
+        if status in ENDED:
+            self.ended.add(status)
         return True
 
     def prune(self) -> int:

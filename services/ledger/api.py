@@ -65,6 +65,10 @@ def create_app(
         index_follower.start()
         webhooks = Webhooks(settings, common, engine, application)
         app.state.webhooks = webhooks
+        app.state.telemetry.tally(
+            "outcomes_webhook_attempts", "Webhook delivery attempts this replica recorded",
+            "outcome", webhooks.dispatcher.attempts,
+        )  # fmt: skip
         webhooks.start()
         readiness = watch_replica(
             app, common, engine, ("alembic_version_ledger", MIGRATIONS),

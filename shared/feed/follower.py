@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +19,7 @@ import httpx
 
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
 from shared.feed.lease import Lease
+from shared.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -114,16 +114,7 @@ class FollowerHealth:
     behind_since: float | None = None  # when it last found entries it had not applied
     failing_since: float | None = None  # when its reads or writes began to fail
     error: str = ""
-    applied: Counter[str] = field(default_factory=Counter)  # entries applied, by type
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, entries: list[FeedEntry]) -> None:
-        with self._lock:
-            self.applied.update(entry.type for entry in entries)
-
-    def applied_by_type(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.applied)
+    applied: Tally = field(default_factory=Tally)  # entries applied, by type
 
     def verdict(self, now: float, max_lag_s: float) -> tuple[bool, str]:
         """(ready, what to say) with ``max_lag_s`` allowed behind or failing."""
@@ -179,7 +170,7 @@ class Follower:
         self.health.upstream_head = getattr(self._source, "last_head", None)
         if entries:
             self._sink.apply(entries)
-            self.health.count(entries)
+            self.health.applied.update(entry.type for entry in entries)
             self.health.position = entries[-1].position
         return len(entries)
 

@@ -19,6 +19,7 @@ from services.claims.imports import BATCH_ROWS
 from shared.errors import NotFound, TooMany
 from tests.claims.test_api import Auth, client, provider
 from tests.claims.test_import import HEADER, STORY, csv_file
+from tests.test_telemetry import samples, value
 
 __all__ = ["client"]  # the fixture
 
@@ -91,6 +92,9 @@ async def test_a_file_is_uploaded_once_and_imported_by_the_service(
     again = await upload(client, auth, body)
     job = await finished(client, provider(auth), again.headers["Location"])
     assert (job["status"], job["recorded"], job["already_recorded"]) == ("done", 0, 1200)
+    metrics = await client.get("/metrics", headers=auth("service"))
+    ended = value(samples(metrics.text), "outcomes_import_jobs_ended_total", status="done")
+    assert ended == 2  # what /metrics counts of the worker (issue 21)
 
 
 async def test_a_bad_row_anywhere_refuses_the_file_and_records_nothing(

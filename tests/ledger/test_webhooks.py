@@ -24,6 +24,8 @@ from tests.claims.helpers import PROVIDER
 from tests.conftest import serving
 from tests.ledger.test_api import CONTRACT, book_claims
 from tests.receiver import Receiver, receiving, wait_for, wait_for_async
+from tests.test_telemetry import samples
+from tests.test_telemetry import value as sample
 
 Auth = Callable[..., dict[str, str]]
 ALL_KINDS = [
@@ -202,6 +204,11 @@ async def test_a_failing_receiver_gets_every_message_in_order_once_it_recovers(
         return shown["failing_since"] is None and shown["deliveries"]["delivered"] == 6
 
     await wait_for_async(recovered, "the recovery recorded")
+    scraped = samples((await ledger.get("/metrics", headers=auth("service"))).text)
+    attempts = "outcomes_webhook_attempts_total"
+    assert sample(scraped, attempts, outcome="delivered") == 6  # what /metrics counts (issue 21)
+    failures = sample(scraped, attempts, outcome="failed")
+    assert failures is not None and failures >= 3
 
     claims.corrections.retract_event(CONTRACT, PROVIDER, "a-3", "provider:x", "wrong person")
     follow(claims, ledger)

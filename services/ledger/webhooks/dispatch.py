@@ -37,6 +37,7 @@ from services.ledger.webhooks.store import ACTIVE, DELIVERED, PAUSED, PENDING, S
 from services.ledger.webhooks.targets import IpNetwork, TargetRefused, check_resolved, check_url
 from shared.feed.lease import Lease
 from shared.sqlviews import aware
+from shared.tally import Tally
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 500
@@ -84,6 +85,7 @@ class Dispatcher:
         self._engine = engine
         self._secrets = secrets
         self._deny = deny
+        self.attempts = Tally()  # attempts recorded: "delivered" or "failed"
         self._policy = policy
         self._burst = burst
         self._idle_s = idle_s
@@ -288,6 +290,9 @@ class Dispatcher:
                     )
                 )
             self._note_subscription(connection, subscription_id, sent)
+        failed = 0 if sent[-1][1].ok else 1
+        self.attempts.add("delivered", len(sent) - failed)
+        self.attempts.add("failed", failed)
 
     def _note_subscription(
         self, connection: Any, subscription_id: str, sent: list[tuple[Any, Outcome, dt.datetime]]
