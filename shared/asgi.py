@@ -1,8 +1,71 @@
-"""A small piece the pure-ASGI middlewares share."""
+"""What the pure-ASGI middlewares share: the request id, a status-noting ``send``, and one way
+to answer with a problem before any route runs."""
 
 from __future__ import annotations
 
-from starlette.types import Message, Send
+import json
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.errors import PROBLEM_JSON
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("outcomes_request_id", default=None)
+# a caller's X-Request-ID is kept only when it is this plain: never echoed otherwise
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class RequestId:
+    """Gives every request an id: the caller's ``X-Request-ID`` when it is plain (at most 128
+    letters, digits and ``._:-``), else a new one; returned as ``X-Request-ID`` and in every
+    problem+json body (``request_id``), for the caller to quote and the logs to find."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _PLAIN_ID.fullmatch(given) else uuid.uuid4().hex
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+def problem_body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """An RFC 9457 problem, with the request's id when there is one."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    body.update(extra)
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str, **extra: Any) -> None:
+    """Answer with a problem straight from a middleware (before any route or handler)."""
+    payload = json.dumps(problem_body(status, title, detail, **extra)).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class StatusNoted:

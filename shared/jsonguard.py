@@ -14,7 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON
+from shared.asgi import send_problem
 
 MAX_DEPTH = 32
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -142,13 +142,4 @@ class JsonGuard:
 
 async def _refuse(send: Send, detail: str, status: int = 422) -> None:
     title = "Invalid input" if status == 422 else "Unsupported media type"
-    payload = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail,
-         "errors": [{"field": "body", "message": detail}]}
-    ).encode()  # fmt: skip
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(payload)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_problem(send, status, title, detail, errors=[{"field": "body", "message": detail}])

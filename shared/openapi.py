@@ -22,6 +22,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
+        "request_id": {"type": "string", "description": "The X-Request-ID of the answer"},
         "errors": {
             "type": "array",
             "items": {

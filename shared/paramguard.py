@@ -9,13 +9,12 @@ refusal like any other answer.
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON
+from shared.asgi import send_problem
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -52,13 +51,7 @@ class ParameterGuard:
             await self.app(scope, receive, send)
             return
         field, message = found
-        payload = json.dumps(
-            {"type": "about:blank", "title": "Invalid input", "status": 422,
-             "detail": f"invalid fields: {field}", "errors": [{"field": field, "message": message}]}
-        ).encode()  # fmt: skip
-        headers = [
-            (b"content-type", PROBLEM_JSON.encode()),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 422, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        await send_problem(
+            send, 422, "Invalid input", f"invalid fields: {field}",
+            errors=[{"field": field, "message": message}],
+        )  # fmt: skip

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asgi import RequestId, send_problem
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
-from shared.errors import PROBLEM_JSON
 from shared.feed.envelope import MAX_POSITION
 from shared.feed.follower import Follower
 from shared.jsonguard import JsonGuard
@@ -95,21 +95,9 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body = (
-        '{"type":"about:blank","title":"Payload too large","status":413,'
-        f'"detail":"request bodies are limited to {max_bytes} bytes"}}'
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    await send_problem(
+        send, 413, "Payload too large", f"request bodies are limited to {max_bytes} bytes"
     )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _frozen_after(
@@ -153,6 +141,7 @@ def build_app(
     )
     app.state.telemetry = Telemetry()
     app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
+    app.add_middleware(RequestId)  # outermost: every answer, refusals included, has the id
     app.include_router(trail_router())
 
     @app.get("/healthz", tags=["health"])
