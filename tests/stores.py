@@ -51,13 +51,13 @@ def postgres_databases(names: tuple[str, ...] = SERVICES) -> Iterator[dict[str, 
     admin = postgres_admin_url()
     run_id = uuid.uuid4().hex[:10]
     created = {name: f"outcomes_test_{run_id}_{name}" for name in names}
-    with psycopg.connect(admin, autocommit=True) as connection:
-        # copying the template's files is faster than the WAL-logged copy for small databases,
-        # and makes the drop cheaper too (PostgreSQL 15 and newer; older servers only copy)
-        strategy = " STRATEGY FILE_COPY" if connection.info.server_version >= 150000 else ""
-        for dbname in created.values():
-            connection.execute(f'CREATE DATABASE "{dbname}"{strategy}')
-    try:
+    try:  # every database is dropped, even when creating a later one fails
+        with psycopg.connect(admin, autocommit=True) as connection:
+            # copying the template's files is faster than the WAL-logged copy for small
+            # databases, and makes the drop cheaper (PostgreSQL 15 and newer; older copy only)
+            strategy = " STRATEGY FILE_COPY" if connection.info.server_version >= 150000 else ""
+            for dbname in created.values():
+                connection.execute(f'CREATE DATABASE "{dbname}"{strategy}')
         yield {name: _with_database(admin, dbname) for name, dbname in created.items()}
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:

@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from services.ledger.application import CLAIMS_TYPES
 from shared.auth import Role, TokenSigner
 from tests.claims.helpers import PROVIDER, story_json
 from tests.conftest import IPS_RULEBOOK
 from tests.system.processes import Stack, _healthy, free_port, running_stack, wait_until
+from tests.test_telemetry import samples
 
 pytestmark = pytest.mark.system
 CONTRACT = "ips-employment"
@@ -95,6 +97,22 @@ class Client:
             headers=self.admin,
         ).json()
         return [e for e in page["items"] if e["type"] == "ledger.transaction_posted"]
+
+    def ledger_caught_up(self) -> bool:
+        """Whether the ledger's follower has applied the claims feed's last entry it reads
+        (from the ledger's /metrics): only then does "nothing more was booked" mean it."""
+        last, after = 0, 0
+        while items := self.http.get(
+            f"{self.stack.urls['claims']}/feed",
+            params={"after": after, "limit": 1000, "types": sorted(CLAIMS_TYPES)},
+            headers=self.admin,
+        ).json()["items"]:
+            last = after = items[-1]["position"]
+        scraped = self.http.get(f"{self.stack.urls['ledger']}/metrics", headers=self.admin).text
+        position = samples(scraped).get(
+            ("outcomes_follower_position", frozenset({("follower", "ledger<-claims")}))
+        )
+        return position == last
 
 
 @pytest.fixture
@@ -177,8 +195,8 @@ def test_a_killed_ledger_resumes_without_losing_or_repeating_a_booking(
     transactions = client.ledger_transactions()
     assert sorted(t["data"]["claim_id"] for t in transactions) == sorted(claim_ids)
     assert len({t["data"]["transaction_id"] for t in transactions}) == len(claim_ids) == 18
-    time.sleep(1.0)
-    assert payable(client) == booked
+    wait_until(client.ledger_caught_up, "the ledger at the claims feed's last entry", 10.0)
+    assert payable(client) == booked  # and nothing more was booked
 
 
 def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) -> None:
