@@ -6,8 +6,9 @@ either active and less than ``OUTCOMES_READY_MAX_LAG_S`` (default 60 s) behind i
 standing by behind a replica that is (see :class:`shared.feed.follower.FollowerHealth`).
 Liveness is ``/healthz``: the process answers, whatever its database does.
 
-The database is asked on one thread of its own, one question at a time: while a question is
-unanswered (a silent database), later checks say so at once instead of piling up threads.
+The database is asked on one thread of its own, one question at a time: checks that arrive
+while a question is in flight share its answer, and once it has gone unanswered for the whole
+bound (a silent database) they say so at once instead of piling up threads.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Readiness:
         self._timeout_s = timeout_s
         self._asker = ThreadPoolExecutor(1, thread_name_prefix="readyz")
         self._asking: Future[str | None] | None = None
+        self._asked_at = 0.0
 
     async def checks(self) -> list[Check]:
         found = await self._store()
@@ -69,13 +71,15 @@ class Readiness:
         return found
 
     async def _store(self) -> list[Check]:
-        if self._asking is not None and not self._asking.done():
-            return [Check("database", False, "the last question to it has not been answered")]
         started = time.monotonic()
-        self._asking = self._asker.submit(self._revision)
+        if self._asking is None or self._asking.done():
+            self._asking, self._asked_at = self._asker.submit(self._revision), started
+        wait_s = self._asked_at + self._timeout_s - started  # a question in flight is shared
+        if wait_s <= 0:
+            return [Check("database", False, "the last question to it has not been answered")]
         try:
             revision = await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(self._asking)), self._timeout_s
+                asyncio.shield(asyncio.wrap_future(self._asking)), wait_s
             )
         except TimeoutError:
             return [Check("database", False, f"no answer within {self._timeout_s:g} s")]

@@ -45,6 +45,16 @@ async def test_a_started_service_is_ready_and_says_what_it_checked(tmp_path: Pat
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
+async def test_probes_at_once_share_one_question_and_are_all_ready(tmp_path: Path) -> None:
+    """Thirty readiness probes at once: each waits for the one question in flight (some
+    answered 503 "not answered" before, though the database was fine)."""
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    async with serving(claims_app(ClaimsSettings(), common)) as client:
+        assert (await ready_until(client, 200, 10)).status_code == 200
+        answers = await asyncio.gather(*[client.get("/readyz") for _ in range(30)])
+        assert [a.status_code for a in answers] == [200] * 30, [a.text for a in answers]
+
+
 async def test_migrations_behind_the_code_are_not_ready(tmp_path: Path) -> None:
     common = CommonSettings(env="test", data_dir=tmp_path)
     async with serving(claims_app(ClaimsSettings(), common)) as client:
