@@ -27,4 +27,16 @@ EVERY_TOKEN = frozenset(CALLERS) - {"anonymous"}
 CONTRACT_READERS = frozenset(
     {"admin", "auditor", "verifier", "service", "payer", "provider", "evaluator"}
 )
+# the claims, the ledger's books and the reports: the contract's own callers (others: theirs)
+RECORD_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
 Access = dict[tuple[str, str], frozenset[str]]
+
+# what every service serves (shared/service.py): health, metrics, its feed and its audit trail
+SERVICE_ROUTES: Access = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): SCRAPERS,
+    ("GET", "/feed"): FEED_READERS,
+    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
+    ("GET", "/v1/audit/digest"): TRAIL_READERS,
+}

@@ -18,18 +18,32 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("outcomes_request_id", default=N
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
-class RequestId:
-    """Gives every request an id: the caller's ``X-Request-ID`` when it is plain (at most 128
-    letters, digits and ``._:-``), else a new one; returned as ``X-Request-ID`` and in every
-    problem+json body (``request_id``), for the caller to quote and the logs to find."""
+class HttpMiddleware:
+    """A pure ASGI middleware for HTTP requests: what it does not :meth:`handle` (lifespan,
+    websockets, and the requests its ``handles`` passes over) goes straight to the app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    def handles(self, scope: Scope) -> bool:
+        return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self.handles(scope):
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestId(HttpMiddleware):
+    """Gives every request an id: the caller's ``X-Request-ID`` when it is plain (at most 128
+    letters, digits and ``._:-``), else a new one; returned as ``X-Request-ID`` and in every
+    problem+json body (``request_id``), for the caller to quote and the logs to find."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _PLAIN_ID.fullmatch(given) else uuid.uuid4().hex
 

@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from shared.asgi import send_problem
+from shared.asgi import HttpMiddleware, send_problem
 
 MAX_DEPTH = 32
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -92,17 +92,11 @@ def has_body(headers: dict[bytes, bytes]) -> bool:
     return (length.isdigit() and int(length) > 0) or b"transfer-encoding" in headers
 
 
-class JsonGuard:
+class JsonGuard(HttpMiddleware):
     """Every JSON body, whatever JSON media type it declares, goes through :func:`check_json`;
     a body of any type but JSON, YAML (rule books) or CSV (event files) is refused with 415."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", []))
         media = media_type(headers.get(b"content-type", b""))
         if not is_json(media):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from shared.asgi import send_problem
+from shared.asgi import HttpMiddleware, send_problem
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -41,12 +41,9 @@ def parameter_problem(scope: Scope) -> tuple[str, str] | None:
     return None
 
 
-class ParameterGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = parameter_problem(scope) if scope["type"] == "http" else None
+class ParameterGuard(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = parameter_problem(scope)
         if found is None:
             await self.app(scope, receive, send)
             return

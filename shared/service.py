@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.asgi import RequestId, send_problem
+from shared.asgi import HttpMiddleware, RequestId, send_problem
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.feed.envelope import MAX_POSITION
 from shared.feed.follower import Follower
@@ -49,14 +49,14 @@ def watch_replica(
     return app.state.readiness  # type: ignore[no-any-return]
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse request bodies over a limit with 413, before any of it is parsed; a path that
     matches one of ``larger`` (a route taking whole files, which it streams) has that limit."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[re.Pattern[str], int]] = ()
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
         self.larger = tuple(larger)
 
@@ -64,10 +64,7 @@ class BodySizeLimit:
         return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)),
                     self.max_bytes)  # fmt: skip
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         max_bytes = self._limit(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):

@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.asgi import StatusNoted
+from shared.asgi import HttpMiddleware, StatusNoted
 from shared.feed.follower import Follower
 from shared.tally import Tally
 
@@ -137,18 +137,18 @@ class _Followers(Collector):
         yield entries
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Counts and times every request by its route template (pure ASGI: the route is known
     once routing has run, in the scope it filled)."""
 
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
-        self.app = app
+        super().__init__(app)
         self.telemetry = telemetry
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNTIMED:
-            await self.app(scope, receive, send)
-            return
+    def handles(self, scope: Scope) -> bool:
+        return scope["path"] not in UNTIMED
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         noted = StatusNoted(send)
         try:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.asgi import StatusNoted
+from shared.asgi import HttpMiddleware, StatusNoted
 from shared.auth import TokenSigner
 from shared.errors import Unauthenticated
 from shared.sqlviews import aware
@@ -80,7 +80,7 @@ def _printable(scope: Scope) -> str:
     return raw.decode("latin-1") if raw else str(scope["path"]).encode("unicode_escape").decode()
 
 
-class AccessTrail:
+class AccessTrail(HttpMiddleware):
     """Records each answered request in the trail of the service's SQL store."""
 
     def __init__(
@@ -89,14 +89,14 @@ class AccessTrail:
         engine_of: Callable[[], Engine | None],
         signer_of: Callable[[], TokenSigner],
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.engine_of = engine_of
         self.signer_of = signer_of
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UNRECORDED):
-            await self.app(scope, receive, send)
-            return
+    def handles(self, scope: Scope) -> bool:
+        return not scope["path"].startswith(UNRECORDED)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
         noted = StatusNoted(send)
         try:

@@ -3,25 +3,18 @@
 from shared.access import (
     CONTRACT_READERS,
     EVERY_TOKEN,
-    FEED_READERS,
-    PUBLIC,
+    RECORD_READERS,
     SCOPED_OTHERS,
-    SCRAPERS,
-    TRAIL_READERS,
+    SERVICE_ROUTES,
     Access,
 )
 
-CLAIM_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
+CLAIM_READERS = RECORD_READERS
 # others (payers, providers, and tokens limited to other contracts) see only their own
 FILTERED_LISTS = CLAIM_READERS | {"payer_other", "provider_other"} | SCOPED_OTHERS
 
 ACCESS: Access = {
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): SCRAPERS,
-    ("GET", "/feed"): FEED_READERS,
-    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
-    ("GET", "/v1/audit/digest"): TRAIL_READERS,
+    **SERVICE_ROUTES,
     ("POST", "/v1/contracts"): frozenset({"admin"}),
     # each draft's contract is checked against the token: others get 403 for theirs
     ("POST", "/v1/what-if"): frozenset(

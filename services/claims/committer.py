@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from services.claims.application import ClaimsApplication
-from services.claims.commands import IncomingEvent, IntakeRequest, IntakeResult, Recorder
+from services.claims.commands import IntakeRequest, IntakeResult
 from shared.errors import Busy
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,9 @@ class IntakeCommitter:
         self.groups = 0  # how many transactions; with ``requests``, shows the grouping
         self.requests = 0
 
-    def record(
-        self,
-        contract_id: str,
-        provider_id: str,
-        events: Sequence[IncomingEvent],
-        actor: str,
-        recorded_by: Recorder = "provider",
-    ) -> list[IntakeResult]:
+    def record(self, request: IntakeRequest) -> list[IntakeResult]:
         """Record one request's events (in a group with others waiting); its own answer."""
-        waiting = Waiting(IntakeRequest(contract_id, provider_id, events, actor, recorded_by))
+        waiting = Waiting(request)
         try:
             self._queue.put_nowait(waiting)
         except queue.Full:

@@ -1,18 +1,13 @@
 """Who may call each ledger route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, SCRAPERS, TRAIL_READERS, Access
+from shared.access import RECORD_READERS, SERVICE_ROUTES, Access
 
 # any payer may ask; another's subscription is a 404 to it, as if it did not exist
 SUBSCRIBERS = frozenset({"admin", "admin_other", "payer", "payer_other"})  # others: their own
-BOOK_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
+BOOK_READERS = RECORD_READERS
 
 ACCESS: Access = {
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): SCRAPERS,
-    ("GET", "/feed"): FEED_READERS,
-    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
-    ("GET", "/v1/audit/digest"): TRAIL_READERS,
+    **SERVICE_ROUTES,
     ("GET", "/v1/contracts/{contract_id}/balances"): BOOK_READERS,
     ("GET", "/v1/contracts/{contract_id}/statements"): BOOK_READERS,
     ("GET", "/v1/contracts/{contract_id}/reconciliation"): BOOK_READERS,

@@ -1,16 +1,11 @@
 """Who may call each metrics route (see shared/access.py for the kinds of caller)."""
 
-from shared.access import FEED_READERS, PUBLIC, SCOPED_OTHERS, SCRAPERS, TRAIL_READERS, Access
+from shared.access import PUBLIC, RECORD_READERS, SCOPED_OTHERS, SERVICE_ROUTES, Access
 
-REPORT_READERS = frozenset({"admin", "auditor", "verifier", "payer", "provider"})
+REPORT_READERS = RECORD_READERS
 
 ACCESS: Access = {
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): SCRAPERS,
-    ("GET", "/feed"): FEED_READERS,
-    ("GET", "/v1/audit/access-trail"): TRAIL_READERS,
-    ("GET", "/v1/audit/digest"): TRAIL_READERS,
+    **SERVICE_ROUTES,
     ("GET", "/v1/contracts/{contract_id}/funnel"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/reports"): REPORT_READERS,
     ("GET", "/v1/contracts/{contract_id}/reports/{report}"): REPORT_READERS,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.claims.application import ClaimsApplication
-from services.claims.commands import IncomingEvent
+from services.claims.commands import IncomingEvent, IntakeRequest
 from services.claims.committer import IntakeCommitter
 from services.claims.errors import EventRejected
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER
@@ -51,7 +51,8 @@ class HeldCommitter:
         self.pool = ThreadPoolExecutor(max_workers=32)
 
     def send(self, provider: str, *events: IncomingEvent) -> Future[Any]:
-        return self.pool.submit(self.committer.record, CONTRACT, provider, list(events), "t")
+        request = IntakeRequest(CONTRACT, provider, list(events), "t")
+        return self.pool.submit(self.committer.record, request)
 
     def close(self) -> None:
         self.pool.shutdown()

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.claims.application import ClaimsApplication
-from services.claims.commands import IncomingEvent
+from services.claims.commands import IncomingEvent, IntakeRequest
 from services.claims.committer import IntakeCommitter
 from services.claims.routes.intake import correction_answer, recorded_answer
 from services.claims.schemas import (
@@ -81,7 +81,7 @@ def post_evaluation(
     )
     committer: IntakeCommitter = request.app.state.committer
     [result] = committer.record(
-        contract_id, body.provider_id, [incoming], principal.actor, recorded_by="evaluator"
+        IntakeRequest(contract_id, body.provider_id, [incoming], principal.actor, "evaluator")
     )
     if not result.created:
         response.status_code = 200

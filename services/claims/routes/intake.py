@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from services.claims.application import ClaimsApplication
-from services.claims.commands import CorrectionResult, IncomingEvent, IntakeResult
+from services.claims.commands import CorrectionResult, IncomingEvent, IntakeRequest, IntakeResult
 from services.claims.committer import IntakeCommitter
 from services.claims.domain import Participant
 from services.claims.errors import EventNotFound, ProviderNotInContract
@@ -192,9 +192,8 @@ async def post_event(
             _import_csv, request, contract_id, provider_id, principal.actor, body, mode, dry_run
         )
     event = _parsed(EventIn, body)
-    [result] = await run_in_threadpool(
-        _committer(request).record, contract_id, provider_id, [_incoming(event)], principal.actor
-    )
+    one = IntakeRequest(contract_id, provider_id, [_incoming(event)], principal.actor)
+    [result] = await run_in_threadpool(_committer(request).record, one)
     if not result.created:
         response.status_code = 200
     return EventRecordedOut(**recorded_answer(result))
@@ -267,7 +266,9 @@ def post_batch(
     """Record up to 1,000 events in one transaction: all of them, or none if any is refused."""
     provider_id = _provider_of(principal, contract_id)
     events = [_incoming(e) for e in batch.events]
-    results = _committer(request).record(contract_id, provider_id, events, principal.actor)
+    results = _committer(request).record(
+        IntakeRequest(contract_id, provider_id, events, principal.actor)
+    )
     return BatchOut(
         results=[
             BatchItemOut(index=index, status=201 if r.created else 200, **recorded_answer(r))
