@@ -44,7 +44,7 @@ def serve_command(spec: ServiceSpec, workers: int = 1) -> list[str]:
         sys.executable, "-m", "uvicorn", "--factory", spec.factory,
         "--host", spec.host, "--port", str(spec.port),
         "--workers", str(workers), "--timeout-graceful-shutdown", "10",
-        "--no-server-header",
+        "--no-server-header", "--no-access-log",  # each service logs its requests (shared/logs.py)
     ]  # fmt: skip
 
 
@@ -57,10 +57,14 @@ def run_all() -> int:
         stopping = True
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # a person at a terminal reads these logs: the console format unless one is chosen
+    environment = {"OUTCOMES_LOG_FORMAT": "console", **os.environ}
     try:
         for spec in service_specs():
             print(f"starting {spec.name} on http://{spec.host}:{spec.port}", flush=True)
-            processes[spec.name] = subprocess.Popen(serve_command(spec), start_new_session=True)
+            processes[spec.name] = subprocess.Popen(
+                serve_command(spec), start_new_session=True, env=environment
+            )
         exit_code = 0
         while not stopping:
             for name, process in processes.items():

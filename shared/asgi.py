@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from contextvars import ContextVar
 from typing import Any
@@ -35,6 +36,22 @@ class HttpMiddleware:
         await self.handle(scope, receive, send)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class AfterEach(HttpMiddleware):
+    """Runs each request, then :meth:`after` with the status it ended with (500 if it failed
+    before answering) and the seconds it took, whether it answered or raised."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        noted = StatusNoted(send)
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            await self.after(scope, noted.status, time.perf_counter() - started)
+
+    async def after(self, scope: Scope, status: int, elapsed_s: float) -> None:
         raise NotImplementedError
 
 

@@ -21,6 +21,7 @@ from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.feed.envelope import MAX_POSITION
 from shared.feed.follower import Follower
 from shared.jsonguard import JsonGuard
+from shared.logs import RequestLog, configure_logging
 from shared.openapi import document_common_responses
 from shared.paramguard import ParameterGuard
 from shared.problems import DATABASE_RETRY_AFTER_S, install_error_handlers, problem
@@ -123,6 +124,7 @@ def build_app(
     larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> FastAPI:
     common.check_secrets()
+    configure_logging(common.log_level, common.log_format)
     app = FastAPI(
         title=title, description=description, version="0.1.0", lifespan=_frozen_after(lifespan)
     )
@@ -138,6 +140,7 @@ def build_app(
     )
     app.state.telemetry = Telemetry()
     app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
+    app.add_middleware(RequestLog)
     app.add_middleware(RequestId)  # outermost: every answer, refusals included, has the id
     app.include_router(trail_router())
 

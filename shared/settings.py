@@ -11,9 +11,9 @@ import base64
 import binascii
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SIGNING_KEY = "outcomes-development-signing-key-do-not-use-in-production"
@@ -56,6 +56,14 @@ class PoolSizing:
 
 class InsecureSettingsError(RuntimeError):
     """Raised at start-up when production would run on a development secret."""
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogFormat = Literal["json", "console"]
+
+
+def _lowered(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 class CommonSettings(BaseSettings):
@@ -112,6 +120,13 @@ class CommonSettings(BaseSettings):
         default=60.0, ge=1, le=86400,
         description="/readyz: how long a follower may be behind its upstream, or failing",
     )  # fmt: skip
+
+    log_level: Annotated[LogLevel, BeforeValidator(_lowered)] = Field(
+        default="info", description="debug, info, warning, error or critical (any case)"
+    )
+    log_format: Annotated[LogFormat, BeforeValidator(_lowered)] = Field(
+        default="json", description="json (one object a line) or console (for people)"
+    )
 
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""

@@ -26,9 +26,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest as exposition
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from shared.asgi import HttpMiddleware, StatusNoted
+from shared.asgi import AfterEach
 from shared.feed.follower import Follower
 from shared.tally import Tally
 
@@ -137,7 +137,7 @@ class _Followers(Collector):
         yield entries
 
 
-class RequestMetrics(HttpMiddleware):
+class RequestMetrics(AfterEach):
     """Counts and times every request by its route template (pure ASGI: the route is known
     once routing has run, in the scope it filled)."""
 
@@ -148,16 +148,11 @@ class RequestMetrics(HttpMiddleware):
     def handles(self, scope: Scope) -> bool:
         return scope["path"] not in UNTIMED
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        noted = StatusNoted(send)
-        try:
-            await self.app(scope, receive, noted)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.telemetry.requests.labels(method, route, str(noted.status)).inc()
-            self.telemetry.latency.labels(method, route).observe(time.perf_counter() - started)
+    async def after(self, scope: Scope, status: int, elapsed_s: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        self.telemetry.requests.labels(method, route, str(status)).inc()
+        self.telemetry.latency.labels(method, route).observe(elapsed_s)
 
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

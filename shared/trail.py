@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from shared.asgi import HttpMiddleware, StatusNoted
+from shared.asgi import AfterEach
 from shared.auth import TokenSigner
 from shared.errors import Unauthenticated
+from shared.logs import ACTOR_KEY
 from shared.sqlviews import aware
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _printable(scope: Scope) -> str:
     return raw.decode("latin-1") if raw else str(scope["path"]).encode("unicode_escape").decode()
 
 
-class AccessTrail(HttpMiddleware):
+class AccessTrail(AfterEach):
     """Records each answered request in the trail of the service's SQL store."""
 
     def __init__(
@@ -96,24 +96,20 @@ class AccessTrail(HttpMiddleware):
     def handles(self, scope: Scope) -> bool:
         return not scope["path"].startswith(UNRECORDED)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.monotonic()
-        noted = StatusNoted(send)
-        try:
-            await self.app(scope, receive, noted)
-        finally:
-            actor, is_service = _actor(self.signer_of(), dict(scope.get("headers", [])))
-            if not (is_service and scope["path"] == "/feed"):
-                row = {
-                    "at": dt.datetime.now(dt.UTC),
-                    "actor": actor[:200],
-                    "method": scope["method"][:8],
-                    "path": _printable(scope)[:500],
-                    "query": scope.get("query_string", b"").decode("latin-1")[:1000],
-                    "status": noted.status,
-                    "duration_ms": int((time.monotonic() - started) * 1000),
-                }
-                await run_in_threadpool(self._record, row)
+    async def after(self, scope: Scope, status: int, elapsed_s: float) -> None:
+        actor, is_service = _actor(self.signer_of(), dict(scope.get("headers", [])))
+        scope[ACTOR_KEY] = actor  # for the request's log line (shared/logs.py)
+        if not (is_service and scope["path"] == "/feed"):
+            row = {
+                "at": dt.datetime.now(dt.UTC),
+                "actor": actor[:200],
+                "method": scope["method"][:8],
+                "path": _printable(scope)[:500],
+                "query": scope.get("query_string", b"").decode("latin-1")[:1000],
+                "status": status,
+                "duration_ms": int(elapsed_s * 1000),
+            }
+            await run_in_threadpool(self._record, row)
 
     def _record(self, row: dict[str, Any]) -> None:
         engine = self.engine_of()

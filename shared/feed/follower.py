@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT_S = 30.0
 LONG_POLL_S = 2.0
 MAX_BACKOFF_S = 2.0  # the longest a follower lags an upstream that has come back
+PROGRESS_EVERY_S = 60.0  # a follower says where it is in the log this often, at most
 STANDBY_S = 1.0
 
 
@@ -163,6 +164,8 @@ class Follower:
         self._thread: threading.Thread | None = None
         self.health = FollowerHealth()
         self._probed_position = -1
+        self._applied_since = 0
+        self._reported_at = time.monotonic()
 
     def run_once(self, wait_s: float = 0.0) -> int:
         """Apply at most one page; returns how many entries it applied."""
@@ -193,6 +196,7 @@ class Follower:
             try:
                 applied = self.run_once(wait_s=self._long_poll_s)
                 self.health.succeeded(behind=applied >= self._page_size)
+                self._report(applied)
                 backoff_s = 0.1
             except httpx.TransportError as exc:
                 self.health.failed(exc)
@@ -204,6 +208,19 @@ class Follower:
                 log.exception("follower %s failed; retrying in %.1fs", self.name, backoff_s)
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+
+    def _report(self, applied: int) -> None:
+        """Progress in the log at most once a minute, busy or idle."""
+        self._applied_since += applied
+        now = time.monotonic()
+        if now - self._reported_at < PROGRESS_EVERY_S:
+            return
+        log.info(
+            "follower %s: at position %d, %d entries applied in the last %.0f s (upstream head %s)",
+            self.name, self.health.position, self._applied_since, now - self._reported_at,
+            self.health.upstream_head,
+        )  # fmt: skip
+        self._applied_since, self._reported_at = 0, now
 
     def _probe(self) -> None:
         """Standing by: is the holder behind (entries wait past a stored position that has

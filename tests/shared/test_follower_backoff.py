@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import httpx
+import pytest
 
+from shared.feed import follower as follower_module
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import MAX_BACKOFF_S, Follower, LocalFeedSource
 
@@ -76,3 +79,20 @@ def test_stopping_ends_a_local_long_poll_at_once() -> None:
     stopped.start()
     stopped.join(5)  # within the bound, where the poll alone would hold it for ten minutes
     assert not stopped.is_alive(), "stop waited out the long-poll"
+
+
+def test_progress_is_logged_at_most_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(follower_module.time, "monotonic", lambda: now[0])
+    follower = Follower("test", _DownThenUp(failures=0), _Sink(), long_poll_s=0.0)
+    caplog.set_level(logging.INFO, logger=follower_module.__name__)
+    for _ in range(600):  # ten minutes of long-polls every second, two entries each
+        now[0] += 1.0
+        follower._report(2)
+    said = [r.getMessage() for r in caplog.records if "at position" in r.getMessage()]
+    assert len(said) == 10
+    assert all("120 entries applied in the last 60 s" in line for line in said)
+    follower._report(0)  # idle: nothing more until the minute has passed
+    assert len([r for r in caplog.records if "at position" in r.getMessage()]) == 10
