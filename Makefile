@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/outcomes run
+	$(BIN)/outcomes run --migrate
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

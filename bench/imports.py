@@ -117,7 +117,7 @@ def main() -> int:
                 "CLAIMS_PORT": str(port), "CLAIMS_DATABASE_URL": database}  # fmt: skip
         log = Path(folder, "claims.log").open("ab")  # noqa: SIM115 - the child's output
         service = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "claims"],
+            [sys.executable, "-m", "services.cli", "serve", "claims", "--migrate"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -123,7 +123,7 @@ class Services:
         for name in SERVICES:
             log = Path(self.folder, f"{name}.log").open("ab")  # noqa: SIM115 - child's stdout
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name],
+                [sys.executable, "-m", "services.cli", "serve", name, "--migrate"],
                 env=self.env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -250,7 +250,7 @@ def serve(url: str, folder: str) -> tuple[subprocess.Popen[bytes], str]:
         "OUTCOMES_DATA_DIR": folder,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "metrics"],
+        [sys.executable, "-m", "services.cli", "serve", "metrics", "--migrate"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -25,6 +25,10 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 PDF_TIMEOUT_S = 120
 
 
+SERVICES = ("claims", "ledger", "metrics")
+MIGRATE_HELP = "migrate the store's read models first (else a store behind the code stops it)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -41,14 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run claims, ledger and metrics on 127.0.0.1:8001-8003")
+    run.add_argument("--migrate", action="store_true", help=MIGRATE_HELP)
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run one service (as containers do)")
-    serve.add_argument("service", choices=["claims", "ledger", "metrics"])
+    serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--migrate", action="store_true", help=MIGRATE_HELP)
     serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the stores' read models to this code's migrations, then exit"
+    )
+    migrate.add_argument("service", nargs="?", default="all", choices=[*SERVICES, "all"])
+    migrate.set_defaults(handler=_migrate)
 
     token = commands.add_parser("token", help="print a signed token for local use")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -145,17 +157,34 @@ def _metrics_commands(commands: Any) -> None:
     rebuild_check.set_defaults(handler=_audit_rebuild)
 
 
-def _run(_: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     from services.runner import run_all
 
     CommonSettings().check_secrets()
+    _migrate_on_start(args)
     return run_all()
+
+
+def _migrate_on_start(args: argparse.Namespace) -> None:
+    """``--migrate``: the service (uvicorn imports it afresh) reads it from its environment."""
+    if args.migrate:
+        os.environ["OUTCOMES_MIGRATE_ON_START"] = "true"
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.runner import migrate_stores
+
+    CommonSettings().check_secrets()
+    for name, revision in migrate_stores(SERVICES if args.service == "all" else [args.service]):
+        print(f"{name}: migrated to {revision}")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from services.runner import serve_command, service_specs
 
     CommonSettings().check_secrets()
+    _migrate_on_start(args)
     spec = next(s for s in service_specs() if s.name == args.service)
     command = serve_command(spec, workers=args.workers)
     if args.host:

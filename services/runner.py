@@ -12,12 +12,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 
 from services.claims.settings import ClaimsSettings
 from services.ledger.settings import LedgerSettings
 from services.metrics.settings import MetricsSettings
+from shared.eventstore import sqlalchemy_url
+from shared.settings import CommonSettings
+from shared.sqlviews import create_engine, migrate, store_revision
 
 STOP_TIMEOUT_S = 15.0
 
@@ -37,6 +41,30 @@ def service_specs() -> list[ServiceSpec]:
         ServiceSpec("ledger", "services.ledger.api:create_app", ledger.host, ledger.port),
         ServiceSpec("metrics", "services.metrics.api:create_app", metrics.host, metrics.port),
     ]
+
+
+def migrate_stores(names: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Migrate each named service's read models to head; (service, revision now) for each."""
+    from services.claims.api import MIGRATIONS as CLAIMS
+    from services.ledger.api import MIGRATIONS as LEDGER
+    from services.metrics.api import MIGRATIONS as METRICS
+
+    common = CommonSettings()
+    stores = {
+        "claims": (ClaimsSettings().store_url(common), CLAIMS),
+        "ledger": (LedgerSettings().store_url(common), LEDGER),
+        "metrics": (MetricsSettings().store_url(common), METRICS),
+    }
+    done = []
+    for name in names:
+        url, scripts = stores[name]
+        engine = create_engine(sqlalchemy_url(url), common.pool())
+        try:
+            migrate(engine, scripts, f"alembic_version_{name}")
+            done.append((name, store_revision(engine, f"alembic_version_{name}")))
+        finally:
+            engine.dispose()
+    return done
 
 
 def serve_command(spec: ServiceSpec, workers: int = 1) -> list[str]:

@@ -21,11 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from shared.feed.follower import Follower
+from shared.sqlviews import migration_head
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,6 @@ class Check:
     name: str
     ok: bool
     detail: str
-
-
-def migration_head(script_location: Path) -> str | None:
-    """The newest revision of a service's read-model migrations."""
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    return ScriptDirectory.from_config(config).get_current_head()
 
 
 class Readiness:

@@ -121,6 +121,11 @@ class CommonSettings(BaseSettings):
         description="/readyz: how long a follower may be behind its upstream, or failing",
     )  # fmt: skip
 
+    migrate_on_start: bool = Field(
+        default=False,
+        description="Migrate the store's read models at start (`--migrate`); otherwise a store "
+        "behind the code stops the service, naming `outcomes migrate`",
+    )
     log_level: Annotated[LogLevel, BeforeValidator(_lowered)] = Field(
         default="info", description="debug, info, warning, error or critical (any case)"
     )

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -73,14 +74,72 @@ def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
     return engine
 
 
-def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
-    """Bring a service's read-model tables to the newest Alembic revision."""
+def _config(script_location: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location))
+    return config
+
+
+def migrate(
+    engine: Engine, script_location: Path, version_table: str, revision: str = "head"
+) -> None:
+    """Bring a service's read-model tables to the newest Alembic revision (or ``revision``)."""
+    config = _config(script_location)
     config.attributes["version_table"] = version_table
     with unbounded_statements(), engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+
+
+def migration_head(script_location: Path) -> str | None:
+    """The newest revision of a service's read-model migrations."""
+    return ScriptDirectory.from_config(_config(script_location)).get_current_head()
+
+
+def migration_base(script_location: Path) -> str:
+    """The oldest revision of a service's read-model migrations."""
+    base = ScriptDirectory.from_config(_config(script_location)).get_base()
+    assert isinstance(base, str), "one base revision a service"
+    return base
+
+
+def store_revision(engine: Engine, version_table: str) -> str | None:
+    """The revision a store's read models are at (``None``: never migrated)."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(version_table):
+            return None
+        value = connection.execute(
+            sa.select(sa.table(version_table, sa.column("version_num")).c.version_num)
+        ).scalar()
+    return None if value is None else str(value)
+
+
+class StoreNotMigrated(RuntimeError):
+    """A service started on a store whose read models are not at the revision its code needs."""
+
+
+def prepare_store(
+    engine: Engine, script_location: Path, version_table: str, service: str, migrate_now: bool
+) -> None:
+    """At start: migrate the store (``--migrate``), or check that it is at this code's head and
+    refuse to start, naming the command, when it is not (migrations are a step of their own)."""
+    if migrate_now:
+        migrate(engine, script_location, version_table)
+        return
+    script = ScriptDirectory.from_config(_config(script_location))
+    head, found = script.get_current_head(), store_revision(engine, version_table)
+    if found == head:
+        return
+    if found is not None and found not in {r.revision for r in script.walk_revisions()}:
+        raise StoreNotMigrated(
+            f"the {service} store is at {found}, which this code does not know (a newer "
+            "version migrated it): run that version"
+        )
+    state = "has never been migrated" if found is None else f"is at {found}, behind {head}"
+    raise StoreNotMigrated(
+        f"the {service} store {state}: run `outcomes migrate {service}` first, or start the "
+        "service with --migrate"
+    )
 
 
 Handler = Callable[[Connection, FeedEntry], None]

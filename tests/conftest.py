@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,10 @@ from tests.stores import store_urls
 
 if TYPE_CHECKING:
     from tests.test_database_outage import Proxied
+
+# the services built in this process migrate their stores at start, as `--migrate` makes them;
+# the system tests' processes are started with the flag itself (tests/system/processes.py)
+os.environ["OUTCOMES_MIGRATE_ON_START"] = "true"
 
 IPS_RULEBOOK = Path(__file__).parent.parent / "examples" / "contracts" / "ips-employment.yaml"
 

@@ -43,8 +43,20 @@ def check_command(argv: list[str]) -> None:
         raise AssertionError(f"unknown command {argv}")
 
 
-def test_the_compose_file_runs_postgres_and_the_three_services() -> None:
-    assert set(COMPOSE["services"]) == {"postgres", *APP_SERVICES}
+def test_the_compose_file_runs_postgres_the_migration_and_the_three_services() -> None:
+    assert set(COMPOSE["services"]) == {"postgres", "migrate", *APP_SERVICES}
+
+
+def test_the_migration_runs_once_on_every_store_before_the_services_start() -> None:
+    migrate = COMPOSE["services"]["migrate"]
+    check_command(migrate["command"])
+    assert migrate["command"][1:] == ["migrate", "all"] and migrate["restart"] == "no"
+    for name in APP_SERVICES:
+        key = f"{name.upper()}_DATABASE_URL"
+        assert migrate["environment"][key] == COMPOSE["services"][name]["environment"][key]
+        after = COMPOSE["services"][name]["depends_on"]["migrate"]
+        assert after == {"condition": "service_completed_successfully"}
+        assert "--migrate" not in COMPOSE["services"][name]["command"]
 
 
 @pytest.mark.parametrize("name", [*APP_SERVICES, "postgres"])

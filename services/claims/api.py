@@ -36,7 +36,7 @@ from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
-from shared.sqlviews import SqlSink, create_engine, migrate
+from shared.sqlviews import SqlSink, create_engine, prepare_store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)
@@ -52,7 +52,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store_url = settings.store_url(common)
         engine = create_engine(sqlalchemy_url(store_url), common.pool())
-        migrate(engine, MIGRATIONS, "alembic_version_claims")
+        prepare_store(
+            engine, MIGRATIONS, "alembic_version_claims", "claims", common.migrate_on_start
+        )
         application = ClaimsApplication(
             store_url,
             common.pseudonym_key.get_secret_value(),

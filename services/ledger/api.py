@@ -22,7 +22,7 @@ from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
-from shared.sqlviews import SqlSink, create_engine, migrate
+from shared.sqlviews import SqlSink, create_engine, prepare_store
 
 MIGRATIONS = PathLib(__file__).parent / "migrations"
 
@@ -36,7 +36,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(sqlalchemy_url(settings.store_url(common)), common.pool())
-        migrate(engine, MIGRATIONS, "alembic_version_ledger")
+        prepare_store(
+            engine, MIGRATIONS, "alembic_version_ledger", "ledger", common.migrate_on_start
+        )
         app.state.engine = engine
         application = LedgerApplication(
             settings.store_url(common),

@@ -27,7 +27,7 @@ from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
-from shared.sqlviews import SqlSink, create_engine, migrate
+from shared.sqlviews import SqlSink, create_engine, prepare_store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,7 +43,9 @@ def create_app(
         store_url = settings.store_url(common)
         application = MetricsApplication(store_url, common.store_env())
         engine = create_engine(sqlalchemy_url(store_url), common.pool())
-        migrate(engine, MIGRATIONS, "alembic_version_metrics")
+        prepare_store(
+            engine, MIGRATIONS, "alembic_version_metrics", "metrics", common.migrate_on_start
+        )
         tokens = ServiceTokens(app.state.signer, "metrics")
         urls = {CLAIMS_UPSTREAM: settings.claims_url, LEDGER_UPSTREAM: settings.ledger_url}
         followers = [

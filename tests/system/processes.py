@@ -45,6 +45,7 @@ class Stack:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("CLAIMS_", "LEDGER_", "METRICS_"))
+            and k != "OUTCOMES_MIGRATE_ON_START"  # each is started with --migrate, as make run
         }
         env.update(
             OUTCOMES_ENV="test",
@@ -71,7 +72,7 @@ class Stack:
     def _spawn(self, key: str, name: str, port: int, wait: bool = True) -> None:
         with (self.folder / f"{key}.log").open("ab") as log:
             self.processes[key] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name],
+                [sys.executable, "-m", "services.cli", "serve", name, "--migrate"],
                 env=self.env({name: port}),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -203,7 +203,9 @@ def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) 
     """`outcomes run` is the embedded-default (SQLite) command, so this runs on SQLite only."""
     ports = {name: free_port() for name in ("CLAIMS", "LEDGER", "METRICS")}
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CLAIMS_", "LEDGER_", "METRICS_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLAIMS_", "LEDGER_", "METRICS_")) and k != "OUTCOMES_MIGRATE_ON_START"
     }
     env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
     env.update(
@@ -215,7 +217,7 @@ def test_outcomes_run_starts_all_three_and_stops_them_on_ctrl_c(tmp_path: Path) 
     )
     with (tmp_path / "run.log").open("wb") as log:
         runner = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"],
+            [sys.executable, "-m", "services.cli", "run", "--migrate"],  # as make run
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
