@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.apidocs import install_docs
 from shared.asgi import HttpMiddleware, RequestId, send_problem
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.feed.envelope import MAX_POSITION
@@ -126,8 +127,14 @@ def build_app(
     common.check_secrets()
     configure_logging(common.log_level, common.log_format)
     app = FastAPI(
-        title=title, description=description, version="0.1.0", lifespan=_frozen_after(lifespan)
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=_frozen_after(lifespan),
+        docs_url=None,  # served from installed files instead of a CDN (shared/apidocs.py)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.signer = TokenSigner.from_settings(common)
     install_error_handlers(app)
     app.add_middleware(JsonGuard)

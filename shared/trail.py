@@ -45,7 +45,7 @@ def _columns() -> list[sa.Column[Any]]:
 
 
 access_trail = sa.Table("access_trail", metadata, *_columns())
-UNRECORDED = ("/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")
+UNRECORDED = ("/healthz", "/readyz", "/openapi.json", "/docs", "/redoc")  # and /docs-assets/
 APPEND_ONLY_TRIGGER = """
 CREATE OR REPLACE FUNCTION access_trail_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the access trail is append-only'; END; $$ LANGUAGE plpgsql;

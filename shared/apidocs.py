@@ -1,0 +1,65 @@
+"""The interactive API documentation, served from installed files: never from a CDN, so
+``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) work on a closed network.
+
+The pages are FastAPI's own; the scripts and styles they load are the Swagger UI and ReDoc
+bundles that the ``fastapi-offline`` package ships, served by each service under
+``/docs-assets``, with a content security policy that keeps the pages on the service. No
+token is needed to read them, as for ``/openapi.json``: they describe the
+API, and every operation they call still asks for its token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+ASSETS_URL = "/docs-assets"
+# the pages may load only from the service itself: ReDoc's footer asks a CDN for its logo, which
+# the browser now refuses without asking the network (the logo hides itself when it fails)
+POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def _closed(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = POLICY
+    return page
+
+
+def install_docs(app: FastAPI) -> None:
+    """Add ``/docs``, ``/redoc`` and their assets to an app built with both turned off."""
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _closed(
+            get_swagger_ui_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title}: API",
+                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                swagger_ui_parameters={"persistAuthorization": False},
+            )
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _closed(
+            get_redoc_html(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title}: API",
+                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
