@@ -92,6 +92,12 @@ class CommonSettings(BaseSettings):
         default=SecretStr(DEVELOPMENT_PERSONAL_DATA_KEY),
         description="Base64 AES-256 key that wraps each participant's personal-data key",
     )
+    personal_data_previous_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated personal-data keys being rotated out: they still open the "
+        "participant keys they wrapped until `outcomes keys rewrap-personal-data` has re-wrapped "
+        "them with OUTCOMES_PERSONAL_DATA_KEY (docs/operations.md)",
+    )
     token_issuer: str = "outcomes"
     token_audience: str = "outcomes-api"
     service_token_ttl_s: int = Field(default=300, ge=30, le=3600)
@@ -144,6 +150,10 @@ class CommonSettings(BaseSettings):
             )
         if not _is_aes256_base64(self.personal_data_key.get_secret_value()):
             problems.append("OUTCOMES_PERSONAL_DATA_KEY must be 32 random bytes, base64")
+        if not all(_is_aes256_base64(key) for key in self.previous_personal_data_keys()):
+            problems.append(
+                "each of OUTCOMES_PERSONAL_DATA_PREVIOUS_KEYS must be 32 random bytes, base64"
+            )
         if self.env != "production":
             if problems:
                 raise InsecureSettingsError("; ".join(problems))
@@ -169,6 +179,12 @@ class CommonSettings(BaseSettings):
             raise InsecureSettingsError(
                 "refusing to start with OUTCOMES_ENV=production: " + "; ".join(problems)
             )
+
+    def previous_personal_data_keys(self) -> list[str]:
+        if self.personal_data_previous_keys is None:
+            return []
+        keys = self.personal_data_previous_keys.get_secret_value().split(",")
+        return [key.strip() for key in keys if key.strip()]
 
     def store_env(self) -> dict[str, str]:
         """The event store's pool sizes and timeout, and its cipher when a key is configured."""

@@ -59,7 +59,11 @@ def create_app(
             store_url,
             common.pseudonym_key.get_secret_value(),
             clock=lambda: dt.datetime.now(dt.UTC),
-            vault=PersonalDataVault(engine, common.personal_data_key.get_secret_value()),
+            vault=PersonalDataVault(
+                engine,
+                common.personal_data_key.get_secret_value(),
+                previous_keys=common.previous_personal_data_keys(),
+            ),
             store_env=common.store_env(),
         )
         index_follower = Follower(

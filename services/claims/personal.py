@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,11 @@ def parse_wrapping_key(text: str) -> bytes:
     return key
 
 
+def wrapping_key_id(text: str) -> str:
+    """The id a wrapping key is known by in the store: the start of its SHA-256."""
+    return hashlib.sha256(parse_wrapping_key(text)).hexdigest()[:16]
+
+
 def new_wrapping_key() -> str:
     """A fresh personal-data key, base64, for ``OUTCOMES_PERSONAL_DATA_KEY``."""
     return base64.b64encode(os.urandom(32)).decode()
@@ -114,10 +119,20 @@ class PersonalDataVault:
     event then failed to save is harmless, and the retry finds it.
     """
 
-    def __init__(self, engine: Engine, wrapping_key: str, *, owns_engine: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        wrapping_key: str,
+        *,
+        previous_keys: Sequence[str] = (),
+        owns_engine: bool = False,
+    ) -> None:
         self._engine = engine
+        self._wrapping_key_id = wrapping_key_id(wrapping_key)
         self._wrapper = AESGCM(parse_wrapping_key(wrapping_key))
-        self._wrapping_key_id = hashlib.sha256(parse_wrapping_key(wrapping_key)).hexdigest()[:16]
+        # keys being rotated out: they still open what they wrapped, and wrap nothing new
+        self._openers = {wrapping_key_id(k): AESGCM(parse_wrapping_key(k)) for k in previous_keys}
+        self._openers[self._wrapping_key_id] = self._wrapper
         self._owns_engine = owns_engine
 
     def close(self) -> None:
@@ -136,14 +151,14 @@ class PersonalDataVault:
             assert row is not None
         if row.wrapped_key is None:
             raise ErasedPersonalData(participant_id)
-        return self._unwrap(contract_id, participant_id, bytes(row.wrapped_key))
+        return self._unwrap(row)
 
     def key_for_reading(self, contract_id: str, participant_id: str) -> bytes | None:
         """The data key, or ``None`` when there never was one or it was erased."""
         row = self._row(contract_id, participant_id)
         if row is None or row.wrapped_key is None:
             return None
-        return self._unwrap(contract_id, participant_id, bytes(row.wrapped_key))
+        return self._unwrap(row)
 
     def erasure(self, contract_id: str, participant_id: str) -> Erasure | None:
         row = self._row(contract_id, participant_id)
@@ -224,17 +239,76 @@ class PersonalDataVault:
 
     # ---- wrapping ---------------------------------------------------------------------------
     def _wrap_new(self, contract_id: str, participant_id: str) -> bytes:
+        return self._wrap(contract_id, participant_id, AESSIV.generate_key(DATA_KEY_BITS))
+
+    def _wrap(self, contract_id: str, participant_id: str, data_key: bytes) -> bytes:
         nonce = os.urandom(WRAP_NONCE_BYTES)
-        data_key = AESSIV.generate_key(DATA_KEY_BITS)
         aad = SEPARATOR.join((contract_id, participant_id)).encode()
         return nonce + self._wrapper.encrypt(nonce, data_key, aad)
 
-    def _unwrap(self, contract_id: str, participant_id: str, wrapped: bytes) -> bytes:
-        aad = SEPARATOR.join((contract_id, participant_id)).encode()
+    def _unwrap(self, row: Any) -> bytes:
+        opener = self._openers.get(str(row.wrapping_key_id))
+        if opener is None:
+            raise UnreadableSealedValue(
+                f"a participant key is wrapped by key {row.wrapping_key_id}, which is neither "
+                "OUTCOMES_PERSONAL_DATA_KEY nor one of OUTCOMES_PERSONAL_DATA_PREVIOUS_KEYS"
+            )
+        aad = SEPARATOR.join((str(row.contract_id), str(row.participant_id))).encode()
+        wrapped = bytes(row.wrapped_key)
         nonce, sealed = wrapped[:WRAP_NONCE_BYTES], wrapped[WRAP_NONCE_BYTES:]
         try:
-            return self._wrapper.decrypt(nonce, sealed, aad)
+            return opener.decrypt(nonce, sealed, aad)
         except InvalidTag:
             raise UnreadableSealedValue(
-                "a participant key does not open with OUTCOMES_PERSONAL_DATA_KEY"
+                f"a participant key does not open with the key {row.wrapping_key_id} it names"
             ) from None
+
+    # ---- rotation ---------------------------------------------------------------------------
+    def rewrap(self, batch: int = 500) -> int:
+        """Wrap every participant key still wrapped by a previous key with the current one, a
+        batch a transaction; returns how many it re-wrapped. Safe to run while the service
+        runs (a row is changed only if it is still as read: erased or re-wrapped meanwhile, it
+        is left) and to run again (it then finds nothing)."""
+        done = 0
+        after = ("", "")
+        while True:
+            with self._engine.begin() as connection:
+                rows = connection.execute(
+                    sa.select(participant_keys)
+                    .where(participant_keys.c.wrapped_key.is_not(None))
+                    .where(participant_keys.c.wrapping_key_id != self._wrapping_key_id)
+                    .where(
+                        sa.tuple_(participant_keys.c.contract_id, participant_keys.c.participant_id)
+                        > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+                    )
+                    .order_by(participant_keys.c.contract_id, participant_keys.c.participant_id)
+                    .limit(batch)
+                ).all()
+                for row in rows:
+                    data_key = self._unwrap(row)
+                    done += connection.execute(
+                        sa.update(participant_keys)
+                        .where(participant_keys.c.contract_id == row.contract_id)
+                        .where(participant_keys.c.participant_id == row.participant_id)
+                        .where(participant_keys.c.wrapping_key_id == row.wrapping_key_id)
+                        .where(participant_keys.c.wrapped_key.is_not(None))
+                        .values(
+                            wrapped_key=self._wrap(row.contract_id, row.participant_id, data_key),
+                            wrapping_key_id=self._wrapping_key_id,
+                        )
+                    ).rowcount
+            if len(rows) < batch:
+                break
+            after = (rows[-1].contract_id, rows[-1].participant_id)
+        self._flush_sqlite_journal()
+        return done
+
+    def wrapped_by(self) -> dict[str, int]:
+        """How many participant keys each wrapping key wraps (erased ones have none)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(participant_keys.c.wrapping_key_id, sa.func.count())
+                .where(participant_keys.c.wrapped_key.is_not(None))
+                .group_by(participant_keys.c.wrapping_key_id)
+            ).all()
+        return {str(key_id): int(count) for key_id, count in rows}
