@@ -18,8 +18,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/outcomes run --migrate
 
+# two workers at most (pytest-xdist), each test on its own databases: more would overrun
+# PostgreSQL's default max_connections of 100 when system tests of both workers run at once
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=2
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests bench

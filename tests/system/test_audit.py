@@ -4,7 +4,6 @@ changed behind the claims service's back is caught, and the feed digest changes 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,7 +95,10 @@ def test_rebuilt_read_models_equal_the_live_ones_until_a_live_row_is_changed(
         client.verify(claim_id)
     wait_until(lambda: payable(client) == 450_000, "the ledger to book", 10)
     wait_until(lambda: len(client.ledger_transactions()) == 3, "the ledger feed", 10)
-    time.sleep(1.5)  # the metrics followers and the ledger index are a moment behind
+    wait_until(client.ledger_caught_up, "the ledger at the claims feed's last entry", 10)
+    wait_until(client.metrics_caught_up, "metrics at its feeds' last entries", 10)
+    index_caught_up = lambda: client.caught_up("ledger", "ledger-index", "ledger", ())  # noqa: E731 - every type
+    wait_until(index_caught_up, "the ledger's index at its own feed's last entry", 10)
     urls = ["--claims-url", stack.urls["claims"], "--ledger-url", stack.urls["ledger"]]
 
     for service in ("metrics", "ledger"):

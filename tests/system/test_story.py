@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.ledger.application import CLAIMS_TYPES
+from services.metrics.following import upstreams
 from shared.auth import Role, TokenSigner
 from tests.claims.helpers import PROVIDER, story_json
 from tests.conftest import IPS_RULEBOOK
@@ -101,16 +102,26 @@ class Client:
     def ledger_caught_up(self) -> bool:
         """Whether the ledger's follower has applied the claims feed's last entry it reads
         (from the ledger's /metrics): only then does "nothing more was booked" mean it."""
+        return self.caught_up("ledger", "ledger<-claims", "claims", CLAIMS_TYPES)
+
+    def metrics_caught_up(self) -> bool:
+        """Whether each of metrics' followers has applied its upstream's last entry it reads."""
+        return all(
+            self.caught_up("metrics", upstream.follower_name, upstream.service, upstream.types)
+            for upstream in upstreams()
+        )
+
+    def caught_up(self, service: str, follower: str, upstream: str, types: Collection[str]) -> bool:
         last, after = 0, 0
         while items := self.http.get(
-            f"{self.stack.urls['claims']}/feed",
-            params={"after": after, "limit": 1000, "types": sorted(CLAIMS_TYPES)},
+            f"{self.stack.urls[upstream]}/feed",
+            params={"after": after, "limit": 1000, "types": sorted(types)},
             headers=self.admin,
         ).json()["items"]:
             last = after = items[-1]["position"]
-        scraped = self.http.get(f"{self.stack.urls['ledger']}/metrics", headers=self.admin).text
+        scraped = self.http.get(f"{self.stack.urls[service]}/metrics", headers=self.admin).text
         position = samples(scraped).get(
-            ("outcomes_follower_position", frozenset({("follower", "ledger<-claims")}))
+            ("outcomes_follower_position", frozenset({("follower", follower)}))
         )
         return position == last
 
@@ -171,7 +182,8 @@ def test_idle_lag_from_a_verification_to_the_ledger_is_under_a_second(client: Cl
     for index in range(3):
         [claim_id, *_] = client.post_story(f"lag-{index}", f"lag{index}")
         before = payable(client)
-        time.sleep(1.5)  # let the followers go idle in their long poll
+        # the ledger caught up, its follower waits in a long poll: what "idle" measures
+        wait_until(client.ledger_caught_up, "the ledger at the claims feed's last entry", 10.0)
         amount = client.verify(claim_id)
         target = before + amount
         lags.append(wait_until(lambda t=target: payable(client) == t, "the booking", LAG_BUDGET_S))
