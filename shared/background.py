@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from shared.feed.lease import Lease
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerState:
+    """What ``/metrics`` reports of a worker under a lease: whether this replica holds it, and
+    how many of its rounds failed."""
+
+    name: str
+    holding: bool = False
+    failed_rounds: int = 0
 
 
 class LeasedWorker:
@@ -27,6 +38,7 @@ class LeasedWorker:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._round_done = threading.Condition()
         self.rounds = 0
+        self.state = WorkerState(self.name)
 
     def work(self) -> None:
         raise NotImplementedError
@@ -43,9 +55,11 @@ class LeasedWorker:
     def _run(self) -> None:
         while not self.stopping.wait(self._interval_s):
             try:
-                if self._lease.hold():
+                self.state.holding = self._lease.hold()
+                if self.state.holding:
                     self.work()
             except Exception:  # a failed round is retried at the next; the service goes on
+                self.state.failed_rounds += 1
                 log.exception("%s: a round failed; retrying in %.0f s", self.name, self._interval_s)
             with self._round_done:
                 self.rounds += 1

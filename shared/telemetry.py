@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Scope
 
 from shared.asgi import AfterEach
+from shared.background import WorkerState
 from shared.feed.follower import Follower
 from shared.tally import Tally
 
@@ -56,6 +57,8 @@ class Telemetry:
         )  # fmt: skip
         self._followers = _Followers()
         self.registry.register(self._followers)
+        self._workers = _Workers()
+        self.registry.register(self._workers)
 
     def tally(self, name: str, documentation: str, label: str, tally: Tally) -> None:
         """Report a worker's counts by key as the counter ``name`` (``_total``) by ``label``."""
@@ -64,6 +67,10 @@ class Telemetry:
     def watch(self, followers: Sequence[Follower]) -> None:
         """Report these followers (the ones this replica runs)."""
         self._followers.followers = list(followers)
+
+    def watch_workers(self, workers: Sequence[WorkerState]) -> None:
+        """Report these workers under leases (the ones this replica runs)."""
+        self._workers.workers = list(workers)
 
     def exposition(self) -> bytes:
         return exposition(self.registry)
@@ -79,6 +86,27 @@ class _Tallied(Collector):
         for key, count in sorted(self._tally.snapshot().items()):
             family.add_metric([key], count)
         yield family
+
+
+class _Workers(Collector):
+    def __init__(self) -> None:
+        self.workers: list[WorkerState] = []
+
+    def collect(self) -> Iterator[Metric]:
+        active = GaugeMetricFamily(
+            "outcomes_worker_active",
+            "1 while this replica holds the worker's lease (it works), 0 while it stands by",
+            labels=["worker"],
+        )
+        failed = CounterMetricFamily(
+            "outcomes_worker_failed_rounds", "Rounds of the worker that failed on this replica",
+            labels=["worker"],
+        )  # fmt: skip
+        for worker in self.workers:
+            active.add_metric([worker.name], 1 if worker.holding else 0)
+            failed.add_metric([worker.name], worker.failed_rounds)
+        yield active
+        yield failed
 
 
 class _Followers(Collector):

@@ -165,3 +165,57 @@ def test_a_follower_of_another_service_reports_the_upstream_head(tmp_path: Path)
     head = value(found, "outcomes_follower_upstream_head", follower="test<-claims")
     assert head is not None and head >= 1
     assert value(found, "outcomes_follower_position", follower="test<-claims") == 1
+
+
+async def test_workers_under_leases_and_ledger_transactions_by_kind_are_reported(
+    tmp_path: Path,
+) -> None:
+    common = CommonSettings(env="test", data_dir=tmp_path)
+    signer = TokenSigner.from_settings(common)
+    admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
+    provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
+    verifier = {"Authorization": f"Bearer {signer.issue(Role.VERIFIER, subject='vera')}"}
+    service = signer.issue(Role.SERVICE, subject="prometheus")
+    claims_settings = ClaimsSettings(amendment_interval_s=0.1)
+    with over_http(claims_app(claims_settings, common)) as claims_url:
+        registered = httpx.post(
+            f"{claims_url}/v1/contracts",
+            content=IPS_RULEBOOK.read_text(),
+            headers={**admin, "Content-Type": "application/yaml"},
+        )
+        assert registered.status_code == 201, registered.text
+        claim_ids = []
+        for event in story_json():
+            posted = httpx.post(
+                f"{claims_url}/v1/contracts/ips-employment/events", json=event, headers=provider
+            )
+            assert posted.status_code == 201, posted.text
+            claim_ids += posted.json()["claim_ids"]
+        for claim_id in claim_ids:
+            verified = httpx.post(
+                f"{claims_url}/v1/claims/{claim_id}/verify", json={"note": "seen"}, headers=verifier
+            )
+            assert verified.status_code == 200, verified.text
+        scraped = httpx.get(f"{claims_url}/metrics", headers={"Authorization": f"Bearer {service}"})
+        deadline = time.monotonic() + 10  # the amendment worker takes its lease in its first round
+        while value(samples(scraped.text), "outcomes_worker_active", worker="amendments") != 1:
+            assert time.monotonic() < deadline, scraped.text
+            await asyncio.sleep(0.05)
+            scraped = httpx.get(
+                f"{claims_url}/metrics", headers={"Authorization": f"Bearer {service}"}
+            )
+        failed = "outcomes_worker_failed_rounds_total"
+        assert value(samples(scraped.text), failed, worker="amendments") == 0
+
+        ledger = ledger_app(LedgerSettings(claims_url=claims_url), common)
+        async with serving(ledger) as client:
+            deadline = time.monotonic() + 15  # the ledger books the three, its index counts them
+            while True:
+                found = await scrape(client, service)
+                booked = "outcomes_ledger_transactions_total"
+                if value(found, booked, kind="accrual") == len(claim_ids) == 3:
+                    break
+                assert time.monotonic() < deadline, [s for s in found if "ledger_tr" in s[0]]
+                await asyncio.sleep(0.05)
+            assert value(found, booked, kind="payment") is None  # nothing paid yet
+            assert value(found, "outcomes_worker_active", worker="webhooks") == 1

@@ -150,16 +150,18 @@ def _background_workers(
         settings.amendment_interval_s,
     )
     workers: list[Background] = [app.state.import_worker, app.state.amendment_applier]
+    leased = [app.state.amendment_applier.state]
     if settings.population_close_interval_s > 0:
-        workers.append(
-            PopulationCloser(
-                application.population_closing,
-                application.contracts,
-                lambda: contract_ids(engine),
-                lease_for(store_url, "claims-population-closer"),
-                settings.population_close_interval_s,
-            )
+        closer = PopulationCloser(
+            application.population_closing,
+            application.contracts,
+            lambda: contract_ids(engine),
+            lease_for(store_url, "claims-population-closer"),
+            settings.population_close_interval_s,
         )
+        workers.append(closer)
+        leased.append(closer.state)
+    app.state.telemetry.watch_workers(leased)
     return workers
 
 

@@ -17,12 +17,15 @@ from services.ledger.settings import LedgerSettings
 from services.ledger.webhooks.service import Webhooks
 from shared.auth import ServiceTokens
 from shared.eventstore import sqlalchemy_url
-from shared.feed.follower import Follower, HttpFeedSource, LocalFeedSource
+from shared.feed.catalogue import TransactionPosted
+from shared.feed.envelope import FeedEntry
+from shared.feed.follower import CountingSink, Follower, HttpFeedSource, LocalFeedSource
 from shared.feed.lease import lease_for
 from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
+from shared.tally import Tally
 
 MIGRATIONS = PathLib(__file__).parent / "migrations"
 
@@ -57,16 +60,22 @@ def create_app(
         if settings.follow:
             follower.start()
         app.state.follower = follower
+        kinds = Tally()  # the transactions the index applied, by kind, for /metrics
+        app.state.telemetry.tally(
+            "outcomes_ledger_transactions", "Ledger transactions this replica's index applied, "
+            "by kind (accrual, netting, reversal, payment, overpayment)", "kind", kinds,
+        )  # fmt: skip
         index_follower = Follower(
             "ledger-index",
             LocalFeedSource(application.read_feed),
-            SqlSink(engine, "ledger-index", index.apply_entry),
+            CountingSink(SqlSink(engine, "ledger-index", index.apply_entry), _kind, kinds),
             long_poll_s=0.5,
             lease=lease_for(settings.store_url(common), "ledger-index"),
         )
         index_follower.start()
         webhooks = Webhooks(settings, common, engine, application)
         app.state.webhooks = webhooks
+        app.state.telemetry.watch_workers([webhooks.dispatcher.state])
         app.state.telemetry.tally(
             "outcomes_webhook_attempts", "Webhook delivery attempts this replica recorded",
             "outcome", webhooks.dispatcher.attempts,
@@ -100,3 +109,7 @@ def create_app(
     app.include_router(subscriptions.router)
     app.include_router(audit.router)
     return app
+
+
+def _kind(entry: FeedEntry) -> str | None:
+    return TransactionPosted.of(entry).kind if entry.type == TransactionPosted.TYPE else None

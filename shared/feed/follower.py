@@ -44,6 +44,23 @@ class FeedSink(Protocol):
         ...
 
 
+class CountingSink:
+    """A sink that counts each page's entries by ``key`` once the page is applied (so a page
+    that failed and is read again is counted once); a key of ``None`` is not counted."""
+
+    def __init__(
+        self, sink: FeedSink, key: Callable[[FeedEntry], str | None], tally: Tally
+    ) -> None:
+        self._sink, self._key, self.tally = sink, key, tally
+
+    def position(self) -> int:
+        return self._sink.position()
+
+    def apply(self, entries: list[FeedEntry]) -> None:
+        self._sink.apply(entries)
+        self.tally.update(key for entry in entries if (key := self._key(entry)) is not None)
+
+
 class HttpFeedSource:
     """Reads another service's ``GET /feed`` with a service token; with ``types``, only the
     entry types the reader applies (the others are skipped in the upstream's store)."""

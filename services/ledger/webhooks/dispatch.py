@@ -35,6 +35,7 @@ from standardwebhooks.webhooks import Webhook
 from services.ledger.webhooks import store
 from services.ledger.webhooks.store import ACTIVE, DELIVERED, PAUSED, PENDING, SecretBox
 from services.ledger.webhooks.targets import IpNetwork, TargetRefused, check_resolved, check_url
+from shared.background import WorkerState
 from shared.feed.lease import Lease
 from shared.sqlviews import aware
 from shared.tally import Tally
@@ -86,6 +87,7 @@ class Dispatcher:
         self._secrets = secrets
         self._deny = deny
         self.attempts = Tally()  # attempts recorded: "delivered" or "failed"
+        self.state = WorkerState("webhooks")
         self._policy = policy
         self._burst = burst
         self._idle_s = idle_s
@@ -125,7 +127,8 @@ class Dispatcher:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if self._lease is not None and not self._lease.hold():
+                self.state.holding = self._lease is None or self._lease.hold()
+                if not self.state.holding:
                     self._stop.wait(self._idle_s)
                     continue
                 sent = self.run_once()
@@ -133,6 +136,7 @@ class Dispatcher:
                     self.prune()
                     self._next_prune = time.monotonic() + PRUNE_EVERY_S
             except Exception:  # the dispatcher outlives a failing database; it logs and goes on
+                self.state.failed_rounds += 1
                 log.exception("webhook dispatcher failed; trying again")
                 sent = 0
             if not sent:
