@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
+    Mapper,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -47,6 +48,7 @@ from shared.settings import (
     attempt_timeout_s,
     tcp_keepalive_options,
 )
+from shared.tracing import TRACE_KEY, TracingMapper
 
 SQLITE_LOCK_TIMEOUT_S = 10
 CONFLICT_ATTEMPTS = 12
@@ -202,6 +204,10 @@ class OutcomesApplication(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, recording each event's trace (shared/tracing.py)."""
+        return self.factory.mapper(self.construct_transcoder(), TracingMapper)
+
     @property
     def process_recorder(self) -> ProcessRecorder:
         assert isinstance(self.recorder, ProcessRecorder)
@@ -340,6 +346,7 @@ class OutcomesApplication(Application[UUID]):
             stream_version=domain_event.originator_version,
             recorded_at=domain_event.timestamp,
             data=event_data(domain_event),
+            traceparent=vars(domain_event).get(TRACE_KEY),
         )
 
     def head_position(self) -> int:

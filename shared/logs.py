@@ -3,8 +3,9 @@
 Every line a service writes (its own, uvicorn's, the libraries') goes through one handler on
 the root logger: one JSON object a line (``OUTCOMES_LOG_FORMAT=json``, the default) or a
 human-readable line (``console``, what ``make run`` uses). Each carries its time (UTC), level,
-logger, and the id of the request it was written for (``request_id``, as in the
-``X-Request-ID`` header and every problem body).
+logger, the id of the request it was written for (``request_id``, as in the ``X-Request-ID``
+header and every problem body), and the trace and span it was written in (``trace_id``,
+``span_id``: shared/tracing.py).
 
 One line a request (:class:`RequestLog`, uvicorn's own access log is off): method, route
 template, status, duration in milliseconds, and the caller's role and subject id (never a
@@ -22,6 +23,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from starlette.types import ASGIApp, Scope
 
 from shared.asgi import REQUEST_ID, AfterEach
@@ -43,9 +45,14 @@ class _Stderr:
 
 
 def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The request's id, and the trace and span it is written in (shared/tracing.py)."""
     request_id = REQUEST_ID.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        event.setdefault("trace_id", f"{span.trace_id:032x}")
+        event.setdefault("span_id", f"{span.span_id:016x}")
     return event
 
 

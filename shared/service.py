@@ -29,6 +29,7 @@ from shared.problems import DATABASE_RETRY_AFTER_S, install_error_handlers, prob
 from shared.readiness import Check, Readiness, as_json
 from shared.settings import CommonSettings
 from shared.telemetry import CONTENT_TYPE_LATEST, RequestMetrics, Telemetry
+from shared.tracing import configure_tracing, instrument_app, instrument_engine
 from shared.trail import AccessTrail, read_trail
 
 
@@ -41,7 +42,8 @@ def watch_replica(
 ) -> Readiness:
     """What ``/readyz`` and ``/metrics`` watch of this replica: its read models' store and
     migrations (version table, script folder) and the followers it runs. Close what it
-    returns when the service stops."""
+    returns when the service stops. Its statements are traced (shared/tracing.py)."""
+    instrument_engine(engine)
     version_table, script_location = migrations
     app.state.readiness = Readiness(
         engine, version_table, script_location, followers,
@@ -117,6 +119,7 @@ def _frozen_after(
 
 def build_app(
     *,
+    service: str,
     title: str,
     description: str,
     common: CommonSettings,
@@ -126,6 +129,8 @@ def build_app(
 ) -> FastAPI:
     common.check_secrets()
     configure_logging(common.log_level, common.log_format)
+    endpoint = None if common.otlp_endpoint is None else str(common.otlp_endpoint)
+    configure_tracing(f"outcomes-{service}", common.traces_exporter, endpoint)
     app = FastAPI(
         title=title,
         description=description,
@@ -135,6 +140,7 @@ def build_app(
         redoc_url=None,
     )
     install_docs(app)
+    instrument_app(app)
     app.state.signer = TokenSigner.from_settings(common)
     install_error_handlers(app)
     app.add_middleware(JsonGuard)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SIGNING_KEY = "outcomes-development-signing-key-do-not-use-in-production"
@@ -132,12 +132,24 @@ class CommonSettings(BaseSettings):
         description="Migrate the store's read models at start (`--migrate`); otherwise a store "
         "behind the code stops the service, naming `outcomes migrate`",
     )
+    traces_exporter: Annotated[Literal["none", "otlp"], BeforeValidator(_lowered)] = Field(
+        default="none", description="otlp: export traces to OUTCOMES_OTLP_ENDPOINT; none: do not"
+    )
+    otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None, description="An OTLP/HTTP collector, e.g. http://otel-collector:4318"
+    )
     log_level: Annotated[LogLevel, BeforeValidator(_lowered)] = Field(
         default="info", description="debug, info, warning, error or critical (any case)"
     )
     log_format: Annotated[LogFormat, BeforeValidator(_lowered)] = Field(
         default="json", description="json (one object a line) or console (for people)"
     )
+
+    @model_validator(mode="after")
+    def _exporter_has_an_endpoint(self) -> CommonSettings:
+        if self.traces_exporter == "otlp" and self.otlp_endpoint is None:
+            raise ValueError("OUTCOMES_TRACES_EXPORTER=otlp needs OUTCOMES_OTLP_ENDPOINT")
+        return self
 
     def check_secrets(self) -> None:
         """Refuse to run production on the development defaults or on short keys."""

@@ -59,6 +59,7 @@ async def test_a_json_line_a_request_with_its_id_and_caller_and_never_the_token(
     assert (first["role"], first["subject"]) == ("admin", "alice")
     assert isinstance(first["duration_ms"], float) and first["duration_ms"] >= 0
     assert first["timestamp"].endswith("Z")
+    assert len(first["trace_id"]) == 32 and len(first["span_id"]) == 16  # the request's span
     second = by_id[missing.headers["x-request-id"]]
     # the route's template, not the path: ids in a path stay out of the log
     assert second["route"] == "/v1/contracts/{contract_id}" and second["status"] == 404

@@ -98,6 +98,7 @@ def create_app(
             engine.dispose()
 
     app = build_app(
+        service="claims",
         title="Outcomes claims service",
         description="Contracts, participant events and outcome claims.",
         common=common,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IntakeRequest, IntakeResult
 from shared.errors import Busy
+from shared.tracing import current_traceparent, grouped
 
 log = logging.getLogger(__name__)
 MAX_GROUP_EVENTS = 1000
@@ -40,6 +41,8 @@ class IntakeBusy(Busy):
 class Waiting:
     request: IntakeRequest
     answer: Future[list[IntakeResult]] = field(default_factory=Future)
+    # the request's trace, read in its own thread: the group commit continues it
+    traceparent: str | None = field(default_factory=current_traceparent)
 
 
 class IntakeCommitter:
@@ -96,7 +99,8 @@ class IntakeCommitter:
         self.requests += len(group)
         self._observe(len(group))
         try:
-            answers = self._application.intake.record_many([w.request for w in group])
+            with grouped([w.traceparent for w in group]):
+                answers = self._application.intake.record_many([w.request for w in group])
         except Exception as exc:  # refused as a group: each request alone gets its own answer
             if len(group) == 1:
                 group[0].answer.set_exception(exc)
@@ -109,7 +113,8 @@ class IntakeCommitter:
 
     def _alone(self, waiting: Waiting) -> None:
         try:
-            [answer] = self._application.intake.record_many([waiting.request])
+            with grouped([waiting.traceparent]):
+                [answer] = self._application.intake.record_many([waiting.request])
         except Exception as exc:  # the request's own error, raised in its own thread
             waiting.answer.set_exception(exc)
         else:

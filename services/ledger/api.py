@@ -96,6 +96,7 @@ def create_app(
             engine.dispose()
 
     app = build_app(
+        service="ledger",
         title="Outcomes ledger service",
         description="Double-entry payment books per contract, booked from the claims feed.",
         common=common,

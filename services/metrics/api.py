@@ -80,6 +80,7 @@ def create_app(
             engine.dispose()
 
     app = build_app(
+        service="metrics",
         title="Outcomes metrics service",
         description="Performance reports built from the claims and ledger feeds.",
         common=common,

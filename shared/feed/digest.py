@@ -6,7 +6,8 @@
 Entry i is the i-th entry of the feed in position order, as the feed serves it, less two
 fields: ``position`` (PostgreSQL may skip numbers where a transaction rolled back, so the same
 history can sit at other positions in another store) and ``recorded_at`` (a follower's store
-rebuilt from its upstream records the same events again, later). What is chained is what
+rebuilt from its upstream records the same events again, later), and ``traceparent`` (the
+trace of the work that recorded it: operational, not history). What is chained is what
 happened and in which order: type, schema version, stream, stream version and data.
 
 An auditor stores ``(upto, digest)``; later, the service's digest up to the same position must
@@ -27,7 +28,7 @@ GENESIS = hashlib.sha256(b"outcomes-feed-digest-v1").hexdigest()
 
 
 def entry_text(entry: FeedEntry) -> bytes:
-    chained = entry.model_dump(mode="json", exclude={"position", "recorded_at"})
+    chained = entry.model_dump(mode="json", exclude={"position", "recorded_at", "traceparent"})
     return json.dumps(chained, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

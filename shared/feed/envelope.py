@@ -40,6 +40,9 @@ class FeedEntry(BaseModel):
     stream_version: int
     recorded_at: dt.datetime
     data: dict[str, Any]
+    traceparent: str | None = None
+    """The W3C trace context of the work that recorded it (shared/tracing.py): operational,
+    not history, so no digest chains it; absent where nothing traced that work."""
 
 
 class FeedPage(BaseModel):
@@ -82,7 +85,9 @@ class EventCatalogue:
 
 
 # what a domain event carries besides its payload: the envelope's own fields, never in ``data``
-STORE_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+STORE_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "_traceparent"}
+)  # the last: shared/tracing.TRACE_KEY, the trace the event was saved in
 
 
 def to_plain(value: Any) -> Any:

@@ -20,6 +20,7 @@ import httpx
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
 from shared.feed.lease import Lease
 from shared.tally import Tally
+from shared.tracing import applying
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,8 @@ class Follower:
         entries = self._source.read(self._sink.position(), self._page_size, wait_s)
         self.health.upstream_head = getattr(self._source, "last_head", None)
         if entries:
-            self._sink.apply(entries)
+            with applying(self.name, entries):
+                self._sink.apply(entries)
             self.health.applied.update(entry.type for entry in entries)
             self.health.position = entries[-1].position
         return len(entries)

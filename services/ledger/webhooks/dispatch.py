@@ -39,6 +39,7 @@ from shared.background import WorkerState
 from shared.feed.lease import Lease
 from shared.sqlviews import aware
 from shared.tally import Tally
+from shared.tracing import instrument_client
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 500
@@ -102,6 +103,7 @@ class Dispatcher:
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=concurrency * 2),
         )
+        instrument_client(self._client)  # each delivery a span, its trace in the headers
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhooks")
         self._wake = threading.Event()
         self._stop = threading.Event()
