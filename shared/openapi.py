@@ -17,25 +17,41 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status"],
+    "description": "An RFC 9457 problem: what went wrong, for people and for programs",
     "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
+        "type": {"type": "string", "description": "A URI naming the kind of problem"},
+        "title": {"type": "string", "description": "A short summary of that kind"},
+        "status": {"type": "integer", "description": "The HTTP status code"},
+        "detail": {"type": "string", "description": "What went wrong this time"},
+        "instance": {"type": "string", "description": "A URI of this occurrence, if any"},
         "request_id": {"type": "string", "description": "The X-Request-ID of the answer"},
         "errors": {
             "type": "array",
+            "description": "Each field at fault (422)",
             "items": {
                 "type": "object",
                 "required": ["field", "message"],
                 "properties": {
-                    "field": {"type": "string"},
-                    "message": {"type": "string"},
-                    "line": {"type": "integer"},
+                    "field": {
+                        "type": "string",
+                        "description": "Its path: `events[3].occurred_on`, a parameter's name",
+                    },
+                    "message": {"type": "string", "description": "What is wrong with it"},
+                    "line": {"type": "integer", "description": "Its line, in a YAML or CSV body"},
                 },
             },
         },
     },
+    "examples": [
+        {
+            "type": "about:blank",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "invalid fields: occurred_on",
+            "request_id": "4f1c2a9e0b7d4e1f8a3c5b6d7e8f9a0b",
+            "errors": [{"field": "occurred_on", "message": "not a date (YYYY-MM-DD)"}],
+        }
+    ],
 }
 COMMON = {
     "401": "Missing or invalid bearer token",
@@ -60,6 +76,8 @@ def document_common_responses(app: FastAPI) -> None:
         for path, item in schema.get("paths", {}).items():
             for operation in item.values():
                 _add_common(path, operation)
+        for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422: not ours
+            schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema
         return schema
 
@@ -77,7 +95,10 @@ def _add_common(path: str, operation: dict[str, Any]) -> None:
     if path in PUBLIC_PATHS:
         codes = []
     responses = operation.setdefault("responses", {})
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for code in codes:
-        documented = responses.setdefault(code, {"description": COMMON[code]})
-        documented.setdefault("content", problem)
+        responses.setdefault(code, {"description": COMMON[code]})
+    for code, documented in responses.items():
+        if code.startswith(("4", "5")):  # every refusal is a problem, whoever documented it
+            documented["content"] = {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }

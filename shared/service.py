@@ -42,8 +42,10 @@ def watch_replica(
 ) -> Readiness:
     """What ``/readyz`` and ``/metrics`` watch of this replica: its read models' store and
     migrations (version table, script folder) and the followers it runs. Close what it
-    returns when the service stops. Its statements are traced (shared/tracing.py)."""
-    instrument_engine(engine)
+    returns when the service stops. Its statements are traced when traces are exported
+    (shared/tracing.py)."""
+    if common.observability and common.traces_exporter != "none":
+        instrument_engine(engine)  # a span a statement: their cost is worth it when exported
     version_table, script_location = migrations
     app.state.readiness = Readiness(
         engine, version_table, script_location, followers,
@@ -129,8 +131,9 @@ def build_app(
 ) -> FastAPI:
     common.check_secrets()
     configure_logging(common.log_level, common.log_format)
-    endpoint = None if common.otlp_endpoint is None else str(common.otlp_endpoint)
-    configure_tracing(f"outcomes-{service}", common.traces_exporter, endpoint)
+    if common.observability:
+        endpoint = None if common.otlp_endpoint is None else str(common.otlp_endpoint)
+        configure_tracing(f"outcomes-{service}", common.traces_exporter, endpoint)
     app = FastAPI(
         title=title,
         description=description,
@@ -140,7 +143,6 @@ def build_app(
         redoc_url=None,
     )
     install_docs(app)
-    instrument_app(app)
     app.state.signer = TokenSigner.from_settings(common)
     install_error_handlers(app)
     app.add_middleware(JsonGuard)
@@ -152,9 +154,12 @@ def build_app(
         signer_of=lambda: app.state.signer,
     )
     app.state.telemetry = Telemetry()
-    app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
-    app.add_middleware(RequestLog)
-    app.add_middleware(RequestId)  # outermost: every answer, refusals included, has the id
+    if common.observability:  # off only to measure what it costs (bench/observability.py)
+        app.add_middleware(RequestMetrics, telemetry=app.state.telemetry)
+        app.add_middleware(RequestLog)
+    app.add_middleware(RequestId)  # every answer, refusals included, has the id
+    if common.observability:
+        instrument_app(app)  # outermost: the request's span is current in all the others
     app.include_router(trail_router())
 
     @app.get("/healthz", tags=["health"])

@@ -132,6 +132,11 @@ class CommonSettings(BaseSettings):
         description="Migrate the store's read models at start (`--migrate`); otherwise a store "
         "behind the code stops the service, naming `outcomes migrate`",
     )
+    observability: bool = Field(
+        default=True,
+        description="Request metrics, request logs and traces; false only to measure their cost "
+        "(bench/observability.py)",
+    )
     traces_exporter: Annotated[Literal["none", "otlp"], BeforeValidator(_lowered)] = Field(
         default="none", description="otlp: export traces to OUTCOMES_OTLP_ENDPOINT; none: do not"
     )

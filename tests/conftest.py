@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 # the services built in this process migrate their stores at start, as `--migrate` makes them;
 # the system tests' processes are started with the flag itself (tests/system/processes.py)
 os.environ["OUTCOMES_MIGRATE_ON_START"] = "true"
+# in-process services log warnings and worse (a test of logs sets its own level); the system
+# tests' processes log at info into their own files (tests/system/processes.py)
+os.environ.setdefault("OUTCOMES_LOG_LEVEL", "warning")
 
 IPS_RULEBOOK = Path(__file__).parent.parent / "examples" / "contracts" / "ips-employment.yaml"
 

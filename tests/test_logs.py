@@ -103,3 +103,19 @@ def test_levels_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTCOMES_LOG_FORMAT", "Console")
     settings = CommonSettings()
     assert (settings.log_level, settings.log_format) == ("warning", "console")
+
+
+async def test_with_observability_off_no_request_is_logged_or_counted(
+    tmp_path: Path, restored_logging: None
+) -> None:
+    """The switch the overhead benchmark turns (bench/observability.py) turns these off."""
+    common = CommonSettings(env="test", data_dir=tmp_path, observability=False)
+    admin = {"Authorization": f"Bearer {TokenSigner.from_settings(common).issue(Role.ADMIN)}"}
+    app = create_app(ClaimsSettings(), common)
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream)
+    async with serving(app) as client:
+        assert (await client.get("/v1/contracts", headers=admin)).status_code == 200
+        scraped = (await client.get("/metrics", headers=admin)).text
+    assert not [line for line in _lines(stream) if line["event"] == "request"]
+    assert 'route="/v1/contracts"' not in scraped

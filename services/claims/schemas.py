@@ -55,23 +55,55 @@ class ContractListOut(BaseModel):
 
 
 class EventIn(Body):
-    event_id: EventId
+    """One participant event, as the provider's case-management system records it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "northside-2026-000123",
+                    "participant_ref": "case-0042",
+                    "type": "job_start",
+                    "occurred_on": "2026-03-30",
+                    "attributes": {"hours_per_week": 20, "hourly_wage": "12.50"},
+                }
+            ]
+        }
+    )
+    event_id: EventId = Field(
+        description="The provider's id of this event: sent again, it is recorded once"
+    )
     participant_ref: str = Field(
         pattern=r"^[^\x00-\x1f\x7f]+$",
         min_length=1,
         max_length=128,
         description="The provider's own reference; never stored in clear",
     )
-    type: str = Field(pattern=NAME_PATTERN)
-    occurred_on: dt.date
+    type: str = Field(pattern=NAME_PATTERN, description="An event type the rule book defines")
+    occurred_on: dt.date = Field(description="When it happened (not when it is sent)")
     attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
-        default_factory=dict, max_length=100
+        default_factory=dict,
+        max_length=100,
+        description="The attributes the rule book defines for this type; money as a string",
     )
 
 
 class EventRecordedOut(BaseModel):
-    event_id: str
-    participant_id: str
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "northside-2026-000123",
+                    "participant_id": "p_3f9a1c0e5b7d2a48",
+                    "position": 1042,
+                    "claim_ids": ["6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f"],
+                    "retired_claim_ids": [],
+                }
+            ]
+        }
+    )
+    event_id: str = Field(description="The provider's id of the event")
+    participant_id: str = Field(description="The participant's pseudonym in this contract")
     position: int = Field(description="Feed position of the recorded event")
     claim_ids: list[str] = Field(
         description="Claims this event derived: those it triggered, and those an earlier-dated "
@@ -104,10 +136,51 @@ class EvaluationIn(Body):
 
 
 class BatchIn(Body):
-    events: list[EventIn] = Field(min_length=1, max_length=1000)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "event_id": "northside-2026-000124",
+                            "participant_ref": "case-0043",
+                            "type": "referral",
+                            "occurred_on": "2026-03-02",
+                            "attributes": {},
+                        },
+                        {
+                            "event_id": "northside-2026-000125",
+                            "participant_ref": "case-0043",
+                            "type": "enrollment",
+                            "occurred_on": "2026-03-09",
+                            "attributes": {},
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+    events: list[EventIn] = Field(
+        min_length=1, max_length=1000, description="Recorded all in one transaction, or none"
+    )
 
 
 class BatchItemOut(EventRecordedOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "index": 0,
+                    "status": 201,
+                    "event_id": "northside-2026-000124",
+                    "participant_id": "p_3f9a1c0e5b7d2a48",
+                    "position": 1043,
+                    "claim_ids": [],
+                    "retired_claim_ids": [],
+                }
+            ]
+        }
+    )
     index: int
     status: int = Field(description="201 recorded now, 200 recorded before with the same body")
 
@@ -294,25 +367,55 @@ class ClaimListOut(BaseModel):
 
 
 class VerifyIn(Body):
-    note: str = Field(default="", max_length=2000)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "pay slip seen"}]})
+    note: str = Field(default="", max_length=2000, description="What the verifier checked")
 
 
 class RejectIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"reason_code": "insufficient_evidence", "reason": "no pay slip for week 13"}
+            ]
+        }
+    )
     reason_code: str = Field(pattern=NAME_PATTERN, description="One of the contract's reason codes")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, description="Why, for the provider")
 
 
 class DisputeIn(Body):
-    note: str = Field(min_length=1, max_length=2000)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "the employer's letter shows 13 weeks"}]}
+    )
+    note: str = Field(min_length=1, max_length=2000, description="Why the decision is wrong")
 
 
 class EvidenceIn(Body):
-    evidence_type: str = Field(pattern=NAME_PATTERN)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence_type": "pay_slip",
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "uri": "https://docs.example/northside/pay-slips/0042-w13.pdf",
+                    "issued_on": "2026-06-29",
+                }
+            ]
+        }
+    )
+    evidence_type: str = Field(
+        pattern=NAME_PATTERN, description="One of the evidence types the outcome requires"
+    )
     sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the document, lower-case hex"
     )
-    uri: str | None = Field(default=None, max_length=2000, pattern=r"^(https|urn|s3|file):\S+$")
-    issued_on: dt.date
+    uri: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^(https|urn|s3|file):\S+$",
+        description="Where the document is kept (never its content)",
+    )
+    issued_on: dt.date = Field(description="The document's date")
 
 
 class DecisionIn(Body):
@@ -323,7 +426,23 @@ class DecisionIn(Body):
 
 
 class DecisionsIn(Body):
-    decisions: list[DecisionIn] = Field(min_length=1, max_length=1000)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decisions": [
+                        {"claim_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f", "action": "verify",
+                         "note": "pay slip seen"},
+                        {"claim_id": "0c9b8a7d-6e5f-5a4b-8c3d-2e1f0a9b8c7d", "action": "reject",
+                         "reason_code": "insufficient_evidence", "note": "no pay slip"},
+                    ]
+                }
+            ]
+        }
+    )  # fmt: skip
+    decisions: list[DecisionIn] = Field(
+        min_length=1, max_length=1000, description="Each decided on its own; see the answer"
+    )
 
 
 class DecisionResultOut(BaseModel):
@@ -380,23 +499,56 @@ ProviderId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN)]
 
 
 class CorrectionIn(Body):
-    type: str = Field(pattern=NAME_PATTERN)
-    occurred_on: dt.date
-    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
-        default_factory=dict, max_length=100
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "job_start",
+                    "occurred_on": "2026-03-23",
+                    "attributes": {"hours_per_week": 20, "hourly_wage": "12.50"},
+                    "reason": "the start date was keyed a week late",
+                }
+            ]
+        }
     )
-    reason: str = Field(min_length=1, max_length=2000)
+    type: str = Field(pattern=NAME_PATTERN, description="The event's type, as corrected")
+    occurred_on: dt.date = Field(description="When it happened, as corrected")
+    attributes: dict[Annotated[str, Field(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=100, description="Its attributes, as corrected"
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is corrected")
 
 
 class RetractionIn(Body):
-    reason: str = Field(min_length=1, max_length=2000)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "recorded for the wrong participant"}]}
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is withdrawn")
 
 
 class EvaluationCorrectionIn(CorrectionIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider_id": "northside-ips",
+                    "type": "cohort_effect",
+                    "occurred_on": "2026-09-30",
+                    "attributes": {"effect_size": "0.21"},
+                    "reason": "the effect was computed on the wrong cohort",
+                }
+            ]
+        }
+    )
     provider_id: str = Field(min_length=1, max_length=64)
 
 
 class EvaluationRetractionIn(RetractionIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"provider_id": "northside-ips", "reason": "posted for the wrong cohort"}]
+        }
+    )
     provider_id: str = Field(min_length=1, max_length=64)
 
 

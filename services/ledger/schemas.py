@@ -55,7 +55,7 @@ class PayablesOut(BaseModel):
 
 class RemittanceLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    payable_id: str = Field(max_length=64)
+    payable_id: str = Field(max_length=64, description="A payable's id from `GET /v1/payables`")
     amount_minor: StrictInt = Field(
         description="Positive, in the contract's minor units: a JSON integer, never true, "
         '"100" or 1.0',
@@ -64,10 +64,28 @@ class RemittanceLineIn(BaseModel):
 
 
 class RemittanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    contract_id: str = Field(max_length=64)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    lines: list[RemittanceLineIn] = Field(min_length=1, max_length=1000)
+    """What a payer paid: each line a payable and the amount sent against it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ips-employment",
+                    "currency": "GBP",
+                    "lines": [
+                        {"payable_id": "pay_7c1e9a40b2d35f68", "amount_minor": 150000},
+                        {"payable_id": "pay_0d4b8e21c9a7f356", "amount_minor": 100000},
+                    ],
+                }
+            ]
+        },
+    )
+    contract_id: str = Field(max_length=64, description="The contract paid under")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217: the contract's own")
+    lines: list[RemittanceLineIn] = Field(
+        min_length=1, max_length=1000, description="Recorded all at once, or none"
+    )
 
 
 class RemittanceResultOut(BaseModel):

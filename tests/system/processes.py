@@ -50,6 +50,7 @@ class Stack:
         env.update(
             OUTCOMES_ENV="test",
             OUTCOMES_DATA_DIR=str(self.folder),
+            OUTCOMES_LOG_LEVEL="info",
             LEDGER_CLAIMS_URL=self.urls["claims"],
             METRICS_CLAIMS_URL=self.urls["claims"],
             METRICS_LEDGER_URL=self.urls["ledger"],

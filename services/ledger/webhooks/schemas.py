@@ -15,7 +15,20 @@ SECRET_BYTES = (24, 64)
 
 
 class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ips-employment",
+                    "url": "https://payments.example.gov/outcomes/webhooks",
+                    "kinds": ["claim.payable", "claim.reversed"],
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "description": "the treasury's payment run",
+                }
+            ]
+        },
+    )
     contract_id: str = Field(min_length=1, max_length=64)
     url: str = Field(
         min_length=1,
@@ -32,7 +45,9 @@ class SubscriptionIn(BaseModel):
         description="A Standard Webhooks secret: `whsec_` and 24 to 64 random bytes in base64. "
         "It signs every delivery and is never shown again",
     )
-    description: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(
+        default=None, max_length=200, description="For people: whose endpoint, what for"
+    )
 
     @field_validator("kinds")
     @classmethod

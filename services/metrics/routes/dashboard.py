@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.metrics.application import Reporter, contract_providers
 from services.metrics.dashboard import render
@@ -45,6 +45,7 @@ MAX_LINK_LENGTH = 4096
 
 
 class LinkIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"month": "2026-03"}]})
     month: str | None = Field(
         default=None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="The page's month"
     )

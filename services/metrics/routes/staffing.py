@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.metrics.application import MetricsApplication, contract_providers
 from services.metrics.routes.common import MONTH, ProviderCaller, Reader, metrics_app
@@ -18,6 +18,7 @@ MAX_WTE = Decimal(10_000)
 
 
 class StaffingIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"month": "2026-03", "wte": "4.5"}]})
     month: str = Field(pattern=MONTH, description="YYYY-MM")
     wte: str = Field(
         pattern=r"^[0-9]{1,5}(\.[0-9]{1,2})?$",
