@@ -157,7 +157,7 @@ EVENT_BODIES = {
     responses={
         **INTAKE_ERRORS,
         200: {
-            "model": ImportOut,
+            "model": EventRecordedOut | ImportOut,
             "description": "Recorded before with the same body (`EventRecordedOut`); for a CSV "
             "file, its import (`ImportOut`, or with `mode=valid-rows` and `Accept: text/csv` "
             "the rejected rows)",

@@ -22,7 +22,7 @@ class SubscriptionIn(BaseModel):
                 {
                     "contract_id": "ips-employment",
                     "url": "https://payments.example.gov/outcomes/webhooks",
-                    "kinds": ["claim.payable", "claim.reversed"],
+                    "kinds": [MessageKind.CLAIM_PAYABLE.value, MessageKind.CLAIM_REVERSED.value],
                     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                     "description": "the treasury's payment run",
                 }
