@@ -18,6 +18,28 @@ class ProviderBalance(BaseModel):
 
 
 class BalancesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ips-employment",
+                    "currency": "GBP",
+                    "as_of": "2026-07-01T09:00:00Z",
+                    "outcome_payments_minor": 450000,
+                    "paid_minor": 150000,
+                    "capped_minor": 0,
+                    "providers": [
+                        {
+                            "provider_id": "northside-ips",
+                            "payable_minor": 300000,
+                            "payable": "3000.00",
+                            "recoverable_minor": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     contract_id: str
     currency: str
     as_of: dt.datetime | None
@@ -44,6 +66,32 @@ class PayableOut(BaseModel):
 
 
 class PayablesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ips-employment",
+                    "currency": "GBP",
+                    "items": [
+                        {
+                            "payable_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f",
+                            "provider_id": "northside-ips",
+                            "outcome_id": "job_sustained_13w",
+                            "occurred_on": "2026-06-29",
+                            "accrued_minor": 150000,
+                            "capped_minor": 50000,
+                            "cap_id": "provider-annual",
+                            "paid_minor": 0,
+                            "netted_minor": 0,
+                            "outstanding_minor": 100000,
+                            "sequence": 12,
+                        }
+                    ],
+                    "next_after": 12,
+                }
+            ]
+        }
+    )
     contract_id: str
     currency: str
     items: list[PayableOut]
@@ -95,6 +143,22 @@ class RemittanceResultOut(BaseModel):
 
 
 class RemittanceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contract_id": "ips-employment",
+                    "results": [
+                        {
+                            "payable_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f",
+                            "applied_minor": 150000,
+                            "overpaid_minor": 0,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     contract_id: str
     results: list[RemittanceResultOut]
 
