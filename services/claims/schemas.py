@@ -20,8 +20,11 @@ class Body(BaseModel):
 
 
 class ContractRegistered(BaseModel):
-    contract_id: str
-    version: int
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"contract_id": "ips-employment", "version": 1}]}
+    )
+    contract_id: str = Field(description="The contract the rule book is for")
+    version: int = Field(description="The version it was registered as (1 for a new contract)")
 
 
 class ContractVersionOut(BaseModel):
@@ -39,15 +42,35 @@ class ContractOut(BaseModel):
 
 class ContractSummaryOut(BaseModel):
     contract_id: str
-    name: str
-    currency: str
+    name: str = Field(description="The rule book's name for the contract")
+    currency: str = Field(description="ISO 4217: every amount of the contract is in it")
     version: int = Field(description="The latest rule-book version")
     effective_from: dt.date = Field(description="The latest version's")
-    contract_end: dt.date | None
-    provider_ids: list[str]
+    contract_end: dt.date | None = Field(description="The last day outcomes are paid for")
+    provider_ids: list[str] = Field(description="The providers the latest version names")
 
 
 class ContractListOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "contract_id": "ips-employment",
+                            "name": "Individual Placement and Support: employment outcomes",
+                            "currency": "GBP",
+                            "version": 2,
+                            "effective_from": "2025-06-01",
+                            "contract_end": "2027-12-31",
+                            "provider_ids": ["northside-ips", "southside-ips"],
+                        }
+                    ],
+                    "next_after": "ips-employment",
+                }
+            ]
+        }
+    )
     items: list[ContractSummaryOut]
     next_after: str | None = Field(
         description="Pass as `after` for the next page; null on the last page"
