@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.cli_operations import add_operations_commands
 from services.cli_provider import add_diagnose_command, add_import_command
 from shared.auth import Role, TokenSigner
 from shared.errors import OutcomesError
@@ -56,11 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help=MIGRATE_HELP)
     serve.set_defaults(handler=_serve)
 
-    migrate = commands.add_parser(
-        "migrate", help="bring the stores' read models to this code's migrations, then exit"
-    )
-    migrate.add_argument("service", nargs="?", default="all", choices=[*SERVICES, "all"])
-    migrate.set_defaults(handler=_migrate)
+    add_operations_commands(commands, SERVICES)
 
     token = commands.add_parser("token", help="print a signed token for local use")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -99,16 +96,6 @@ def _parser() -> argparse.ArgumentParser:
     add_import_command(commands)
     add_diagnose_command(commands)
     _metrics_commands(commands)
-
-    keys = commands.add_parser("keys", help="rotate keys").add_subparsers(
-        required=True, metavar="KEYS_COMMAND"
-    )
-    rewrap = keys.add_parser(
-        "rewrap-personal-data",
-        help="wrap every participant key still under OUTCOMES_PERSONAL_DATA_PREVIOUS_KEYS with "
-        "OUTCOMES_PERSONAL_DATA_KEY (the claims store; safe while the service runs)",
-    )
-    rewrap.set_defaults(handler=_rewrap_personal_data)
     return parser
 
 
@@ -179,47 +166,6 @@ def _migrate_on_start(args: argparse.Namespace) -> None:
     """``--migrate``: the service (uvicorn imports it afresh) reads it from its environment."""
     if args.migrate:
         os.environ["OUTCOMES_MIGRATE_ON_START"] = "true"
-
-
-def _migrate(args: argparse.Namespace) -> int:
-    from services.runner import migrate_stores
-
-    CommonSettings().check_secrets()
-    for name, revision in migrate_stores(SERVICES if args.service == "all" else [args.service]):
-        print(f"{name}: migrated to {revision}")
-    return 0
-
-
-def _rewrap_personal_data(_: argparse.Namespace) -> int:
-    from services.claims.personal import PersonalDataVault, UnreadableSealedValue, wrapping_key_id
-    from services.claims.settings import ClaimsSettings
-    from shared.eventstore import sqlalchemy_url
-    from shared.sqlviews import create_engine
-
-    common = CommonSettings()
-    common.check_secrets()
-    current = common.personal_data_key.get_secret_value()
-    url = sqlalchemy_url(ClaimsSettings().store_url(common))
-    vault = PersonalDataVault(
-        create_engine(url, common.pool()),
-        current,
-        previous_keys=common.previous_personal_data_keys(),
-        owns_engine=True,
-    )
-    try:
-        done = vault.rewrap()
-        left = {k: n for k, n in vault.wrapped_by().items() if k != wrapping_key_id(current)}
-    except UnreadableSealedValue as exc:
-        print(f"outcomes: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        vault.close()
-    print(f"re-wrapped {done} participant keys with key {wrapping_key_id(current)}")
-    if left:
-        print(f"still under other keys: {left}", file=sys.stderr)
-        return 1
-    print("no participant key is wrapped by another key: the previous keys may be removed")
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

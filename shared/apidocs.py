@@ -37,29 +37,31 @@ def install_docs(app: FastAPI) -> None:
     """Add ``/docs``, ``/redoc`` and their assets to an app built with both turned off."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
 
+    def page(request: Request) -> tuple[str, str, str]:
+        """What both pages are given: the document, a title, and where the assets are."""
+        root = request.scope.get("root_path", "")
+        return f"{root}{app.openapi_url}", f"{app.title}: API", f"{root}{ASSETS_URL}"
+
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
+        openapi_url, title, assets = page(request)
         return _closed(
             get_swagger_ui_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title=f"{app.title}: API",
-                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                openapi_url=openapi_url, title=title,
+                swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                swagger_css_url=f"{assets}/swagger-ui.css",
+                swagger_favicon_url=f"{assets}/favicon.png",
                 swagger_ui_parameters={"persistAuthorization": False},
             )
-        )
+        )  # fmt: skip
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
+        openapi_url, title, assets = page(request)
         return _closed(
             get_redoc_html(
-                openapi_url=f"{root}{app.openapi_url}",
-                title=f"{app.title}: API",
-                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                with_google_fonts=False,
+                openapi_url=openapi_url, title=title,
+                redoc_js_url=f"{assets}/redoc.standalone.js",
+                redoc_favicon_url=f"{assets}/favicon.png", with_google_fonts=False,
             )
-        )
+        )  # fmt: skip

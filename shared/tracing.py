@@ -39,6 +39,9 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
+from starlette.types import Message, Receive, Scope, Send
+
+from shared.asgi import HttpMiddleware
 
 TRACE_KEY = "_traceparent"  # in a stored event's state: the span that saved it
 UNTRACED_PATHS = "healthz,readyz,metrics,feed,docs,redoc,docs-assets,openapi.json"
@@ -101,18 +104,11 @@ def instrument_app(app: Any) -> None:
     )
 
 
-class _SpanRoute:
+class _SpanRoute(HttpMiddleware):
     """Names the request's span by its route template, as the FastAPI instrumentation does."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def named(message: Any) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def named(message: Message) -> None:
             route = getattr(scope.get("route"), "path", None)
             span = trace.get_current_span()
             if message["type"] == "http.response.start" and route and span.is_recording():

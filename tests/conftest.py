@@ -86,6 +86,16 @@ async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def register_ips(base: str, headers: dict[str, str]) -> None:
+    """Register the IPS example over HTTP at a service served by :func:`over_http`."""
+    registered = httpx.post(
+        f"{base}/v1/contracts",
+        content=IPS_RULEBOOK.read_text(),
+        headers={**headers, "Content-Type": "application/yaml"},
+    )
+    assert registered.status_code == 201, registered.text
+
+
 @contextmanager
 def over_http(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a loopback port, in a thread: its base URL. What a client

@@ -26,7 +26,7 @@ from shared.feed.follower import Follower, HttpFeedSource
 from shared.settings import CommonSettings
 from shared.telemetry import Telemetry
 from tests.claims.helpers import PROVIDER, story_json
-from tests.conftest import IPS_RULEBOOK, over_http, serving
+from tests.conftest import IPS_RULEBOOK, over_http, register_ips, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -147,12 +147,7 @@ def test_a_follower_of_another_service_reports_the_upstream_head(tmp_path: Path)
     signer = TokenSigner.from_settings(common)
     admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
     with over_http(claims_app(ClaimsSettings(), common)) as base:
-        registered = httpx.post(
-            f"{base}/v1/contracts",
-            content=IPS_RULEBOOK.read_text(),
-            headers={**admin, "Content-Type": "application/yaml"},
-        )
-        assert registered.status_code == 201, registered.text
+        register_ips(base, admin)
         source = HttpFeedSource(base, ServiceTokens(signer, "test"), ["contract.registered"])
         follower = Follower("test<-claims", source, _Kept())
         try:
@@ -178,12 +173,7 @@ async def test_workers_under_leases_and_ledger_transactions_by_kind_are_reported
     service = signer.issue(Role.SERVICE, subject="prometheus")
     claims_settings = ClaimsSettings(amendment_interval_s=0.1)
     with over_http(claims_app(claims_settings, common)) as claims_url:
-        registered = httpx.post(
-            f"{claims_url}/v1/contracts",
-            content=IPS_RULEBOOK.read_text(),
-            headers={**admin, "Content-Type": "application/yaml"},
-        )
-        assert registered.status_code == 201, registered.text
+        register_ips(claims_url, admin)
         claim_ids = []
         for event in story_json():
             posted = httpx.post(

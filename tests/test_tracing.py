@@ -31,7 +31,7 @@ from shared.settings import CommonSettings
 from shared.sqlviews import create_engine
 from shared.tracing import SAMPLER, configure_tracing, instrument_engine
 from tests.claims.helpers import PROVIDER, story_json
-from tests.conftest import IPS_RULEBOOK, over_http, serving
+from tests.conftest import over_http, register_ips, serving
 
 POSTED_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 VERIFIED_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -67,12 +67,7 @@ async def test_one_trace_runs_from_a_post_to_the_ledgers_booking(
     provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
     verifier = {"Authorization": f"Bearer {signer.issue(Role.VERIFIER, subject='vera')}"}
     with over_http(claims_app(ClaimsSettings(), common)) as claims:
-        registered = httpx.post(
-            f"{claims}/v1/contracts",
-            content=IPS_RULEBOOK.read_text(),
-            headers={**admin, "Content-Type": "application/yaml"},
-        )
-        assert registered.status_code == 201, registered.text
+        register_ips(claims, admin)
         claim_ids: list[str] = []
         for index, event in enumerate(story_json()):
             trace = {} if index else _header(POSTED_TRACE)  # the referral's caller traces it

@@ -354,36 +354,36 @@ class EvidenceOut(BaseModel):
     issued_on: dt.date
 
 
+CLAIM_EXAMPLE: dict[str, Any] = {
+    "claim_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f",
+    "contract_id": "ips-employment",
+    "provider_id": "northside-ips",
+    "participant_id": "p_3f9a1c0e5b7d2a48",
+    "outcome_id": "job_sustained_13w",
+    "status": "verified",
+    "occurred_on": "2026-06-29",
+    "amount_minor": 150000,
+    "amount": "1500.00",
+    "currency": "GBP",
+    "contract_version": 1,
+    "trigger_event_id": "northside-2026-000311",
+    "source_event_ids": ["northside-2026-000123", "northside-2026-000311"],
+    "sampled": True,
+    "evidence_required": ["pay_slip"],
+    "evidence": [
+        {
+            "evidence_type": "pay_slip",
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "uri": "https://docs.example/northside/pay-slips/0042-w13.pdf",
+            "issued_on": "2026-06-29",
+        }
+    ],
+    "missing_evidence": [],
+}
+
+
 class ClaimOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-                {
-                    "claim_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f",
-                    "contract_id": "ips-employment",
-                    "provider_id": "northside-ips",
-                    "participant_id": "p_3f9a1c0e5b7d2a48",
-                    "outcome_id": "job_sustained_13w",
-                    "status": "verified",
-                    "occurred_on": "2026-06-29",
-                    "amount_minor": 150000,
-                    "amount": "1500.00",
-                    "currency": "GBP",
-                    "contract_version": 1,
-                    "trigger_event_id": "northside-2026-000311",
-                    "source_event_ids": ["northside-2026-000123", "northside-2026-000311"],
-                    "sampled": True,
-                    "evidence_required": ["pay_slip"],
-                    "evidence": [
-                        {
-                            "evidence_type": "pay_slip",
-                            "sha256": "9f86d081884c7d659a2feaa0c55ad015"
-                            "a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                            "uri": "https://docs.example/northside/pay-slips/0042-w13.pdf",
-                            "issued_on": "2026-06-29",
-                        }
-                    ],
-                    "missing_evidence": [],
-                }
-    ]})  # fmt: skip
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
     claim_id: str
     contract_id: str
     provider_id: str
@@ -406,37 +406,11 @@ class ClaimOut(BaseModel):
 
 
 class ClaimListItemOut(ClaimOut):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-                {
-                    "claim_id": "6d1f0c8e-3b2a-5f47-9e61-0a8b7c6d5e4f",
-                    "contract_id": "ips-employment",
-                    "provider_id": "northside-ips",
-                    "participant_id": "p_3f9a1c0e5b7d2a48",
-                    "outcome_id": "job_sustained_13w",
-                    "status": "verified",
-                    "occurred_on": "2026-06-29",
-                    "amount_minor": 150000,
-                    "amount": "1500.00",
-                    "currency": "GBP",
-                    "contract_version": 1,
-                    "trigger_event_id": "northside-2026-000311",
-                    "source_event_ids": ["northside-2026-000123", "northside-2026-000311"],
-                    "sampled": True,
-                    "evidence_required": ["pay_slip"],
-                    "evidence": [
-                        {
-                            "evidence_type": "pay_slip",
-                            "sha256": "9f86d081884c7d659a2feaa0c55ad015"
-                            "a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                            "uri": "https://docs.example/northside/pay-slips/0042-w13.pdf",
-                            "issued_on": "2026-06-29",
-                        }
-                    ],
-                    "missing_evidence": [],
-                    "derived_position": 1043,
-                    "changed_position": 1207,
-                }
-    ]})  # fmt: skip
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**CLAIM_EXAMPLE, "derived_position": 1043, "changed_position": 1207}]
+        }
+    )
     derived_position: int = Field(description="Claims-feed position of its derivation")
     changed_position: int = Field(description="Claims-feed position of its last change")
 
