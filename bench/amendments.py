@@ -19,7 +19,6 @@ participants; intake never blocked for more than a second.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime as dt
 import statistics
@@ -27,16 +26,10 @@ import sys
 import threading
 import time
 
-import yaml
-
-from bench.common import temporary_database
-from bench.whatif import KEY, MIGRATIONS, NOW, RULEBOOK, load
+from bench.whatif import load, participants_wanted, registered_contract
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
-from services.claims.personal import PersonalDataVault
-from shared.eventstore import sqlalchemy_url
 from shared.rules.model import parse_rulebook
-from shared.sqlviews import create_engine, migrate
 
 CONTRACT = "ips-employment"
 
@@ -67,48 +60,34 @@ def intake_while(app: ClaimsApplication, done: threading.Event) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--participants", type=int, default=100_000)
-    args = parser.parse_args()
-    document = yaml.safe_load(RULEBOOK.read_text())
-    with temporary_database("bench_amend") as url:
-        engine = create_engine(sqlalchemy_url(url))
-        migrate(engine, MIGRATIONS, "alembic_version_claims")
-        app = ClaimsApplication(url, "bench-pseudonym-key", lambda: NOW,
-                                PersonalDataVault(engine, KEY))  # fmt: skip
-        try:
-            app.contracts.register(parse_rulebook(document))
-            started = time.monotonic()
-            events = load(app, args.participants)
-            baseline_s = time.monotonic() - started
-            print(f"B: {args.participants:,} participants, {events:,} events through intake in "
-                  f"{baseline_s:.1f} s", flush=True)  # fmt: skip
-            started = time.monotonic()
-            proposed = app.amendments.propose(
-                CONTRACT, parse_rulebook(amended(document)), "admin:alice", "bench"
-            )
-            propose_s = time.monotonic() - started
-            preview = proposed.preview
-            # a referral arrives between the proposal and the approval, as it would on a live
-            # contract: the approval must compute the preview again (its worst case)
-            referral = IncomingEvent("between", "between", "referral", dt.date(2026, 3, 1), {})
-            app.intake.record_events(CONTRACT, "northside-ips", [referral], "provider:live")
-            started = time.monotonic()
-            app.amendments.approve(
-                CONTRACT, proposed.amendment_id, preview["preview_id"], "admin:bob"
-            )
-            approve_s = time.monotonic() - started
-            done = threading.Event()
-            worker = threading.Thread(target=apply_all, args=(app, proposed.amendment_id, done))
-            started = time.monotonic()
-            worker.start()
-            latencies = intake_while(app, done)
-            worker.join()
-            apply_s = time.monotonic() - started
-            progress = app.amendments.get(CONTRACT, proposed.amendment_id).progress
-        finally:
-            app.close()
-            engine.dispose()
+    participants = participants_wanted(__doc__ or "")
+    with registered_contract("bench_amend") as (app, document):
+        started = time.monotonic()
+        events = load(app, participants)
+        baseline_s = time.monotonic() - started
+        print(f"B: {participants:,} participants, {events:,} events through intake in "
+              f"{baseline_s:.1f} s", flush=True)  # fmt: skip
+        started = time.monotonic()
+        proposed = app.amendments.propose(
+            CONTRACT, parse_rulebook(amended(document)), "admin:alice", "bench"
+        )
+        propose_s = time.monotonic() - started
+        preview = proposed.preview
+        # a referral arrives between the proposal and the approval, as it would on a live
+        # contract: the approval must compute the preview again (its worst case)
+        referral = IncomingEvent("between", "between", "referral", dt.date(2026, 3, 1), {})
+        app.intake.record_events(CONTRACT, "northside-ips", [referral], "provider:live")
+        started = time.monotonic()
+        app.amendments.approve(CONTRACT, proposed.amendment_id, preview["preview_id"], "admin:bob")
+        approve_s = time.monotonic() - started
+        done = threading.Event()
+        worker = threading.Thread(target=apply_all, args=(app, proposed.amendment_id, done))
+        started = time.monotonic()
+        worker.start()
+        latencies = intake_while(app, done)
+        worker.join()
+        apply_s = time.monotonic() - started
+        progress = app.amendments.get(CONTRACT, proposed.amendment_id).progress
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
     print(f"preview at proposal: {propose_s:6.1f} s ({preview['differing_claims']:,} claims "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
@@ -55,6 +56,7 @@ from shared.eventstore import sqlalchemy_url
 from shared.feed import catalogue as feed
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import HttpFeedSource
+from shared.feed.replay import drain
 from shared.settings import CommonSettings
 from shared.sqlviews import create_engine, migrate
 
@@ -305,13 +307,8 @@ def rebuild_ledger(claims: str, token: str, url: str) -> tuple[int, float]:
     application = LedgerApplication(url, clock=lambda: dt.datetime.now(dt.UTC))
     sink = ClaimsFeedSink(application)
     source = HttpFeedSource(claims, lambda: token, CLAIMS_TYPES)
-    count, started = 0, time.perf_counter()
-    while True:
-        page = source.read_page(sink.position(), MAX_PAGE_SIZE)
-        if not page.items:
-            break
-        sink.apply(page.items)
-        count += len(page.items)
+    started = time.perf_counter()
+    count = drain(source, sink)
     elapsed = time.perf_counter() - started
     source.close()
     application.close()
@@ -397,26 +394,20 @@ def run(args: argparse.Namespace) -> list[Figure]:
         path = f"/v1/contracts/{CONTRACT}/events"
 
         say("P1: single-event POST, closed loop …", flush=True)
-        p1 = run_load(
-            services.url("claims"),
-            lambda n, s: (path, journey_event("p1", n, s)),
-            headers=provider,
-            connections=connections,
-            duration_s=seconds,
+        load = functools.partial(
+            run_load, services.url("claims"), headers=provider, duration_s=seconds
         )
+        p1 = load(lambda n, s: (path, journey_event("p1", n, s)), connections=connections)
         check_statuses("P1", p1, {201})
         say(f"   {p1.throughput:.0f} req/s ({b1.throughput:.0f} bare), {b2:.0f} raw rows/s")
 
         say("P2: batch intake, 1,000 events per request …", flush=True)
-        p2 = run_load(
-            services.url("claims"),
+        p2 = load(
             lambda n, s: (
                 f"{path}/batch",
                 {"events": [journey_event(f"p2b{s}", n, i) for i in range(1000)]},
             ),
-            headers=provider,
             connections=1,
-            duration_s=seconds,
         )
         check_statuses("P2", p2, {201})
         say(f"   {p2.throughput * 1000:.0f} events/s")
@@ -427,12 +418,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
         with watcher:
             time.sleep(0.5)
             wait_caught_up(services, admin)
-            p3 = run_load(
-                services.url("claims"),
+            p3 = load(
                 lambda n, s: (path, journey_event("p3", n, s)),
-                headers=provider,
                 connections=connections,
-                duration_s=seconds,
                 rate=max(1.0, p1.throughput / 2),
                 keep_answers=True,
             )

@@ -19,11 +19,14 @@ replay; the database is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -94,12 +97,12 @@ def raw_read(app: ClaimsApplication) -> int:
     return count
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--participants", type=int, default=100_000)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def registered_contract(database: str) -> Iterator[tuple[ClaimsApplication, dict[str, Any]]]:
+    """A claims application on a new PostgreSQL database (dropped after), the IPS example
+    contract registered; yields it and the rule book's document."""
     document = yaml.safe_load(RULEBOOK.read_text())
-    with temporary_database("bench_whatif") as url:
+    with temporary_database(database) as url:
         engine = create_engine(sqlalchemy_url(url))
         migrate(engine, MIGRATIONS, "alembic_version_claims")
         app = ClaimsApplication(
@@ -107,25 +110,37 @@ def main() -> int:
         )
         try:
             app.contracts.register(parse_rulebook(document))
-            started = time.monotonic()
-            events = load(app, args.participants)
-            print(
-                f"loaded {args.participants:,} participants, {events:,} events through intake "
-                f"in {time.monotonic() - started:.0f}s",
-                flush=True,
-            )
-            started = time.monotonic()
-            notifications = raw_read(app)
-            baseline_s = time.monotonic() - started
-            draft = dict(document)
-            draft["outcomes"] = [dict(o) for o in document["outcomes"]]
-            draft["outcomes"][1]["price"] = "1750.00"
-            started = time.monotonic()
-            result = what_if(app.read_lean, parse_rulebook(draft), "ips-employment")
-            replay_s = time.monotonic() - started
+            yield app, document
         finally:
             app.close()
             engine.dispose()
+
+
+def participants_wanted(description: str) -> int:
+    parser = argparse.ArgumentParser(description=description.split("\n")[0])
+    parser.add_argument("--participants", type=int, default=100_000)
+    return int(parser.parse_args().participants)
+
+
+def main() -> int:
+    participants = participants_wanted(__doc__ or "")
+    with registered_contract("bench_whatif") as (app, document):
+        started = time.monotonic()
+        events = load(app, participants)
+        print(
+            f"loaded {participants:,} participants, {events:,} events through intake "
+            f"in {time.monotonic() - started:.0f}s",
+            flush=True,
+        )
+        started = time.monotonic()
+        notifications = raw_read(app)
+        baseline_s = time.monotonic() - started
+        draft = dict(document)
+        draft["outcomes"] = [dict(o) for o in document["outcomes"]]
+        draft["outcomes"][1]["price"] = "1750.00"
+        started = time.monotonic()
+        result = what_if(app.read_lean, parse_rulebook(draft), "ips-employment")
+        replay_s = time.monotonic() - started
     differing = sum(t.differing_claims for t in result.by_provider_outcome.values())
     print(f"baseline: raw read of {notifications:,} notifications  {baseline_s:8.1f} s")
     print(

@@ -11,7 +11,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AnyHttpUrl, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -232,3 +232,22 @@ def _is_aes256_base64(text: str) -> bool:
 
 def load_common_settings() -> CommonSettings:
     return CommonSettings()
+
+
+class ServiceSettings(BaseSettings):
+    """What every service's own settings have: its store, where it listens, its body limit.
+
+    A subclass names its service (the SQLite file's name) and sets its prefix and port."""
+
+    SERVICE: ClassVar[str]
+
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgresql://…; default: SQLite in the data dir",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    def store_url(self, common: CommonSettings) -> str:
+        return self.database_url or common.sqlite_url(self.SERVICE)

@@ -42,17 +42,16 @@ from services.claims.amendment import (
 )
 from services.claims.claim import Claim
 from services.claims.commands import Batch, Rederivation
-from services.claims.contracts import Contracts
 from services.claims.derivation import ClaimSubject, carry_forward, rederive
 from services.claims.domain import Participant
 from services.claims.errors import ContractConflict
+from services.claims.intake import IntakeDependencies
 from services.claims.population import PopulationIndex, population_index_id
-from services.claims.populations import Populations, facts_of
-from services.claims.reader import Reader
+from services.claims.populations import facts_of
 from services.claims.whatif import REPLAYED, what_if
 from shared.background import LeasedWorker
 from shared.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
-from shared.eventstore import OutcomesApplication, retrying
+from shared.eventstore import retrying
 from shared.feed import catalogue as feed
 from shared.feed.lease import Lease
 from shared.identifiers import canonical_sha256
@@ -115,26 +114,18 @@ class Amendments:
 
     def __init__(
         self,
-        store: OutcomesApplication,
-        contracts: Contracts,
-        reader: Reader,
-        populations: Populations,
+        needs: IntakeDependencies,
         read_lean: Callable[[int, int, Collection[str]], Sequence[Any]],
-        clock: Callable[[], dt.datetime],
     ) -> None:
-        self._store = store
-        self._contracts = contracts
-        self._reader = reader
-        self._populations = populations
+        self._needs = needs
         self._read_lean = read_lean
-        self._clock = clock
 
     def get(self, contract_id: str, amendment_id: str) -> Amendment:
         try:
             key = UUID(amendment_id)
         except ValueError:
             raise AmendmentNotFound(f"no amendment {amendment_id}") from None
-        found = self._store.load(key, Amendment)
+        found = self._needs.store.load(key, Amendment)
         if found is None or found.contract_id != contract_id:
             raise AmendmentNotFound(f"no amendment {amendment_id}")
         return found
@@ -145,7 +136,7 @@ class Amendments:
                 "the rule book is for another contract",
                 [FieldProblem("contract_id", f"expected {contract_id!r}")],
             )
-        self._contracts.retroactive(rulebook)  # checked as a version, not registered
+        self._needs.contracts.retroactive(rulebook)  # checked as a version, not registered
         preview = self._preview(rulebook, contract_id)
         return retrying(lambda: self._propose(contract_id, rulebook, actor, note, preview))
 
@@ -157,7 +148,7 @@ class Amendments:
         note: str,
         preview: dict[str, Any],
     ) -> Amendment:
-        index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+        index = self._needs.store.load(open_amendment_id(contract_id), OpenAmendment)
         if index is None:
             index = OpenAmendment(contract_id)
         if index.open is not None:
@@ -168,11 +159,11 @@ class Amendments:
         document = rulebook.canonical()
         amendment = Amendment(
             str(uuid.uuid4()), contract_id, document, canonical_sha256(document), actor,
-            self._clock().isoformat(), note,
+            self._needs.clock().isoformat(), note,
         )  # fmt: skip
         amendment.add_preview(preview)
         index.opened(amendment.amendment_id)
-        self._store.save(amendment, index)
+        self._needs.store.save(amendment, index)
         return amendment
 
     def approve(
@@ -196,7 +187,7 @@ class Amendments:
     def _preview(self, rulebook: RuleBook, contract_id: str) -> dict[str, Any]:
         """The amendment's preview, with the feed position it was computed from (not part of
         its id: two previews saying the same are the same preview)."""
-        position = self._store.head_position()
+        position = self._needs.store.head_position()
         result = what_if(self._read_lean, rulebook, contract_id, as_amendment=True)
         return {**preview_of(result), "position": position}
 
@@ -208,27 +199,27 @@ class Amendments:
         if fresh != amendment.preview:  # computed again: shown as it now stands
             amendment.add_preview(fresh)
         if fresh["preview_id"] != approved_id:
-            self._store.save(amendment)
+            self._needs.store.save(amendment)
             raise PreviewStale(
                 "events arrived since the preview and change what the amendment does: read the "
                 "new preview and approve that one",
                 extra={"preview_id": fresh["preview_id"]},
             )
-        contract = self._contracts.retroactive(RuleBook.model_validate(amendment.rulebook))
+        contract = self._needs.contracts.retroactive(RuleBook.model_validate(amendment.rulebook))
         amendment.approve(
-            actor, fresh["preview_id"], contract.current_version, self._clock().isoformat()
+            actor, fresh["preview_id"], contract.current_version, self._needs.clock().isoformat()
         )
-        self._store.save(contract, amendment)
+        self._needs.store.save(contract, amendment)
         return amendment
 
     def withdraw(self, contract_id: str, amendment_id: str, actor: str, note: str) -> Amendment:
         def command() -> Amendment:
             amendment = self._proposed(contract_id, amendment_id)
-            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+            index = self._needs.store.load(open_amendment_id(contract_id), OpenAmendment)
             assert index is not None  # a proposed amendment is the open one
-            amendment.withdraw(actor, self._clock().isoformat(), note)
+            amendment.withdraw(actor, self._needs.clock().isoformat(), note)
             index.closed(amendment_id)
-            self._store.save(amendment, index)
+            self._needs.store.save(amendment, index)
             return amendment
 
         return retrying(command)
@@ -244,7 +235,7 @@ class Amendments:
         """(contract, amendment) of every approved amendment not yet fully applied."""
         found = []
         for contract_id in contract_ids:
-            index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+            index = self._needs.store.load(open_amendment_id(contract_id), OpenAmendment)
             if index is not None and index.open is not None:
                 amendment = self.get(contract_id, index.open)
                 if amendment.status == APPROVED:
@@ -264,7 +255,7 @@ class Amendments:
         batch = Batch()
         examined = 0  # participants looked at (0: this batch is of populations)
         if streams or through != amendment.through:
-            loaded = self._store.load_many(streams, Participant)
+            loaded = self._needs.store.load_many(streams, Participant)
             examined = len(loaded)
             effective = RuleBook.model_validate(amendment.rulebook).effective_from
             # a participant with no event on or after the amendment's date has every claim and
@@ -278,16 +269,16 @@ class Amendments:
         else:  # every participant done: then the populations that have closed
             population_after = self._next_populations(contract_id, amendment, batch)
             if not batch.populations:
-                index = self._store.load(open_amendment_id(contract_id), OpenAmendment)
+                index = self._needs.store.load(open_amendment_id(contract_id), OpenAmendment)
                 assert index is not None
-                amendment.finish(self._clock().isoformat())
+                amendment.finish(self._needs.clock().isoformat())
                 index.closed(amendment_id)
-                self._store.save(amendment, index)
+                self._needs.store.save(amendment, index)
                 return False
         try:
             self._rederive(amendment, batch, (through, population_after), examined)
         except BaseException:
-            self._populations.forget(batch.populations)
+            self._needs.populations.forget(batch.populations)
             raise
         return True
 
@@ -301,30 +292,30 @@ class Amendments:
         linked = [
             UUID(link["claim_id"]) for subject in subjects for link in subject.claims.values()
         ]
-        claims = self._store.load_many(linked, Claim)  # one query per 500, not one a claim
+        claims = self._needs.store.load_many(linked, Claim)  # one query per 500, not one a claim
 
         def load_claim(claim_id: UUID) -> Claim:
             found = claims.get(claim_id)
-            return found if found is not None else self._reader.claim(claim_id)
+            return found if found is not None else self._needs.reader.claim(claim_id)
 
-        versions = self._contracts.versions_for(amendment.contract_id)
+        versions = self._needs.contracts.versions_for(amendment.contract_id)
         before = [v for v in versions if v.version != amendment.rule_version]
-        now = self._clock()
+        now = self._needs.clock()
         context = (amendment.actor, now)
         reason = (
             f"re-derived under amendment {amendment.amendment_id} (rule-book version "
             f"{amendment.rule_version}), approved by {amendment.approver}"
         )
-        existing = self._store.existing
+        existing = self._needs.store.existing
         if examined:
             for stream, participant in batch.participants.items():
                 batch.facts_before[stream] = facts_of(before, participant)
             result = rederive(batch, versions, amendment.actor, load_claim, now, existing, reason)
-            self._populations.count(batch, versions, context, load_claim, existing, result)
+            self._needs.populations.count(batch, versions, context, load_claim, existing, result)
         else:
             result = Rederivation()
             touched = {key: key for key in batch.populations}
-            self._populations.derive(
+            self._needs.populations.derive(
                 batch, versions, touched, context, load_claim, existing, result, reason
             )
         reverified = carry_forward(batch, result, amendment.actor, now, reason)
@@ -333,15 +324,15 @@ class Amendments:
             through, examined, len(result.retired), len(result.derived()), len(reverified),
             0 if examined else len(batch.populations), population_after,
         )  # fmt: skip
-        self._store.save(*batch.aggregates(), amendment)
+        self._needs.store.save(*batch.aggregates(), amendment)
 
     def _next_populations(self, contract_id: str, amendment: Amendment, batch: Batch) -> str:
         """Into ``batch``: up to a batch of the contract's populations closed by now, after the
         last one done (in the order they close); the place to go on from."""
-        index = self._store.load(population_index_id(contract_id), PopulationIndex)
+        index = self._needs.store.load(population_index_id(contract_id), PopulationIndex)
         if index is None:
             return amendment.population_after
-        today = self._clock().date()
+        today = self._needs.clock().date()
         due = sorted(
             f"{closes_on} {population}"
             for population, closes_on in index.populations.items()
@@ -349,7 +340,7 @@ class Amendments:
         )
         after = amendment.population_after
         for place in [p for p in due if p > after][:BATCH_PARTICIPANTS]:
-            population = self._populations.get(UUID(place.split(" ")[1]))
+            population = self._needs.populations.get(UUID(place.split(" ")[1]))
             if population is not None:
                 batch.populations[population.id] = population
             after = place

@@ -64,12 +64,8 @@ class ClaimsApplication(OutcomesApplication):
         self.corrections = Corrections(needs)
         self.imports = EventImport(self, self.intake)
         self.verification = Verification(self, self.contracts, self.reader, clock)
-        self.population_closing = PopulationClosing(
-            self, self.contracts, self.reader, populations, clock
-        )
-        self.amendments = Amendments(
-            self, self.contracts, self.reader, populations, self.read_lean, clock
-        )
+        self.population_closing = PopulationClosing(needs)
+        self.amendments = Amendments(needs, self.read_lean)
 
     def close(self) -> None:
         super().close()

@@ -13,17 +13,15 @@ close-populations`` do the same on demand.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 
 from services.claims.commands import Batch, ClosingResult, Rederivation
 from services.claims.contracts import Contracts
+from services.claims.intake import IntakeDependencies
 from services.claims.population import PopulationIndex, population_index_id
-from services.claims.populations import Populations
-from services.claims.reader import Reader
 from shared.background import LeasedWorker
-from shared.eventstore import OutcomesApplication, retrying
+from shared.eventstore import retrying
 from shared.feed.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -33,19 +31,8 @@ MAX_ROUNDS_PER_CONTRACT = 100  # 50,000 populations a contract a round, at most
 
 
 class PopulationClosing:
-    def __init__(
-        self,
-        store: OutcomesApplication,
-        contracts: Contracts,
-        reader: Reader,
-        populations: Populations,
-        clock: Callable[[], dt.datetime],
-    ) -> None:
-        self._store = store
-        self._contracts = contracts
-        self._reader = reader
-        self._populations = populations
-        self._clock = clock
+    def __init__(self, needs: IntakeDependencies) -> None:
+        self._needs = needs
 
     def close(self, contract_id: str, actor: str, limit: int = 500) -> ClosingResult:
         """Derive the claims of the contract's populations whose period has closed since the
@@ -54,27 +41,28 @@ class PopulationClosing:
         try:
             return retrying(lambda: self._close(contract_id, actor, limit))
         except BaseException:
-            self._populations.forget()
+            self._needs.populations.forget()
             raise
 
     def _close(self, contract_id: str, actor: str, limit: int) -> ClosingResult:
-        versions = self._contracts.versions_for(contract_id)
-        now = self._clock()
-        index = self._store.load(population_index_id(contract_id), PopulationIndex)
+        versions = self._needs.contracts.versions_for(contract_id)
+        now = self._needs.clock()
+        index = self._needs.store.load(population_index_id(contract_id), PopulationIndex)
         batch = Batch()
         for population_key in index.due(now.date()) if index is not None else []:
-            population = self._populations.get(population_key)
+            population = self._needs.populations.get(population_key)
             if population is not None and not population.closed:
                 batch.populations[population_key] = population
                 if len(batch.populations) == limit:
                     break
         changes = Rederivation()
         touched = {key: key for key in batch.populations}
-        self._populations.derive(
-            batch, versions, touched, (actor, now), self._reader.claim, self._store.existing,
+        needs = self._needs
+        needs.populations.derive(
+            batch, versions, touched, (actor, now), needs.reader.claim, needs.store.existing,
             changes,
         )  # fmt: skip
-        self._store.save(*batch.aggregates())
+        self._needs.store.save(*batch.aggregates())
         return ClosingResult(len(batch.populations), changes.derived())
 
 

@@ -47,7 +47,8 @@ EARLIEST_OCCURRED_ON = dt.date(1990, 1, 1)
 
 @dataclass(frozen=True)
 class IntakeDependencies:
-    """What intake and corrections work with (one value, so both are wired alike)."""
+    """What the use cases that derive claims work with: intake, corrections, closing
+    populations and amendments (one value, so all are wired alike)."""
 
     store: OutcomesApplication
     contracts: Contracts

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import CommonSettings
+from shared.settings import ServiceSettings
 
 
-class ClaimsSettings(BaseSettings):
+class ClaimsSettings(ServiceSettings):
+    SERVICE = "claims"
     model_config = SettingsConfigDict(env_prefix="CLAIMS_", extra="ignore")
 
-    database_url: str | None = Field(
-        default=None,
-        description="sqlite:///path or postgresql://…; default: SQLite in the data dir",
-    )
-    host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_batch_events: int = Field(default=1000, ge=1, le=1000)
@@ -64,6 +60,3 @@ class ClaimsSettings(BaseSettings):
         default=30, ge=1, le=3660, description="Days an ended import job (and its rejected "
         "rows) is kept"
     )  # fmt: skip
-
-    def store_url(self, common: CommonSettings) -> str:
-        return self.database_url or common.sqlite_url("claims")

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.ledger.webhooks.targets import DEFAULT_DENIED, networks
-from shared.settings import CommonSettings
+from shared.settings import ServiceSettings
 
 
-class LedgerSettings(BaseSettings):
+class LedgerSettings(ServiceSettings):
+    SERVICE = "ledger"
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
-    database_url: str | None = None
-    host: str = "127.0.0.1"
     port: int = Field(default=8002, ge=1, le=65535)
     claims_url: str = "http://127.0.0.1:8001"
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     follow: bool = Field(default=True, description="Run the claims-feed follower in this process")
     webhooks: bool = Field(
         default=True, description="Queue and send webhook deliveries from this process (leased)"
@@ -55,6 +53,3 @@ class LedgerSettings(BaseSettings):
     def _networks(cls, value: list[str]) -> list[str]:
         networks(value)  # a bad CIDR stops the service at start, naming the setting
         return value
-
-    def store_url(self, common: CommonSettings) -> str:
-        return self.database_url or common.sqlite_url("ledger")

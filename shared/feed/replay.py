@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from shared.feed.envelope import MAX_PAGE_SIZE
-from shared.feed.follower import HttpFeedSource
+from shared.feed.follower import FeedSink, HttpFeedSource
 from shared.progress import Progress
 from shared.sqlviews import Handler, SqlSink
 
@@ -14,7 +14,11 @@ def replay(
     engine: Engine, source: HttpFeedSource, upstream: str, handle: Handler, progress: Progress
 ) -> int:
     """Apply a feed from the sink's position to the end; returns how many entries it applied."""
-    sink = SqlSink(engine, upstream, handle)
+    return drain(source, SqlSink(engine, upstream, handle), progress)
+
+
+def drain(source: HttpFeedSource, sink: FeedSink, progress: Progress | None = None) -> int:
+    """Apply pages from ``sink``'s position until one is empty; returns the entries applied."""
     applied = 0
     while True:
         page = source.read_page(sink.position(), MAX_PAGE_SIZE)
@@ -22,6 +26,8 @@ def replay(
             break
         sink.apply(page.items)
         applied += len(page.items)
-        progress.update(page.items[-1].position, page.head_position, applied)
-    progress.finish()
+        if progress is not None:
+            progress.update(page.items[-1].position, page.head_position, applied)
+    if progress is not None:
+        progress.finish()
     return applied
