@@ -21,6 +21,7 @@ from shared.asgi import HttpMiddleware, RequestId, send_problem
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
 from shared.feed.envelope import MAX_POSITION
 from shared.feed.follower import Follower
+from shared.feed.server import digest_router, feed_router
 from shared.jsonguard import JsonGuard
 from shared.logs import RequestLog, configure_logging
 from shared.openapi import document_common_responses
@@ -127,8 +128,11 @@ def build_app(
     common: CommonSettings,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
     max_body_bytes: int,
+    routers: Sequence[APIRouter],
     larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> FastAPI:
+    """The service's app: the guards, trail, telemetry and health routes every service has,
+    its store's feed and digest (of ``app.state.application``), then ``routers``."""
     common.check_secrets()
     configure_logging(common.log_level, common.log_format)
     if common.observability:
@@ -206,8 +210,16 @@ def build_app(
         telemetry: Telemetry = request.app.state.telemetry
         return PlainTextResponse(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(feed_router(_application))
+    app.include_router(digest_router(_application))
+    for router in routers:
+        app.include_router(router)
     document_common_responses(app)
     return app
+
+
+def _application(request: Request) -> Any:
+    return request.app.state.application
 
 
 class CheckOut(BaseModel):

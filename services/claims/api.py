@@ -33,7 +33,6 @@ from shared.auth import Role
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.feed.lease import lease_for
-from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
@@ -104,10 +103,19 @@ def create_app(
         common=common,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        routers=[
+            contracts.router,
+            amendments.router,
+            intake.router,
+            imports.router,
+            evaluations.router,
+            populations.router,
+            claims.router,
+            audit.router,
+        ],
         larger_bodies=[(imports.UPLOAD_PATH, settings.import_max_bytes)],
     )
     app.state.rulebook_max_bytes = settings.rulebook_max_bytes
-    _include_routes(app)
     return app
 
 
@@ -164,16 +172,3 @@ def _background_workers(
         leased.append(closer.state)
     app.state.telemetry.watch_workers(leased)
     return workers
-
-
-def _include_routes(app: FastAPI) -> None:
-    app.include_router(feed_router(lambda request: request.app.state.application))
-    app.include_router(digest_router(lambda request: request.app.state.application))
-    app.include_router(contracts.router)
-    app.include_router(amendments.router)
-    app.include_router(intake.router)
-    app.include_router(imports.router)
-    app.include_router(evaluations.router)
-    app.include_router(populations.router)
-    app.include_router(claims.router)
-    app.include_router(audit.router)

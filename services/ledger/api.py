@@ -21,7 +21,6 @@ from shared.feed.catalogue import TransactionPosted
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import CountingSink, Follower, HttpFeedSource, LocalFeedSource
 from shared.feed.lease import lease_for
-from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
@@ -102,13 +101,8 @@ def create_app(
         common=common,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        routers=[books.router, payments.router, subscriptions.router, audit.router],
     )
-    app.include_router(feed_router(lambda request: request.app.state.application))
-    app.include_router(digest_router(lambda request: request.app.state.application))
-    app.include_router(books.router)
-    app.include_router(payments.router)
-    app.include_router(subscriptions.router)
-    app.include_router(audit.router)
     return app
 
 

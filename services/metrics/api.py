@@ -24,7 +24,6 @@ from shared.auth import ServiceTokens
 from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower
 from shared.feed.lease import lease_for
-from shared.feed.server import digest_router, feed_router
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
@@ -86,13 +85,13 @@ def create_app(
         common=common,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        routers=[
+            funnel.router,
+            reports.router,
+            indigo.router,
+            portfolio.router,
+            staffing.router,
+            dashboard.router,
+        ],
     )
-    app.include_router(feed_router(lambda request: request.app.state.application))
-    app.include_router(digest_router(lambda request: request.app.state.application))
-    app.include_router(funnel.router)
-    app.include_router(reports.router)
-    app.include_router(indigo.router)
-    app.include_router(portfolio.router)
-    app.include_router(staffing.router)
-    app.include_router(dashboard.router)
     return app
