@@ -145,6 +145,9 @@ def build_app(
         lifespan=_frozen_after(lifespan),
         docs_url=None,  # served from installed files instead of a CDN (shared/apidocs.py)
         redoc_url=None,
+        # FastAPI's own OpenTelemetry spans, metrics and logs start whenever a tracer provider
+        # is set; requests are traced by shared/tracing.py, metrics and logs are our own
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_docs(app)
     app.state.signer = TokenSigner.from_settings(common)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import get_current_span
 from pydantic import ValidationError
 
 from services.claims.api import create_app as claims_app
@@ -29,7 +30,14 @@ from shared.feed.digest import entry_text
 from shared.feed.envelope import FeedEntry
 from shared.settings import CommonSettings
 from shared.sqlviews import create_engine
-from shared.tracing import SAMPLER, configure_tracing, instrument_engine
+from shared.tracing import (
+    SAMPLER,
+    _span_context_of,
+    configure_tracing,
+    continued,
+    current_traceparent,
+    instrument_engine,
+)
 from tests.claims.helpers import PROVIDER, story_json
 from tests.conftest import over_http, register_ips, serving
 
@@ -46,21 +54,26 @@ def _trace_of(entry: dict[str, Any]) -> str | None:
     return None if traceparent is None else str(traceparent).split("-")[1]
 
 
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+@pytest.fixture(params=[True], ids=["recorded"])
+def spans(request: pytest.FixtureRequest) -> Iterator[InMemorySpanExporter]:
+    """Spans recorded (as when an exporter is configured), or with ``indirect`` False not."""
     exporter = InMemorySpanExporter()
     configure_tracing("outcomes-test", "none", None).add_span_processor(
         SimpleSpanProcessor(exporter)
     )
-    recording, SAMPLER.on = SAMPLER.on, True  # as when an exporter is configured
+    recording, SAMPLER.on = SAMPLER.on, request.param
     yield exporter
     SAMPLER.on = recording
     exporter.shutdown()  # it keeps nothing more
 
 
+@pytest.mark.parametrize("spans", [True, False], ids=["recorded", "not-recorded"], indirect=True)
 async def test_one_trace_runs_from_a_post_to_the_ledgers_booking(
     tmp_path: Path, spans: InMemorySpanExporter
 ) -> None:
+    """Recorded (an exporter configured), the trace runs from the caller's ``traceparent``
+    through the events and feeds to the ledger's booking, and its spans show it. Not recorded,
+    no event or feed entry carries a trace (nobody would receive it)."""
     common = CommonSettings(env="test", data_dir=tmp_path)
     signer = TokenSigner.from_settings(common)
     admin = {"Authorization": f"Bearer {signer.issue(Role.ADMIN)}"}
@@ -80,6 +93,9 @@ async def test_one_trace_runs_from_a_post_to_the_ledgers_booking(
             claim_ids += posted.json()["claim_ids"]
         feed = httpx.get(f"{claims}/feed", params={"limit": 1000}, headers=admin).json()["items"]
         referral = next(e for e in feed if e["type"] == "participant.event_recorded")
+        if not SAMPLER.on:
+            assert [e for e in feed if e.get("traceparent") is not None] == []
+            return
         assert _trace_of(referral) == POSTED_TRACE  # saved by the group commit, in its trace
 
         app = ledger_app(LedgerSettings(claims_url=claims), common)
@@ -160,3 +176,35 @@ def test_an_instrumented_engine_traces_each_statement(
         engine.dispose()
     statements = [s.attributes.get("db.statement") for s in spans.get_finished_spans()]
     assert "SELECT 42" in statements
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "",
+        "garbage",
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",  # the all-zero trace id is invalid
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  # upper case
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        "\x00" * 55,
+    ],
+)
+def test_a_malformed_traceparent_starts_a_new_trace(given: str) -> None:
+    configure_tracing("outcomes-test", "none", None)
+    with continued("HTTP", [given]):
+        span_context = get_current_span().get_span_context()
+    assert span_context.is_valid and f"{span_context.trace_id:032x}" != POSTED_TRACE
+
+
+def test_a_wellformed_traceparent_is_continued(spans: InMemorySpanExporter) -> None:
+    with continued("HTTP", [_header(POSTED_TRACE)["traceparent"]]):
+        written = current_traceparent()
+    assert _trace_of({"traceparent": written}) == POSTED_TRACE
+    assert written is not None and _span_context_of(written) is not None  # read back as written
+
+
+def test_an_unrecorded_span_is_not_stored() -> None:
+    configure_tracing("outcomes-test", "none", None)
+    with continued("HTTP", [_header(POSTED_TRACE)["traceparent"]]):
+        assert get_current_span().get_span_context().trace_id == int(POSTED_TRACE, 16)
+        assert current_traceparent() is None
