@@ -169,13 +169,14 @@ def build_app(
         instrument_app(app)  # outermost: the request's span is current in all the others
     app.include_router(trail_router())
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", summary="Liveness probe", tags=["health"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers. Needs no token."""
         return {"status": "ok"}
 
     @app.get(
         "/readyz",
+        summary="Readiness probe",
         tags=["health"],
         response_model=ReadyOut,
         responses={503: {"description": "Not ready: the problem names each failing check"}},
@@ -200,6 +201,7 @@ def build_app(
 
     @app.get(
         "/metrics",
+        summary="Prometheus metrics",
         tags=["health"],
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
@@ -250,7 +252,11 @@ class TrailEntryOut(BaseModel):
 def trail_router() -> APIRouter:
     router = APIRouter(tags=["audit"])
 
-    @router.get("/v1/audit/access-trail", response_model=list[TrailEntryOut])
+    @router.get(
+        "/v1/audit/access-trail",
+        summary="Read the access trail",
+        response_model=list[TrailEntryOut],
+    )
     def get_access_trail(
         request: Request,
         _: Annotated[Principal, Depends(require_unscoped(Role.AUDITOR, Role.ADMIN))],

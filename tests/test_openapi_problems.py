@@ -95,3 +95,19 @@ def test_every_example_is_taken_by_its_model(document: Any) -> None:
             model.model_validate(example)
             examined += 1
     assert examined >= 10
+
+
+def test_every_operation_has_a_summary_and_a_description_written_for_it(document: Any) -> None:
+    """Not FastAPI's defaults (the function's name, title-cased; no description)."""
+    operations = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            operations += 1
+            name = operation["operationId"].removesuffix(f"_{method}")
+            default = name.split(f"_{path.strip('/').replace('/', '_')}")[0]
+            default = default.replace("_", " ").title()
+            summary = operation.get("summary", "")
+            assert summary and summary != default, f"{method} {path}: summary {summary!r}"
+            assert len(summary) <= 60, f"{method} {path}: a summary is one short line"
+            assert operation.get("description"), f"{method} {path}: no description"
+    assert operations > 15

@@ -38,7 +38,12 @@ class FeedReader(Protocol):
 def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     router = APIRouter(tags=["feed"])
 
-    @router.get("/feed", response_model=FeedPage, responses=PROBLEM_RESPONSES)
+    @router.get(
+        "/feed",
+        summary="Read the feed (long-poll)",
+        response_model=FeedPage,
+        responses=PROBLEM_RESPONSES,
+    )
     async def read_feed(
         request: Request,
         _: Annotated[Principal, Depends(require_unscoped(Role.SERVICE, Role.AUDITOR, Role.ADMIN))],
@@ -87,7 +92,12 @@ class DigestOut(BaseModel):
 def digest_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
     router = APIRouter(tags=["audit"])
 
-    @router.get("/v1/audit/digest", response_model=DigestOut, responses=PROBLEM_RESPONSES)
+    @router.get(
+        "/v1/audit/digest",
+        summary="Read the feed's audit digest",
+        response_model=DigestOut,
+        responses=PROBLEM_RESPONSES,
+    )
     def get_digest(
         request: Request,
         _: Annotated[Principal, Depends(require_unscoped(Role.AUDITOR, Role.ADMIN))],

@@ -89,6 +89,7 @@ def _out(amendment: Amendment) -> AmendmentOut:
 
 @router.post(
     "/v1/contracts/{contract_id}/amendments",
+    summary="Propose a retroactive amendment",
     status_code=201,
     response_model=AmendmentOut,
     responses=ERRORS,
@@ -115,6 +116,7 @@ async def propose_amendment(
 
 @router.get(
     "/v1/contracts/{contract_id}/amendments/{amendment_id}",
+    summary="Read an amendment and its preview",
     response_model=AmendmentOut,
     responses=ERRORS,
 )
@@ -127,6 +129,7 @@ def get_amendment(
 
 @router.post(
     "/v1/contracts/{contract_id}/amendments/{amendment_id}/approve",
+    summary="Approve an amendment (four eyes)",
     response_model=AmendmentOut,
     responses=ERRORS,
 )
@@ -143,6 +146,7 @@ def approve_amendment(
 
 @router.post(
     "/v1/contracts/{contract_id}/amendments/{amendment_id}/withdraw",
+    summary="Withdraw a proposed amendment",
     response_model=AmendmentOut,
     responses=ERRORS,
 )

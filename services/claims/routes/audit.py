@@ -32,6 +32,7 @@ def _app(request: Request) -> ClaimsApplication:
 
 @router.get(
     "/v1/explain/claims/{claim_id}",
+    summary="Explain a claim from its evidence",
     responses={
         **PROBLEM_RESPONSES,
         404: {"description": "No such claim"},
@@ -53,6 +54,7 @@ def explain(request: Request, claim_id: str, principal: AnyReader) -> Any:
 
 @router.get(
     "/v1/contracts/{contract_id}/participants/{participant_id}/history",
+    summary="Read a participant's event history",
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract or participant"}},
 )
 def history(
@@ -69,6 +71,7 @@ def history(
 
 @router.post(
     "/v1/contracts/{contract_id}/what-if",
+    summary="Preview a draft rule book (what-if)",
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
     openapi_extra=RULEBOOK_BODY,
 )
@@ -118,6 +121,7 @@ class DraftsIn(Body):
 
 @router.post(
     "/v1/what-if",
+    summary="Preview drafts across a portfolio",
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
 )
 async def post_portfolio_what_if(

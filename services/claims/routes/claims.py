@@ -155,6 +155,7 @@ def _scoped_filter(principal: Principal, **criteria: Any) -> ClaimFilter:
 
 @router.get(
     "/v1/claims",
+    summary="List claims (cursor, filters)",
     response_model=ClaimListOut,
     responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}, FHIR_JSON: {}}}},
 )
@@ -270,7 +271,12 @@ def _csv_row(item: ClaimListItemOut) -> dict[str, Any]:
     return row
 
 
-@router.get("/v1/claims/overdue", response_model=list[OverdueOut], responses=PROBLEM_RESPONSES)
+@router.get(
+    "/v1/claims/overdue",
+    summary="List overdue decisions and disputes",
+    response_model=list[OverdueOut],
+    responses=PROBLEM_RESPONSES,
+)
 def get_overdue(
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.PROVIDER, Role.PAYER, *READERS))],
@@ -288,6 +294,7 @@ def get_overdue(
 
 @router.get(
     "/v1/claims/{claim_id}",
+    summary="Read a claim (JSON or FHIR)",
     response_model=ClaimOut,
     responses={**CLAIM_ERRORS, 200: {"content": {FHIR_JSON: {}}}},
 )
@@ -308,7 +315,10 @@ def _base(request: Request) -> str:
 
 
 @router.get(
-    "/v1/claims/{claim_id}/history", response_model=list[HistoryEntryOut], responses=CLAIM_ERRORS
+    "/v1/claims/{claim_id}/history",
+    response_model=list[HistoryEntryOut],
+    responses=CLAIM_ERRORS,
+    summary="Read a claim's transitions",
 )
 def get_claim_history(
     request: Request, claim_id: str, principal: AnyReader
@@ -339,7 +349,12 @@ def _history_entry(entry: FeedEntry, event: feed.Payload, version: int) -> Histo
     )
 
 
-@router.post("/v1/claims/{claim_id}/evidence", response_model=ClaimOut, responses=DECISION_ERRORS)
+@router.post(
+    "/v1/claims/{claim_id}/evidence",
+    summary="Attach an evidence reference",
+    response_model=ClaimOut,
+    responses=DECISION_ERRORS,
+)
 def attach_evidence(
     request: Request, claim_id: str, own: OwnClaim, body: EvidenceIn, principal: ProviderCaller
 ) -> ClaimOut:
@@ -348,7 +363,12 @@ def attach_evidence(
     return _claim_out(_app(request).verification.attach_evidence(own, principal.actor, evidence))
 
 
-@router.post("/v1/claims/{claim_id}/verify", response_model=ClaimOut, responses=DECISION_ERRORS)
+@router.post(
+    "/v1/claims/{claim_id}/verify",
+    summary="Verify a claim",
+    response_model=ClaimOut,
+    responses=DECISION_ERRORS,
+)
 def verify_claim(
     request: Request, claim_id: str, principal: ClaimVerifier, body: VerifyIn | None = None
 ) -> ClaimOut:
@@ -359,7 +379,12 @@ def verify_claim(
     )
 
 
-@router.post("/v1/claims/{claim_id}/reject", response_model=ClaimOut, responses=DECISION_ERRORS)
+@router.post(
+    "/v1/claims/{claim_id}/reject",
+    summary="Reject a claim with a reason code",
+    response_model=ClaimOut,
+    responses=DECISION_ERRORS,
+)
 def reject_claim(
     request: Request, claim_id: str, body: RejectIn, principal: ClaimVerifier
 ) -> ClaimOut:
@@ -370,7 +395,12 @@ def reject_claim(
     return _claim_out(claim)
 
 
-@router.post("/v1/claims/{claim_id}/dispute", response_model=ClaimOut, responses=DECISION_ERRORS)
+@router.post(
+    "/v1/claims/{claim_id}/dispute",
+    summary="Dispute a rejection",
+    response_model=ClaimOut,
+    responses=DECISION_ERRORS,
+)
 def dispute_claim(
     request: Request, claim_id: str, own: OwnClaim, body: DisputeIn, principal: ProviderCaller
 ) -> ClaimOut:
@@ -378,7 +408,12 @@ def dispute_claim(
     return _claim_out(_app(request).verification.dispute(own, principal.actor, body.note))
 
 
-@router.post("/v1/claims/decisions", response_model=DecisionsOut, responses=DECISION_ERRORS)
+@router.post(
+    "/v1/claims/decisions",
+    summary="Verify or reject many claims at once",
+    response_model=DecisionsOut,
+    responses=DECISION_ERRORS,
+)
 def decide_many(
     request: Request,
     body: DecisionsIn,
@@ -394,7 +429,10 @@ def decide_many(
 
 
 @router.get(
-    "/v1/contracts/{contract_id}/sampling", response_model=SamplingOut, responses=PROBLEM_RESPONSES
+    "/v1/contracts/{contract_id}/sampling",
+    response_model=SamplingOut,
+    responses=PROBLEM_RESPONSES,
+    summary="Read the month's review sample",
 )
 def get_sampling(
     request: Request,

@@ -91,6 +91,7 @@ def _with_lines(source: SourceDocument, problems: list[FieldProblem]) -> list[Fi
 
 @router.post(
     "/v1/contracts",
+    summary="Register a contract's rule book",
     status_code=201,
     response_model=ContractRegistered,
     responses={
@@ -120,6 +121,7 @@ async def register_contract(
 
 @router.get(
     "/v1/contracts",
+    summary="List the contracts you may see",
     response_model=ContractListOut,
     responses=PROBLEM_RESPONSES,
 )
@@ -190,7 +192,12 @@ def _document(contract: Contract, version: int) -> dict[str, Any]:
 Reader = Annotated[Principal, Depends(require(*Role))]
 
 
-@router.get("/v1/contracts/{contract_id}", response_model=ContractOut, responses=PROBLEM_RESPONSES)
+@router.get(
+    "/v1/contracts/{contract_id}",
+    summary="Read a contract's current rule book",
+    response_model=ContractOut,
+    responses=PROBLEM_RESPONSES,
+)
 def get_contract(request: Request, contract_id: str, principal: Reader) -> ContractOut:
     """The newest version of a contract's rule book, and the list of its versions."""
     contract = _readable_contract(request, principal, contract_id)
@@ -204,6 +211,7 @@ def get_contract(request: Request, contract_id: str, principal: Reader) -> Contr
 
 @router.get(
     "/v1/contracts/{contract_id}/versions",
+    summary="List a contract's rule-book versions",
     response_model=list[ContractVersionOut],
     responses=PROBLEM_RESPONSES,
 )
@@ -214,6 +222,7 @@ def get_versions(request: Request, contract_id: str, principal: Reader) -> list[
 
 @router.get(
     "/v1/contracts/{contract_id}/versions/{version}",
+    summary="Read one rule-book version",
     response_model=dict[str, Any],
     responses=PROBLEM_RESPONSES,
 )
@@ -224,7 +233,12 @@ def get_version(
     return _document(_readable_contract(request, principal, contract_id), version)
 
 
-@router.get("/v1/contracts/{contract_id}/diff", response_model=DiffOut, responses=PROBLEM_RESPONSES)
+@router.get(
+    "/v1/contracts/{contract_id}/diff",
+    summary="Compare two rule-book versions",
+    response_model=DiffOut,
+    responses=PROBLEM_RESPONSES,
+)
 def get_diff(
     request: Request,
     contract_id: str,

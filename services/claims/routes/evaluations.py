@@ -63,6 +63,7 @@ def _checked(request: Request, contract_id: str, provider_id: str) -> None:
 
 @router.post(
     "/v1/contracts/{contract_id}/evaluations",
+    summary="Record an evaluation result",
     status_code=201,
     response_model=EventRecordedOut,
     responses={**EVALUATION_ERRORS, 200: {"description": "Recorded before with the same body"}},
@@ -90,6 +91,7 @@ def post_evaluation(
 
 @router.post(
     "/v1/contracts/{contract_id}/evaluations/{event_id}/correct",
+    summary="Correct an evaluation result",
     response_model=CorrectionOut,
     responses=EVALUATION_ERRORS,
 )
@@ -111,6 +113,7 @@ def correct_evaluation(
 
 @router.post(
     "/v1/contracts/{contract_id}/evaluations/{event_id}/retract",
+    summary="Retract an evaluation result",
     response_model=CorrectionOut,
     responses=EVALUATION_ERRORS,
 )

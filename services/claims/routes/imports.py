@@ -43,6 +43,7 @@ def _job_answer(jobs: ImportJobs, job: dict[str, Any]) -> ImportJobOut:
 
 @router.post(
     "/v1/contracts/{contract_id}/imports",
+    summary="Upload a CSV file of events",
     status_code=202,
     response_model=ImportJobOut,
     responses={
@@ -131,6 +132,7 @@ def _readable_job(request: Request, contract_id: str, job_id: uuid.UUID, princip
 
 @router.get(
     "/v1/contracts/{contract_id}/imports/{job_id}",
+    summary="Follow an import job",
     response_model=ImportJobOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "No such import (or not yours)"}},
 )
@@ -145,6 +147,7 @@ def get_import(
 
 @router.get(
     "/v1/contracts/{contract_id}/imports/{job_id}/rejected",
+    summary="Download an import's rejected rows",
     responses={
         **PROBLEM_RESPONSES,
         404: {"description": "No such import (or not yours)"},

@@ -152,6 +152,7 @@ EVENT_BODIES = {
 
 @router.post(
     "/v1/contracts/{contract_id}/events",
+    summary="Record a participant event",
     status_code=201,
     response_model=EventRecordedOut,
     responses={
@@ -256,6 +257,7 @@ def _import_csv(
 
 @router.post(
     "/v1/contracts/{contract_id}/events/batch",
+    summary="Record a batch of events",
     status_code=201,
     response_model=BatchOut,
     responses=INTAKE_ERRORS,
@@ -279,6 +281,7 @@ def post_batch(
 
 @router.get(
     "/v1/contracts/{contract_id}/import-template",
+    summary="Download the import template",
     responses={
         **PROBLEM_RESPONSES,
         404: {"description": "Unknown contract"},
@@ -341,6 +344,7 @@ AMEND_ERRORS = {
 
 @router.post(
     "/v1/contracts/{contract_id}/events/{event_id}/correct",
+    summary="Correct a participant event",
     response_model=CorrectionOut,
     responses=AMEND_ERRORS,
 )
@@ -362,6 +366,7 @@ def correct_event(
 
 @router.post(
     "/v1/contracts/{contract_id}/events/{event_id}/retract",
+    summary="Retract a participant event",
     response_model=CorrectionOut,
     responses=AMEND_ERRORS,
 )
@@ -382,6 +387,7 @@ def retract_event(
 
 @router.post(
     "/v1/contracts/{contract_id}/caseworker-ids",
+    summary="Pseudonymise your caseworkers' ids",
     response_model=CaseworkerIdsOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
 )
@@ -403,6 +409,7 @@ def caseworker_ids(
 
 @router.get(
     "/v1/contracts/{contract_id}/participants/{participant_id}",
+    summary="Read a participant's record",
     response_model=ParticipantOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract or participant"}},
 )
@@ -430,6 +437,7 @@ def readable_participant(
 
 @router.get(
     "/v1/contracts/{contract_id}/participants/{participant_id}/diagnosis",
+    summary="Diagnose a participant's outcomes",
     response_model=DiagnosisOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract, participant or event"}},
 )
@@ -461,6 +469,7 @@ def get_diagnosis(
 
 @router.delete(
     "/v1/contracts/{contract_id}/participants/{participant_id}/personal-data",
+    summary="Erase a participant's personal data",
     response_model=ErasureOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract or participant"}},
 )

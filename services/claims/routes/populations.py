@@ -23,6 +23,7 @@ class ClosingOut(BaseModel):
 
 @router.post(
     "/v1/contracts/{contract_id}/populations/close",
+    summary="Close populations whose period ended",
     response_model=ClosingOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Unknown contract"}},
 )

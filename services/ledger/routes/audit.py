@@ -47,6 +47,7 @@ def as_text(explained: dict[str, Any]) -> str:
 
 @router.get(
     "/v1/explain/ledger/{transaction_id}",
+    summary="Explain a ledger transaction",
     responses={
         **PROBLEM_RESPONSES,
         404: {"description": "No such transaction"},
@@ -70,6 +71,7 @@ def explain(request: Request, transaction_id: str, principal: Reader) -> Any:
 
 @router.get(
     "/v1/contracts/{contract_id}/accounts/{account}/history",
+    summary="Read an account's postings",
     responses={**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}},
 )
 def account_history(

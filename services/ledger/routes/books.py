@@ -36,6 +36,7 @@ router = APIRouter(tags=["books"])
 
 @router.get(
     "/v1/contracts/{contract_id}/balances",
+    summary="Read balances per provider",
     response_model=BalancesOut,
     responses=BOOK_ERRORS,
 )
@@ -64,6 +65,7 @@ def get_balances(
 
 @router.get(
     "/v1/contracts/{contract_id}/statements",
+    summary="Read a period's statement",
     response_model=StatementOut,
     responses=BOOK_ERRORS,
 )
@@ -91,6 +93,7 @@ def get_statement(
 
 @router.get(
     "/v1/contracts/{contract_id}/reconciliation",
+    summary="Reconcile owed against paid",
     response_model=ReconciliationOut,
     responses=BOOK_ERRORS,
 )
@@ -105,6 +108,7 @@ def get_reconciliation(request: Request, contract_id: str, principal: Reader) ->
 
 @router.get(
     "/v1/contracts/{contract_id}/claims/{claim_id}",
+    summary="Read how a claim was booked",
     response_model=LedgerClaimOut,
     responses=BOOK_ERRORS,
 )
@@ -123,6 +127,7 @@ def get_ledger_claim(
 
 @router.post(
     "/v1/contracts/{contract_id}/periods/{period}/close",
+    summary="Close a month's books",
     response_model=PeriodOut,
     responses={**BOOK_ERRORS, 409: {"description": "Already closed, or not ended"}},
 )

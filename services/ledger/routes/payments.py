@@ -27,6 +27,7 @@ PAYABLE_COLUMNS = list(PayableOut.model_fields)
 
 @router.get(
     "/v1/payables",
+    summary="List what is payable",
     response_model=PayablesOut,
     responses={**BOOK_ERRORS, 200: {"content": {"text/csv": {}}}},
 )
@@ -108,6 +109,7 @@ class _Payables:
 
 @router.post(
     "/v1/remittances",
+    summary="Report a remittance",
     response_model=RemittanceOut,
     responses={
         **BOOK_ERRORS,

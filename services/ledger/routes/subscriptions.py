@@ -72,6 +72,7 @@ def _own(connection: Any, principal: Principal, subscription_id: str) -> Any:
 
 @router.post(
     "/v1/subscriptions",
+    summary="Subscribe a webhook",
     status_code=201,
     response_model=SubscriptionOut,
     responses={
@@ -105,7 +106,12 @@ def create_subscription(
         return _out(connection, store.subscription_row(connection, subscription_id))
 
 
-@router.get("/v1/subscriptions", response_model=SubscriptionsOut, responses=PROBLEM_RESPONSES)
+@router.get(
+    "/v1/subscriptions",
+    summary="List webhook subscriptions",
+    response_model=SubscriptionsOut,
+    responses=PROBLEM_RESPONSES,
+)
 def list_subscriptions(
     request: Request,
     principal: Subscriber,
@@ -123,10 +129,17 @@ def list_subscriptions(
     return SubscriptionsOut(items=items, next_after=next_after)
 
 
-@router.get("/v1/subscriptions/{subscription_id}", response_model=SubscriptionOut, responses=ERRORS)
+@router.get(
+    "/v1/subscriptions/{subscription_id}",
+    summary="Read a webhook subscription",
+    response_model=SubscriptionOut,
+    responses=ERRORS,
+)
 def get_subscription(
     request: Request, principal: Subscriber, subscription_id: SubscriptionId
 ) -> SubscriptionOut:
+    """One subscription: its URL, contract and kinds, whether it is active or paused (and why),
+    and how far its deliveries have gone. Yours, or any on your contracts for an admin."""
     with request.app.state.engine.connect() as connection:
         return _out(connection, _own(connection, principal, subscription_id))
 
@@ -142,7 +155,10 @@ def _change(request: Request, principal: Principal, subscription_id: str, status
 
 
 @router.post(
-    "/v1/subscriptions/{subscription_id}/pause", response_model=SubscriptionOut, responses=ERRORS
+    "/v1/subscriptions/{subscription_id}/pause",
+    response_model=SubscriptionOut,
+    responses=ERRORS,
+    summary="Pause a webhook subscription",
 )
 def pause_subscription(
     request: Request, principal: Subscriber, subscription_id: SubscriptionId
@@ -153,7 +169,10 @@ def pause_subscription(
 
 
 @router.post(
-    "/v1/subscriptions/{subscription_id}/resume", response_model=SubscriptionOut, responses=ERRORS
+    "/v1/subscriptions/{subscription_id}/resume",
+    response_model=SubscriptionOut,
+    responses=ERRORS,
+    summary="Resume a webhook subscription",
 )
 def resume_subscription(
     request: Request, principal: Subscriber, subscription_id: SubscriptionId
@@ -164,7 +183,12 @@ def resume_subscription(
     return result
 
 
-@router.delete("/v1/subscriptions/{subscription_id}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/v1/subscriptions/{subscription_id}",
+    summary="Delete a webhook subscription",
+    status_code=204,
+    responses=ERRORS,
+)
 def delete_subscription(
     request: Request, principal: Subscriber, subscription_id: SubscriptionId
 ) -> Response:
@@ -175,6 +199,7 @@ def delete_subscription(
 
 @router.get(
     "/v1/subscriptions/{subscription_id}/deliveries",
+    summary="List a subscription's deliveries",
     response_model=DeliveriesOut,
     responses=ERRORS,
 )

@@ -58,6 +58,7 @@ class LinkOut(BaseModel):
 
 @router.get(
     "/dashboard/{contract_id}",
+    summary="Open a contract's dashboard page",
     response_class=HTMLResponse,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}},
 )
@@ -82,6 +83,7 @@ def get_dashboard(
 
 @router.post(
     "/v1/contracts/{contract_id}/dashboard-links",
+    summary="Make a dashboard link",
     response_model=LinkOut,
     status_code=201,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}},
@@ -102,6 +104,7 @@ def post_dashboard_link(
 
 @router.get(
     "/dashboard/{contract_id}/open",
+    summary="Follow a dashboard link",
     status_code=303,
     responses=PROBLEM_RESPONSES,
 )

@@ -31,6 +31,7 @@ class FunnelOut(BaseModel):
 
 @router.get(
     "/v1/contracts/{contract_id}/funnel",
+    summary="Read the participant funnel",
     response_model=FunnelOut,
     responses={**PROBLEM_RESPONSES, 404: {"description": "Contract unknown to metrics"}},
 )

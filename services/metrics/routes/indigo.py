@@ -21,6 +21,7 @@ Exporter = Annotated[
 
 @router.get(
     "/v1/contracts/{contract_id}/indigo",
+    summary="Export INDIGO outcome data",
     responses={
         **PROBLEM_RESPONSES,
         200: {"content": {"application/json": {"schema": {"type": "object"}}}},

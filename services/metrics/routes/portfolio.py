@@ -48,6 +48,7 @@ class PortfolioOut(BaseModel):
 
 @router.get(
     "/v1/portfolio",
+    summary="Read the portfolio report",
     response_model=PortfolioOut,
     responses={**PROBLEM_RESPONSES, 200: {"content": {"text/csv": {}, HTML: {}}}},
 )

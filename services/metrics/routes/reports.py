@@ -103,6 +103,7 @@ def _text(value: Any) -> Any:
 
 @router.get(
     "/v1/contracts/{contract_id}/reports",
+    summary="Read every report for a month",
     response_model=ReportsOut,
     responses={**REPORT_ERRORS, 200: {"content": WORKBOOK}},
 )
@@ -127,6 +128,7 @@ def get_reports(
 
 @router.get(
     "/v1/contracts/{contract_id}/reports/{report}",
+    summary="Read one report (JSON, CSV or XLSX)",
     response_model=ReportOut,
     responses={**REPORT_ERRORS, 200: {"content": {"text/csv": {}, **WORKBOOK}}},
 )

@@ -39,6 +39,7 @@ class StaffingListOut(BaseModel):
 
 @router.post(
     "/v1/contracts/{contract_id}/staffing",
+    summary="Record a month's staffing (WTE)",
     status_code=201,
     response_model=StaffingOut,
     responses={**PROBLEM_RESPONSES, 200: {"description": "The same figure was on record"}},
@@ -67,6 +68,7 @@ def post_staffing(
 
 @router.get(
     "/v1/contracts/{contract_id}/staffing",
+    summary="Read staffing per provider",
     response_model=StaffingListOut,
     responses=PROBLEM_RESPONSES,
 )
