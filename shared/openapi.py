@@ -9,9 +9,11 @@ contend. So a client (and schemathesis' status-code check) can rely on the docum
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -78,6 +80,7 @@ def document_common_responses(app: FastAPI) -> None:
                 _add_common(path, operation)
         for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422: not ours
             schema["components"]["schemas"].pop(unused, None)
+        _keep_nulls_in_examples(schema["components"]["schemas"])
         app.openapi_schema = schema
         return schema
 
@@ -102,3 +105,24 @@ def _add_common(path: str, operation: dict[str, Any]) -> None:
             documented["content"] = {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
+
+
+def _models(base: type[BaseModel]) -> Iterator[type[BaseModel]]:
+    for model in base.__subclasses__():
+        yield model
+        yield from _models(model)
+
+
+def _keep_nulls_in_examples(schemas: dict[str, Any]) -> None:
+    """FastAPI drops every null from the document it builds, examples' included, so an example
+    of a body whose field is null (a claim not yet decided, a page at its end) would lose a
+    required field. Each model's examples are put back as the model declares them."""
+    declared: dict[str, list[Any]] = {}
+    for model in _models(BaseModel):
+        extra = model.model_config.get("json_schema_extra")
+        examples = extra.get("examples") if isinstance(extra, dict) else None
+        if isinstance(examples, list):
+            declared.setdefault(model.__name__, examples)
+    for name, schema in schemas.items():
+        if "examples" in schema and name in declared:
+            schema["examples"] = declared[name]

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import openapi_examples as examples
 from shared.apidocs import install_docs
 from shared.asgi import HttpMiddleware, RequestId, send_problem
 from shared.auth import Principal, Role, TokenSigner, require_unscoped
@@ -234,11 +235,13 @@ class CheckOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.READY_OUT]})
     status: str
     checks: list[CheckOut]
 
 
 class TrailEntryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TRAIL_ENTRY_OUT]})
     id: int
     at: dt.datetime
     actor: str

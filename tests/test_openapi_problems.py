@@ -111,3 +111,30 @@ def test_every_operation_has_a_summary_and_a_description_written_for_it(document
             assert len(summary) <= 60, f"{method} {path}: a summary is one short line"
             assert operation.get("description"), f"{method} {path}: no description"
     assert operations > 15
+
+
+def _body_schemas(operation: dict[str, Any]) -> Iterator[str]:
+    """The components an operation takes or gives as a body (a list's item for a list)."""
+    bodies = [operation.get("requestBody", {})]
+    bodies += [r for code, r in operation["responses"].items() if code.startswith("2")]
+    for body in bodies:
+        for content in body.get("content", {}).values():
+            schema = content.get("schema", {})
+            ref = schema.get("$ref") or schema.get("items", {}).get("$ref")
+            if ref:
+                yield ref.rsplit("/", 1)[1]
+
+
+def test_every_body_has_an_example(document: Any) -> None:
+    """Every request and response body an integrator codes against shows one (and the tests
+    above check each against its schema and its model)."""
+    schemas = document["components"]["schemas"]
+    bodies = {
+        name
+        for item in document["paths"].values()
+        for operation in item.values()
+        for name in _body_schemas(operation)
+    }
+    assert len(bodies) > 5
+    missing = sorted(name for name in bodies if not schemas[name].get("examples"))
+    assert missing == [], f"bodies without an example: {missing}"

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.claims import openapi_examples as examples
 from shared.identifiers import PUBLIC_ID_PATTERN
 from shared.rules.model import NAME_PATTERN
 
@@ -28,12 +29,14 @@ class ContractRegistered(BaseModel):
 
 
 class ContractVersionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CONTRACT_VERSION_OUT]})
     version: int
     effective_from: dt.date
     document_sha256: str
 
 
 class ContractOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CONTRACT_OUT]})
     contract_id: str
     version: int
     rulebook: dict[str, Any]
@@ -141,6 +144,8 @@ class EventRecordedOut(BaseModel):
 class EvaluationIn(Body):
     """An evaluation result about one provider's cohort, posted by an evaluator."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EVALUATION_IN]})
+
     event_id: EventId
     provider_id: str = Field(
         min_length=1, max_length=64, description="The provider whose cohort was evaluated"
@@ -209,6 +214,7 @@ class BatchItemOut(EventRecordedOut):
 
 
 class BatchOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.BATCH_OUT]})
     results: list[BatchItemOut]
 
 
@@ -252,6 +258,7 @@ class OutcomeDiagnosisOut(BaseModel):
 
 
 class DiagnosisOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DIAGNOSIS_OUT]})
     contract_id: str
     participant_id: str
     event_id: str | None
@@ -259,6 +266,7 @@ class DiagnosisOut(BaseModel):
 
 
 class ParticipantOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PARTICIPANT_OUT]})
     contract_id: str
     participant_id: str
     provider_id: str
@@ -290,6 +298,7 @@ class ImportOut(BaseModel):
 
 
 class ImportJobOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.IMPORT_JOB_OUT]})
     job_id: str
     contract_id: str
     status: Literal["receiving", "queued", "checking", "recording", "done", "refused", "failed"] = (
@@ -320,6 +329,7 @@ MAX_CASEWORKER_REFS = 1000
 
 
 class CaseworkerIdsIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CASEWORKER_IDS_IN]})
     caseworker_refs: list[
         Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]+$", min_length=1, max_length=200)]
     ] = Field(
@@ -335,10 +345,12 @@ class CaseworkerIdOut(BaseModel):
 
 
 class CaseworkerIdsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CASEWORKER_IDS_OUT]})
     caseworker_ids: list[CaseworkerIdOut]
 
 
 class ErasureOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ERASURE_OUT]})
     contract_id: str
     participant_id: str
     erased_at: dt.datetime
@@ -416,6 +428,7 @@ class ClaimListItemOut(ClaimOut):
 
 
 class ClaimListOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CLAIM_LIST_OUT]})
     items: list[ClaimListItemOut]
     next_after: int = Field(
         description="Pass as `after` (with the same `order`) for the next page. On the last page "
@@ -508,10 +521,12 @@ class DecisionResultOut(BaseModel):
 
 
 class DecisionsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DECISIONS_OUT]})
     results: list[DecisionResultOut]
 
 
 class HistoryEntryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.HISTORY_ENTRY_OUT]})
     type: str
     position: int = Field(description="The entry's position on the claims feed")
     stream_version: int
@@ -524,6 +539,7 @@ class HistoryEntryOut(BaseModel):
 
 
 class OverdueOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.OVERDUE_OUT]})
     claim_id: str
     contract_id: str
     provider_id: str
@@ -546,6 +562,7 @@ class SamplingProviderOut(BaseModel):
 
 
 class SamplingOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SAMPLING_OUT]})
     contract_id: str
     period: str
     sample_percent: str | None
@@ -610,6 +627,7 @@ class EvaluationRetractionIn(RetractionIn):
 
 
 class CorrectionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CORRECTION_OUT]})
     event_id: str
     participant_id: str
     changed: bool = Field(
@@ -627,6 +645,7 @@ class ChangeOut(BaseModel):
 
 
 class DiffOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DIFF_OUT]})
     contract_id: str
     from_version: int
     to_version: int

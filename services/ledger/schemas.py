@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from services.ledger import openapi_examples as examples
+
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -175,6 +177,7 @@ class StatementLine(BaseModel):
 
 
 class StatementOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STATEMENT_OUT]})
     contract_id: str
     currency: str
     period: str
@@ -197,17 +200,20 @@ class ReconciliationLine(BaseModel):
 
 
 class ReconciliationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RECONCILIATION_OUT]})
     contract_id: str
     currency: str
     providers: list[ReconciliationLine]
 
 
 class PeriodOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PERIOD_OUT]})
     contract_id: str
     closed_periods: list[str]
 
 
 class LedgerClaimOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.LEDGER_CLAIM_OUT]})
     claim_id: str
     provider_id: str
     outcome_id: str

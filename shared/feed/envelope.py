@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared import openapi_examples as examples
 from shared.feed.catalogue import Payload
 
 MAX_PAGE_SIZE = 1000
@@ -46,6 +47,7 @@ class FeedEntry(BaseModel):
 
 
 class FeedPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.FEED_PAGE]})
     items: list[FeedEntry]
     last_position: int | None
     """Position of the last item on this page; ``None`` when the page is empty."""

@@ -6,9 +6,10 @@ from collections.abc import Callable, Collection
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from shared import openapi_examples as examples
 from shared.auth import Principal, Role, require_unscoped
 from shared.errors import PROBLEM_RESPONSES, FieldProblem, InvalidInput
 from shared.feed.digest import digest_upto
@@ -83,6 +84,7 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
 
 
 class DigestOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DIGEST_OUT]})
     upto: int = Field(description="Position of the last entry included (0: none)")
     entries: int
     digest: str

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from services.claims import openapi_examples as examples
 from services.claims.amendment import Amendment
 from services.claims.amendments import Amendments
 from services.claims.routes.contracts import RULEBOOK_BODY, rulebook_of
@@ -37,6 +38,7 @@ class AmendmentProgressOut(BaseModel):
 
 
 class AmendmentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AMENDMENT_OUT]})
     amendment_id: str
     contract_id: str
     status: str = Field(description="`proposed`, `approved` (being applied), `applied`, "
@@ -57,6 +59,7 @@ class AmendmentOut(BaseModel):
 
 
 class ApproveIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.APPROVE_IN]})
     preview_id: str = Field(min_length=1, max_length=64, description="The preview you read")
 
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from services.claims import openapi_examples as examples
 from services.claims.application import ClaimsApplication
 from services.claims.explain import as_text, explain_claim, participant_history
 from services.claims.routes.claims import AnyReader, check_claim_access, parse_claim_id
@@ -111,6 +112,7 @@ MAX_DRAFTS = 20
 
 
 class DraftsIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DRAFTS_IN]})
     drafts: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=MAX_DRAFTS,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.claims import openapi_examples as examples
 from services.claims.application import ClaimsApplication
 from shared.auth import Principal, Role, require_on_contract
 from shared.errors import PROBLEM_RESPONSES
@@ -16,6 +17,7 @@ MAX_CLOSE_LIMIT = 5_000
 
 
 class ClosingOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CLOSING_OUT]})
     closed: int = Field(description="Populations whose claims were derived now for the first time")
     claim_ids: list[str] = Field(description="The claims derived")
     more: bool = Field(description="True when the limit was reached: call again")

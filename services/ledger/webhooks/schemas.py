@@ -8,6 +8,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.ledger import openapi_examples as examples
 from services.ledger.webhooks.messages import MessageKind
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
@@ -79,6 +80,7 @@ class DeliveryCounts(BaseModel):
 
 
 class SubscriptionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUBSCRIPTION_OUT]})
     subscription_id: str
     contract_id: str
     owner: str = Field(description="Who made it: `payer:<id>` or `admin:<id>`")
@@ -99,6 +101,7 @@ class SubscriptionOut(BaseModel):
 
 
 class SubscriptionsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUBSCRIPTIONS_OUT]})
     items: list[SubscriptionOut]
     next_after: str | None = Field(description="Pass as `after` for the next page; null at the end")
 
@@ -120,6 +123,7 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveriesOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELIVERIES_OUT]})
     subscription_id: str
     items: list[DeliveryOut]
     next_after: int = Field(

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.metrics import openapi_examples as examples
 from services.metrics.application import Reporter, contract_providers
 from services.metrics.dashboard import render
 from services.metrics.reports import SPECS
@@ -52,6 +53,7 @@ class LinkIn(BaseModel):
 
 
 class LinkOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.LINK_OUT]})
     url: str = Field(description="Relative to this service; open it within expires_at")
     expires_at: dt.datetime
 

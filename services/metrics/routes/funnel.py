@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from services.metrics import openapi_examples as examples
 from services.metrics.application import funnel
 from services.metrics.routes.common import Reader
 from shared.auth import Role
@@ -22,6 +23,7 @@ class StageCountOut(BaseModel):
 
 
 class FunnelOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.FUNNEL_OUT]})
     contract_id: str
     stages: list[str]
     overall: dict[str, StageCountOut]

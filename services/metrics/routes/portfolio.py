@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from services.metrics import openapi_examples as examples
 from services.metrics import portfolio
 from services.metrics.routes.common import reporter
 from shared.auth import Principal, Role, require
@@ -41,6 +42,7 @@ class PortfolioLineOut(BaseModel):
 
 
 class PortfolioOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PORTFOLIO_OUT]})
     as_of: dt.datetime
     items: list[PortfolioLineOut]
     next_after: str | None = Field(description="Pass as `after` for the next page; null at the end")

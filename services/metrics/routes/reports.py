@@ -9,8 +9,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.metrics import openapi_examples as examples
 from services.metrics.application import Report, Reporter, ReportRequest
 from services.metrics.reports import COLUMNS, REPORTS, SPECS, Row
 from services.metrics.routes.common import Asked, Reader, reporter
@@ -40,11 +41,13 @@ class Scope(BaseModel):
 
 
 class ReportOut(Scope):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REPORT_OUT]})
     report: str
     rows: list[dict[str, Any]]
 
 
 class ReportsOut(Scope):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REPORTS_OUT]})
     sections: dict[str, list[dict[str, Any]]]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.metrics import openapi_examples as examples
 from services.metrics.application import MetricsApplication, contract_providers
 from services.metrics.routes.common import MONTH, ProviderCaller, Reader, metrics_app
 from shared.auth import Role
@@ -27,6 +28,7 @@ class StaffingIn(BaseModel):
 
 
 class StaffingOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STAFFING_OUT]})
     contract_id: str
     provider_id: str
     month: str
@@ -34,6 +36,7 @@ class StaffingOut(BaseModel):
 
 
 class StaffingListOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STAFFING_LIST_OUT]})
     items: list[StaffingOut]
 
 
