@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from shared.glossary import describe
+
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -81,6 +83,7 @@ def document_common_responses(app: FastAPI) -> None:
         for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422: not ours
             schema["components"]["schemas"].pop(unused, None)
         _keep_nulls_in_examples(schema["components"]["schemas"])
+        _describe_fields(schema["components"]["schemas"])
         app.openapi_schema = schema
         return schema
 
@@ -126,3 +129,13 @@ def _keep_nulls_in_examples(schemas: dict[str, Any]) -> None:
     for name, schema in schemas.items():
         if "examples" in schema and name in declared:
             schema["examples"] = declared[name]
+
+
+def _describe_fields(schemas: dict[str, Any]) -> None:
+    """Describe each field its model left undescribed, from :mod:`shared.glossary`."""
+    for name, schema in schemas.items():
+        for field, declared in schema.get("properties", {}).items():
+            if not declared.get("description"):
+                text = describe(name, field)
+                if text is not None:
+                    declared["description"] = text

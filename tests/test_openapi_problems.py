@@ -138,3 +138,15 @@ def test_every_body_has_an_example(document: Any) -> None:
     assert len(bodies) > 5
     missing = sorted(name for name in bodies if not schemas[name].get("examples"))
     assert missing == [], f"bodies without an example: {missing}"
+
+
+def test_every_field_of_every_body_is_described(document: Any) -> None:
+    """By its model, or by shared/glossary.py (one text for a name wherever it appears)."""
+    fields, missing = 0, []
+    for name, schema in document["components"]["schemas"].items():
+        for field, declared in schema.get("properties", {}).items():
+            fields += 1
+            if not declared.get("description"):
+                missing.append(f"{name}.{field}")
+    assert fields > 50
+    assert missing == [], f"fields without a description: {missing}"
