@@ -14,13 +14,19 @@ Each app has a registry of its own (several apps may share a process, as in the 
   so a scrape never waits on the database;
 - ``outcomes_intake_group_requests`` (claims): the requests recorded in each group commit;
   ``outcomes_import_jobs_ended_total{status}`` (claims) and
-  ``outcomes_webhook_attempts_total{outcome}`` (ledger): what this replica's workers did.
+  ``outcomes_webhook_attempts_total{outcome}`` (ledger): what this replica's workers did;
+- ``outcomes_claims{status}`` (claims): the claims of every contract by current status, as
+  the claims index holds them, counted by a thread of each replica (:class:`Census`) every
+  ``CLAIMS_CENSUS_INTERVAL_S``: the scrape reads the last count. Every replica reports the
+  same store's figure: aggregate with ``max``, not ``sum``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest as exposition
@@ -35,6 +41,7 @@ from shared.tally import Tally
 
 __all__ = ["CONTENT_TYPE_LATEST", "RequestMetrics", "Telemetry", "exposition"]
 
+log = logging.getLogger(__name__)
 UNTIMED = ("/metrics", "/healthz", "/readyz")
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -72,8 +79,67 @@ class Telemetry:
         """Report these workers under leases (the ones this replica runs)."""
         self._workers.workers = list(workers)
 
+    def census(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        count: Callable[[], Mapping[str, int]],
+        every_s: float,
+    ) -> Census:
+        """A gauge ``name`` by ``label`` that a thread refreshes from ``count`` every
+        ``every_s`` (start and stop it with the service)."""
+        census = Census(name, documentation, label, count, every_s)
+        self.registry.register(census)
+        return census
+
     def exposition(self) -> bytes:
         return exposition(self.registry)
+
+
+class Census(Collector):
+    """Counts read from the database by a thread of its own, so that a scrape never waits
+    on the database: before the first count, or while counting fails, it reports nothing
+    (an absent series, which alerts can see) rather than an old figure."""
+
+    def __init__(
+        self, name: str, documentation: str, label: str,
+        count: Callable[[], Mapping[str, int]], every_s: float,
+    ) -> None:  # fmt: skip
+        self._name, self._documentation, self._label = name, documentation, label
+        self._count, self._every_s = count, every_s
+        self._counts: dict[str, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"census-{name}", daemon=True)
+
+    def refresh(self) -> None:
+        try:
+            self._counts = dict(self._count())
+        except Exception:  # the store is away: say nothing rather than an old figure
+            self._counts = None
+            log.warning("counting %s failed", self._name, exc_info=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            self._stop.wait(self._every_s)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._counts
+        if counts is None:
+            return
+        family = GaugeMetricFamily(self._name, self._documentation, labels=[self._label])
+        for key, number in sorted(counts.items()):
+            family.add_metric([key], number)
+        yield family
 
 
 class _Tallied(Collector):

@@ -171,7 +171,7 @@ async def test_workers_under_leases_and_ledger_transactions_by_kind_are_reported
     provider = {"Authorization": f"Bearer {signer.issue(Role.PROVIDER, provider_id=PROVIDER)}"}
     verifier = {"Authorization": f"Bearer {signer.issue(Role.VERIFIER, subject='vera')}"}
     service = signer.issue(Role.SERVICE, subject="prometheus")
-    claims_settings = ClaimsSettings(amendment_interval_s=0.1)
+    claims_settings = ClaimsSettings(amendment_interval_s=0.1, census_interval_s=0.1)
     with over_http(claims_app(claims_settings, common)) as claims_url:
         register_ips(claims_url, admin)
         claim_ids = []
@@ -196,6 +196,14 @@ async def test_workers_under_leases_and_ledger_transactions_by_kind_are_reported
             )
         failed = "outcomes_worker_failed_rounds_total"
         assert value(samples(scraped.text), failed, worker="amendments") == 0
+        deadline = time.monotonic() + 10  # the index applies the verifications, a census counts
+        while value(samples(scraped.text), "outcomes_claims", status="verified") != 3:
+            assert time.monotonic() < deadline, scraped.text
+            await asyncio.sleep(0.05)
+            scraped = httpx.get(
+                f"{claims_url}/metrics", headers={"Authorization": f"Bearer {service}"}
+            )
+        assert value(samples(scraped.text), "outcomes_claims", status="submitted") is None
 
         ledger = ledger_app(LedgerSettings(claims_url=claims_url), common)
         async with serving(ledger) as client:
@@ -210,3 +218,22 @@ async def test_workers_under_leases_and_ledger_transactions_by_kind_are_reported
                 assert time.monotonic() < deadline, (accruals, dispatching)
                 await asyncio.sleep(0.05)
             assert value(found, booked, kind="payment") is None  # nothing paid yet
+
+
+def test_a_census_reports_nothing_while_it_cannot_count() -> None:
+    """Not a figure from before the store went away: an absent series, which alerts see."""
+    answers: list[dict[str, int] | Exception] = [{"verified": 3}, OSError("store away")]
+
+    def count() -> dict[str, int]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    census = Telemetry().census("outcomes_test_claims", "test", "status", count, every_s=60)
+    assert list(census.collect()) == []  # not counted yet
+    census.refresh()
+    [family] = census.collect()
+    assert [(s.labels, s.value) for s in family.samples] == [({"status": "verified"}, 3)]
+    census.refresh()
+    assert list(census.collect()) == []

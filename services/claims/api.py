@@ -17,7 +17,12 @@ from services.claims.closer import PopulationCloser
 from services.claims.committer import IntakeCommitter
 from services.claims.importjobs import ImportJobs, ImportWorker, JobLimits
 from services.claims.personal import PersonalDataVault
-from services.claims.readmodels.claim_index import INDEXED_TYPES, apply_entry, contract_ids
+from services.claims.readmodels.claim_index import (
+    INDEXED_TYPES,
+    apply_entry,
+    claims_by_status,
+    contract_ids,
+)
 from services.claims.routes import (
     amendments,
     audit,
@@ -158,7 +163,11 @@ def _background_workers(
         lease_for(store_url, "claims-amendments"),
         settings.amendment_interval_s,
     )
-    workers: list[Background] = [app.state.import_worker, app.state.amendment_applier]
+    census = app.state.telemetry.census(
+        "outcomes_claims", "Claims of every contract by current status (the claims index)",
+        "status", lambda: claims_by_status(engine), settings.census_interval_s,
+    )  # fmt: skip
+    workers: list[Background] = [app.state.import_worker, app.state.amendment_applier, census]
     leased = [app.state.amendment_applier.state]
     if settings.population_close_interval_s > 0:
         closer = PopulationCloser(

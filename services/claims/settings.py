@@ -21,6 +21,13 @@ class ClaimsSettings(ServiceSettings):
         le=16 * 1024 * 1024,
         description="The largest rule book taken (POST /v1/contracts, what-if); larger: 413",
     )
+    census_interval_s: float = Field(
+        default=60,
+        ge=0.1,
+        le=3600,
+        description="How often each replica counts the claims by status for /metrics "
+        "(`outcomes_claims`); a count reads the whole claims index",
+    )
     population_close_interval_s: float = Field(
         default=3600,
         ge=0,

@@ -92,6 +92,13 @@ def apply_entry(connection: Connection, entry: FeedEntry) -> None:
         )
 
 
+def claims_by_status(engine: Engine) -> dict[str, int]:
+    """Every contract's claims by current status (``outcomes_claims`` on ``/metrics``)."""
+    query = sa.select(claim_index.c.status, sa.func.count()).group_by(claim_index.c.status)
+    with engine.connect() as connection:
+        return {status: number for status, number in connection.execute(query)}
+
+
 def _insert_claim(connection: Connection, entry: FeedEntry, derived: feed.ClaimDerived) -> None:
     connection.execute(
         sa.insert(claim_index).values(
