@@ -24,12 +24,19 @@ SOURCES = sorted(
     for path in (ROOT / folder).rglob("*.py")
     if "migrations" not in path.parts
 )
+# the OpenAPI documents' examples are answers as a client sees them, feed types spelled out
+# (the last test checks that each is one of the catalogue's)
+EXAMPLES = {
+    "shared/openapi_examples.py",
+    "services/claims/openapi_examples.py",
+    "services/ledger/openapi_examples.py",
+}
 ENVELOPE_EXAMPLE = '{"position": 42, "type": "claim.verified", "schema_version": 1,'
 
 RULES = {
     "type name": (
         re.compile(r"[\"'](contract|participant|claim|ledger|staffing)\.[a-z_]+[\"']"),
-        {"shared/feed/catalogue.py", "services/ledger/webhooks/messages.py"},
+        {"shared/feed/catalogue.py", "services/ledger/webhooks/messages.py", *EXAMPLES},
     ),
     "payload read by key": (
         re.compile(r"\.data\[[\"']|\.data\.get\("),
@@ -75,3 +82,17 @@ def test_the_scan_finds_an_offence() -> None:
     }
     for rule, line in samples.items():
         assert RULES[rule][0].search(line), rule
+
+
+def test_the_examples_name_only_the_catalogues_types() -> None:
+    from services.ledger.webhooks.messages import MessageKind
+    from shared.feed.catalogue import payloads
+
+    known = {payload.TYPE for _, payload in payloads()} | {kind.value for kind in MessageKind}
+    pattern = RULES["type name"][0]
+    named = {
+        match.group(0).strip("\"'")
+        for path in EXAMPLES
+        for match in pattern.finditer((ROOT / path).read_text())
+    }
+    assert named and named <= known, named - known
