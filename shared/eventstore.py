@@ -40,11 +40,13 @@ from tenacity import (
 
 from shared.errors import Busy
 from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, event_data
+from shared.feed.signal import FeedSignal, Listener
 from shared.pgstore import budget_s, deadline_connection, query_timeout_s
 from shared.settings import (
     DB_MAX_OVERFLOW,
     DB_POOL_SIZE,
     DB_TIMEOUT_S,
+    FEED_SIGNAL_ENV,
     attempt_timeout_s,
     tcp_keepalive_options,
 )
@@ -178,6 +180,10 @@ class OutcomesApplication(Application[UUID]):
     """Base of the three services' applications: a process recorder, a public feed."""
 
     catalogue: ClassVar[EventCatalogue]
+    # on PostgreSQL, a connection of its own LISTENs for other replicas' recordings once its
+    # feed is long-polled (shared/feed/signal.py); a service whose feed is rarely long-polled
+    # sets it False (its long-polls read every 50 ms) and keeps within its connection budget
+    listens: ClassVar[bool] = True
 
     def __init__(self, database_url: str, extra_env: Mapping[str, str] | None = None) -> None:
         env = eventsourcing_env(database_url)
@@ -186,6 +192,27 @@ class OutcomesApplication(Application[UUID]):
         self.database_url = database_url
         for event_class in self.catalogue.classes():
             self.catalogue.register_topic(_topic_of(event_class), event_class)
+        listens = is_postgres(database_url) and self.listens
+        signalled = env.get(FEED_SIGNAL_ENV, "true") == "true"
+        self.feed_signal = FeedSignal(self._listener if listens else None) if signalled else None
+
+    def _listener(self, signal: FeedSignal) -> Listener:
+        """``LISTEN`` for the library's ``NOTIFY`` on each insert into this store's events."""
+        recorder: Any = self.recorder
+        dsn = "postgresql://" + self.database_url.split("://", 1)[1]
+        return Listener(dsn, recorder.channel_name, signal)
+
+    def _record(self, processing_event: Any) -> Any:
+        """The library's, then the feed's long-polls woken (shared/feed/signal.py)."""
+        recordings = super()._record(processing_event)
+        if self.feed_signal is not None:
+            self.feed_signal.notify()
+        return recordings
+
+    def close(self) -> None:
+        if self.feed_signal is not None:
+            self.feed_signal.close()
+        super().close()
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """The library's factory, with TCP keepalives and a user timeout on every PostgreSQL

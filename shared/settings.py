@@ -22,9 +22,11 @@ DEVELOPMENT_PSEUDONYM_KEY = "outcomes-development-pseudonym-key-do-not-use-in-pr
 DEVELOPMENT_PERSONAL_DATA_KEY = "b3V0Y29tZXMtZGV2LXBlcnNvbmFsLWRhdGEta2V5ISE="
 MIN_SECRET_LENGTH = 32
 # Connection budget: per service two pools (events, read models) of DB_POOL_SIZE kept open and
-# DB_MAX_OVERFLOW more at peak, plus one connection per follower lease. Three services with two
-# replicas each: at most 6 x (2 x 5 + 2) = 72 of PostgreSQL's default 100; 36 when idle.
+# DB_MAX_OVERFLOW more at peak, plus one connection per follower or worker lease (three) and
+# (claims, ledger) one LISTENing for the feed's long-polls. Three services with two replicas
+# each: at most 6 x (2 x 5 + 4) = 84 of PostgreSQL's default 100; 60 when idle.
 DB_POOL_SIZE = 3
+FEED_SIGNAL_ENV = "OUTCOMES_FEED_SIGNAL"  # in the store's environment (shared/feed/signal.py)
 DB_MAX_OVERFLOW = 2
 DB_TIMEOUT_S = 5.0
 
@@ -132,6 +134,11 @@ class CommonSettings(BaseSettings):
         description="Migrate the store's read models at start (`--migrate`); otherwise a store "
         "behind the code stops the service, naming `outcomes migrate`",
     )
+    feed_signal: bool = Field(
+        default=True,
+        description="Wake feed long-polls when the store records something (LISTEN/NOTIFY on "
+        "PostgreSQL) instead of reading every 50 ms; false only to measure it (bench/lag.py)",
+    )
     observability: bool = Field(
         default=True,
         description="Request metrics, request logs and traces; false only to measure their cost "
@@ -209,6 +216,7 @@ class CommonSettings(BaseSettings):
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
             "POSTGRES_CONNECT_TIMEOUT": str(attempt_timeout_s(self.db_timeout_s)),
+            FEED_SIGNAL_ENV: "true" if self.feed_signal else "false",
         }
         if self.cipher_key is not None:
             env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"

@@ -21,9 +21,11 @@ from shared.settings import DB_MAX_OVERFLOW, DB_POOL_SIZE, CommonSettings
 from tests.conftest import serving
 from tests.stores import postgres_admin_url, postgres_databases, require_postgres
 
-LEASES_PER_SERVICE = 3  # the most any service holds: metrics follows three positions
-PER_REPLICA_AT_PEAK = 2 * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + LEASES_PER_SERVICE
-PER_REPLICA_IDLE = 2 * DB_POOL_SIZE + LEASES_PER_SERVICE
+# the most any service holds besides its pools: three follower and worker leases, and on claims
+# and the ledger one more LISTENing for its feed's long-polls (shared/feed/signal.py)
+BACKGROUND_PER_SERVICE = 4
+PER_REPLICA_AT_PEAK = 2 * (DB_POOL_SIZE + DB_MAX_OVERFLOW) + BACKGROUND_PER_SERVICE
+PER_REPLICA_IDLE = 2 * DB_POOL_SIZE + BACKGROUND_PER_SERVICE
 
 
 def connections(databases: list[str]) -> int:
@@ -54,4 +56,4 @@ async def test_idle_services_stay_within_the_connection_budget(tmp_path: Path) -
                 await asyncio.sleep(0.05)  # the followers take their leases as they start
             held = connections(databases)
         assert 3 <= held <= 3 * PER_REPLICA_IDLE, held
-        assert 2 * 3 * PER_REPLICA_AT_PEAK <= 80, "two replicas of each at peak fit in 100"
+        assert 2 * 3 * PER_REPLICA_AT_PEAK <= 85, "two replicas of each at peak leave 15 of 100"

@@ -73,7 +73,8 @@ def create_app(
         index_follower = Follower(
             "claims-index",
             LocalFeedSource(
-                lambda after, limit: application.read_feed(after, limit, INDEXED_TYPES)
+                lambda after, limit: application.read_feed(after, limit, INDEXED_TYPES),
+                application.feed_signal,
             ),
             SqlSink(engine, "claims", apply_entry),
             long_poll_s=0.5,

@@ -66,7 +66,7 @@ def create_app(
         )  # fmt: skip
         index_follower = Follower(
             "ledger-index",
-            LocalFeedSource(application.read_feed),
+            LocalFeedSource(application.read_feed, application.feed_signal),
             CountingSink(SqlSink(engine, "ledger-index", index.apply_entry), _kind, kinds),
             long_poll_s=0.5,
             lease=lease_for(settings.store_url(common), "ledger-index"),

@@ -53,6 +53,7 @@ DECISIONS_UPSTREAM = "claims-decisions"  # the claims feed's rejections, on thei
 
 
 class MetricsApplication(OutcomesApplication):
+    listens = False  # its feed is read by auditors, not long-polled by followers
     name = "metrics"
     catalogue = CATALOGUE
 

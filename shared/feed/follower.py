@@ -19,6 +19,7 @@ import httpx
 
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
 from shared.feed.lease import Lease
+from shared.feed.signal import POLL_INTERVAL_S, FeedSignal
 from shared.tally import Tally
 from shared.tracing import applying
 
@@ -100,22 +101,32 @@ class HttpFeedSource:
 class LocalFeedSource:
     """Reads a service's own feed straight from its store (for its own read models)."""
 
-    def __init__(self, reader: Callable[[int, int], list[FeedEntry]]) -> None:
+    def __init__(
+        self, reader: Callable[[int, int], list[FeedEntry]], signal: FeedSignal | None = None
+    ) -> None:
         self._reader = reader
         self._closing = threading.Event()
+        self._told = signal is not None  # without the store's signal: read every 50 ms
+        self._signal = signal or FeedSignal()
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
         deadline = time.monotonic() + wait_s
+        signal = self._signal
         while True:
+            seen = signal.generation
             items = self._reader(after, limit)
-            if items or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if items or left <= 0 or self._closing.is_set():
                 return items
-            if self._closing.wait(0.05):  # a stopping follower does not wait out its poll
+            interval = signal.interval_s() if self._told else POLL_INTERVAL_S
+            signal.wait(seen, min(interval, left))
+            if self._closing.is_set():  # a stopping follower does not wait out its poll
                 return []
 
     def interrupt(self) -> None:
         """End a long-poll in progress (and any later one) at once."""
         self._closing.set()
+        self._signal.notify()
 
     def close(self) -> None:
         self.interrupt()

@@ -74,8 +74,9 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
                     [FieldProblem("types", f"not on this feed: {', '.join(unknown)}")],
                 )
         items = await long_poll(
-            request, lambda: reader.read_feed(after, limit, types), bool, wait_s
-        )
+            request, lambda: reader.read_feed(after, limit, types), bool, wait_s,
+            getattr(reader, "feed_signal", None),
+        )  # fmt: skip
         head = await run_in_threadpool(reader.head_position)
         last = items[-1].position if items else None
         return FeedPage(items=items, last_position=last, head_position=max(head, last or 0))

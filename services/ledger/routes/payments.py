@@ -70,7 +70,9 @@ async def get_payables(
 
     page = await run_in_threadpool(read.page)
     if not page.items and wait_s:
-        page = await long_poll(request, reread, lambda found: bool(found.items), wait_s)
+        page = await long_poll(
+            request, reread, lambda found: bool(found.items), wait_s, application.feed_signal
+        )
     if wants_csv(request):
         return csv_response(page.items, PAYABLE_COLUMNS, page.next_after)
     return PayablesOut.model_validate(

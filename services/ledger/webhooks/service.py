@@ -83,7 +83,10 @@ class Webhooks:
         )
         self.outbox = Follower(
             OUTBOX,
-            LocalFeedSource(lambda after, limit: application.read_feed(after, limit, SOURCE_TYPES)),
+            LocalFeedSource(
+                lambda after, limit: application.read_feed(after, limit, SOURCE_TYPES),
+                application.feed_signal,
+            ),
             _WakingSink(SqlSink(engine, OUTBOX, Outbox(clock)), self.dispatcher.wake),
             long_poll_s=0.5,
             lease=lease,
