@@ -35,18 +35,20 @@ from shared.auth import Role, TokenSigner
 from shared.settings import CommonSettings
 
 
-def one_round(observability: bool, seconds: float, connections: int, folder: str) -> LoadResult:
-    mode = "on" if observability else "off"
-    with temporary_database(f"bench_obs_{mode}") as url:
+def p1_round(
+    label: str, extra_env: dict[str, str], seconds: float, connections: int, folder: str
+) -> LoadResult:
+    """P1 of ``bench/intake.py`` against a claims service (``outcomes serve claims``) on a
+    fresh database, its environment given ``extra_env``; every answer must be 201."""
+    with temporary_database(f"bench_{label}") as url:
         port = free_port()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(SERVICES_PREFIXES)}  # fmt: skip
         env |= {
             "OUTCOMES_ENV": "development", "OUTCOMES_DATA_DIR": folder,
-            "OUTCOMES_OBSERVABILITY": str(observability).lower(),
-            "CLAIMS_PORT": str(port), "CLAIMS_DATABASE_URL": url,
+            "CLAIMS_PORT": str(port), "CLAIMS_DATABASE_URL": url, **extra_env,
         }  # fmt: skip
-        with Path(folder, f"claims-{mode}.log").open("ab") as log:
+        with Path(folder, f"claims-{label}.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", "claims", "--migrate"],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -64,7 +66,7 @@ def one_round(observability: bool, seconds: float, connections: int, folder: str
             path = f"/v1/contracts/{CONTRACT}/events"
             result = run_load(
                 base,
-                lambda n, s: (path, journey_event(f"obs-{mode}", n, s)),
+                lambda n, s: (path, journey_event(label, n, s)),
                 headers={"Authorization": f"Bearer {token}"},
                 connections=connections,
                 duration_s=seconds,
@@ -74,35 +76,56 @@ def one_round(observability: bool, seconds: float, connections: int, folder: str
             process.wait(30)
     refused = {status: n for status, n in result.statuses.items() if status != 201}
     if refused:
-        raise SystemExit(f"observability {mode}: answers other than 201: {refused}")
+        raise SystemExit(f"{label}: answers other than 201: {refused}")
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def alternate(
+    modes: dict[str, dict[str, str]], seconds: float, connections: int, rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """P1 rounds of two modes (a label and the service's environment each), alternating which
+    goes first; each mode's (throughput, p99 ms) per round."""
+    first, second = modes
+    figures: dict[str, list[tuple[float, float]]] = {first: [], second: []}
+    with tempfile.TemporaryDirectory() as folder:
+        for number in range(rounds):
+            for label in (first, second) if number % 2 == 0 else (second, first):
+                result = p1_round(label, modes[label], seconds, connections, folder)
+                p99_ms = percentile(result.latencies_s, 0.99) * 1000
+                figures[label].append((result.throughput, p99_ms))
+                print(f"round {number + 1}, {label:>8}: {result.throughput:7.1f} req/s, "
+                      f"p99 {p99_ms:6.0f} ms", flush=True)  # fmt: skip
+    return figures
+
+
+def ratio(figures: dict[str, list[tuple[float, float]]]) -> float:
+    """Prints the medians of the two modes and the first's over the second's (and each
+    round's); returns that ratio."""
+    (first, a), (second, b) = figures.items()
+    medians = {label: statistics.median(t for t, _ in rows) for label, rows in figures.items()}
+    p99s = {label: statistics.median(p for _, p in rows) for label, rows in figures.items()}
+    found = medians[first] / medians[second]
+    rounds = [f"{x / y:.2f}" for (x, _), (y, _) in zip(a, b, strict=True)]
+    print(f"median: {first} {medians[first]:.1f} req/s (p99 {p99s[first]:.0f} ms), {second} "
+          f"{medians[second]:.1f} req/s (p99 {p99s[second]:.0f} ms); {first}/{second} "
+          f"{found:.3f} (rounds: {', '.join(rounds)})")  # fmt: skip
+    return found
+
+
+def parsed(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=6)
-    args = parser.parse_args()
-    figures: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    with tempfile.TemporaryDirectory() as folder:
-        for number in range(args.rounds):
-            for observability in (True, False) if number % 2 == 0 else (False, True):
-                result = one_round(observability, args.seconds, args.connections, folder)
-                p99_ms = percentile(result.latencies_s, 0.99) * 1000
-                figures[observability].append((result.throughput, p99_ms))
-                mode = "on " if observability else "off"
-                print(f"round {number + 1}, observability {mode}: {result.throughput:7.1f} "
-                      f"req/s, p99 {p99_ms:6.0f} ms", flush=True)  # fmt: skip
-    on = statistics.median(t for t, _ in figures[True])
-    off = statistics.median(t for t, _ in figures[False])
-    on_p99 = statistics.median(p for _, p in figures[True])
-    off_p99 = statistics.median(p for _, p in figures[False])
-    ratio = on / off
-    rounds = [f"{a / b:.2f}" for (a, _), (b, _) in zip(figures[True], figures[False], strict=True)]
-    print(f"median: on {on:.1f} req/s (p99 {on_p99:.0f} ms), off {off:.1f} req/s "
-          f"(p99 {off_p99:.0f} ms); on/off {ratio:.3f} (rounds: {', '.join(rounds)})")  # fmt: skip
-    print(f"target: on/off >= 0.95 -> {'met' if ratio >= 0.95 else 'MISSED'}")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parsed(__doc__ or "")
+    modes = {"obs_on": {"OUTCOMES_OBSERVABILITY": "true"},
+             "obs_off": {"OUTCOMES_OBSERVABILITY": "false"}}  # fmt: skip
+    found = ratio(alternate(modes, args.seconds, args.connections, args.rounds))
+    print(f"target: on/off >= 0.95 -> {'met' if found >= 0.95 else 'MISSED'}")
     return 0
 
 
