@@ -88,5 +88,7 @@ async def test_health_answers_while_a_large_rule_book_is_read(
         for moment, latency in zip(moments, latencies, strict=True)
         if latency > 0.05
     ]
-    # before the fix: every request, health included, waited 61 s, then a 500
-    assert max(latencies) < 0.1, (slow, round(took, 3))
+    # before the fix: every request, health included, waited 61 s, then a 500. The bound
+    # leaves room for the reading thread's turns at the interpreter lock while another test
+    # process shares the two cores (0.106 s was seen once in CI under that load)
+    assert max(latencies) < 0.25, (slow, round(took, 3))
