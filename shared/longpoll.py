@@ -6,7 +6,6 @@ something (and otherwise at the signal's safety interval) instead of every 50 ms
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,7 +13,7 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from shared.feed.signal import POLL_INTERVAL_S, FeedSignal
+from shared.feed.signal import FeedSignal
 
 T = TypeVar("T")
 
@@ -28,13 +27,11 @@ async def long_poll(
 ) -> T:
     """``read()`` until ``ready`` says its answer will do, at most ``wait_s`` seconds."""
     deadline = time.monotonic() + wait_s
+    signal = signal or FeedSignal(polled=True)
     while True:
-        seen = signal.generation if signal is not None else 0
+        seen = signal.generation
         found = await run_in_threadpool(read)
         left = deadline - time.monotonic()
         if ready(found) or left <= 0 or await request.is_disconnected():
             return found
-        if signal is None:
-            await asyncio.sleep(min(POLL_INTERVAL_S, left))
-        else:
-            await signal.wait_async(seen, min(signal.interval_s(), left))
+        await signal.wait_async(seen, min(signal.interval_s(), left))

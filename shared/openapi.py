@@ -110,10 +110,11 @@ def _add_common(path: str, operation: dict[str, Any]) -> None:
             }
 
 
-def _models(base: type[BaseModel]) -> Iterator[type[BaseModel]]:
+def models(base: type[BaseModel] = BaseModel) -> Iterator[type[BaseModel]]:
+    """Every subclass of ``base`` (the models whose examples the documents show)."""
     for model in base.__subclasses__():
         yield model
-        yield from _models(model)
+        yield from models(model)
 
 
 def _keep_nulls_in_examples(schemas: dict[str, Any]) -> None:
@@ -121,7 +122,7 @@ def _keep_nulls_in_examples(schemas: dict[str, Any]) -> None:
     of a body whose field is null (a claim not yet decided, a page at its end) would lose a
     required field. Each model's examples are put back as the model declares them."""
     declared: dict[str, list[Any]] = {}
-    for model in _models(BaseModel):
+    for model in models():
         extra = model.model_config.get("json_schema_extra")
         examples = extra.get("examples") if isinstance(extra, dict) else None
         if isinstance(examples, list):

@@ -19,7 +19,7 @@ import httpx
 
 from shared.feed.envelope import MAX_PAGE_SIZE, FeedEntry, FeedPage
 from shared.feed.lease import Lease
-from shared.feed.signal import POLL_INTERVAL_S, FeedSignal
+from shared.feed.signal import FeedSignal
 from shared.tally import Tally
 from shared.tracing import applying
 
@@ -106,8 +106,7 @@ class LocalFeedSource:
     ) -> None:
         self._reader = reader
         self._closing = threading.Event()
-        self._told = signal is not None  # without the store's signal: read every 50 ms
-        self._signal = signal or FeedSignal()
+        self._signal = signal or FeedSignal(polled=True)
 
     def read(self, after: int, limit: int, wait_s: float) -> list[FeedEntry]:
         deadline = time.monotonic() + wait_s
@@ -118,8 +117,7 @@ class LocalFeedSource:
             left = deadline - time.monotonic()
             if items or left <= 0 or self._closing.is_set():
                 return items
-            interval = signal.interval_s() if self._told else POLL_INTERVAL_S
-            signal.wait(seen, min(interval, left))
+            signal.wait(seen, min(signal.interval_s(), left))
             if self._closing.is_set():  # a stopping follower does not wait out its poll
                 return []
 

@@ -36,14 +36,18 @@ RECONNECT_MAX_S = 10.0
 class FeedSignal:
     """A generation counter that waiters, threads or coroutines, wait to see change."""
 
-    def __init__(self, listener: Callable[[FeedSignal], Listener] | None = None) -> None:
+    def __init__(
+        self, listener: Callable[[FeedSignal], Listener] | None = None, polled: bool = False
+    ) -> None:
+        """``polled``: nothing raises it (a reader without its store's signal), so its waiters
+        read every :data:`POLL_INTERVAL_S`; it still wakes them for :meth:`notify`."""
         self._condition = threading.Condition()
         self._generation = 0
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
         self._make_listener = listener
         self._listener: Listener | None = None
         self._closed = False
-        self.live = listener is None  # in process alone, nothing else records
+        self.live = listener is None and not polled  # in process alone, nothing else records
 
     @property
     def generation(self) -> int:
