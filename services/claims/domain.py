@@ -11,7 +11,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from services.claims import claim_links
 from services.claims.claim import Claim
+from services.claims.claim_links import LinksClaims
 from shared.feed import catalogue as feed
 from shared.feed.envelope import EventCatalogue
 from shared.identifiers import canonical_sha256, participant_stream_id, stable_id
@@ -65,7 +67,7 @@ class Contract(Aggregate):
         return None
 
 
-class Participant(Aggregate):
+class Participant(LinksClaims, Aggregate):
     """One participant of one contract: the events a provider recorded, and the claims derived."""
 
     class Registered(Aggregate.Created):
@@ -102,14 +104,8 @@ class Participant(Aggregate):
         actor: str
         reason: str
 
-    class ClaimLinked(Aggregate.Event):
-        claim_key: str
-        claim_id: str
-        fingerprint: str
-
-    class ClaimUnlinked(Aggregate.Event):
-        claim_key: str
-        claim_id: str
+    ClaimLinked = claim_links.ClaimLinked
+    ClaimUnlinked = claim_links.ClaimUnlinked
 
     @staticmethod
     def create_id(contract_id: str, provider_id: str, participant_id: str, subject: str) -> UUID:
@@ -234,14 +230,6 @@ class Participant(Aggregate):
         if entry.get("retracted"):
             raise EventWithdrawn(event_id)
         return entry
-
-    @event(ClaimLinked)
-    def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None:
-        self.claims[claim_key] = {"claim_id": claim_id, "fingerprint": fingerprint}
-
-    @event(ClaimUnlinked)
-    def unlink_claim(self, claim_key: str, claim_id: str) -> None:
-        del self.claims[claim_key]
 
     def history(self) -> list[RecordedEvent]:
         return [

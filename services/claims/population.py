@@ -16,6 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from services.claims import claim_links
+from services.claims.claim_links import LinksClaims
 from shared.identifiers import stable_id
 from shared.rules.populations import Figures, MemberFact, population_subject
 
@@ -26,7 +28,7 @@ def population_id(
     return stable_id("population", contract_id, provider_id, outcome_id, group, period)
 
 
-class Population(Aggregate):
+class Population(LinksClaims, Aggregate):
     class Opened(Aggregate.Created):
         contract_id: str
         provider_id: str
@@ -42,14 +44,8 @@ class Population(Aggregate):
     class Closed(Aggregate.Event):
         pass
 
-    class ClaimLinked(Aggregate.Event):
-        claim_key: str
-        claim_id: str
-        fingerprint: str
-
-    class ClaimUnlinked(Aggregate.Event):
-        claim_key: str
-        claim_id: str
+    ClaimLinked = claim_links.ClaimLinked
+    ClaimUnlinked = claim_links.ClaimUnlinked
 
     @staticmethod
     def create_id(
@@ -107,14 +103,6 @@ class Population(Aggregate):
     @event(Closed)
     def close(self) -> None:
         self.closed = True
-
-    @event(ClaimLinked)
-    def link_claim(self, claim_key: str, claim_id: str, fingerprint: str) -> None:
-        self.claims[claim_key] = {"claim_id": claim_id, "fingerprint": fingerprint}
-
-    @event(ClaimUnlinked)
-    def unlink_claim(self, claim_key: str, claim_id: str) -> None:
-        del self.claims[claim_key]
 
 
 class PopulationIndex(Aggregate):
