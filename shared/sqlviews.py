@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed.envelope import FeedEntry
+from shared.feed.lease import lease_key
 from shared.pgstore import deadline_connection, query_timeout_s, unbounded_statements
 from shared.settings import PoolSizing, attempt_timeout_s, tcp_keepalive_options
 
@@ -83,10 +84,18 @@ def _config(script_location: Path) -> Config:
 def migrate(
     engine: Engine, script_location: Path, version_table: str, revision: str = "head"
 ) -> None:
-    """Bring a service's read-model tables to the newest Alembic revision (or ``revision``)."""
+    """Bring a service's read-model tables to the newest Alembic revision (or ``revision``).
+
+    On PostgreSQL, migrations of one store are serialised by a transaction-scoped advisory lock:
+    the worker processes of a service started with ``--migrate`` (``--workers 2``), or replicas
+    started together, would otherwise all create the version table at once and all but one fail
+    to start. The one that waited then finds the store migrated and does nothing."""
     config = _config(script_location)
     config.attributes["version_table"] = version_table
     with unbounded_statements(), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            key = lease_key(f"migrate {version_table}")
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

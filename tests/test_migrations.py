@@ -4,9 +4,11 @@ behind its code (naming the command) unless told to migrate."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from services.claims.api import create_app as claims_app
 from services.claims.settings import ClaimsSettings
@@ -26,6 +28,7 @@ from shared.sqlviews import (
     prepare_store,
     store_revision,
 )
+from tests.stores import postgres_databases, require_postgres
 
 ROOT = Path(__file__).parent.parent / "services"
 SERVICES = ("claims", "ledger", "metrics")
@@ -103,3 +106,34 @@ async def test_a_service_will_not_start_on_an_unmigrated_store_unless_told_to_mi
     app = factory(settings(), refusing)  # type: ignore[operator]
     async with app.router.lifespan_context(app):  # migrated now: it starts
         pass
+
+
+def test_processes_migrating_one_postgresql_store_at_once_all_succeed() -> None:
+    """Issue 20, point 7: the workers of a service started with ``--migrate --workers 2`` migrate
+    its store at the same moment; one created the version table and the other failed to start
+    (duplicate key in pg_type) until migrations took an advisory lock."""
+    require_postgres()
+    scripts = _scripts("claims")
+    with postgres_databases() as urls:
+        engines = [create_engine(sqlalchemy_url(urls["claims"])) for _ in range(4)]
+        start = threading.Barrier(len(engines))
+        failures: list[BaseException] = []
+
+        def migrating(engine: Engine) -> None:
+            start.wait(10)
+            try:
+                migrate(engine, scripts, "alembic_version_claims")
+            except BaseException as failure:
+                failures.append(failure)
+
+        threads = [threading.Thread(target=migrating, args=(e,)) for e in engines]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert failures == []
+            assert store_revision(engines[0], "alembic_version_claims") == migration_head(scripts)
+        finally:
+            for engine in engines:
+                engine.dispose()
