@@ -80,3 +80,29 @@ def percentile(samples: list[float], share: float) -> float:
 def summary(samples: list[float]) -> tuple[float, float]:
     """(p50, p95) in milliseconds."""
     return statistics.median(samples) * 1000, percentile(samples, 0.95) * 1000
+
+
+def _process_cpu_s(stat: str) -> tuple[int, str, float]:
+    """(parent pid, command, CPU seconds in user and system mode) from ``/proc/<pid>/stat``."""
+    command = stat[stat.index("(") + 1 : stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[1]), command, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def cpu_seconds(service_pid: int) -> dict[str, float]:
+    """CPU seconds so far of a service (the process and its children: uvicorn's workers) and of
+    every PostgreSQL process on this machine (``service``, ``postgres``), read from ``/proc``."""
+    processes: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                processes[int(entry.name)] = _process_cpu_s((entry / "stat").read_text())
+            except OSError:  # ended while being read
+                continue
+    service = {service_pid} | {pid for pid, (parent, _, _) in processes.items()
+                               if parent == service_pid}  # fmt: skip
+    return {
+        "service": sum(processes[pid][2] for pid in service if pid in processes),
+        "postgres": sum(cpu for _, command, cpu in processes.values() if command == "postgres"),
+    }

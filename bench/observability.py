@@ -24,11 +24,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
-from bench.common import free_port, percentile, temporary_database, wait_healthy
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    percentile,
+    postgres_admin_url,
+    temporary_database,
+    wait_healthy,
+)
 from bench.intake import CONTRACT, PROVIDER, SERVICES_PREFIXES, journey_event, rulebook_yaml
 from bench.load import LoadResult, run_load
 from shared.auth import Role, TokenSigner
@@ -36,10 +45,19 @@ from shared.settings import CommonSettings
 
 
 def p1_round(
-    label: str, extra_env: dict[str, str], seconds: float, connections: int, folder: str
+    label: str,
+    extra_env: dict[str, str],
+    seconds: float,
+    connections: int,
+    folder: str,
+    workers: int = 1,
+    cpu: dict[str, float] | None = None,
 ) -> LoadResult:
-    """P1 of ``bench/intake.py`` against a claims service (``outcomes serve claims``) on a
-    fresh database, its environment given ``extra_env``; every answer must be 201."""
+    """P1 of ``bench/intake.py`` against a claims service (``outcomes serve claims --workers
+    N``) on a fresh database, its environment given ``extra_env``; every answer must be 201.
+    ``cpu``, if given, receives the CPU seconds the service's processes, PostgreSQL's and this
+    process (the load generator) spent during the load (``service``, ``postgres``, ``load``),
+    and the bytes of write-ahead log PostgreSQL wrote (``wal_bytes``)."""
     with temporary_database(f"bench_{label}") as url:
         port = free_port()
         env = {k: v for k, v in os.environ.items()
@@ -50,7 +68,8 @@ def p1_round(
         }  # fmt: skip
         with Path(folder, f"claims-{label}.log").open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", "claims", "--migrate"],
+                [sys.executable, "-m", "services.cli", "serve", "claims", "--migrate",
+                 "--workers", str(workers)],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         try:
@@ -64,6 +83,7 @@ def p1_round(
             ).raise_for_status()  # fmt: skip
             token = signer.issue(Role.PROVIDER, provider_id=PROVIDER)
             path = f"/v1/contracts/{CONTRACT}/events"
+            before = {**cpu_seconds(process.pid), **wal_and_load()}
             result = run_load(
                 base,
                 lambda n, s: (path, journey_event(label, n, s)),
@@ -71,6 +91,9 @@ def p1_round(
                 connections=connections,
                 duration_s=seconds,
             )
+            if cpu is not None:
+                after = {**cpu_seconds(process.pid), **wal_and_load()}
+                cpu.update({name: after[name] - before[name] for name in after})
         finally:
             process.terminate()
             process.wait(30)
@@ -78,6 +101,14 @@ def p1_round(
     if refused:
         raise SystemExit(f"{label}: answers other than 201: {refused}")
     return result
+
+
+def wal_and_load() -> dict[str, float]:
+    """PostgreSQL's write-ahead log position in bytes, and this process's CPU seconds so far."""
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+        row = connection.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+    assert row is not None
+    return {"wal_bytes": float(row[0]), "load": time.process_time()}
 
 
 def alternate(

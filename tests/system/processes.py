@@ -32,6 +32,7 @@ class Stack:
     store_urls: dict[str, str]
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    workers: dict[str, int] = field(default_factory=dict)  # uvicorn workers a process; 1 if absent
 
     def __post_init__(self) -> None:
         self.ports = {name: free_port() for name in ("claims", "ledger", "metrics")}
@@ -72,8 +73,18 @@ class Stack:
 
     def _spawn(self, key: str, name: str, port: int, wait: bool = True) -> None:
         with (self.folder / f"{key}.log").open("ab") as log:
+            workers = str(self.workers.get(name, 1))
             self.processes[key] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", name, "--migrate"],
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    name,
+                    "--migrate",
+                    "--workers",
+                    workers,
+                ],
                 env=self.env({name: port}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -145,9 +156,11 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> fl
 
 
 @contextmanager
-def running_stack(folder: Path, store_urls: dict[str, str]) -> Iterator[Stack]:
+def running_stack(
+    folder: Path, store_urls: dict[str, str], workers: dict[str, int] | None = None
+) -> Iterator[Stack]:
     """The three services started, and stopped afterwards; their logs are printed on failure."""
-    stack = Stack(folder, store_urls)
+    stack = Stack(folder, store_urls, workers=workers or {})
     try:
         stack.start_all()
         yield stack
