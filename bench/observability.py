@@ -52,12 +52,14 @@ def p1_round(
     folder: str,
     workers: int = 1,
     cpu: dict[str, float] | None = None,
+    source: str | None = None,
 ) -> LoadResult:
     """P1 of ``bench/intake.py`` against a claims service (``outcomes serve claims --workers
     N``) on a fresh database, its environment given ``extra_env``; every answer must be 201.
     ``cpu``, if given, receives the CPU seconds the service's processes, PostgreSQL's and this
     process (the load generator) spent during the load (``service``, ``postgres``, ``load``),
-    and the bytes of write-ahead log PostgreSQL wrote (``wal_bytes``)."""
+    and the bytes of write-ahead log PostgreSQL wrote (``wal_bytes``). ``source``: a checkout
+    of another version to run the service from (default: this one)."""
     with temporary_database(f"bench_{label}") as url:
         port = free_port()
         env = {k: v for k, v in os.environ.items()
@@ -70,7 +72,7 @@ def p1_round(
             process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "serve", "claims", "--migrate",
                  "--workers", str(workers)],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=source,
             )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"

@@ -11,15 +11,18 @@ always checked, and no other algorithm is accepted.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
+from cachetools import TLRUCache
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -28,8 +31,14 @@ from shared.settings import CommonSettings
 
 ALGORITHM = "HS256"
 MAX_TOKEN_TTL_S = 60 * 60 * 24 * 30
+VERIFIED_CACHE_SIZE = 10_000  # tokens remembered as verified, least recently used dropped first
 LINK_USE = "link"  # a short-lived link that opens a browser session, and nothing else
 SESSION_USE = "session"  # a browser session's cookie: good for the pages that accept it only
+
+
+def _now() -> float:
+    """The clock the verified-token cache expires entries by (a test moves it)."""
+    return time.time()
 
 
 class Role(StrEnum):
@@ -116,6 +125,11 @@ class TokenSigner:
         self._verify_key = verify_key if verify_key is not None else key
         self._jwks = jwks
         self._revoked = revoked
+        # tokens verified, by their SHA-256 and use, until each expires (never a refused one)
+        self._verified: TLRUCache[tuple[bytes, str | None], tuple[Principal, float]] = TLRUCache(
+            VERIFIED_CACHE_SIZE, lambda _key, found, _at: found[1], timer=lambda: _now()
+        )
+        self._verified_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> TokenSigner:
@@ -182,7 +196,25 @@ class TokenSigner:
         return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
 
     def verify(self, token: str, use: str | None = None) -> Principal:
-        """The token's principal, if it is valid and made for ``use`` (None: a bearer token)."""
+        """The token's principal, if it is valid and made for ``use`` (None: a bearer token).
+
+        A token once verified is remembered by its SHA-256 (never as itself) until it expires,
+        so its signature is checked once, not on every request; the revocation list is still
+        checked every time."""
+        key = (hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest(), use)
+        with self._verified_lock:
+            found = self._verified.get(key)
+        if found is None:
+            principal, expires = self._verify(token, use)
+            with self._verified_lock:
+                self._verified[key] = (principal, expires)
+        else:
+            principal = found[0]
+        if self._revoked is not None and principal.token_id in self._revoked:
+            raise Unauthenticated("invalid token: it was revoked")
+        return principal
+
+    def _verify(self, token: str, use: str | None) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != self._algorithm:
@@ -199,10 +231,7 @@ class TokenSigner:
             raise Unauthenticated(f"invalid token: {exc}") from None
         if claims.get("use") != use:
             raise Unauthenticated(f"invalid token: not made for {use or 'bearer'} use")
-        principal = _principal_from_claims(claims)
-        if self._revoked is not None and principal.token_id in self._revoked:
-            raise Unauthenticated("invalid token: it was revoked")
-        return principal
+        return _principal_from_claims(claims), float(claims["exp"])
 
     def _key_for(self, header: dict[str, Any]) -> Any:
         if self._jwks is None:
@@ -246,21 +275,33 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+PRINCIPAL_KEY = "outcomes.principal"  # the request's verified caller, for the access trail
+
+
+def _principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
     signer: TokenSigner = request.app.state.signer
-    return signer.verify(credentials.credentials)
+    principal = signer.verify(credentials.credentials)
+    request.scope[PRINCIPAL_KEY] = principal
+    return principal
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
+async def _current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller. Asynchronous, as the role checks below, so that FastAPI runs them on the
+    event loop: they only compute (a verified token is remembered), and each synchronous
+    dependency would cost a hop to the thread pool and back."""
+    return _principal_of(request, credentials)
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency that authenticates the caller and checks its role."""
     allowed = frozenset(roles)
 
-    def dependency(
+    async def dependency(
         principal: Annotated[Principal, Depends(_current_principal)],
     ) -> Principal:
         return _check_role(principal, allowed)
@@ -268,12 +309,12 @@ def require(*roles: Role) -> Callable[..., Principal]:
     return dependency
 
 
-def require_on_contract(*roles: Role) -> Callable[..., Principal]:
+def require_on_contract(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """Like :func:`require`, for a route with ``{contract_id}`` in its path: the token must
     also cover that contract (checked before the body is read)."""
     allowed = frozenset(roles)
 
-    def dependency(
+    async def dependency(
         contract_id: str,
         principal: Annotated[Principal, Depends(_current_principal)],
     ) -> Principal:
@@ -284,12 +325,12 @@ def require_on_contract(*roles: Role) -> Callable[..., Principal]:
     return dependency
 
 
-def require_unscoped(*roles: Role) -> Callable[..., Principal]:
+def require_unscoped(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """Like :func:`require`, for what spans contracts (the feed, the access trail, the digest):
     a token limited to contracts is refused."""
     allowed = frozenset(roles)
 
-    def dependency(
+    async def dependency(
         principal: Annotated[Principal, Depends(_current_principal)],
     ) -> Principal:
         _check_role(principal, allowed)
@@ -313,7 +354,7 @@ def require_bearer_or_session(cookie: str, *roles: Role) -> Callable[..., Princi
         if credentials is None and session:
             signer: TokenSigner = request.app.state.signer
             return _check_role(signer.verify(session, use=SESSION_USE), allowed)
-        return _check_role(_current_principal(request, credentials), allowed)
+        return _check_role(_principal_of(request, credentials), allowed)
 
     return dependency
 

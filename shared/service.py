@@ -32,7 +32,7 @@ from shared.readiness import Check, Readiness, as_json
 from shared.settings import CommonSettings
 from shared.telemetry import CONTENT_TYPE_LATEST, RequestMetrics, Telemetry
 from shared.tracing import configure_tracing, instrument_app, instrument_engine
-from shared.trail import AccessTrail, read_trail
+from shared.trail import AccessTrail, TrailWriter, read_trail
 
 
 def watch_replica(
@@ -116,7 +116,10 @@ def _frozen_after(
     async def started(app: FastAPI) -> AsyncIterator[Any]:
         async with lifespan(app) as state:
             gc.freeze()
-            yield state
+            try:
+                yield state
+            finally:  # the trail's last rows, before the service closes its store
+                app.state.trail_writer.close()
 
     return started
 
@@ -156,10 +159,9 @@ def build_app(
     app.add_middleware(JsonGuard)
     app.add_middleware(ParameterGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)
+    app.state.trail_writer = TrailWriter(lambda: getattr(app.state, "engine", None))
     app.add_middleware(
-        AccessTrail,
-        engine_of=lambda: getattr(app.state, "engine", None),
-        signer_of=lambda: app.state.signer,
+        AccessTrail, writer=app.state.trail_writer, signer_of=lambda: app.state.signer
     )
     app.state.telemetry = Telemetry()
     if common.observability:  # off only to measure what it costs (bench/observability.py)

@@ -66,3 +66,35 @@ async def test_the_trail_cannot_be_edited_on_postgresql(
         connection.execute(sa.text("UPDATE access_trail SET actor = 'someone-else'"))
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM access_trail"))
+
+
+async def test_the_trail_names_the_caller_the_route_verified_without_verifying_again(
+    service: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20, point 3: a request's token is verified once, by the route's dependency; the
+    trail takes the caller from it. A request refused before any route (a bad path) still
+    has its caller named, from the token."""
+    from shared.auth import TokenSigner
+
+    await load_examples(service, auth("admin"), "ips-employment")
+    provider = auth("provider", provider_id=PROVIDER)
+    verified: list[str] = []
+    real_verify = TokenSigner.verify
+
+    def counting(self: TokenSigner, token: str, use: str | None = None) -> object:
+        verified.append(token)
+        return real_verify(self, token, use)
+
+    monkeypatch.setattr(TokenSigner, "verify", counting)
+    answer = await service.post(
+        "/v1/contracts/ips-employment/events", json=story_json()[0], headers=provider
+    )
+    assert answer.status_code == 201
+    assert len(verified) == 1
+    assert (await service.get("/v1/no-such-route", headers=provider)).status_code == 404
+    assert len(verified) == 2  # no route read the token: the trail did
+    trail = (await service.get("/v1/audit/access-trail", headers=auth("auditor"))).json()
+    assert [(t["actor"], t["path"], t["status"]) for t in trail[-2:]] == [
+        (f"provider:{PROVIDER}", "/v1/contracts/ips-employment/events", 201),
+        (f"provider:{PROVIDER}", "/v1/no-such-route", 404),
+    ]

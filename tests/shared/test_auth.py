@@ -160,3 +160,33 @@ def test_a_revoked_token_is_refused_as_soon_as_the_list_changes(tmp_path: Path) 
     with pytest.raises(Unauthenticated, match="revoked"):
         signer.verify(token)
     assert signer.verify(signer.issue(Role.ADMIN)).role is Role.ADMIN
+
+
+def test_a_token_is_verified_once_then_remembered_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 20, point 3: a token's signature is checked on its first use only; the cache
+    vouches for it until its expiry and no longer, and never for a refused token."""
+    import shared.auth
+
+    decoded = []
+    real_decode = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        decoded.append(1)
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    signer = TokenSigner("k" * 32, "iss", "aud")
+    token = signer.issue(Role.VERIFIER, subject="v1", ttl_s=600)
+    assert [signer.verify(token).actor for _ in range(3)] == ["verifier:v1"] * 3
+    assert len(decoded) == 1
+    with pytest.raises(Unauthenticated):  # not made for a session: refused, and not remembered
+        signer.verify(token, use="session")
+    with pytest.raises(Unauthenticated):
+        signer.verify(token, use="session")
+    assert len(decoded) == 3
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(shared.auth, "_now", lambda: float(expires))
+    signer.verify(token)  # the cache no longer vouches: the token is checked again
+    assert len(decoded) == 5  # (one of them is the line above reading exp)

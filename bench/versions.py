@@ -1,0 +1,66 @@
+"""This checkout's single-event POST against another version's, in the same run: the ratio that
+says what a change to the request path gave (issue 20, point 3).
+
+    .venv/bin/python -m bench.versions --against REV [--seconds 15] [--connections 64] [--rounds 6]
+
+``REV`` (a commit, tag or branch) is checked out into a temporary git worktree, and P1 of
+``bench/intake.py`` runs against ``outcomes serve claims`` from this checkout and from that
+worktree in turn, each round on a fresh PostgreSQL database, alternating which goes first
+(``bench/observability.py``'s rounds). Both run on this checkout's virtual environment, so
+``REV`` must need no other packages. Reported as ``bench/observability.py`` reports: medians,
+the ratio of this checkout's to ``REV``'s, and each round's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import percentile
+from bench.observability import p1_round, ratio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--against", required=True, help="the commit to compare with")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        worktree = Path(folder, "against")
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.against],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        sources = {"this": str(ROOT), args.against[:12]: str(worktree)}
+        figures: dict[str, list[tuple[float, float]]] = {label: [] for label in sources}
+        try:
+            for number in range(args.rounds):
+                order = list(sources) if number % 2 == 0 else list(reversed(sources))
+                for label in order:
+                    result = p1_round(
+                        f"v{number}", {}, args.seconds, args.connections, folder,
+                        source=sources[label],
+                    )  # fmt: skip
+                    p99_ms = percentile(result.latencies_s, 0.99) * 1000
+                    figures[label].append((result.throughput, p99_ms))
+                    print(f"round {number + 1}, {label:>12}: {result.throughput:7.1f} req/s, "
+                          f"p99 {p99_ms:6.0f} ms", flush=True)  # fmt: skip
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
+                check=False, capture_output=True,
+            )  # fmt: skip
+    found = ratio(figures)
+    print(f"this / {args.against}: {found:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
