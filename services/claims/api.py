@@ -19,7 +19,7 @@ from services.claims.importjobs import ImportJobs, ImportWorker, JobLimits
 from services.claims.personal import PersonalDataVault
 from services.claims.readmodels.claim_index import (
     INDEXED_TYPES,
-    ClaimIndexer,
+    apply_entry,
     claims_by_status,
     contract_ids,
 )
@@ -76,7 +76,7 @@ def create_app(
                 lambda after, limit: application.read_feed(after, limit, INDEXED_TYPES),
                 application.feed_signal,
             ),
-            SqlSink(engine, "claims", ClaimIndexer()),
+            SqlSink(engine, "claims", apply_entry),
             long_poll_s=0.5,
             lease=lease_for(store_url, "claims-index"),
         )

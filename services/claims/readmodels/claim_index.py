@@ -65,81 +65,31 @@ INDEXED_TYPES = feed.CONTRACT_TYPES | {feed.ClaimDerived.TYPE} | feed.CLAIM_TRAN
 
 
 def apply_entry(connection: Connection, entry: FeedEntry) -> None:
-    """One entry into the index (the page below does the same for many, in fewer statements)."""
-    ClaimIndexPage(connection).add(entry).write()
-
-
-class ClaimIndexer:
-    """The index's handler for :class:`shared.sqlviews.SqlSink`: an entry at a time, or a whole
-    page in a few statements (issue 20: a statement an entry was a fifth of the claims
-    process's interpreter time under batch intake)."""
-
-    def __call__(self, connection: Connection, entry: FeedEntry) -> None:
-        apply_entry(connection, entry)
-
-    def page(self, connection: Connection, entries: list[FeedEntry]) -> None:
-        page = ClaimIndexPage(connection)
-        for entry in entries:
-            page.add(entry)
-        page.write()
-
-
-class ClaimIndexPage:
-    """A page's changes to the index, gathered in order and written with the same effect as
-    writing each entry in turn: new claims and their history rows in one insert each, a claim
-    derived and changed in the same page inserted as it ended, and each other claim's changes
-    merged (the last status wins; sampling is set by a submission) into one update."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._history: list[dict[str, object]] = []
-        self._new: dict[str, dict[str, object]] = {}  # claim id -> its row, as it now stands
-        self._changed: dict[str, dict[str, object]] = {}  # claim id -> columns to set
-
-    def add(self, entry: FeedEntry) -> ClaimIndexPage:
-        payload = feed.parse(entry) if entry.type in INDEXED_TYPES else None
-        if isinstance(payload, feed.RuleBookPublished):
-            self.write()  # settings are rare: keep them in order with what came before
-            _upsert_settings(self._connection, payload.terms())
-        if isinstance(payload, feed.ClaimDerived | feed.ClaimTransition):
-            self._history.append({
-                "position": entry.position, "claim_id": entry.stream_id,
-                "status": payload.status, "recorded_at": entry.recorded_at,
-            })  # fmt: skip
-        if isinstance(payload, feed.ClaimDerived):
-            self._new[entry.stream_id] = _claim_row(entry, payload)
-        elif isinstance(payload, feed.ClaimTransition):
-            values: dict[str, object] = {
-                "status": payload.status,
-                "status_since": dt.datetime.fromisoformat(payload.at),
-                "updated_position": entry.position,
-            }
-            if isinstance(payload, feed.ClaimSubmitted):
-                values |= {"sampled": payload.sampled, "sample_period": payload.sample_period}
-            target = self._new.get(entry.stream_id)
-            if target is None:
-                target = self._changed.setdefault(entry.stream_id, {})
-            target.update(values)
-        return self
-
-    def write(self) -> None:
-        if self._history:
-            self._connection.execute(sa.insert(status_history), self._history)
-        if self._new:
-            self._connection.execute(sa.insert(claim_index), list(self._new.values()))
-        by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
-        for claim_id, values in self._changed.items():
-            by_columns.setdefault(tuple(sorted(values)), []).append(
-                {"b_claim_id": claim_id, **{f"b_{k}": v for k, v in values.items()}}
+    payload = feed.parse(entry) if entry.type in INDEXED_TYPES else None
+    if isinstance(payload, feed.RuleBookPublished):
+        _upsert_settings(connection, payload.terms())
+    if isinstance(payload, feed.ClaimDerived | feed.ClaimTransition):
+        connection.execute(
+            sa.insert(status_history).values(
+                position=entry.position,
+                claim_id=entry.stream_id,
+                status=payload.status,
+                recorded_at=entry.recorded_at,
             )
-        for columns, rows in by_columns.items():
-            self._connection.execute(
-                sa.update(claim_index)
-                .where(claim_index.c.claim_id == sa.bindparam("b_claim_id"))
-                .values({column: sa.bindparam(f"b_{column}") for column in columns}),
-                rows,
-            )
-        self._history, self._new, self._changed = [], {}, {}
+        )
+    if isinstance(payload, feed.ClaimDerived):
+        _insert_claim(connection, entry, payload)
+    elif isinstance(payload, feed.ClaimTransition):
+        values: dict[str, object] = {
+            "status": payload.status,
+            "status_since": dt.datetime.fromisoformat(payload.at),
+            "updated_position": entry.position,
+        }
+        if isinstance(payload, feed.ClaimSubmitted):
+            values |= {"sampled": payload.sampled, "sample_period": payload.sample_period}
+        connection.execute(
+            sa.update(claim_index).where(claim_index.c.claim_id == entry.stream_id).values(**values)
+        )
 
 
 def claims_by_status(engine: Engine) -> dict[str, int]:
@@ -149,25 +99,26 @@ def claims_by_status(engine: Engine) -> dict[str, int]:
         return {status: number for status, number in connection.execute(query)}
 
 
-def _claim_row(entry: FeedEntry, derived: feed.ClaimDerived) -> dict[str, object]:
-    return {
-        "claim_id": entry.stream_id,
-        "contract_id": derived.contract_id,
-        "provider_id": derived.provider_id,
-        "participant_id": derived.participant_id,
-        "outcome_id": derived.outcome_id,
-        "status": derived.status,
-        "amount_minor": derived.amount_minor,
-        "currency": derived.currency,
-        "occurred_on": dt.date.fromisoformat(derived.occurred_on),
-        "contract_version": derived.contract_version,
-        "derived_position": entry.position,
-        "updated_position": entry.position,
-        "sampled": False,
-        "sample_period": None,
-        "derived_at": entry.recorded_at,
-        "status_since": entry.recorded_at,
-    }
+def _insert_claim(connection: Connection, entry: FeedEntry, derived: feed.ClaimDerived) -> None:
+    connection.execute(
+        sa.insert(claim_index).values(
+            claim_id=entry.stream_id,
+            contract_id=derived.contract_id,
+            provider_id=derived.provider_id,
+            participant_id=derived.participant_id,
+            outcome_id=derived.outcome_id,
+            status=derived.status,
+            amount_minor=derived.amount_minor,
+            currency=derived.currency,
+            occurred_on=dt.date.fromisoformat(derived.occurred_on),
+            contract_version=derived.contract_version,
+            derived_position=entry.position,
+            updated_position=entry.position,
+            sampled=False,
+            derived_at=entry.recorded_at,
+            status_since=entry.recorded_at,
+        )
+    )
 
 
 def _upsert_settings(connection: Connection, terms: Terms) -> None:
