@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -53,13 +54,15 @@ def p1_round(
     workers: int = 1,
     cpu: dict[str, float] | None = None,
     source: str | None = None,
+    batch: int = 0,
 ) -> LoadResult:
     """P1 of ``bench/intake.py`` against a claims service (``outcomes serve claims --workers
     N``) on a fresh database, its environment given ``extra_env``; every answer must be 201.
     ``cpu``, if given, receives the CPU seconds the service's processes, PostgreSQL's and this
     process (the load generator) spent during the load (``service``, ``postgres``, ``load``),
     and the bytes of write-ahead log PostgreSQL wrote (``wal_bytes``). ``source``: a checkout
-    of another version to run the service from (default: this one)."""
+    of another version to run the service from (default: this one). ``batch``: each request
+    posts that many events to ``…/events/batch`` (P2 of ``bench/intake.py``) instead of one."""
     with temporary_database(f"bench_{label}") as url:
         port = free_port()
         env = {k: v for k, v in os.environ.items()
@@ -85,10 +88,17 @@ def p1_round(
             ).raise_for_status()  # fmt: skip
             token = signer.issue(Role.PROVIDER, provider_id=PROVIDER)
             path = f"/v1/contracts/{CONTRACT}/events"
+
+            def body(n: int, s: int) -> tuple[str, Any]:
+                if not batch:
+                    return path, journey_event(label, n, s)
+                events = [journey_event(f"{label}b{s}", n, i) for i in range(batch)]
+                return f"{path}/batch", {"events": events}
+
             before = {**cpu_seconds(process.pid), **wal_and_load()}
             result = run_load(
                 base,
-                lambda n, s: (path, journey_event(label, n, s)),
+                body,
                 headers={"Authorization": f"Bearer {token}"},
                 connections=connections,
                 duration_s=seconds,

@@ -2,13 +2,16 @@
 says what a change to the request path gave (issue 20, point 3).
 
     .venv/bin/python -m bench.versions --against REV [--seconds 15] [--connections 64] [--rounds 6]
+    .venv/bin/python -m bench.versions --against REV --batch 1000 --connections 1   # P2
 
 ``REV`` (a commit, tag or branch) is checked out into a temporary git worktree, and P1 of
 ``bench/intake.py`` runs against ``outcomes serve claims`` from this checkout and from that
 worktree in turn, each round on a fresh PostgreSQL database, alternating which goes first
 (``bench/observability.py``'s rounds). Both run on this checkout's virtual environment, so
-``REV`` must need no other packages. Reported as ``bench/observability.py`` reports: medians,
-the ratio of this checkout's to ``REV``'s, and each round's.
+``REV`` must need no other packages. With ``--batch N`` each request posts N events to
+``…/events/batch`` instead (P2 of ``bench/intake.py`` is ``--batch 1000 --connections 1``),
+and the figures are requests (batches) a second. Reported as ``bench/observability.py``
+reports: medians, the ratio of this checkout's to ``REV``'s, and each round's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=0, help="events a request (0: one, P1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         worktree = Path(folder, "against")
@@ -46,7 +50,7 @@ def main() -> int:
                 for label in order:
                     result = p1_round(
                         f"v{number}", {}, args.seconds, args.connections, folder,
-                        source=sources[label],
+                        source=sources[label], batch=args.batch,
                     )  # fmt: skip
                     p99_ms = percentile(result.latencies_s, 0.99) * 1000
                     figures[label].append((result.throughput, p99_ms))
