@@ -247,3 +247,43 @@ def test_a_hundred_remittances_at_once_all_succeed(
         other.close()
     assert len(results) == 100
     assert ledger.book("ips-employment").balances["paid"] == -100
+
+
+def test_snapshots_are_taken_from_the_book_in_hand_and_load_as_it_was(
+    claims: ClaimsApplication, urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: a snapshot is taken from the book just saved, not by reloading it from the
+    store; a book loaded afterwards (the snapshot, then the events since) equals the one in
+    hand."""
+    from services.ledger.domain import Book, book_id
+
+    monkeypatch.setattr(LedgerApplication, "snapshotting_intervals", {Book: 4})
+    ledger = LedgerApplication(urls["ledger"], clock=lambda: LEDGER_NOW)
+    try:
+        reloads: list[UUID] = []
+        real_get = ledger.repository.get
+
+        def counting(aggregate_id: UUID, *args: object, **kwargs: object) -> object:
+            reloads.append(aggregate_id)
+            return real_get(aggregate_id, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ledger.repository, "get", counting)
+        for n in range(4):
+            verify_story(claims, PROVIDER, f"s{n}", f"s{n}")
+        follow(claims, ledger)
+        in_hand = ledger._kept_books[book_id("ips-employment")]
+        assert reloads == []  # the follower kept its book, and snapshots did not reload it
+        assert ledger.snapshots is not None
+        snapshots = list(ledger.snapshots.get(book_id("ips-employment")))
+        assert snapshots and snapshots[-1].originator_version <= in_hand.version
+    finally:
+        ledger.close()
+    fresh = LedgerApplication(urls["ledger"], clock=lambda: LEDGER_NOW)
+    try:
+        loaded = fresh.book("ips-employment")
+        assert loaded.version == in_hand.version
+        assert (loaded.balances, loaded.lines, loaded.cap_usage) == (
+            in_hand.balances, in_hand.lines, in_hand.cap_usage,
+        )  # fmt: skip
+    finally:
+        fresh.close()
