@@ -20,54 +20,31 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 
-from bench.common import percentile
-from bench.observability import p1_round, parsed
+from bench.observability import alternate, parsed, ratio
 
 
 def main() -> int:
     args = parsed(__doc__ or "")
-    modes = {"two workers": 2, "one worker": 1}
-    throughput: dict[str, list[float]] = {label: [] for label in modes}
-    p99s: dict[str, list[float]] = {label: [] for label in modes}
-    per_request: dict[str, dict[str, list[float]]] = {
-        label: {"service": [], "postgres": [], "load": [], "wal_bytes": []} for label in modes
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        for number in range(args.rounds):
-            order = list(modes) if number % 2 == 0 else list(reversed(modes))
-            for label in order:
-                cpu: dict[str, float] = {}
-                result = p1_round(
-                    label.replace(" ", "_"), {}, args.seconds, args.connections, folder,
-                    workers=modes[label], cpu=cpu,
-                )  # fmt: skip
-                requests = len(result.latencies_s)
-                p99_ms = percentile(result.latencies_s, 0.99) * 1000
-                throughput[label].append(result.throughput)
-                p99s[label].append(p99_ms)
-                for name in per_request[label]:
-                    per_request[label][name].append(cpu[name] * 1000 / requests)
-                print(f"round {number + 1}, {label:>11}: {result.throughput:7.1f} req/s, p99 "
-                      f"{p99_ms:6.0f} ms; CPU a request: claims "
-                      f"{cpu['service'] * 1000 / requests:5.2f} ms, PostgreSQL "
-                      f"{cpu['postgres'] * 1000 / requests:5.2f} ms, load generator "
-                      f"{cpu['load'] * 1000 / requests:5.2f} ms; WAL "
-                      f"{cpu['wal_bytes'] / requests:,.0f} bytes", flush=True)  # fmt: skip
-    for label in modes:
-        service = statistics.median(per_request[label]["service"])
-        postgres = statistics.median(per_request[label]["postgres"])
-        load = statistics.median(per_request[label]["load"])
-        wal = statistics.median(per_request[label]["wal_bytes"]) / 1000  # bytes: ms-scaled above
-        print(f"median, {label}: {statistics.median(throughput[label]):.1f} req/s, p99 "
-              f"{statistics.median(p99s[label]):.0f} ms; CPU a request: claims {service:.2f} "
-              f"ms ({1000 / service:.0f} req/s a core), PostgreSQL {postgres:.2f} ms "
-              f"({1000 / postgres:.0f} req/s a core), load generator {load:.2f} ms; WAL "
-              f"{wal:,.0f} bytes a request")  # fmt: skip
-    two, one = (statistics.median(throughput[label]) for label in modes)
-    rounds = [f"{a / b:.2f}" for a, b in zip(*throughput.values(), strict=True)]
-    print(f"two workers / one worker: {two / one:.2f} (rounds: {', '.join(rounds)})")
+    modes = {"two workers": {"workers": 2}, "one worker": {"workers": 1}}
+    figures = alternate(modes, args.seconds, args.connections, args.rounds)
+    for label, rounds in figures.items():
+        for number, one in enumerate(rounds, 1):
+            per = {name: spent * 1000 / one.requests for name, spent in one.cpu.items()}
+            print(f"round {number}, {label:>11}: CPU a request: claims {per['service']:5.2f} ms, "
+                  f"PostgreSQL {per['postgres']:5.2f} ms, load generator {per['load']:5.2f} ms; "
+                  f"WAL {per['wal_bytes'] / 1000:,.0f} bytes")  # fmt: skip
+        median = {
+            name: statistics.median(one.cpu[name] * 1000 / one.requests for one in rounds)
+            for name in ("service", "postgres", "load", "wal_bytes")
+        }
+        print(f"median, {label}: {statistics.median(r.throughput for r in rounds):.1f} req/s, "
+              f"p99 {statistics.median(r.p99_ms for r in rounds):.0f} ms; CPU a request: claims "
+              f"{median['service']:.2f} ms ({1000 / median['service']:.0f} req/s a core), "
+              f"PostgreSQL {median['postgres']:.2f} ms ({1000 / median['postgres']:.0f} req/s a "
+              f"core), load generator {median['load']:.2f} ms; WAL "
+              f"{median['wal_bytes'] / 1000:,.0f} bytes a request")  # fmt: skip
+    print(f"two workers / one worker: {ratio(figures):.2f}")
     return 0
 
 

@@ -21,8 +21,8 @@ from bench.observability import alternate, parsed, ratio
 def main() -> int:
     args = parsed(__doc__ or "")
     modes = {
-        "fast": {"UVICORN_LOOP": "uvloop", "UVICORN_HTTP": "httptools"},
-        "plain": {"UVICORN_LOOP": "asyncio", "UVICORN_HTTP": "h11"},
+        "fast": {"extra_env": {"UVICORN_LOOP": "uvloop", "UVICORN_HTTP": "httptools"}},
+        "plain": {"extra_env": {"UVICORN_LOOP": "asyncio", "UVICORN_HTTP": "h11"}},
     }
     found = ratio(alternate(modes, args.seconds, args.connections, args.rounds))
     print(f"fast/plain: {found:.2f}")

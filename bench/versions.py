@@ -22,8 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import percentile
-from bench.observability import p1_round, ratio
+from bench.observability import alternate, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,20 +41,12 @@ def main() -> int:
             ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.against],
             check=True, capture_output=True,
         )  # fmt: skip
-        sources = {"this": str(ROOT), args.against[:12]: str(worktree)}
-        figures: dict[str, list[tuple[float, float]]] = {label: [] for label in sources}
+        modes = {
+            "this": {"source": str(ROOT), "batch": args.batch},
+            args.against[:12]: {"source": str(worktree), "batch": args.batch},
+        }
         try:
-            for number in range(args.rounds):
-                order = list(sources) if number % 2 == 0 else list(reversed(sources))
-                for label in order:
-                    result = p1_round(
-                        f"v{number}", {}, args.seconds, args.connections, folder,
-                        source=sources[label], batch=args.batch,
-                    )  # fmt: skip
-                    p99_ms = percentile(result.latencies_s, 0.99) * 1000
-                    figures[label].append((result.throughput, p99_ms))
-                    print(f"round {number + 1}, {label:>12}: {result.throughput:7.1f} req/s, "
-                          f"p99 {p99_ms:6.0f} ms", flush=True)  # fmt: skip
+            figures = alternate(modes, args.seconds, args.connections, args.rounds)
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],

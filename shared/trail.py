@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -25,6 +23,7 @@ from starlette.types import ASGIApp, Scope
 from shared.asgi import AfterEach
 from shared.auth import PRINCIPAL_KEY, Principal, Role, TokenSigner
 from shared.errors import Unauthenticated
+from shared.grouping import GroupWorker
 from shared.logs import ACTOR_KEY
 from shared.sqlviews import aware
 
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 metadata = sa.MetaData()
 MAX_PENDING = 10_000  # rows waiting to be written; beyond, a row is logged as lost
 MAX_GROUP = 500  # rows written in one transaction
-CLOSE_TIMEOUT_S = 30.0
 
 
 def _columns() -> list[sa.Column[Any]]:
@@ -90,7 +88,7 @@ def _printable(scope: Scope) -> str:
     return raw.decode("latin-1") if raw else str(scope["path"]).encode("unicode_escape").decode()
 
 
-class TrailWriter:
+class TrailWriter(GroupWorker[tuple[dict[str, Any], "Future[None]"]]):
     """Writes the trail's rows in groups, one transaction for all the rows waiting, on a thread
     of its own: a row per request in a transaction of its own cost each request a pool
     checkout, a commit and a hop to the thread pool (issue 20, point 3). A request still waits
@@ -98,62 +96,21 @@ class TrailWriter:
     current as before. A failed write is logged, as before; the request's answer was sent."""
 
     def __init__(self, engine_of: Callable[[], Engine | None]) -> None:
+        super().__init__("access-trail", MAX_PENDING, MAX_GROUP)
         self._engine_of = engine_of
-        self._queue: queue.Queue[tuple[dict[str, Any], Future[None]] | None] = queue.Queue(
-            MAX_PENDING
-        )
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
         self.groups = 0  # transactions written (with ``rows``, shows the grouping)
         self.rows = 0
 
     def submit(self, row: dict[str, Any]) -> Future[None]:
         """Queue a row; the future is done once it is written (or its writing failed)."""
-        self._start()
         done: Future[None] = Future()
-        try:
-            self._queue.put_nowait((row, done))
-        except queue.Full:
+        if not self.offer((row, done)):
             log.error("the access trail has %s rows waiting: %s %s not recorded",
                       MAX_PENDING, row["method"], row["path"])  # fmt: skip
             done.set_result(None)
         return done
 
-    def close(self) -> None:
-        """Write what is waiting, then stop (the service is shutting down)."""
-        with self._starting:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(CLOSE_TIMEOUT_S)
-
-    def _start(self) -> None:
-        if self._thread is None:
-            with self._starting:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="access-trail", daemon=True
-                    )
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            group = [first]
-            stopping = False
-            while len(group) < MAX_GROUP:
-                try:
-                    waiting = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if waiting is None:
-                    stopping = True
-                    break
-                group.append(waiting)
-            self._write(group)
-            if stopping:
-                return
-
-    def _write(self, group: list[tuple[dict[str, Any], Future[None]]]) -> None:
+    def handle(self, group: list[tuple[dict[str, Any], Future[None]]]) -> None:
         rows = [row for row, _ in group]
         try:
             engine = self._engine_of()

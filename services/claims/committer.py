@@ -15,8 +15,6 @@ its own answer or its own error, exactly as without grouping.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from dataclasses import dataclass, field
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IntakeRequest, IntakeResult
 from shared.errors import Busy
+from shared.grouping import GroupWorker
 from shared.tracing import current_traceparent, grouped
 
 log = logging.getLogger(__name__)
@@ -45,56 +44,28 @@ class Waiting:
     traceparent: str | None = field(default_factory=current_traceparent)
 
 
-class IntakeCommitter:
+class IntakeCommitter(GroupWorker[Waiting]):
     def __init__(
         self, application: ClaimsApplication, observe: Callable[[int], None] = lambda _: None
     ) -> None:
+        super().__init__(
+            "intake-committer", MAX_WAITING, MAX_GROUP_REQUESTS, MAX_GROUP_EVENTS,
+            lambda waiting: len(waiting.request.events),
+        )  # fmt: skip
         self._application = application
         self._observe = observe  # told each group's size (requests), for the metrics
-        self._queue: queue.Queue[Waiting | None] = queue.Queue(MAX_WAITING)
-        self._thread = threading.Thread(target=self._run, name="intake-committer", daemon=True)
-        self._thread.start()
+        self.start()
         self.groups = 0  # how many transactions; with ``requests``, shows the grouping
         self.requests = 0
 
     def record(self, request: IntakeRequest) -> list[IntakeResult]:
         """Record one request's events (in a group with others waiting); its own answer."""
         waiting = Waiting(request)
-        try:
-            self._queue.put_nowait(waiting)
-        except queue.Full:
-            raise IntakeBusy(f"over {MAX_WAITING} intake requests are waiting") from None
+        if not self.offer(waiting):
+            raise IntakeBusy(f"over {MAX_WAITING} intake requests are waiting")
         return waiting.answer.result(timeout=ANSWER_TIMEOUT_S)
 
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group = [first]
-            size = len(first.request.events)
-            while size < MAX_GROUP_EVENTS and len(group) < MAX_GROUP_REQUESTS:
-                try:
-                    following = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if following is None:
-                    self._commit(group)
-                    return
-                if size + len(following.request.events) > MAX_GROUP_EVENTS:
-                    self._commit(group)
-                    group, size = [], 0
-                group.append(following)
-                size += len(following.request.events)
-            self._commit(group)
-
-    def _commit(self, group: list[Waiting]) -> None:
-        if not group:
-            return
+    def handle(self, group: list[Waiting]) -> None:
         self.groups += 1
         self.requests += len(group)
         self._observe(len(group))

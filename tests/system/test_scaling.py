@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,22 @@ def _feed(http: httpx.Client, base: str, headers: dict[str, str], types: list[st
 
 
 def _twice_at_once(
-    pool: ThreadPoolExecutor, calls: list[tuple[Callable[[], httpx.Response], ...]]
-) -> list[httpx.Response]:
-    """Each pair of calls submitted together, all pairs at once; every answer."""
-    futures = [pool.submit(call) for pair in calls for call in pair]
-    return [future.result() for future in futures]
+    pool: ThreadPoolExecutor,
+    http: httpx.Client,
+    replicas: list[str],
+    headers: dict[str, str],
+    calls: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[httpx.Response, httpx.Response]]:
+    """Each POST (path, body) sent twice at once, to each replica, all of them at once; the
+    answers by pair."""
+    futures = [
+        tuple(
+            pool.submit(_send, http, "POST", f"{base}{path}", json=body, headers=headers)
+            for base in replicas
+        )
+        for path, body in calls
+    ]
+    return [(first.result(), second.result()) for first, second in futures]
 
 
 def test_two_replicas_of_two_workers_lose_nothing_and_do_nothing_twice(
@@ -87,15 +97,11 @@ def test_two_replicas_of_two_workers_lose_nothing_and_do_nothing_twice(
             for event in step
         ]
 
-        def post(base: str, event: dict[str, Any]) -> Callable[[], httpx.Response]:
-            url = f"{base}/v1/contracts/{CONTRACT}/events"
-            return lambda: _send(http, "POST", url, json=event, headers=provider)
-
-        answers = _twice_at_once(
-            pool, [(post(replicas[0], e), post(replicas[1], e)) for e in events]
-        )
-        statuses = Counter(a.status_code for a in answers)
-        assert set(statuses) <= {200, 201}, [a.text for a in answers if a.status_code > 201]
+        path = f"/v1/contracts/{CONTRACT}/events"
+        pairs = _twice_at_once(pool, http, replicas, provider, [(path, e) for e in events])
+        statuses = Counter(a.status_code for pair in pairs for a in pair)
+        refused = [a.text for pair in pairs for a in pair if a.status_code > 201]
+        assert set(statuses) <= {200, 201}, refused
         assert statuses[201] == len(events), statuses  # one of each pair recorded it
         recorded = Counter(
             e["data"]["event_id"]
@@ -111,14 +117,8 @@ def test_two_replicas_of_two_workers_lose_nothing_and_do_nothing_twice(
         assert len(set(per_participant.values())) == 1  # each story earned the same claims
         claim_ids = [d["stream_id"] for d in derived]
 
-        def verify(base: str, claim_id: str) -> Callable[[], httpx.Response]:
-            url = f"{base}/v1/claims/{claim_id}/verify"
-            return lambda: _send(http, "POST", url, json={"note": "seen"}, headers=verifier)
-
-        answers = _twice_at_once(
-            pool, [(verify(replicas[1], c), verify(replicas[0], c)) for c in claim_ids]
-        )
-        pairs = [answers[i : i + 2] for i in range(0, len(answers), 2)]
+        verifications = [(f"/v1/claims/{c}/verify", {"note": "seen"}) for c in claim_ids]
+        pairs = _twice_at_once(pool, http, replicas, verifier, verifications)
         for first, second in pairs:  # one verifies; the other finds it verified (or refused)
             assert sorted([first.status_code, second.status_code])[0] == 200, first.text
             assert {first.status_code, second.status_code} <= {200, 409}, second.text
@@ -134,7 +134,7 @@ def test_two_replicas_of_two_workers_lose_nothing_and_do_nothing_twice(
 
         wait_until(lambda: sum(accruals().values()) >= len(claim_ids), "every accrual", 60.0)
         assert accruals() == Counter(claim_ids)  # each verified claim accrued once
-        # and both replicas' processes served: the load was spread, not taken by one
+        # and both replicas, each of two workers, came through the load still running
         processes = {name for name in stack.processes if name.startswith("claims")}
         assert processes == {"claims", "claims-replica"}
         assert all(p.poll() is None for p in stack.processes.values())
