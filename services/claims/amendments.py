@@ -6,8 +6,9 @@ a second admin approves what it would change (four eyes).
    today with the draft as the contract's next version in force from its own effective date
    (per provider and outcome, with up to 100 changed claims as examples). The preview has an id,
    a digest of what it says. One amendment of a contract may be open at a time.
-2. **Approve** (another admin, naming the preview it read): the preview is computed again
-   (unless nothing a replay reads has been recorded since); if it says something else now
+2. **Approve** (another admin, naming the preview it read): the preview is brought up to date
+   (from what was recorded since where that suffices, see :mod:`services.claims.previews`,
+   else computed again from the whole feed); if it says something else now
    (events arrived and changed the effect), the approval is refused with the new preview's id
    to read and approve instead. Otherwise the version is registered, in the same transaction
    as the approval.
@@ -29,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
@@ -48,7 +48,8 @@ from services.claims.errors import ContractConflict
 from services.claims.intake import IntakeDependencies
 from services.claims.population import PopulationIndex, population_index_id
 from services.claims.populations import facts_of
-from services.claims.whatif import REPLAYED, what_if
+from services.claims.previews import caught_up, preview_of
+from services.claims.whatif import what_if
 from shared.background import LeasedWorker
 from shared.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.eventstore import retrying
@@ -71,42 +72,6 @@ class PreviewStale(Conflict):
 
 class AmendmentNotFound(NotFound):
     pass
-
-
-def preview_of(result: Any) -> dict[str, Any]:
-    """A what-if result as a preview, with an id that is a digest of what the amendment would
-    do (the claims it changes and by how much, per provider and outcome and through the caps),
-    not of every figure: a new participant whose claims it leaves as they are does not make an
-    approved preview stale, so a contract that keeps taking events stays approvable."""
-    booked = result.booked
-    effect = {
-        "draft_sha256": result.draft_sha256,
-        "differing_claims": result.differing_claims,
-        "difference_minor": result.difference_minor,
-        "by_provider_outcome": [
-            [provider, outcome, tally.differing_claims, tally.what_if_minor - tally.actual_minor]
-            for (provider, outcome), tally in result.by_provider_outcome.items()
-            if tally.differing_claims or tally.what_if_minor != tally.actual_minor
-        ],
-        "booked": [
-            booked.what_if_accrued_minor - booked.actual_accrued_minor,
-            booked.what_if_capped_minor - booked.actual_capped_minor,
-        ],
-        "examples": result.examples,
-    }
-    body = {
-        "draft_sha256": result.draft_sha256,
-        "participants": result.participants,
-        "differing_claims": result.differing_claims,
-        "difference_minor": result.difference_minor,
-        "booked": asdict(result.booked),
-        "by_provider_outcome": [
-            {"provider_id": provider, "outcome_id": outcome, **vars(tally)}
-            for (provider, outcome), tally in result.by_provider_outcome.items()
-        ],
-        "examples": result.examples,
-    }
-    return {"preview_id": "pv_" + canonical_sha256(effect)[:32], **body}
 
 
 class Amendments:
@@ -177,11 +142,11 @@ class Amendments:
                 "this is not the amendment's latest preview: read and approve that one",
                 extra={"preview_id": amendment.preview["preview_id"]},
             )
-        if self._read_lean(amendment.preview["position"], 1, REPLAYED):
-            rulebook = RuleBook.model_validate(amendment.rulebook)
+        rulebook = RuleBook.model_validate(amendment.rulebook)
+        versions = self._needs.contracts.versions_for(contract_id)
+        fresh = caught_up(amendment.preview, self._read_lean, versions, rulebook)
+        if fresh is None:  # what arrived since may change what it does: replay the whole feed
             fresh = self._preview(rulebook, contract_id)
-        else:  # nothing a replay reads has been recorded since: the preview holds as it is
-            fresh = amendment.preview
         return retrying(lambda: self._approve(contract_id, amendment_id, fresh, actor))
 
     def _preview(self, rulebook: RuleBook, contract_id: str) -> dict[str, Any]:

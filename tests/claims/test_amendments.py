@@ -13,13 +13,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
+import services.claims.amendments as amendments_module
 from services.auditor.recompute import recompute_claims
 from services.claims.application import ClaimsApplication
+from services.claims.previews import preview_of
+from services.claims.whatif import what_if
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
 from shared.feed.catalogue import TransactionPosted
 from shared.feed.follower import Follower, LocalFeedSource
+from shared.rules.model import RuleBook, parse_rulebook
 from tests.claims.conftest import EXAMPLES, load_examples
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, replayed, story_json
 from tests.claims.test_api import client, wait_for_claims
@@ -197,6 +202,82 @@ async def test_events_that_change_nothing_the_amendment_does_leave_its_preview_c
     read = (await client.get(f"{AMENDMENTS}/{proposed['amendment_id']}",
                              headers=admin(auth, "bob"))).json()  # fmt: skip
     assert read["preview"]["participants"] == first["participants"] + 1  # computed again
+
+
+def newcomer_json(ref: str) -> list[dict[str, Any]]:
+    """A participant who started work before the amendment's date (2026-03-15): the job start
+    is priced as before, and the later claims at the prices they had, so the amendment leaves
+    every claim of theirs as it is."""
+    days = ["2026-01-05", "2026-01-12", "2026-02-02", "2026-05-11"]
+    events = story_json(ref, ref)
+    return [{**event, "occurred_on": day} for event, day in zip(events, days, strict=True)]
+
+
+@contextmanager
+def whole_replays_counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The contract ids of every preview computed from the whole feed, while inside."""
+    counted: list[str] = []
+    whole = amendments_module.what_if
+
+    def counting(read: Any, draft: RuleBook, contract_id: str, as_amendment: bool) -> Any:
+        counted.append(contract_id)
+        return whole(read, draft, contract_id, as_amendment)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(amendments_module, "what_if", counting)
+        yield counted
+
+
+async def test_the_approval_adds_newcomers_to_the_preview_without_replaying_the_feed(
+    client: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Participants registered since the preview, whose claims the amendment leaves as they
+    are, are added to it from what arrived since: the figures a whole replay gives, read in
+    a fraction of the time."""
+    await record_story(client, auth, PROVIDER, "a")
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    for event in [*newcomer_json("n"), *newcomer_json("m")]:
+        other = auth("provider", provider_id=OTHER_PROVIDER)
+        answer = await client.post(f"/v1/contracts/{CONTRACT}/events", json=event, headers=other)
+        assert answer.status_code == 201, answer.text
+    application = application_of(client)
+    draft = parse_rulebook(as_json(amended()))
+    whole = preview_of(what_if(application.read_lean, draft, CONTRACT, as_amendment=True))
+    assert whole["participants"] == proposed["preview"]["participants"] + 2
+    location = f"{AMENDMENTS}/{proposed['amendment_id']}"
+    with whole_replays_counted(monkeypatch) as replays:
+        approved = await client.post(f"{location}/approve",
+                                     json={"preview_id": proposed["preview"]["preview_id"]},
+                                     headers=admin(auth, "bob"))  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert replays == []
+    shown = (await client.get(location, headers=admin(auth, "bob"))).json()["preview"]
+    assert {name: shown[name] for name in whole} == whole
+
+
+async def test_an_event_of_a_participant_the_preview_counted_replays_the_whole_feed(
+    client: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [*first, last] = story_json("a", "a")
+    for event in first:
+        answer = await client.post(f"/v1/contracts/{CONTRACT}/events", json=event,
+                                   headers=auth("provider", provider_id=PROVIDER))  # fmt: skip
+        assert answer.status_code == 201, answer.text
+    proposed = (await client.post(AMENDMENTS, content=amended(),
+                                  headers=admin(auth, "alice") | YAML)).json()  # fmt: skip
+    answer = await client.post(f"/v1/contracts/{CONTRACT}/events", json=last,
+                               headers=auth("provider", provider_id=PROVIDER))  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    with whole_replays_counted(monkeypatch) as replays:
+        approved = await client.post(
+            f"{AMENDMENTS}/{proposed['amendment_id']}/approve",
+            json={"preview_id": proposed["preview"]["preview_id"]}, headers=admin(auth, "bob"),
+        )  # fmt: skip
+    # the sustainment it newly earns is priced the same under the amendment: still approvable,
+    # but only a whole replay could tell
+    assert approved.status_code == 200, approved.text
+    assert replays == [CONTRACT]
 
 
 async def test_withdrawn_and_bad_proposals_change_nothing(
