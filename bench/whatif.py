@@ -24,7 +24,7 @@ import datetime as dt
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +67,15 @@ def journey(rng: random.Random, ref: str) -> list[IncomingEvent]:
     return found
 
 
-def load(app: ClaimsApplication, participants: int) -> int:
+def load(
+    app: ClaimsApplication, participants: int, every: Callable[[int], None] | None = None
+) -> int:
+    """Record ``participants`` journeys through intake in batches; the events recorded. With
+    ``every``, called with the count of journeys done after each tenth of them."""
     rng = random.Random(11)
     pending: dict[str, list[IncomingEvent]] = {p: [] for p in PROVIDERS}
     recorded = 0
+    tenth = max(1, participants // 10)
     for index in range(participants):
         provider = PROVIDERS[index % 2]
         pending[provider] += journey(rng, f"p{index}")
@@ -80,6 +85,8 @@ def load(app: ClaimsApplication, participants: int) -> int:
             )
             recorded += len(pending[provider])
             pending[provider] = []
+        if every is not None and (index + 1) % tenth == 0:
+            every(index + 1)
     for provider, events in pending.items():
         if events:
             app.intake.record_events("ips-employment", provider, events, "provider:bench")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from shared.feed.envelope import FeedEntry
 from shared.feed.lease import lease_key
 from shared.pgstore import deadline_connection, query_timeout_s, unbounded_statements
-from shared.settings import PoolSizing, attempt_timeout_s, tcp_keepalive_options
+from shared.settings import PoolSizing, attempt_timeout_s, connect_options
 
 metadata_positions = sa.MetaData()
 feed_positions = sa.Table(
@@ -63,7 +63,7 @@ def create_engine(url: str, pool: PoolSizing | None = None) -> Engine:
         pool_timeout=sizing.timeout_s,
         connect_args={
             "connect_timeout": attempt_timeout_s(sizing.timeout_s),
-            **tcp_keepalive_options(sizing.timeout_s),
+            **connect_options(sizing.timeout_s),
         },
     )
     connection_class = deadline_connection(query_timeout_s())

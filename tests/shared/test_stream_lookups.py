@@ -1,0 +1,79 @@
+"""Many streams at once: ``load_many`` and ``existing`` answer as one lookup per stream would,
+in chunks, on both stores; on PostgreSQL each id is looked up in the primary key by itself, so
+a store without statistics cannot be planned into a scan of the whole table."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.eventstore import BULK_CHUNK, OutcomesApplication, sqlalchemy_url
+from shared.feed.envelope import EventCatalogue
+from shared.sqlviews import create_engine
+from tests.stores import postgres_databases
+
+
+class Tally(Aggregate):
+    @event("Opened")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counted: list[int] = []
+
+    @event("Counted")
+    def count(self, value: int) -> None:
+        self.counted.append(value)
+
+
+class Tallies(OutcomesApplication):
+    name = "tallies"
+    catalogue = EventCatalogue({})
+
+
+def test_many_streams_load_and_exist_as_one_at_a_time_would(urls: dict[str, str]) -> None:
+    app = Tallies(urls["claims"])
+    try:
+        saved = []
+        for index in range(5):
+            tally = Tally(f"t{index}")
+            for value in range(index * 3):  # streams of 1 to 13 events
+                tally.count(value)
+            saved.append(tally)
+        app.save(*saved)
+        missing = [uuid.uuid4() for _ in range(BULK_CHUNK + 10)]
+        # the saved ids after a chunk and more of ids with no stream
+        wanted = [*missing, *(t.id for t in saved)]
+
+        loaded = app.load_many(wanted, Tally)
+
+        assert set(loaded) == {t.id for t in saved}
+        for tally in saved:
+            alone: Any = app.repository.get(tally.id)
+            assert (loaded[tally.id].version, loaded[tally.id].counted) == (
+                alone.version,
+                alone.counted,
+            )
+        assert app.existing(wanted) == {t.id for t in saved}
+        assert app.existing(missing) == set()
+        assert app.load_many([], Tally) == {} and app.existing([]) == set()
+    finally:
+        app.close()
+
+
+def test_postgres_sessions_compile_no_plans() -> None:
+    """Without statistics PostgreSQL overestimates the lookups above and would compile them
+    (JIT) first, 150 ms for a 3 ms query: the store's and the read models' sessions turn it
+    off."""
+    with postgres_databases(("claims",)) as urls:
+        app = Tallies(urls["claims"])
+        engine = create_engine(sqlalchemy_url(urls["claims"]))
+        try:
+            with app.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+                cursor.execute("SHOW jit")
+                assert dict(cursor.fetchone()) == {"jit": "off"}
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+        finally:
+            app.close()
+            engine.dispose()
