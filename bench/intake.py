@@ -52,13 +52,13 @@ from services.metrics.following import upstreams as metrics_upstreams
 from services.metrics.readmodels.performance import CLAIMS_FEED_TYPES
 from services.metrics.rebuild import rebuild as rebuild_metrics
 from shared.auth import Role, TokenSigner
-from shared.eventstore import sqlalchemy_url
 from shared.feed import catalogue as feed
 from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.follower import HttpFeedSource
 from shared.feed.replay import drain
 from shared.settings import CommonSettings
 from shared.sqlviews import create_engine, migrate
+from shared.storeurls import sqlalchemy_url
 
 ROOT = Path(__file__).parents[1]
 CONTRACT = "ips-employment"

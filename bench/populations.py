@@ -35,11 +35,11 @@ import yaml
 from services.claims.application import ClaimsApplication
 from services.claims.personal import PersonalDataVault
 from services.claims.population import Population
-from shared.eventstore import sqlalchemy_url
 from shared.rules.engine import RecordedEvent, RuleBookVersion
 from shared.rules.model import parse_rulebook
 from shared.rules.populations import Figures, MemberFact, derive_population, member_fact
 from shared.sqlviews import create_engine, migrate
+from shared.storeurls import sqlalchemy_url
 
 ROOT = Path(__file__).parents[1]
 RULEBOOK = ROOT / "examples" / "contracts" / "kangaroo-care-dib.yaml"

@@ -64,10 +64,10 @@ from services.metrics.readmodels.snapshots import (
     take_due_boundaries,
 )
 from shared.auth import Role, TokenSigner
-from shared.eventstore import sqlalchemy_url
 from shared.rules.model import parse_rulebook
 from shared.settings import CommonSettings
 from shared.sqlviews import create_engine, migrate
+from shared.storeurls import sqlalchemy_url
 
 ROOT = Path(__file__).parents[1]
 RULEBOOK = ROOT / "tests" / "metrics" / "reports-demo.yaml"

@@ -35,9 +35,9 @@ from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.claims.personal import PersonalDataVault
 from services.claims.whatif import what_if
-from shared.eventstore import sqlalchemy_url
 from shared.rules.model import parse_rulebook
 from shared.sqlviews import create_engine, migrate
+from shared.storeurls import sqlalchemy_url
 
 ROOT = Path(__file__).parents[1]
 RULEBOOK = ROOT / "examples" / "contracts" / "ips-employment.yaml"

@@ -329,8 +329,8 @@ def _metrics_rebuild(args: argparse.Namespace) -> int:
     from services.metrics.rebuild import rebuild
     from services.metrics.settings import MetricsSettings
     from shared.auth import ServiceTokens
-    from shared.eventstore import sqlalchemy_url
     from shared.sqlviews import create_engine, migrate
+    from shared.storeurls import sqlalchemy_url
 
     common = CommonSettings()
     common.check_secrets()

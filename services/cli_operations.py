@@ -41,8 +41,8 @@ def _migrate(args: argparse.Namespace, services: Sequence[str]) -> int:
 def _rewrap_personal_data(_: argparse.Namespace) -> int:
     from services.claims.personal import PersonalDataVault, UnreadableSealedValue, wrapping_key_id
     from services.claims.settings import ClaimsSettings
-    from shared.eventstore import sqlalchemy_url
     from shared.sqlviews import create_engine
+    from shared.storeurls import sqlalchemy_url
 
     common = CommonSettings()
     common.check_secrets()

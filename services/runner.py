@@ -19,9 +19,9 @@ from types import FrameType
 from services.claims.settings import ClaimsSettings
 from services.ledger.settings import LedgerSettings
 from services.metrics.settings import MetricsSettings
-from shared.eventstore import sqlalchemy_url
 from shared.settings import CommonSettings
 from shared.sqlviews import create_engine, migrate, store_revision
+from shared.storeurls import sqlalchemy_url
 
 STOP_TIMEOUT_S = 15.0
 

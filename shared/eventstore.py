@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypeVar
-from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -43,26 +41,17 @@ from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, even
 from shared.feed.signal import FeedSignal, Listener
 from shared.pgstore import budget_s, deadline_connection, query_timeout_s
 from shared.settings import (
-    DB_MAX_OVERFLOW,
-    DB_POOL_SIZE,
-    DB_TIMEOUT_S,
     FEED_SIGNAL_ENV,
-    attempt_timeout_s,
     connect_options,
 )
+from shared.storeurls import eventsourcing_env, is_postgres
+from shared.streams import select_streams
 from shared.tracing import TRACE_KEY, TracingMapper
 
-SQLITE_LOCK_TIMEOUT_S = 10
 CONFLICT_ATTEMPTS = 12
 CONFLICT_BUDGET_S = 3.0
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
-POSTGRES_LOCK_TIMEOUT_S = 10
-BULK_CHUNK = 500
-
-
-class StoreConfigError(ValueError):
-    pass
 
 
 class LeanEntry(NamedTuple):
@@ -98,66 +87,6 @@ def retrying(command: Callable[[], T]) -> T:
             "other writes to the same records kept coming first; retry shortly"
         ) from None
     raise AssertionError("unreachable: tenacity returns or raises")
-
-
-def is_postgres(database_url: str) -> bool:
-    return urlsplit(database_url).scheme.split("+")[0] in ("postgresql", "postgres")
-
-
-def eventsourcing_env(database_url: str) -> dict[str, str]:
-    """The library's environment for a ``sqlite:///path`` or ``postgresql://…`` URL."""
-    parts = urlsplit(database_url)
-    scheme = parts.scheme.split("+")[0]
-    if scheme == "sqlite":
-        path = unquote(parts.path.lstrip("/")) if parts.netloc == "" else ""
-        if not path:
-            raise StoreConfigError(f"a SQLite URL needs a file path: {database_url!r}")
-        path = "/" + path if database_url.startswith("sqlite:////") else path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
-            "SINGLE_ROW_TRACKING": "y",
-        }
-    if scheme in ("postgresql", "postgres"):
-        dbname = parts.path.lstrip("/")
-        if not dbname:
-            raise StoreConfigError(f"a PostgreSQL URL needs a database name: {database_url!r}")
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
-            "POSTGRES_CONNECT_TIMEOUT": str(attempt_timeout_s(DB_TIMEOUT_S)),
-            # the library's recorder, with its retries bounded in time (shared/pgstore.py)
-            "PROCESS_RECORDER_TOPIC": "shared.pgstore:BoundedProcessRecorder",
-            "POSTGRES_POOL_SIZE": str(DB_POOL_SIZE),
-            "POSTGRES_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),
-            "POSTGRES_PRE_PING": "y",  # a connection broken while the database was away is
-            # replaced at checkout, so the first request after it returns succeeds
-            "SINGLE_ROW_TRACKING": "y",
-        }
-    raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
-
-
-def sqlalchemy_url(database_url: str, *, suffix: str = "views") -> str:
-    """Where a service keeps its SQL read models.
-
-    PostgreSQL: the same database as its events (psycopg 3 driver). SQLite: a sibling file, so
-    read-model writes never wait on the event store's write lock.
-    """
-    parts = urlsplit(database_url)
-    scheme = parts.scheme.split("+")[0]
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql+psycopg://" + database_url.split("://", 1)[1]
-    if scheme == "sqlite":
-        path = Path(eventsourcing_env(database_url)["SQLITE_DBNAME"])
-        return f"sqlite:///{path.with_suffix(f'.{suffix}{path.suffix}')}"
-    raise StoreConfigError(f"unsupported database URL scheme {parts.scheme!r}")
 
 
 class Collected(ProcessingEvent[UUID]):
@@ -256,8 +185,11 @@ class OutcomesApplication(Application[UUID]):
         each as its events recorded by then left it (those with none by then are left out)."""
         assert self.snapshots is None, "load_many does not read snapshots"
         stored: dict[UUID, list[StoredEvent]] = {}
-        for row in self._select_streams(
-            aggregate_ids, "originator_id, originator_version, topic, state"
+        for row in select_streams(
+            self.recorder,
+            self.database_url,
+            aggregate_ids,
+            "originator_id, originator_version, topic, state",
         ):
             originator_id = _as_uuid(row[0])
             stored.setdefault(originator_id, []).append(
@@ -280,49 +212,10 @@ class OutcomesApplication(Application[UUID]):
 
     def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
         """Which of these ids have any stored event: one query per 500 ids."""
-        return {_as_uuid(row[0]) for row in self._select_streams(aggregate_ids, None)}
-
-    def _select_streams(
-        self, aggregate_ids: Collection[UUID], columns: str | None
-    ) -> list[tuple[Any, ...]]:
-        """Each stream's ``columns``, a stream after another and each in version order; with
-        no columns, the ids that have a stream.
-
-        On PostgreSQL each id is looked up in the primary key by itself (the ids joined to a
-        lateral or an existence subquery). ``originator_id = ANY(ids)`` let a store without
-        fresh statistics (autovacuum off, or not run yet) plan a parallel scan of the whole
-        table: 150 ms a query at a million events, and growing with them, where the lookups
-        take 5 ms at any size."""
-        recorder: Any = self.recorder
-        table = recorder.events_table_name
-        postgres = is_postgres(self.database_url)
-        if postgres:
-            events = f'"{recorder.datastore.schema}"."{table}"'
-            statement = (
-                f"SELECT t.id FROM unnest(%s::uuid[]) AS t(id) WHERE EXISTS "  # noqa: S608
-                f"(SELECT 1 FROM {events} AS e WHERE e.originator_id = t.id)"
-                if columns is None
-                else f"SELECT s.* FROM unnest(%s::uuid[]) AS t(id) CROSS JOIN LATERAL "  # noqa: S608
-                f"(SELECT {columns} FROM {events} WHERE originator_id = t.id "
-                "ORDER BY originator_version) AS s"
-            )
-        ids = list(aggregate_ids)
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(ids), BULK_CHUNK):
-            chunk = ids[start : start + BULK_CHUNK]
-            params: tuple[Any, ...]
-            if postgres:
-                params = (chunk,)
-            else:
-                marks = ",".join("?" * len(chunk))
-                wanted = "DISTINCT originator_id" if columns is None else columns
-                order = "" if columns is None else " ORDER BY originator_id, originator_version"
-                statement = f"SELECT {wanted} FROM {table} WHERE originator_id IN ({marks}){order}"  # noqa: S608
-                params = tuple(i.hex for i in chunk)
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, params)
-                rows += [_values(row) for row in cursor.fetchall()]
-        return rows
+        return {
+            _as_uuid(row[0])
+            for row in select_streams(self.recorder, self.database_url, aggregate_ids, None)
+        }
 
     # ---- the feed ------------------------------------------------------------------------
     def read_feed(
@@ -478,10 +371,6 @@ class OutcomesApplication(Application[UUID]):
         if row is None:
             return None
         return int(row[0] if not isinstance(row, Mapping) else next(iter(row.values())))
-
-
-def _values(row: Any) -> tuple[Any, ...]:
-    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
 
 
 def _as_uuid(value: Any) -> UUID:

@@ -5,7 +5,7 @@ may wait the pool's whole timeout for a connection: with the database unreachabl
 waited about 50 s before failing. This recorder retries the same operations with tenacity
 within ``OUTCOMES_DB_TIMEOUT_S`` (default 5 s) and then lets the error through, which the
 services answer with 503 and ``Retry-After``. It is chosen with the library's own
-``PROCESS_RECORDER_TOPIC`` setting (see :func:`shared.eventstore.eventsourcing_env`).
+``PROCESS_RECORDER_TOPIC`` setting (see :func:`shared.storeurls.eventsourcing_env`).
 
 Every PostgreSQL connection the services open (the event store's pool, the read models' pool,
 the followers' leases) is a :class:`DeadlineConnection`: it waits at most

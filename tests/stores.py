@@ -77,8 +77,8 @@ def store_urls(store: str, folder: Path) -> Iterator[dict[str, str]]:
 @contextmanager
 def migrated_engine(store_url: str, service: str) -> Iterator[Any]:
     """A service's read-model engine on a test store, migrated to the newest revision."""
-    from shared.eventstore import sqlalchemy_url
     from shared.sqlviews import create_engine, migrate
+    from shared.storeurls import sqlalchemy_url
 
     engine = create_engine(sqlalchemy_url(store_url))
     root = Path(__file__).parent.parent / "services" / service / "migrations"

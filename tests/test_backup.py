@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from services.claims.api import MIGRATIONS as CLAIMS_MIGRATIONS
 from services.ledger.application import LedgerApplication
-from shared.eventstore import sqlalchemy_url
 from shared.feed.digest import digest_upto
 from shared.sqlviews import create_engine, prepare_store
+from shared.storeurls import sqlalchemy_url
 from tests.claims.helpers import claims_app
 from tests.stores import migrated_engine, postgres_databases, require_postgres
 from tests.test_digest import LEDGER_NOW, ledger_digest, same_story

@@ -17,7 +17,6 @@ from services.ledger.api import create_app as ledger_app
 from services.ledger.settings import LedgerSettings
 from services.metrics.api import create_app as metrics_app
 from services.metrics.settings import MetricsSettings
-from shared.eventstore import sqlalchemy_url
 from shared.settings import CommonSettings
 from shared.sqlviews import (
     StoreNotMigrated,
@@ -28,6 +27,7 @@ from shared.sqlviews import (
     prepare_store,
     store_revision,
 )
+from shared.storeurls import sqlalchemy_url
 from tests.stores import postgres_databases, require_postgres
 
 ROOT = Path(__file__).parent.parent / "services"

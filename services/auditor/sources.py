@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 
 from services.auditor.rebuild import Replay
 from shared.auth import ServiceTokens, TokenSigner
-from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import HttpFeedSource
 from shared.settings import CommonSettings
 from shared.sqlviews import Handler, create_engine
+from shared.storeurls import sqlalchemy_url
 
 
 @dataclass

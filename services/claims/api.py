@@ -35,12 +35,12 @@ from services.claims.routes import (
 )
 from services.claims.settings import ClaimsSettings
 from shared.auth import Role
-from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.feed.lease import lease_for
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
+from shared.storeurls import sqlalchemy_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READERS = (Role.ADMIN, Role.AUDITOR, Role.VERIFIER)

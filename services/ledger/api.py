@@ -16,7 +16,6 @@ from services.ledger.routes import audit, books, payments, subscriptions
 from services.ledger.settings import LedgerSettings
 from services.ledger.webhooks.service import Webhooks
 from shared.auth import ServiceTokens
-from shared.eventstore import sqlalchemy_url
 from shared.feed.catalogue import TransactionPosted
 from shared.feed.envelope import FeedEntry
 from shared.feed.follower import CountingSink, Follower, HttpFeedSource, LocalFeedSource
@@ -24,6 +23,7 @@ from shared.feed.lease import lease_for
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
+from shared.storeurls import sqlalchemy_url
 from shared.tally import Tally
 
 MIGRATIONS = PathLib(__file__).parent / "migrations"

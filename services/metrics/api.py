@@ -21,12 +21,12 @@ from services.metrics.readmodels.performance import PerformanceProjector
 from services.metrics.routes import dashboard, funnel, indigo, portfolio, reports, staffing
 from services.metrics.settings import MetricsSettings
 from shared.auth import ServiceTokens
-from shared.eventstore import sqlalchemy_url
 from shared.feed.follower import Follower
 from shared.feed.lease import lease_for
 from shared.service import build_app, watch_replica
 from shared.settings import CommonSettings
 from shared.sqlviews import SqlSink, create_engine, prepare_store
+from shared.storeurls import sqlalchemy_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

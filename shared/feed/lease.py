@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from shared.eventstore import eventsourcing_env, is_postgres
 from shared.pgstore import deadline_connection, query_timeout_s
+from shared.storeurls import eventsourcing_env, is_postgres
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10

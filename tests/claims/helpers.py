@@ -12,10 +12,10 @@ from services.claims.api import MIGRATIONS
 from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.claims.personal import PersonalDataVault
-from shared.eventstore import sqlalchemy_url
 from shared.feed.models import ClaimsFeedModel
 from shared.rules.model import RuleBook, parse_rulebook
 from shared.sqlviews import create_engine, migrate
+from shared.storeurls import sqlalchemy_url
 from tests.conftest import IPS_RULEBOOK
 
 PROVIDER = "northside-ips"

@@ -17,9 +17,9 @@ from services.claims.application import ClaimsApplication
 from services.claims.commands import IncomingEvent
 from services.claims.errors import PersonalDataWasErased
 from services.claims.personal import UnreadableSealedValue, participant_keys, unseal
-from shared.eventstore import sqlalchemy_url
 from shared.rules.model import parse_rulebook
 from shared.sqlviews import create_engine
+from shared.storeurls import sqlalchemy_url
 from tests.claims.helpers import claims_app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "contracts"

@@ -19,8 +19,8 @@ from services.metrics.application import funnel
 from services.metrics.facts import EVENTS
 from services.metrics.readmodels import tables
 from services.metrics.readmodels.performance import PerformanceProjector
-from shared.eventstore import sqlalchemy_url
 from shared.sqlviews import SqlSink, create_engine, feed_positions
+from shared.storeurls import sqlalchemy_url
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "metrics" / "migrations"

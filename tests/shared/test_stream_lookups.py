@@ -9,9 +9,11 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.eventstore import BULK_CHUNK, OutcomesApplication, sqlalchemy_url
+from shared.eventstore import OutcomesApplication
 from shared.feed.envelope import EventCatalogue
 from shared.sqlviews import create_engine
+from shared.storeurls import sqlalchemy_url
+from shared.streams import BULK_CHUNK
 from tests.stores import postgres_databases
 
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from services.metrics.rebuild import READ_MODELS
 from shared.auth import TokenSigner
-from shared.eventstore import sqlalchemy_url
 from shared.sqlviews import create_engine
+from shared.storeurls import sqlalchemy_url
 from tests.stores import store_urls
 from tests.system.processes import Stack, running_stack
 from tests.system.test_dashboard import CONTRACT, MONTH, load_history, reports_when_settled

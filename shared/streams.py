@@ -1,0 +1,58 @@
+"""Many streams of an event store at once: their events, or which of them exist, a chunk of
+ids a query (see :meth:`shared.eventstore.OutcomesApplication.load_many` and ``existing``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+from uuid import UUID
+
+from shared.storeurls import is_postgres
+
+BULK_CHUNK = 500  # ids a query
+
+
+def select_streams(
+    recorder: Any, database_url: str, aggregate_ids: Collection[UUID], columns: str | None
+) -> list[tuple[Any, ...]]:
+    """Each stream's ``columns``, a stream after another and each in version order; with
+    no columns, the ids that have a stream.
+
+    On PostgreSQL each id is looked up in the primary key by itself (the ids joined to a
+    lateral or an existence subquery). ``originator_id = ANY(ids)`` let a store without
+    fresh statistics (autovacuum off, or not run yet) plan a parallel scan of the whole
+    table: 150 ms a query at a million events, and growing with them, where the lookups
+    take 5 ms at any size."""
+    table = recorder.events_table_name
+    postgres = is_postgres(database_url)
+    if postgres:
+        events = f'"{recorder.datastore.schema}"."{table}"'
+        statement = (
+            f"SELECT t.id FROM unnest(%s::uuid[]) AS t(id) WHERE EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {events} AS e WHERE e.originator_id = t.id)"
+            if columns is None
+            else f"SELECT s.* FROM unnest(%s::uuid[]) AS t(id) CROSS JOIN LATERAL "  # noqa: S608
+            f"(SELECT {columns} FROM {events} WHERE originator_id = t.id "
+            "ORDER BY originator_version) AS s"
+        )
+    ids = list(aggregate_ids)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start : start + BULK_CHUNK]
+        params: tuple[Any, ...]
+        if postgres:
+            params = (chunk,)
+        else:
+            marks = ",".join("?" * len(chunk))
+            wanted = "DISTINCT originator_id" if columns is None else columns
+            order = "" if columns is None else " ORDER BY originator_id, originator_version"
+            statement = f"SELECT {wanted} FROM {table} WHERE originator_id IN ({marks}){order}"  # noqa: S608
+            params = tuple(i.hex for i in chunk)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            rows += [_values(row) for row in cursor.fetchall()]
+    return rows
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
