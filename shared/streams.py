@@ -26,15 +26,7 @@ def select_streams(
     table = recorder.events_table_name
     postgres = is_postgres(database_url)
     if postgres:
-        events = f'"{recorder.datastore.schema}"."{table}"'
-        statement = (
-            f"SELECT t.id FROM unnest(%s::uuid[]) AS t(id) WHERE EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {events} AS e WHERE e.originator_id = t.id)"
-            if columns is None
-            else f"SELECT s.* FROM unnest(%s::uuid[]) AS t(id) CROSS JOIN LATERAL "  # noqa: S608
-            f"(SELECT {columns} FROM {events} WHERE originator_id = t.id "
-            "ORDER BY originator_version) AS s"
-        )
+        statement = postgres_lookup(f'"{recorder.datastore.schema}"."{table}"', columns)
     ids = list(aggregate_ids)
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), BULK_CHUNK):
@@ -52,6 +44,20 @@ def select_streams(
             cursor.execute(statement, params)
             rows += [_values(row) for row in cursor.fetchall()]
     return rows
+
+
+def postgres_lookup(events: str, columns: str | None) -> str:
+    """The PostgreSQL statement for one chunk of ids (its one parameter, a ``uuid[]``)."""
+    if columns is None:
+        return (
+            f"SELECT t.id FROM unnest(%s::uuid[]) AS t(id) WHERE EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {events} AS e WHERE e.originator_id = t.id)"
+        )
+    return (
+        f"SELECT s.* FROM unnest(%s::uuid[]) AS t(id) CROSS JOIN LATERAL "  # noqa: S608
+        f"(SELECT {columns} FROM {events} WHERE originator_id = t.id "
+        "ORDER BY originator_version) AS s"
+    )
 
 
 def _values(row: Any) -> tuple[Any, ...]:

@@ -13,7 +13,7 @@ from shared.eventstore import OutcomesApplication
 from shared.feed.envelope import EventCatalogue
 from shared.sqlviews import create_engine
 from shared.storeurls import sqlalchemy_url
-from shared.streams import BULK_CHUNK
+from shared.streams import BULK_CHUNK, postgres_lookup
 from tests.stores import postgres_databases
 
 
@@ -79,3 +79,40 @@ def test_postgres_sessions_compile_no_plans() -> None:
         finally:
             app.close()
             engine.dispose()
+
+
+def test_the_lookups_use_the_primary_key_on_a_store_without_statistics() -> None:
+    """A store never analysed (autovacuum off, or not run yet): the old form of the question,
+    ``originator_id = ANY(ids)``, is planned as a scan of the whole table (the control), the
+    lookups as probes of the primary key, whatever the table holds."""
+    with postgres_databases(("claims",)) as urls:
+        app = Tallies(urls["claims"])
+        try:
+            recorder: Any = app.recorder
+            events = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            ids = [uuid.uuid4() for _ in range(BULK_CHUNK)]
+            with recorder.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    f"INSERT INTO {events} (originator_id, originator_version, topic, state) "  # noqa: S608
+                    "SELECT gen_random_uuid(), 1, 'bench', '\\x00'::bytea "
+                    "FROM generate_series(1, 50000)"
+                )
+
+            def scans(statement: str) -> list[str]:
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}", (ids,))
+                    plan = next(iter(dict(cursor.fetchone()).values()))
+                return _node_types(plan[0]["Plan"])
+
+            old = f"SELECT DISTINCT originator_id FROM {events} WHERE originator_id = ANY(%s)"  # noqa: S608
+            assert any("Seq Scan" in node for node in scans(old))  # the hazard is there
+            for columns in (None, "originator_id, originator_version, topic, state"):
+                found = scans(postgres_lookup(events, columns))
+                assert not any("Seq Scan" in node for node in found), found
+                assert any("Index" in node for node in found), found
+        finally:
+            app.close()
+
+
+def _node_types(node: dict[str, Any]) -> list[str]:
+    return [node["Node Type"], *(t for child in node.get("Plans", []) for t in _node_types(child))]
