@@ -25,21 +25,19 @@ def select_streams(
     take 5 ms at any size."""
     table = recorder.events_table_name
     postgres = is_postgres(database_url)
-    if postgres:
-        statement = postgres_lookup(f'"{recorder.datastore.schema}"."{table}"', columns)
     ids = list(aggregate_ids)
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), BULK_CHUNK):
         chunk = ids[start : start + BULK_CHUNK]
         params: tuple[Any, ...]
         if postgres:
+            statement = postgres_lookup(f'"{recorder.datastore.schema}"."{table}"', columns)
             params = (chunk,)
         else:
-            marks = ",".join("?" * len(chunk))
-            wanted = "DISTINCT originator_id" if columns is None else columns
-            order = "" if columns is None else " ORDER BY originator_id, originator_version"
-            statement = f"SELECT {wanted} FROM {table} WHERE originator_id IN ({marks}){order}"  # noqa: S608
-            params = tuple(i.hex for i in chunk)
+            statement, params = (
+                _sqlite_lookup(table, columns, len(chunk)),
+                tuple(i.hex for i in chunk),
+            )
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
             rows += [_values(row) for row in cursor.fetchall()]
@@ -57,6 +55,17 @@ def postgres_lookup(events: str, columns: str | None) -> str:
         f"SELECT s.* FROM unnest(%s::uuid[]) AS t(id) CROSS JOIN LATERAL "  # noqa: S608
         f"(SELECT {columns} FROM {events} WHERE originator_id = t.id "
         "ORDER BY originator_version) AS s"
+    )
+
+
+def _sqlite_lookup(table: str, columns: str | None, count: int) -> str:
+    """The SQLite statement for a chunk of ``count`` ids (as hex text, one parameter each)."""
+    marks = ",".join("?" * count)
+    if columns is None:
+        return f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN ({marks})"  # noqa: S608
+    return (
+        f"SELECT {columns} FROM {table} WHERE originator_id IN ({marks}) "  # noqa: S608
+        "ORDER BY originator_id, originator_version"
     )
 
 

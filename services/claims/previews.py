@@ -20,9 +20,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from services.claims.whatif import REPLAYED, Booked, Tally, WhatIf, what_if_on
+from services.claims.whatif import Booked, Tally, WhatIf, replayed_entries, what_if_on
 from shared.feed import catalogue as feed
-from shared.feed.envelope import MAX_PAGE_SIZE
 from shared.feed.models import ClaimsFeedModel
 from shared.identifiers import canonical_sha256
 from shared.rules.engine import RuleBookVersion
@@ -101,11 +100,10 @@ def caught_up(
 def _since(read_lean: ReadLean, position: int) -> list[Any] | None:
     """What a replay reads, recorded after ``position``; None if more than the bound."""
     found: list[Any] = []
-    while page := read_lean(position, MAX_PAGE_SIZE, REPLAYED):
-        found += page
-        if len(found) > MAX_CATCH_UP:
+    for entry in replayed_entries(read_lean, position):
+        if len(found) == MAX_CATCH_UP:
             return None
-        position = page[-1].position
+        found.append(entry)
     return found
 
 
@@ -118,7 +116,9 @@ def _only_newcomers(entries: Sequence[Any], contract_id: str) -> bool:
     claims: dict[str, str] = {}  # claim stream -> contract, for claims derived among them
     for entry in entries:
         if entry.type in feed.CONTRACT_TYPES:
-            if feed.parse(entry).terms().contract_id == contract_id:  # type: ignore[attr-defined]
+            published = feed.parse(entry)
+            assert isinstance(published, feed.RuleBookPublished)
+            if published.terms().contract_id == contract_id:
                 return False
         elif entry.type == feed.ParticipantRegistered.TYPE:
             registered.add(entry.stream_id)

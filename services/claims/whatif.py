@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -235,12 +235,19 @@ def _compare_populations(
 
 
 def _read(read_feed: Callable[[int, int, Collection[str]], Sequence[Any]]) -> ClaimsFeedModel:
-    model, after = ClaimsFeedModel(), 0
-    while page := read_feed(after, MAX_PAGE_SIZE, REPLAYED):
-        for entry in page:
-            model.apply(entry)
-        after = page[-1].position
+    model = ClaimsFeedModel()
+    for entry in replayed_entries(read_feed, 0):
+        model.apply(entry)
     return model
+
+
+def replayed_entries(
+    read_feed: Callable[[int, int, Collection[str]], Sequence[Any]], after: int
+) -> Iterator[Any]:
+    """What a replay reads, recorded after position ``after``, a page at a time."""
+    while page := read_feed(after, MAX_PAGE_SIZE, REPLAYED):
+        yield from page
+        after = page[-1].position
 
 
 def _live_claims(model: ClaimsFeedModel, contract_id: str) -> dict[str, dict[str, FeedClaim]]:
