@@ -62,6 +62,7 @@ def rebuild_plan(
             {u.name: u.handler for u in followed},
         )
     from services.ledger.api import MIGRATIONS as LEDGER_MIGRATIONS
+    from services.ledger.readmodels import payables
     from services.ledger.readmodels import transactions as index
     from services.ledger.settings import LedgerSettings
 
@@ -71,7 +72,7 @@ def rebuild_plan(
         create_engine(sqlalchemy_url(ledger_settings.store_url(common))),
         LEDGER_MIGRATIONS,
         "alembic_version_ledger",
-        (index.books, index.transactions, index.postings),
+        (index.books, index.transactions, index.postings, payables.lines),
         {"ledger-index": HttpFeedSource(own_url, tokens)},
         {"ledger-index": index.apply_entry},
     )

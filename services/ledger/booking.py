@@ -1,7 +1,9 @@
 """The booking rules: how a verified claim, a reversal and a remittance become postings.
 
 Pure functions over a :class:`Book`: no I/O, no clock (the period a posting lands in is passed
-in). Each posting balances; the book refuses any that does not.
+in). Each posting balances; the book refuses any that does not. The claims a booking concerns
+must be in the book's working set (their lines read in by the application): a claim whose line
+is not there is taken as never accrued.
 """
 
 from __future__ import annotations
@@ -49,11 +51,11 @@ def accrue(
         raise LedgerRuleError(f"claim in {facts.currency} for a book in {book.currency}")
     amount = facts.amount_minor
     caps = book.cap_keys(facts)
-    accrued, capped, binding = let_through(amount, caps, book.cap_usage)
+    accrued, capped, binding = let_through(amount, caps, book.usage())
     provider = facts.provider_id
     period = book.booking_period(today_period)
     corrects = _corrects(book, facts.occurred_on)
-    line = {
+    line: dict[str, Any] = {
         "provider_id": provider,
         "participant_id": facts.participant_id,
         "outcome_id": facts.outcome_id,
@@ -109,12 +111,15 @@ def reverse(book: Book, claim_id: str, today_period: str, amendment_id: str | No
     ]
     if line["capped"]:
         entries += [
-            (capped_account(line["cap_id"]), -line["capped"]),
+            (capped_account(str(line["cap_id"])), -line["capped"]),
             (CAPPED_OFFSET, line["capped"]),
         ]
     period = book.booking_period(today_period)
     corrects = _corrects(book, line["occurred_on"])
-    details: dict[str, Any] = {"unpaid": unpaid, "recoverable": settled}
+    details: dict[str, Any] = {
+        "unpaid": unpaid, "recoverable": settled,
+        "accrued": line["accrued"], "cap_keys": line["cap_keys"],
+    }  # fmt: skip
     if amendment_id is not None:
         details["amendment_id"] = amendment_id
     book.post(Kind.REVERSAL, claim_id, provider, entries, period, corrects, details, ())

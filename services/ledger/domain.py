@@ -15,25 +15,41 @@ Every transaction names its kind and the claim it concerns, and carries ``detail
 replaying the book rebuilds all of its state. The accounts' names live in the chart of accounts
 (:mod:`shared.feed.accounts`), which every reader of a posting shares. Aggregates only: no
 I/O, no clock.
+
+The book's own state is bounded whatever the number of its claims (issue 20, point 1): each
+claim's payable line and each participant's use of participant caps live in aggregates of their
+own (:mod:`services.ledger.lines`). Booking reads them into the book's *working set*
+(``lines``, ``participant_usage``) and the application saves what changed in them with the
+book's postings; the working set is never part of the book's snapshots. The book asserts its
+invariants as it changes: every transaction balances, its balances sum to zero, and a claim is
+accrued at most once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 
+from services.ledger.lines import LineState
 from shared.feed import catalogue as feed
 from shared.feed.accounts import Kind
 from shared.feed.envelope import EventCatalogue
 from shared.identifiers import stable_id
 from shared.periods import add_months
-from shared.rules.caps import cap_keys
+from shared.rules.caps import cap_keys, is_participant_key
 
 
 class LedgerRuleError(ValueError):
     """A posting that would break the book's rules (unbalanced, wrong currency, unknown line)."""
+
+
+class LedgerInvariantBroken(AssertionError):
+    """The book found its own state broken as it changed (a bug, never bad input)."""
 
 
 class PeriodAlreadyClosed(LedgerRuleError):
@@ -44,8 +60,43 @@ def transaction_id(contract_id: str, *parts: str) -> str:
     return str(stable_id("ledger-transaction", contract_id, *parts))
 
 
+# the book's working set: state of its claims and participants read in for one booking, kept in
+# aggregates of their own and never in the book's snapshots
+WORKING_SET = ("lines", "participant_usage", "touched")
+
+
 class Book(Aggregate):
-    """A contract's double-entry book: balances, payable lines per claim, caps and periods."""
+    """A contract's double-entry book: balances, caps, periods; its claims' lines apart."""
+
+    # 2: the working set left out of snapshots, participant caps' use apart from the book's
+    class_version = 2
+
+    class Snapshot(LibrarySnapshot):
+        """A book's snapshot: its state without the working set."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            taken = super().take(aggregate)
+            for name in WORKING_SET:
+                taken.state.pop(name, None)
+            return taken
+
+        def mutate(self, _: None) -> Any:
+            book: Any = super().mutate(_)
+            book.lines, book.participant_usage, book.touched = {}, {}, set()
+            return book
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot from before the working set: every line in it, participant caps' use in
+        the book's own. The application moves both into their aggregates (``lines_apart``);
+        a month's corrections are the transaction index's to list."""
+        usage = state.get("cap_usage", {})
+        state["participant_usage"] = {k: v for k, v in usage.items() if is_participant_key(k)}
+        state["cap_usage"] = {k: v for k, v in usage.items() if not is_participant_key(k)}
+        state.setdefault("lines_apart", False)
+        state["touched"] = set(state.get("lines", {}))
+        state.pop("corrections", None)  # the transaction index keeps them (corrects_period)
 
     class Opened(Aggregate.Created):
         contract_id: str
@@ -53,6 +104,10 @@ class Book(Aggregate):
         caps: list[dict[str, Any]]
         providers: list[str]
         starts_on: str | None = None  # absent from books opened before it was recorded
+
+    class LinesMovedApart(Aggregate.Event):
+        """From here on the book's lines and allowances are aggregates of their own: a new
+        book's second event, or an older book's once the application moved them apart."""
 
     class TermsChanged(Aggregate.Event):
         caps: list[dict[str, Any]]
@@ -97,15 +152,39 @@ class Book(Aggregate):
         self.caps = caps
         self.providers = providers
         self.starts_on = starts_on
+        self.lines_apart = False  # until LinesMovedApart
         self.balances: dict[str, int] = {}
-        self.lines: dict[str, dict[str, Any]] = {}
+        # caps used per contract, outcome or period (participant caps: participant_usage)
         self.cap_usage: dict[str, int] = {}
-        self.receivables: dict[str, list[list[Any]]] = {}
+        self.receivables: dict[str, list[list[Any]]] = {}  # open ones only, oldest first
         self.period_totals: dict[str, dict[str, dict[str, int]]] = {}
         self.closed_periods: list[str] = []
-        self.corrections: dict[str, list[dict[str, Any]]] = {}
         self.transaction_count = 0
         self.sequence = 0
+        # the working set (WORKING_SET): read in for a booking, saved apart, then forgotten
+        self.lines: dict[str, LineState] = {}
+        self.participant_usage: dict[str, int] = {}
+        self.touched: set[str] = set()
+
+    # ---- the working set -------------------------------------------------------------------------
+    def take_in(self, lines: Mapping[str, LineState], usage: Mapping[str, int]) -> None:
+        """Read claims' lines and participants' cap use in for a booking (copies)."""
+        for claim_id, line in lines.items():
+            self.lines.setdefault(claim_id, LineState(**line))
+        for key, used in usage.items():
+            self.participant_usage.setdefault(key, used)
+
+    def forget(self) -> None:
+        """Drop the working set (once what changed in it is saved)."""
+        self.lines, self.participant_usage, self.touched = {}, {}, set()
+
+    def usage(self) -> Mapping[str, int]:
+        """Every cap's use: the book's own and the participants' read in."""
+        return ChainMap(self.participant_usage, self.cap_usage)
+
+    @event(LinesMovedApart)
+    def lines_moved_apart(self) -> None:
+        self.lines_apart = True
 
     # ---- caps --------------------------------------------------------------------------------
     @event(TermsChanged)
@@ -181,54 +260,70 @@ class Book(Aggregate):
         corrects_period: str | None,
         details: dict[str, Any],
     ) -> None:
+        if sum(int(entry["amount_minor"]) for entry in entries) != 0:
+            raise LedgerInvariantBroken(f"transaction {transaction_id} does not balance")
         for entry in entries:
             account = entry["account"]
             self.balances[account] = self.balances.get(account, 0) + int(entry["amount_minor"])
+        if sum(self.balances.values()) != 0:
+            raise LedgerInvariantBroken(f"the balances no longer sum to zero ({transaction_id})")
         self.transaction_count += 1
-        if corrects_period is not None:
-            self.corrections.setdefault(booked_period, []).append(
-                {"transaction_id": transaction_id, "kind": kind, "claim_id": claim_id,
-                 "corrects_period": corrects_period}
-            )  # fmt: skip
         self._track(Kind(kind), claim_id, provider_id, booked_period, details)
 
     def _track(
         self, kind: Kind, claim_id: str, provider_id: str, period: str, details: dict[str, Any]
     ) -> None:
+        """What a posting changes besides balances. A line not in the working set (a book
+        replayed from its snapshot) is left alone: its own aggregate holds it."""
         totals = self.period_totals.setdefault(period, {}).setdefault(provider_id, {})
 
         def add(name: str, amount: int) -> None:
             totals[name] = totals.get(name, 0) + amount
 
+        line = self.lines.get(claim_id)
+        if line is not None or kind is Kind.ACCRUAL:
+            self.touched.add(claim_id)
         if kind is Kind.ACCRUAL:
+            if line is not None:
+                raise LedgerInvariantBroken(f"claim {claim_id} accrued twice")
             self.sequence += 1
-            self.lines[claim_id] = {
-                **details["line"], "seq": self.sequence, "paid": 0, "netted": 0, "reversed": False,
-            }  # fmt: skip
-            for key in details["cap_keys"]:
-                self.cap_usage[key] = self.cap_usage.get(key, 0) + details["line"]["accrued"]
-            add("accrued", details["line"]["accrued"])
-            add("capped", details["line"]["capped"])
+            booked = details["line"]
+            self.lines[claim_id] = cast(
+                LineState,
+                {**booked, "seq": self.sequence, "paid": 0, "netted": 0, "reversed": False},
+            )
+            self._use(details["cap_keys"], booked["accrued"])
+            add("accrued", booked["accrued"])
+            add("capped", booked["capped"])
         elif kind is Kind.REVERSAL:
-            line = self.lines[claim_id]
-            line["reversed"] = True
-            for key in line["cap_keys"]:
-                self.cap_usage[key] -= line["accrued"]
-            add("reversed", line["accrued"])
+            # reversals carry what they undo; those from before it did had the line in hand
+            accrued = details["accrued"] if "accrued" in details else line["accrued"]  # type: ignore[index]
+            keys = details["cap_keys"] if "cap_keys" in details else line["cap_keys"]  # type: ignore[index]
+            if line is not None:
+                line["reversed"] = True
+            self._use(keys, -accrued)
+            add("reversed", accrued)
             if details["recoverable"]:
                 self.receivables.setdefault(provider_id, []).append(
                     [claim_id, details["recoverable"]]
                 )
         elif kind is Kind.PAYMENT:
-            self.lines[claim_id]["paid"] += details["amount"]
+            if line is not None:
+                line["paid"] += details["amount"]
             add("paid", details["amount"])
         elif kind is Kind.OVERPAYMENT:
             self.receivables.setdefault(provider_id, []).append([claim_id, details["amount"]])
             add("paid", details["amount"])
         elif kind is Kind.NETTING:
-            self.lines[claim_id]["netted"] += details["amount"]
+            if line is not None:
+                line["netted"] += details["amount"]
             self._consume_receivables(provider_id, details["amount"])
             add("recovered", details["amount"])
+
+    def _use(self, keys: list[str], amount: int) -> None:
+        for key in keys:
+            usage = self.participant_usage if is_participant_key(key) else self.cap_usage
+            usage[key] = usage.get(key, 0) + amount
 
     def _consume_receivables(self, provider_id: str, amount: int) -> None:
         queue = self.receivables.get(provider_id, [])
@@ -245,19 +340,17 @@ class Book(Aggregate):
         ]
 
     def outstanding(self, claim_id: str) -> int:
-        """What is still payable on a claim's line: nothing once it was reversed."""
-        line = self.lines[claim_id]
-        return 0 if line["reversed"] else int(line["accrued"] - line["paid"] - line["netted"])
+        """What is still payable on a claim's line (in the working set)."""
+        return outstanding(self.lines[claim_id])
+
+
+def outstanding(line: LineState) -> int:
+    """What is still payable on a line: nothing once it was reversed."""
+    return 0 if line["reversed"] else int(line["accrued"] - line["paid"] - line["netted"])
 
 
 def book_id(contract_id: str) -> UUID:
     return stable_id("book", contract_id)
-
-
-def _date(text: str) -> Any:
-    import datetime as dt
-
-    return dt.date.fromisoformat(text)
 
 
 CATALOGUE = EventCatalogue(

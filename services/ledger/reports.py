@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ledger.domain import Book
+from services.ledger.domain import Book, outstanding
+from services.ledger.lines import LineState
 from shared.feed.accounts import (
     CAPPED_PREFIX,
     OUTCOME_PAYMENTS,
@@ -16,10 +17,9 @@ from shared.feed.accounts import (
 )
 
 
-def claim_booking(book: Book, claim_id: str) -> dict[str, Any]:
+def claim_booking(claim_id: str, line: LineState) -> dict[str, Any]:
     """How the book booked one claim: accrued, capped (none, partly or fully; by which cap),
     paid, netted, reversed and still outstanding."""
-    line = book.lines[claim_id]
     capped = "none" if not line["capped"] else ("fully" if not line["accrued"] else "partly")
     return {
         "claim_id": claim_id, "provider_id": line["provider_id"],
@@ -27,12 +27,13 @@ def claim_booking(book: Book, claim_id: str) -> dict[str, Any]:
         "accrued_minor": line["accrued"], "capped_minor": line["capped"],
         "cap_id": line["cap_id"], "capped": capped, "paid_minor": line["paid"],
         "netted_minor": line["netted"], "reversed": bool(line["reversed"]),
-        "outstanding_minor": book.outstanding(claim_id),
+        "outstanding_minor": outstanding(line),
     }  # fmt: skip
 
 
 def providers_of(book: Book) -> list[str]:
-    found = {line["provider_id"] for line in book.lines.values()}
+    """Every provider the book ever posted for (each posting counts in its month's totals)."""
+    found = {provider for by_provider in book.period_totals.values() for provider in by_provider}
     found |= {
         a.split(":", 1)[1]
         for a in book.balances
@@ -54,42 +55,6 @@ def balances(book: Book) -> dict[str, Any]:
             }
             for provider in providers_of(book)
         ],
-    }
-
-
-def payables(book: Book, provider_id: str | None, after: int, limit: int) -> list[dict[str, Any]]:
-    """Lines still payable, in the order they were accrued; the sequence is the cursor."""
-    lines = sorted(
-        (
-            (claim_id, line)
-            for claim_id, line in book.lines.items()
-            if line["seq"] > after and (provider_id is None or line["provider_id"] == provider_id)
-        ),
-        key=lambda item: item[1]["seq"],
-    )
-    found = []
-    for claim_id, line in lines:
-        outstanding = book.outstanding(claim_id)
-        if outstanding > 0:
-            found.append(line_view(claim_id, line, outstanding))
-            if len(found) == limit:
-                break
-    return found
-
-
-def line_view(claim_id: str, line: dict[str, Any], outstanding: int) -> dict[str, Any]:
-    return {
-        "payable_id": claim_id,
-        "provider_id": line["provider_id"],
-        "outcome_id": line["outcome_id"],
-        "occurred_on": line["occurred_on"],
-        "accrued_minor": line["accrued"],
-        "capped_minor": line["capped"],
-        "cap_id": line["cap_id"],
-        "paid_minor": line["paid"],
-        "netted_minor": line["netted"],
-        "outstanding_minor": outstanding,
-        "sequence": line["seq"],
     }
 
 

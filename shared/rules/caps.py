@@ -11,7 +11,7 @@ up to the least headroom of the caps it counts against; the rest is capped.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.feed.views import Terms
@@ -55,8 +55,13 @@ def cap_keys(
     return keys
 
 
+def is_participant_key(key: str) -> bool:
+    """Whether a usage key is a participant's (``per_person#p_…``): cap ids never hold ``#``."""
+    return "#" in key
+
+
 def let_through(
-    amount: int, keys: Sequence[tuple[str, str, int]], usage: dict[str, int]
+    amount: int, keys: Sequence[tuple[str, str, int]], usage: Mapping[str, int]
 ) -> tuple[int, int, str | None]:
     """(accrued, capped, the binding cap's id or None) of a claim of ``amount`` against the
     caps it counts against, given what each usage key has used so far."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import time
@@ -19,6 +20,7 @@ from services.claims.application import ClaimsApplication
 from services.ledger.api import create_app
 from services.ledger.application import ClaimsFeedSink
 from services.ledger.settings import LedgerSettings
+from shared.feed.catalogue import ClaimSubmitted, TransactionPosted
 from shared.feed.follower import Follower, LocalFeedSource
 from shared.settings import CommonSettings
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
@@ -319,3 +321,42 @@ async def test_a_remittance_answers_as_a_fhir_payment_reconciliation(
         (f"Claim/{ids[1]}", "payment", "1500.00"),
     ]
     assert resource["identifier"][0]["value"] == "remit-fhir-01"
+
+
+async def test_a_months_corrections_are_listed_from_the_transaction_index(
+    claims: ClaimsApplication, ledger: httpx.AsyncClient, auth: Auth
+) -> None:
+    """A claim verified after its month closed is booked in the first open month and listed
+    among that month's corrections (issue 20: the index keeps them, not the book)."""
+    ids = book_claims(claims, ledger, verify=2)
+    [submitted] = [
+        ClaimSubmitted.of(entry)
+        for entry in claims.read_feed(0, 1000, {ClaimSubmitted.TYPE})
+        if entry.stream_id == ids[2]
+    ]
+    month = submitted.booking.occurred_on[:7]
+    closed = await ledger.post(
+        f"/v1/contracts/{CONTRACT}/periods/{month}/close", headers=auth("admin")
+    )
+    assert closed.status_code == 200, closed.text
+    before_it = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    claims.verification.verify(UUID(ids[2]), "verifier:v", "")
+    application = ledger.app.state.application  # type: ignore[attr-defined]
+    Follower("t", LocalFeedSource(claims.read_feed), ClaimsFeedSink(application)).catch_up()
+    [posted] = [
+        TransactionPosted.of(entry)
+        for entry in application.read_feed(0, 1000, {TransactionPosted.TYPE})
+        if entry.data["claim_id"] == ids[2]
+    ]
+    assert posted.corrects_period == month and posted.booked_period > month
+    url = f"/v1/contracts/{CONTRACT}/statements?period={posted.booked_period}"
+    statement = (await ledger.get(url, headers=auth("auditor"))).json()
+    assert statement["corrections"] == [
+        {"transaction_id": posted.transaction_id, "kind": "accrual", "claim_id": ids[2],
+         "corrects_period": month}
+    ]  # fmt: skip
+    own = await ledger.get(url, headers=auth("provider", provider_id=PROVIDER))
+    assert own.json()["corrections"] == []
+    before = await ledger.get(f"{url}&as_of={before_it}", headers=auth("auditor"))
+    assert before.status_code == 200, before.text
+    assert before.json()["corrections"] == []

@@ -116,7 +116,7 @@ def test_reversing_an_unpaid_claim_reduces_the_payable_and_frees_the_cap() -> No
     accrue(book, "a", facts(2_000), "2026-04")
     reverse(book, "a", "2026-04")
     assert payable(book) == 0 and book.balances[OUTCOME_PAYMENTS] == 0
-    assert book.cap_usage["person#p1"] == 0
+    assert book.usage()["person#p1"] == 0 and book.participant_usage == {"person#p1": 0}
     reverse(book, "a", "2026-04")  # a second request changes nothing
     assert book.transaction_count == 2
 
@@ -170,8 +170,9 @@ def test_postings_after_a_close_land_in_the_next_open_period_and_say_what_they_c
     with pytest.raises(PeriodAlreadyClosed):
         book.close_period("2026-04", "admin:a")
     accrue(book, "late", facts(700, day="2026-04-20"), "2026-04")
-    [correction] = book.corrections["2026-05"]
-    assert correction["corrects_period"] == "2026-04" and correction["claim_id"] == "late"
+    [correction] = [e for e in book.collect_events() if getattr(e, "kind", None) == "accrual"]
+    assert (correction.booked_period, correction.corrects_period) == ("2026-05", "2026-04")
+    assert correction.claim_id == "late"
     assert book.period_totals["2026-05"]["prov"]["accrued"] == 700
 
 

@@ -7,6 +7,7 @@ without loading every book.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services.ledger.errors import BookNotFound, TransactionNotFound
+from services.ledger.readmodels import payables
 from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
@@ -41,6 +43,15 @@ transactions = sa.Table(
     sa.Column("booked_period", sa.String(8), nullable=False),
     sa.Column("entries", sa.Text, nullable=False),
     sa.Column("details", sa.Text, nullable=False),
+    sa.Column("corrects_period", sa.String(8), nullable=True),
+    sa.Index(
+        "ix_ledger_index_transactions_corrections",
+        "contract_id",
+        "booked_period",
+        "position",
+        postgresql_where=sa.text("corrects_period IS NOT NULL"),
+        sqlite_where=sa.text("corrects_period IS NOT NULL"),
+    ),
 )
 
 postings = sa.Table(
@@ -72,6 +83,7 @@ def _index_transaction(
     contract_id = connection.execute(
         sa.select(books.c.contract_id).where(books.c.stream_id == entry.stream_id)
     ).scalar_one()
+    payables.apply_posting(connection, contract_id, posted.kind, posted.claim_id, posted.details)
     connection.execute(
         sa.insert(transactions).values(
             transaction_id=posted.transaction_id,
@@ -84,6 +96,7 @@ def _index_transaction(
             booked_period=posted.booked_period,
             entries=json.dumps([leg.model_dump() for leg in posted.entries]),
             details=json.dumps(posted.details),
+            corrects_period=posted.corrects_period,
         )
     )
     connection.execute(
@@ -193,6 +206,31 @@ def account_page(
         "items": items,
         "next_after": next_after,
     }
+
+
+def corrections(
+    connection: Connection, contract_id: str, period: str, upto: dt.datetime | None
+) -> list[dict[str, Any]]:
+    """The transactions booked in a month that correct a closed one, in order (those
+    recorded by ``upto``, if given)."""
+    where = [
+        transactions.c.contract_id == contract_id,
+        transactions.c.booked_period == period,
+        transactions.c.corrects_period.is_not(None),
+    ]
+    if upto is not None:
+        where.append(transactions.c.recorded_at <= upto)
+    rows = connection.execute(
+        sa.select(
+            transactions.c.transaction_id,
+            transactions.c.kind,
+            transactions.c.claim_id,
+            transactions.c.corrects_period,
+        )
+        .where(*where)
+        .order_by(transactions.c.position)
+    ).all()
+    return [row._asdict() for row in rows]
 
 
 def _actor(kind: str, details: dict[str, Any]) -> str:

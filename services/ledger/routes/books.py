@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.ledger.errors import PayableNotFound
+from services.ledger.readmodels import transactions as index
 from services.ledger.reports import balances, claim_booking, reconciliation, statement
 from services.ledger.routes.common import (
     BOOK_ERRORS,
+    INDEX_BEHIND,
     Period,
     Reader,
+    caught_up_index,
     ledger,
     own_lines,
     readable_book,
@@ -67,7 +70,7 @@ def get_balances(
     "/v1/contracts/{contract_id}/statements",
     summary="Read a period's statement",
     response_model=StatementOut,
-    responses=BOOK_ERRORS,
+    responses={**BOOK_ERRORS, **INDEX_BEHIND},
 )
 def get_statement(
     request: Request,
@@ -78,6 +81,10 @@ def get_statement(
 ) -> StatementOut:
     """Per provider: opening, accrued, capped, reversed, paid, recovered and closing amounts."""
     book = readable_book(request, principal, contract_id, as_of)
+    corrections = []
+    if principal.role is not Role.PROVIDER:
+        with caught_up_index(request).connect() as connection:
+            corrections = index.corrections(connection, contract_id, period, as_of)
     return StatementOut(
         contract_id=contract_id,
         currency=book.currency,
@@ -87,7 +94,7 @@ def get_statement(
             StatementLine.model_validate(line)
             for line in own_lines(principal, statement(book, period))
         ],
-        corrections=[] if principal.role is Role.PROVIDER else book.corrections.get(period, []),
+        corrections=corrections,
     )
 
 
@@ -116,13 +123,13 @@ def get_ledger_claim(
     request: Request, contract_id: str, claim_id: str, principal: Reader
 ) -> LedgerClaimOut:
     """How the ledger booked a claim: accrued, capped (by which cap), paid, reversed."""
-    book = readable_book(request, principal, contract_id)
-    line = book.lines.get(claim_id)
+    readable_book(request, principal, contract_id)
+    line = ledger(request).booked_line(contract_id, claim_id)
     if line is None:
         raise PayableNotFound(claim_id)
     if principal.role is Role.PROVIDER and line["provider_id"] != principal.provider_id:
         raise Forbidden("a provider may read only its own claims")
-    return LedgerClaimOut.model_validate(claim_booking(book, claim_id))
+    return LedgerClaimOut.model_validate(claim_booking(claim_id, line))
 
 
 @router.post(

@@ -7,12 +7,14 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from sqlalchemy.engine import Engine
 
 from services.ledger.application import LedgerApplication
 from services.ledger.domain import Book
+from services.ledger.readmodels.payables import wait_for_index
 from services.ledger.schemas import PERIOD_PATTERN
 from shared.auth import Principal, Role, check_contract_scope, require
-from shared.errors import PROBLEM_RESPONSES, Forbidden
+from shared.errors import PROBLEM_RESPONSES, Busy, Forbidden
 
 BOOK_ERRORS = {**PROBLEM_RESPONSES, 404: {"description": "No book for this contract"}}
 Reader = Annotated[
@@ -35,6 +37,24 @@ def readable_book(
     if principal.role is Role.PROVIDER and principal.provider_id not in current.providers:
         raise Forbidden(f"provider {principal.provider_id} is not part of contract {contract_id}")
     return application.book_as_of(contract_id, as_of) if as_of else current
+
+
+def caught_up_index(request: Request) -> Engine:
+    """The read models' engine once the transaction index holds the ledger's latest postings
+    (a bounded wait: :func:`~services.ledger.readmodels.payables.wait_for_index`), or 503."""
+    engine: Engine = request.app.state.engine
+    application = ledger(request)
+    if not wait_for_index(engine, lambda position: bool(application.read_feed(position, 1))):
+        raise Busy(
+            "the ledger's transaction index is catching up with its postings; retry shortly",
+            retry_after_s=2,
+        )
+    return engine
+
+
+INDEX_BEHIND: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The ledger's index is catching up; retry later"}
+}
 
 
 def own_lines(principal: Principal, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,10 +10,15 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.ledger.booking import RemittanceLine
-from services.ledger.domain import Book
 from services.ledger.fhir import payment_reconciliation
-from services.ledger.reports import payables
-from services.ledger.routes.common import BOOK_ERRORS, ledger, readable_book
+from services.ledger.readmodels.payables import latest_sequence, payables_page
+from services.ledger.routes.common import (
+    BOOK_ERRORS,
+    INDEX_BEHIND,
+    caught_up_index,
+    ledger,
+    readable_book,
+)
 from services.ledger.schemas import PayableOut, PayablesOut, RemittanceIn, RemittanceOut
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.csvout import csv_response, wants_csv
@@ -29,7 +34,11 @@ PAYABLE_COLUMNS = list(PayableOut.model_fields)
     "/v1/payables",
     summary="List what is payable",
     response_model=PayablesOut,
-    responses={**BOOK_ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={
+        **BOOK_ERRORS,
+        200: {"content": {"text/csv": {}}},
+        **INDEX_BEHIND,
+    },
 )
 async def get_payables(
     request: Request,
@@ -61,17 +70,11 @@ async def get_payables(
     if principal.role is Role.PROVIDER:
         provider_id = principal.provider_id
     application = ledger(request)
-    read = _Payables(book, provider_id, after, limit)
-
-    def reread() -> _Page:
-        if application.has_newer(read.book.id, read.book.version):
-            read.book = application.book(contract_id)
-        return read.page()
-
+    read = _Payables(request, contract_id, provider_id, after, limit)
     page = await run_in_threadpool(read.page)
     if not page.items and wait_s:
         page = await long_poll(
-            request, reread, lambda found: bool(found.items), wait_s, application.feed_signal
+            request, read.page, lambda found: bool(found.items), wait_s, application.feed_signal
         )
     if wants_csv(request):
         return csv_response(page.items, PAYABLE_COLUMNS, page.next_after)
@@ -91,22 +94,26 @@ class _Page:
     next_after: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Payables:
-    """A page of payables from the book as last read (the long-poll rereads it when it
-    changes): on a full page the cursor is the last line's, on the last page the book's
-    latest accrual (``after`` if that is later)."""
+    """A page of payables from the ledger's index, once it holds the ledger's latest postings:
+    on a full page the cursor is the last line's, on the last page the contract's latest
+    accrual (``after`` if that is later)."""
 
-    book: Book
+    request: Request
+    contract_id: str
     provider_id: str | None
     after: int
     limit: int
 
     def page(self) -> _Page:
-        items = payables(self.book, self.provider_id, self.after, self.limit)
-        if len(items) == self.limit:
-            return _Page(items, items[-1]["sequence"])
-        return _Page(items, max(self.after, self.book.sequence))
+        with caught_up_index(self.request).connect() as connection:
+            items = payables_page(
+                connection, self.contract_id, self.provider_id, self.after, self.limit
+            )
+            if len(items) == self.limit:
+                return _Page(items, items[-1]["sequence"])
+            return _Page(items, max(self.after, latest_sequence(connection, self.contract_id)))
 
 
 @router.post(
