@@ -355,6 +355,59 @@ class Entry(Part):
     amount_minor: int
 
 
+class AccrualLine(Part):
+    """How an accrual booked its claim (amounts in minor units)."""
+
+    provider_id: str
+    participant_id: str
+    outcome_id: str
+    occurred_on: str
+    contract_version: int | None = None  # absent from accruals booked before it was recorded
+    amount: int = Field(description="the claim's price")
+    accrued: int = Field(description="what the caps let through: owed to the provider")
+    capped: int = Field(description="what a cap held back")
+    cap_id: str | None = Field(description="the binding cap, when one held something back")
+    cap_keys: list[str] = Field(description="the usage keys of every cap the claim counts against")
+
+
+class AccrualDetails(Part):
+    """An accrual's details."""
+
+    line: AccrualLine
+    cap_keys: list[str]
+    amendment_id: str | None = None
+
+
+class ReversalDetails(Part):
+    """A reversal's details: what of the accrual was unpaid and what is owed back."""
+
+    unpaid: int
+    recoverable: int
+    # what it undoes: absent from reversals booked before lines were kept apart
+    accrued: int | None = None
+    cap_keys: list[str] | None = None
+    amendment_id: str | None = None
+
+
+class Recovery(Part):
+    claim_id: str = Field(description="the reversed claim whose receivable this recovers")
+    amount_minor: int
+
+
+class NettingDetails(Part):
+    """A netting's details: what was set off, against which receivables."""
+
+    amount: int
+    recovers: list[Recovery]
+
+
+class PaymentDetails(Part):
+    """A payment's or an overpayment's details."""
+
+    amount: int
+    remittance_id: str
+
+
 class TransactionPosted(Payload):
     """A balanced double-entry transaction: its entries sum to zero."""
 
@@ -372,9 +425,24 @@ class TransactionPosted(Payload):
     corrects_period: str | None = Field(description="a closed month it corrects, or null")
     details: dict[str, Any] = Field(
         description="by kind: an accrual's `line` (the booking, `accrued`, `capped`, `cap_id`, "
-        "`cap_keys`); a payment's `remittance_id` and `amount`; on an accrual or reversal a "
-        "retroactive amendment caused, its `amendment_id`"
+        "`cap_keys`); a reversal's `unpaid`, `recoverable`, `accrued` and `cap_keys`; a "
+        "netting's `amount` and the receivables it `recovers`; a payment's `remittance_id` and "
+        "`amount`; on an accrual or reversal a retroactive amendment caused, its `amendment_id`"
     )
+
+    def accrual(self) -> AccrualDetails:
+        """An accrual's details, typed (a posting of another kind raises)."""
+        return AccrualDetails.model_validate(self.details)
+
+    def reversal(self) -> ReversalDetails:
+        return ReversalDetails.model_validate(self.details)
+
+    def netting(self) -> NettingDetails:
+        return NettingDetails.model_validate(self.details)
+
+    def payment(self) -> PaymentDetails:
+        """A payment's or an overpayment's details."""
+        return PaymentDetails.model_validate(self.details)
 
 
 class PeriodClosed(Payload):

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
 
 from services.claims.application import ClaimsApplication
 from services.ledger.application import ClaimsFeedSink, LedgerApplication
@@ -23,6 +24,8 @@ from services.ledger.errors import (
 )
 from services.ledger.lines import LineState
 from shared.errors import InvalidInput
+from shared.feed.accounts import Kind
+from shared.feed.catalogue import TransactionPosted
 from shared.feed.follower import Follower, LocalFeedSource
 from tests.claims.helpers import OTHER_PROVIDER, PROVIDER, story_events
 
@@ -294,3 +297,40 @@ def test_snapshots_are_taken_from_the_book_in_hand_and_load_as_it_was(
         assert vars(loaded) == vars(in_hand)  # working sets empty in both
     finally:
         fresh.close()
+
+
+def test_every_postings_details_read_as_its_kinds_typed_view(
+    claims: ClaimsApplication, ledger: LedgerApplication
+) -> None:
+    """Issue 20: what other services read of a posting's details is typed in the feed
+    catalogue; each kind's view reads what the ledger posts, and refuses what it does not."""
+    first = verify_story(claims, PROVIDER, "a", "a")
+    follow(claims, ledger)
+    ledger.post_remittance(
+        PAYER, "remit-0001", "ips-employment", "GBP", [RemittanceLine(first[1], 200_000)]
+    )
+    claims.corrections.retract_event("ips-employment", PROVIDER, "a-3", "provider:x", "wrong")
+    follow(claims, ledger)
+    verify_story(claims, PROVIDER, "b", "b")
+    follow(claims, ledger)
+    views = {
+        Kind.ACCRUAL: TransactionPosted.accrual,
+        Kind.REVERSAL: TransactionPosted.reversal,
+        Kind.NETTING: TransactionPosted.netting,
+        Kind.PAYMENT: TransactionPosted.payment,
+        Kind.OVERPAYMENT: TransactionPosted.payment,
+    }
+    seen = set()
+    for entry in ledger.read_feed(0, 1000, {TransactionPosted.TYPE}):
+        posted = TransactionPosted.of(entry)
+        views[Kind(posted.kind)](posted)
+        seen.add(Kind(posted.kind))
+    assert seen == set(views)
+    reversal = next(
+        TransactionPosted.of(e)
+        for e in ledger.read_feed(0, 1000, {TransactionPosted.TYPE})
+        if e.data["kind"] == "reversal"
+    )
+    assert reversal.reversal().accrued == 150_000 and reversal.reversal().cap_keys is not None
+    with pytest.raises(ValidationError):
+        reversal.model_copy(update={"details": {**reversal.details, "surprise": 1}}).reversal()

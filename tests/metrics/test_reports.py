@@ -161,8 +161,18 @@ def ledger_history() -> list[FeedEntry]:
             "entries": entries,
             "booked_period": "2026-03",
             "corrects_period": None,
-            "details": {},
+            "details": accrual(provider, lines) if kind == "accrual" else {},
         }
+
+    def accrual(provider: str, lines: dict[str, int]) -> dict[str, Any]:
+        accrued, capped = lines["outcome_payments"], lines.get("memo:capped:budget", 0)
+        line = {
+            "provider_id": provider, "participant_id": f"p-{provider}", "outcome_id": "job_start",
+            "occurred_on": "2026-03-02", "contract_version": 1, "amount": accrued + capped,
+            "accrued": accrued, "capped": capped, "cap_id": "budget" if capped else None,
+            "cap_keys": ["budget"],
+        }  # fmt: skip
+        return {"line": line, "cap_keys": ["budget"]}
 
     return [
         entry(

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from shared.feed import accounts
+from shared.feed import catalogue as feed
 from shared.sqlviews import feed_positions
 
 INDEX_UPSTREAM = "ledger-index"
@@ -52,32 +53,30 @@ lines = sa.Table(
 )
 
 
-def apply_posting(
-    connection: Connection, contract_id: str, kind_name: str, claim_id: str, details: Any
-) -> None:
-    """Change the payables as one posted transaction (its kind, claim and details) does."""
-    kind = accounts.Kind(kind_name)
+def apply_posting(connection: Connection, contract_id: str, posted: feed.TransactionPosted) -> None:
+    """Change the payables as one posted transaction does."""
+    kind, claim_id = accounts.Kind(posted.kind), posted.claim_id
     if kind is accounts.Kind.ACCRUAL:
-        line = details["line"]
+        line = posted.accrual().line
         latest = connection.execute(
             sa.select(sa.func.max(lines.c.seq)).where(lines.c.contract_id == contract_id)
         ).scalar_one()
         connection.execute(
             sa.insert(lines).values(
                 contract_id=contract_id, claim_id=claim_id, seq=(latest or 0) + 1,
-                provider_id=line["provider_id"], outcome_id=line["outcome_id"],
-                occurred_on=line["occurred_on"], accrued_minor=line["accrued"],
-                capped_minor=line["capped"], cap_id=line["cap_id"], paid_minor=0,
-                netted_minor=0, reversed=False, outstanding_minor=line["accrued"],
+                provider_id=line.provider_id, outcome_id=line.outcome_id,
+                occurred_on=line.occurred_on, accrued_minor=line.accrued,
+                capped_minor=line.capped, cap_id=line.cap_id, paid_minor=0,
+                netted_minor=0, reversed=False, outstanding_minor=line.accrued,
             )
         )  # fmt: skip
         return
     changes: dict[str, Any]
     if kind is accounts.Kind.PAYMENT:
-        amount = int(details["amount"])
+        amount = posted.payment().amount
         changes = {"paid_minor": lines.c.paid_minor + amount}
     elif kind is accounts.Kind.NETTING:
-        amount = int(details["amount"])
+        amount = posted.netting().amount
         changes = {"netted_minor": lines.c.netted_minor + amount}
     elif kind is accounts.Kind.REVERSAL:
         amount = 0

@@ -83,7 +83,7 @@ def _index_transaction(
     contract_id = connection.execute(
         sa.select(books.c.contract_id).where(books.c.stream_id == entry.stream_id)
     ).scalar_one()
-    payables.apply_posting(connection, contract_id, posted.kind, posted.claim_id, posted.details)
+    payables.apply_posting(connection, contract_id, posted)
     connection.execute(
         sa.insert(transactions).values(
             transaction_id=posted.transaction_id,

@@ -63,45 +63,46 @@ def messages_of(entry: FeedEntry, contract_id: str) -> list[Message]:
         "currency": posted.currency,
         "booked_period": posted.booked_period,
     }
-    details = posted.details
     if posted.kind == Kind.ACCRUAL:
-        line = details["line"]
+        line = posted.accrual().line
         verified = {
             **booked,
             "claim_id": posted.claim_id,
-            "outcome_id": line["outcome_id"],
-            "occurred_on": line["occurred_on"],
-            "contract_version": line["contract_version"],
-            "amount_minor": line["amount"],
-            "accrued_minor": line["accrued"],
-            "capped_minor": line["capped"],
-            "cap_id": line["cap_id"],
+            "outcome_id": line.outcome_id,
+            "occurred_on": line.occurred_on,
+            "contract_version": line.contract_version,
+            "amount_minor": line.amount,
+            "accrued_minor": line.accrued,
+            "capped_minor": line.capped,
+            "cap_id": line.cap_id,
         }
         found = [Message(0, MessageKind.CLAIM_VERIFIED, verified)]
-        if line["accrued"] > 0:
+        if line.accrued > 0:
             payable = {
                 **booked,
                 "payable_id": posted.claim_id,
-                "outcome_id": line["outcome_id"],
-                "amount_minor": line["accrued"],
+                "outcome_id": line.outcome_id,
+                "amount_minor": line.accrued,
             }
             found.append(Message(1, MessageKind.CLAIM_PAYABLE, payable))
         return found
     if posted.kind == Kind.REVERSAL:
+        reversal = posted.reversal()
         data = {
             **booked,
             "claim_id": posted.claim_id,
-            "unpaid_minor": details["unpaid"],
-            "recoverable_minor": details["recoverable"],
+            "unpaid_minor": reversal.unpaid,
+            "recoverable_minor": reversal.recoverable,
         }
         return [Message(0, MessageKind.CLAIM_REVERSED, data)]
     if posted.kind in (Kind.PAYMENT, Kind.OVERPAYMENT):
+        payment = posted.payment()
         data = {
             **booked,
-            "remittance_id": details["remittance_id"],
+            "remittance_id": payment.remittance_id,
             "payable_id": posted.claim_id,
             "posted_as": posted.kind,  # payment, or overpayment: paid beyond what was payable
-            "amount_minor": details["amount"],
+            "amount_minor": payment.amount,
         }
         return [Message(0, MessageKind.REMITTANCE_RECORDED, data)]
     return []

@@ -50,9 +50,8 @@ class MoneyHandler:
                 opened[entry.stream_id] = feed.BookOpened.of(entry).contract_id
             elif entry.type == feed.TransactionPosted.TYPE:
                 posted = feed.TransactionPosted.of(entry)
-                line = posted.details.get("line")  # an accrual's booking, with its outcome
-                if posted.kind == accounts.Kind.ACCRUAL and isinstance(line, dict):
-                    outcomes[posted.claim_id] = str(line.get("outcome_id", UNKNOWN_OUTCOME))
+                if posted.kind == accounts.Kind.ACCRUAL:  # its booking names its outcome
+                    outcomes[posted.claim_id] = posted.accrual().line.outcome_id
                 rows.append(
                     {
                         "position": entry.position,
