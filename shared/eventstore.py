@@ -39,6 +39,7 @@ from tenacity import (
 from shared.errors import Busy
 from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, event_data
 from shared.feed.signal import FeedSignal, Listener
+from shared.feed.stored import feed_entry as stored_feed_entry
 from shared.pgstore import budget_s, deadline_connection, query_timeout_s
 from shared.settings import (
     FEED_SIGNAL_ENV,
@@ -269,6 +270,15 @@ class OutcomesApplication(Application[UUID]):
         return public.name
 
     def to_feed_entry(self, notification: Notification) -> FeedEntry:
+        """A stored event as the feed publishes it, read from its stored JSON
+        (:mod:`shared.feed.stored`) where it can be, else by way of its domain event."""
+        public = self.catalogue.public_type(notification.topic)
+        assert public is not None, notification.topic
+        found = stored_feed_entry(notification, public, self.mapper)
+        return found if found is not None else self.decoded_feed_entry(notification)
+
+    def decoded_feed_entry(self, notification: Notification) -> FeedEntry:
+        """A stored event as the feed publishes it, by way of its domain event."""
         public = self.catalogue.public_type(notification.topic)
         assert public is not None, notification.topic
         domain_event: Any = self.mapper.to_domain_event(notification)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -62,7 +62,7 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
                 description="Only entries of these types (repeat the parameter); all if absent",
             ),
         ] = None,
-    ) -> FeedPage:
+    ) -> Response:
         """Entries after a position, in position order; long-polls when ``wait_s`` is set.
         With ``types``, a follower reads only what it applies (positions keep their gaps)."""
         reader = reader_of(request)
@@ -79,7 +79,9 @@ def feed_router(reader_of: Callable[[Request], FeedReader]) -> APIRouter:
         )  # fmt: skip
         head = await run_in_threadpool(reader.head_position)
         last = items[-1].position if items else None
-        return FeedPage(items=items, last_position=last, head_position=max(head, last or 0))
+        page = FeedPage(items=items, last_position=last, head_position=max(head, last or 0))
+        # the page is a model already: serialised once, not validated again as a response model
+        return Response(page.model_dump_json(), media_type="application/json")
 
     return router
 
