@@ -360,3 +360,6 @@ async def test_a_months_corrections_are_listed_from_the_transaction_index(
     before = await ledger.get(f"{url}&as_of={before_it}", headers=auth("auditor"))
     assert before.status_code == 200, before.text
     assert before.json()["corrections"] == []
+    after_it = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    since = await ledger.get(f"{url}&as_of={after_it}", headers=auth("auditor"))
+    assert since.json()["corrections"] == statement["corrections"]
