@@ -23,6 +23,7 @@ from services.ledger.domain import Book, LedgerInvariantBroken
 from services.ledger.lines import Allowance, Line, allowance_id, line_id
 from services.ledger.readmodels import payables
 from services.ledger.readmodels import transactions as index
+from services.ledger.routes.common import behind
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.sqlviews import create_engine, feed_positions, migrate
@@ -261,3 +262,21 @@ def test_a_reader_waits_for_the_index_within_a_bound(urls: dict[str, str]) -> No
         assert dt.datetime.now(dt.UTC) - behind < dt.timedelta(seconds=2)
     finally:
         engine.dispose()
+
+
+def test_a_reader_waits_for_what_was_recorded_before_it_came_not_after(
+    claims: ClaimsApplication, ledger: LedgerApplication
+) -> None:
+    """While the ledger books without pause there is always a newer posting than the index
+    holds: a reader waits only for those recorded by the time it asked."""
+    registered = registration(claims)
+    made = Feed(registered.position)
+    sink = ClaimsFeedSink(ledger)
+    sink.apply([registered, made.verified("early", "p-1")])
+    head = ledger.head_position()
+    [*_, last_before] = ledger.read_feed(0, 100)
+    sink.apply([made.verified("later", "p-2")])  # recorded after the reader came
+    lacks = behind(ledger, head)
+    assert lacks(0) and lacks(last_before.position - 1)
+    assert not lacks(last_before.position)  # the later posting is not waited for
+    assert behind(ledger, ledger.head_position())(last_before.position)

@@ -4,6 +4,7 @@ lines of it a provider may see."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -44,12 +45,23 @@ def caught_up_index(request: Request) -> Engine:
     (a bounded wait: :func:`~services.ledger.readmodels.payables.wait_for_index`), or 503."""
     engine: Engine = request.app.state.engine
     application = ledger(request)
-    if not wait_for_index(engine, lambda position: bool(application.read_feed(position, 1))):
+    if not wait_for_index(engine, behind(application, application.head_position())):
         raise Busy(
             "the ledger's transaction index is catching up with its postings; retry shortly",
             retry_after_s=2,
         )
     return engine
+
+
+def behind(application: LedgerApplication, head: int) -> Callable[[int], bool]:
+    """Whether an index at a position lacks an entry of the ledger's feed recorded by ``head``
+    (the store's head when the request came): what was recorded later is not waited for, so
+    a reader is not kept waiting while the ledger books without pause."""
+
+    def lacks(position: int) -> bool:
+        return any(entry.position <= head for entry in application.read_feed(position, 1))
+
+    return lacks
 
 
 INDEX_BEHIND: dict[int | str, dict[str, Any]] = {
