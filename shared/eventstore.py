@@ -39,6 +39,7 @@ from tenacity import (
 from shared.errors import Busy
 from shared.feed.envelope import STORE_ENVELOPE, EventCatalogue, FeedEntry, event_data
 from shared.feed.signal import FeedSignal, Listener
+from shared.feed.stored import entry_of
 from shared.feed.stored import feed_entry as stored_feed_entry
 from shared.pgstore import budget_s, deadline_connection, query_timeout_s
 from shared.settings import (
@@ -282,15 +283,12 @@ class OutcomesApplication(Application[UUID]):
         public = self.catalogue.public_type(notification.topic)
         assert public is not None, notification.topic
         domain_event: Any = self.mapper.to_domain_event(notification)
-        return FeedEntry(
-            position=notification.id,
-            type=public.name,
-            schema_version=public.schema_version,
-            stream_id=str(domain_event.originator_id),
-            stream_version=domain_event.originator_version,
-            recorded_at=domain_event.timestamp,
-            data=event_data(domain_event),
-            traceparent=vars(domain_event).get(TRACE_KEY),
+        return entry_of(
+            notification,
+            public,
+            domain_event.timestamp,
+            event_data(domain_event),
+            vars(domain_event).get(TRACE_KEY),
         )
 
     def head_position(self) -> int:

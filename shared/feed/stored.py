@@ -79,13 +79,30 @@ def feed_entry(
         return None
     if "class_version" in state or not isinstance(state.get("timestamp"), str):
         return None
+    return entry_of(
+        notification,
+        public,
+        dt.datetime.fromisoformat(state["timestamp"]),
+        {k: v for k, v in state.items() if k not in STORE_ENVELOPE},
+        state.get(TRACE_KEY),
+    )
+
+
+def entry_of(
+    notification: Notification,
+    public: PublicType,
+    recorded_at: dt.datetime,
+    data: dict[str, Any],
+    traceparent: str | None,
+) -> FeedEntry:
+    """A feed entry: its envelope from the stored record and its public type, its payload."""
     return FeedEntry(
         position=notification.id,
         type=public.name,
         schema_version=public.schema_version,
         stream_id=str(notification.originator_id),
         stream_version=notification.originator_version,
-        recorded_at=dt.datetime.fromisoformat(state["timestamp"]),
-        data={k: v for k, v in state.items() if k not in STORE_ENVELOPE},
-        traceparent=state.get(TRACE_KEY),
+        recorded_at=recorded_at,
+        data=data,
+        traceparent=traceparent,
     )
