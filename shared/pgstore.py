@@ -38,6 +38,7 @@ from psycopg.sql import SQL, Composed
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from shared.settings import DB_TIMEOUT_S
+from shared.sidetables import insert_statement
 
 T = TypeVar("T")
 RETRY_PAUSE_S = 0.2
@@ -199,6 +200,13 @@ class BoundedProcessRecorder(PostgresProcessRecorder):
 
     def insert_events(self, *args: Any, **kwargs: Any) -> Any:
         return bounded(_unretried(PostgresApplicationRecorder.insert_events), self, *args, **kwargs)
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        """Side rows (shared/sidetables.py) first, in the events' transaction."""
+        for side in kwargs.get("side_rows", ()):
+            table = f'"{self.datastore.schema}"."{side.table}"'
+            curs.executemany(insert_statement(side, table, "%s"), side.rows)
+        super()._insert_events(curs, stored_events, **kwargs)
 
     def select_events(self, *args: Any, **kwargs: Any) -> Any:
         return bounded(_unretried(PostgresAggregateRecorder.select_events), self, *args, **kwargs)

@@ -34,6 +34,8 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
+            # the library's recorder, inserting side rows with the events (shared/sidetables.py)
+            "PROCESS_RECORDER_TOPIC": "shared.sidetables:SideRowsSQLiteRecorder",
             "SINGLE_ROW_TRACKING": "y",
         }
     if scheme in ("postgresql", "postgres"):
@@ -49,7 +51,8 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
             "POSTGRES_CONNECT_TIMEOUT": str(attempt_timeout_s(DB_TIMEOUT_S)),
-            # the library's recorder, with its retries bounded in time (shared/pgstore.py)
+            # the library's recorder, with its retries bounded in time and side rows inserted
+            # with the events (shared/pgstore.py, shared/sidetables.py)
             "PROCESS_RECORDER_TOPIC": "shared.pgstore:BoundedProcessRecorder",
             "POSTGRES_POOL_SIZE": str(DB_POOL_SIZE),
             "POSTGRES_MAX_OVERFLOW": str(DB_MAX_OVERFLOW),

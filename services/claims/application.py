@@ -34,6 +34,7 @@ from services.claims.intake import Intake, IntakeDependencies
 from services.claims.personal import PersonalDataVault
 from services.claims.populations import Populations
 from services.claims.reader import Reader
+from services.claims.receipts import Receipts
 from services.claims.verification import Verification
 from shared.eventstore import OutcomesApplication
 
@@ -57,12 +58,13 @@ class ClaimsApplication(OutcomesApplication):
         self.reader = Reader(self, self.contracts)
         self.personal = PersonalData(self, vault, self.reader, clock, pseudonym_key)
         populations = Populations(self.load, self.has_newer)
+        self.receipts = Receipts(self)
         needs = IntakeDependencies(
-            self, self.contracts, self.reader, self.personal, populations, clock
+            self, self.contracts, self.reader, self.personal, populations, self.receipts, clock
         )
         self.intake = Intake(needs, pseudonym_key)
         self.corrections = Corrections(needs)
-        self.imports = EventImport(self, self.intake)
+        self.imports = EventImport(self.receipts, self.intake)
         self.verification = Verification(self, self.contracts, self.reader, clock)
         self.population_closing = PopulationClosing(needs)
         self.amendments = Amendments(needs, self.read_lean)

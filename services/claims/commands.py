@@ -9,7 +9,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from services.claims.claim import Claim
-from services.claims.domain import IntakeReceipt, Participant
+from services.claims.domain import Participant
 from services.claims.population import Population, PopulationIndex
 from shared.identifiers import canonical_sha256
 from shared.rules.populations import MemberFact
@@ -115,7 +115,6 @@ class Batch:
 
     participants: dict[UUID, Participant] = field(default_factory=dict)
     claims: dict[UUID, Claim] = field(default_factory=dict)
-    receipts: list[IntakeReceipt] = field(default_factory=list)
     actors: dict[UUID, str] = field(default_factory=dict)
     # populations: each participant's facts before the change, and the populations it moved
     facts_before: dict[UUID, dict[str, MemberFact | None]] = field(default_factory=dict)
@@ -127,7 +126,6 @@ class Batch:
         return [
             *self.participants.values(),
             *self.claims.values(),
-            *self.receipts,
             *self.populations.values(),
             *index,
         ]

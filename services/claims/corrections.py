@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from services.claims.commands import Batch, CorrectionResult, IncomingEvent, Recorder, Rederivation
 from services.claims.derivation import rederive
-from services.claims.domain import EventWithdrawn, IntakeReceipt, Participant, receipt_id
+from services.claims.domain import EventWithdrawn, Participant, receipt_id
 from services.claims.errors import (
     EventNotFound,
     EventRejected,
@@ -74,9 +74,7 @@ class Corrections:
         versions = self._needs.contracts.versions_for(contract_id)
         if provider_id not in versions[-1].rulebook.provider_ids():
             raise ProviderNotInContract(provider_id, contract_id)
-        receipt = self._needs.store.load(
-            receipt_id(contract_id, provider_id, event_id), IntakeReceipt
-        )
+        receipt = self._needs.receipts.get(receipt_id(contract_id, provider_id, event_id))
         if receipt is None:
             raise EventNotFound(event_id)
         participant = self._needs.reader.participant(contract_id, receipt.participant_id)

@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from services.claims.commands import IncomingEvent
-from services.claims.domain import IntakeReceipt, receipt_id
+from services.claims.domain import receipt_id
 from services.claims.errors import EventRejected
 from services.claims.intake import Intake, check_events
+from services.claims.receipts import Receipts
 from services.claims.schemas import EventIn
 from shared.errors import FieldProblem, InvalidInput, OutcomesError
-from shared.eventstore import OutcomesApplication
 from shared.rules.model import AttributeSpec, AttributeType, RuleBook
 
 FIXED_COLUMNS = ("event_id", "participant_ref", "type", "occurred_on")
@@ -279,8 +279,8 @@ def _typed(spec: AttributeSpec | None, cell: str) -> Any:
 class EventImport:
     """Checks a read file against the contract and its recorded events, then records it."""
 
-    def __init__(self, store: OutcomesApplication, intake: Intake) -> None:
-        self._store = store
+    def __init__(self, receipts: Receipts, intake: Intake) -> None:
+        self._receipts = receipts
         self._intake = intake
 
     def check(
@@ -316,7 +316,7 @@ class EventImport:
         }
         for start in range(0, len(rows), BATCH_ROWS):
             ids = list(rows)[start : start + BATCH_ROWS]
-            for key, receipt in self._store.load_many(ids, IntakeReceipt).items():
+            for key, receipt in self._receipts.find(ids).items():
                 row = rows[key]
                 assert row.event is not None
                 if receipt.body_sha256 != row.event.body_sha256():

@@ -1,10 +1,11 @@
 """Intake use cases: record providers' participant events and derive their claims.
 
 A collaborator of the claims application, given the store, the contracts, personal data, the
-populations, the clock and the pseudonym key. A request's events, the claims they imply and
-their receipts are saved in one transaction; :meth:`record_many` records
-several requests together (see :mod:`services.claims.committer`), reading every receipt and
-participant they name with one query each.
+populations, the receipts, the clock and the pseudonym key. A request's events, the claims
+they imply and their receipts (rows beside the store: :mod:`services.claims.receipts`) are
+saved in one transaction; :meth:`record_many` records several requests together (see
+:mod:`services.claims.committer`), reading every receipt and participant they name with one
+query each.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from services.claims.commands import (
 )
 from services.claims.contracts import EVENT_DATE_TOLERANCE_DAYS, Contracts
 from services.claims.derivation import rederive
-from services.claims.domain import IntakeReceipt, Participant, receipt_id
+from services.claims.domain import Participant, receipt_id
 from services.claims.erasure import PersonalData
 from services.claims.errors import (
     ContractClosed,
@@ -35,6 +36,7 @@ from services.claims.errors import (
 )
 from services.claims.populations import Populations, facts_of
 from services.claims.reader import Reader
+from services.claims.receipts import Receipt, Receipts
 from shared.errors import FieldProblem
 from shared.eventstore import OutcomesApplication, retrying
 from shared.identifiers import participant_stream_id, pseudonymise
@@ -55,6 +57,7 @@ class IntakeDependencies:
     reader: Reader
     personal: PersonalData
     populations: Populations
+    receipts: Receipts
     clock: Callable[[], dt.datetime]
 
 
@@ -65,6 +68,7 @@ class Intake:
         self._reader = needs.reader
         self._personal = needs.personal
         self._populations = needs.populations
+        self._receipts = needs.receipts
         self._clock = needs.clock
         self._pseudonym_key = pseudonym_key
 
@@ -105,7 +109,7 @@ class Intake:
             check_open(groups[key].latest, today)
             check_events(groups[key].latest, request.events, request.recorded_by, today)
         # one read for every receipt, and one for every participant, the requests name
-        recorded_before = self._store.existing(
+        recorded_before = self._receipts.find(
             [
                 receipt_id(r.contract_id, r.provider_id, e.event_id)
                 for r in requests
@@ -142,7 +146,10 @@ class Intake:
             for incoming, outcome in staged:
                 if isinstance(outcome, Participant):
                     self._issue_receipt(group, request, incoming, outcome)
-        recordings = self._store.save(*(a for g in groups.values() for a in g.batch.aggregates()))
+        recordings = self._store.save(
+            *(a for g in groups.values() for a in g.batch.aggregates()),
+            side_rows=[self._receipts.rows([r for g in groups.values() for r in g.receipts])],
+        )
         positions = {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
@@ -161,7 +168,7 @@ class Intake:
         self,
         request: IntakeRequest,
         group: IntakeGroup,
-        recorded_before: set[UUID],
+        recorded_before: dict[UUID, Receipt],
         subjects: dict[tuple[str, str, str], tuple[str, UUID]],
         stored: dict[UUID, Participant],
     ) -> list[tuple[IncomingEvent, IntakeResult | Participant]]:
@@ -208,7 +215,7 @@ class Intake:
         incoming: IncomingEvent,
         index: int,
         seen_in_batch: dict[str, str],
-        recorded_before: set[UUID],
+        recorded_before: dict[UUID, Receipt],
     ) -> IntakeResult | None:
         contract_id, provider_id = request.contract_id, request.provider_id
         digest = incoming.body_sha256()
@@ -219,8 +226,7 @@ class Intake:
                 )
             raise EventIdReused(f"event_id {incoming.event_id!r} appears twice in one batch")
         seen_in_batch[incoming.event_id] = digest
-        key = receipt_id(contract_id, provider_id, incoming.event_id)
-        receipt = self._store.load(key, IntakeReceipt) if key in recorded_before else None
+        receipt = recorded_before.get(receipt_id(contract_id, provider_id, incoming.event_id))
         if receipt is None:
             return None
         if receipt.body_sha256 != digest:
@@ -237,7 +243,7 @@ class Intake:
             position,
             receipt.claim_ids,
             False,
-            list(receipt.retired_claim_ids or []),
+            receipt.retired_claim_ids,
         )
 
     def _subject_of(
@@ -259,19 +265,15 @@ class Intake:
         incoming: IncomingEvent,
         participant: Participant,
     ) -> None:
-        stream_version = _stream_version_of(participant, incoming.event_id)
-        group.batch.receipts.append(
-            IntakeReceipt(
-                contract_id=request.contract_id,
-                provider_id=request.provider_id,
-                event_id=incoming.event_id,
-                body_sha256=incoming.body_sha256(),
-                participant_id=participant.participant_id,
-                participant_stream_version=stream_version,
-                claim_ids=group.new_claims.get(incoming.event_id, []),
-                retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
-            )
+        key = receipt_id(request.contract_id, request.provider_id, incoming.event_id)
+        receipt = Receipt(
+            participant_id=participant.participant_id,
+            participant_stream_version=_stream_version_of(participant, incoming.event_id),
+            body_sha256=incoming.body_sha256(),
+            claim_ids=group.new_claims.get(incoming.event_id, []),
+            retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
         )
+        group.receipts.append((key, receipt))
 
     def _result(
         self,
@@ -365,6 +367,7 @@ class IntakeGroup:
     recorded_now: dict[UUID, list[str]] = field(default_factory=dict)  # stream -> event ids
     new_claims: dict[str, list[str]] = field(default_factory=dict)  # event id -> claim ids
     retired_claims: dict[str, list[str]] = field(default_factory=dict)
+    receipts: list[tuple[UUID, Receipt]] = field(default_factory=list)  # issued now
 
     @property
     def latest(self) -> RuleBook:
