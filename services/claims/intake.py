@@ -177,7 +177,8 @@ class Intake:
         planned: list[tuple[IncomingEvent, IntakeResult | Participant]] = []
         contract_id, provider_id = request.contract_id, request.provider_id
         for index, incoming in enumerate(request.events):
-            replay = self._replayed(request, incoming, index, group.seen, recorded_before)
+            digest = incoming.body_sha256()
+            replay = self._replayed(request, (incoming, digest), index, group.seen, recorded_before)
             if replay is not None:
                 planned.append((incoming, replay))
                 continue
@@ -202,7 +203,7 @@ class Intake:
                 type=incoming.type,
                 occurred_on=incoming.occurred_on.isoformat(),
                 attributes=attributes,
-                body_sha256=incoming.body_sha256(),
+                body_sha256=digest,
                 actor=request.actor,
                 personal_sealed=sealed,
             )
@@ -212,13 +213,13 @@ class Intake:
     def _replayed(
         self,
         request: IntakeRequest,
-        incoming: IncomingEvent,
+        posted: tuple[IncomingEvent, str],  # the event and its body's digest
         index: int,
         seen_in_batch: dict[str, str],
         recorded_before: dict[UUID, Receipt],
     ) -> IntakeResult | None:
         contract_id, provider_id = request.contract_id, request.provider_id
-        digest = incoming.body_sha256()
+        incoming, digest = posted
         if incoming.event_id in seen_in_batch:
             if seen_in_batch[incoming.event_id] != digest:
                 raise EventIdReused(
@@ -266,10 +267,11 @@ class Intake:
         participant: Participant,
     ) -> None:
         key = receipt_id(request.contract_id, request.provider_id, incoming.event_id)
+        entry = participant.event_entry(incoming.event_id)
         receipt = Receipt(
             participant_id=participant.participant_id,
-            participant_stream_version=_stream_version_of(participant, incoming.event_id),
-            body_sha256=incoming.body_sha256(),
+            participant_stream_version=int(entry["stream_version"]),
+            body_sha256=str(entry["body_sha256"]),
             claim_ids=group.new_claims.get(incoming.event_id, []),
             retired_claim_ids=group.retired_claims.get(incoming.event_id, []),
         )
@@ -284,7 +286,7 @@ class Intake:
     ) -> IntakeResult:
         if isinstance(outcome, IntakeResult):
             return outcome
-        stream_version = _stream_version_of(outcome, incoming.event_id)
+        stream_version = int(outcome.event_entry(incoming.event_id)["stream_version"])
         return IntakeResult(
             event_id=incoming.event_id,
             participant_id=outcome.participant_id,
@@ -372,8 +374,3 @@ class IntakeGroup:
     @property
     def latest(self) -> RuleBook:
         return self.versions[-1].rulebook
-
-
-def _stream_version_of(participant: Participant, event_id: str) -> int:
-    """The participant stream version at which an event was recorded."""
-    return next(int(e["stream_version"]) for e in participant.events if e["event_id"] == event_id)
