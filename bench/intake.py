@@ -329,6 +329,18 @@ def rebuild_metrics_models(claims: str, ledger: str, token: str, url: str) -> tu
     return result.claims_entries, elapsed
 
 
+def rebuild_both(
+    services: Services, token: str, databases: dict[str, str]
+) -> tuple[int, float, int, float]:
+    """The ledger, then metrics, rebuilt from the running services' feeds into the databases
+    ``ledger_rebuilt`` and ``metrics_rebuilt``: (entries, seconds) of each."""
+    ledger = rebuild_ledger(services.url("claims"), token, databases["ledger_rebuilt"])
+    metrics = rebuild_metrics_models(
+        services.url("claims"), services.url("ledger"), token, databases["metrics_rebuilt"]
+    )
+    return (*ledger, *metrics)
+
+
 # ---- the run -----------------------------------------------------------------------------------
 @dataclass
 class Figure:
@@ -433,12 +445,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         p5_count, p5 = http_read(services.url("claims"), admin)
 
         say("P4: rebuild the ledger and metrics from the claims history …", flush=True)
-        ledger_count, ledger_s = rebuild_ledger(
-            services.url("claims"), admin, databases["ledger_rebuilt"]
-        )
-        metrics_count, metrics_s = rebuild_metrics_models(
-            services.url("claims"), services.url("ledger"), admin, databases["metrics_rebuilt"]
-        )
+        ledger_count, ledger_s, metrics_count, metrics_s = rebuild_both(services, admin, databases)
         rss = services.peak_rss_mb()
 
     return figures_of(
