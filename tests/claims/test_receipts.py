@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from services.claims.application import ClaimsApplication
+from services.claims.commands import IncomingEvent, IntakeResult
 from services.claims.domain import IntakeReceipt, Participant, receipt_id
 from services.claims.errors import EventIdReused
 from services.claims.receipts import COLUMNS, TABLE, Receipt
@@ -73,7 +75,7 @@ def test_a_receipt_stored_as_an_aggregate_before_still_answers(claims: ClaimsApp
     [first] = claims.intake.record_events(CONTRACT, PROVIDER, story_events()[:1], ACTOR)
     key = receipt_id(CONTRACT, PROVIDER, "ev-1")
     digest = story_events()[0].body_sha256()
-    with claims.recorder.datastore.transaction(commit=True) as cursor:  # as an old store
+    with _datastore(claims).transaction(commit=True) as cursor:  # as an old store
         cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608
     claims.save(
         IntakeReceipt(CONTRACT, PROVIDER, "ev-1", digest, first.participant_id, 2, [], None)
@@ -97,7 +99,7 @@ def test_replicas_starting_together_create_the_table_once() -> None:
         apps = [claims_app(urls["claims"]) for _ in range(6)]
         try:
             apps[0].contracts.register(ips_rulebook())
-            with apps[0].recorder.datastore.transaction(commit=True) as cursor:
+            with _datastore(apps[0]).transaction(commit=True) as cursor:
                 cursor.execute(f"DROP TABLE {TABLE}")
             failures: list[BaseException] = []
 
@@ -121,3 +123,52 @@ def test_replicas_starting_together_create_the_table_once() -> None:
         finally:
             for app in apps:
                 app.close()
+
+
+def test_two_replicas_recording_the_same_events_at_once_record_each_once(
+    claims: ClaimsApplication, urls: dict[str, str]
+) -> None:
+    """Two applications on one store (two replicas) post the same events at the same moment:
+    each event is recorded once, and both answers name the same participant and position."""
+    other = claims_app(urls["claims"])
+    try:
+        for round_number in range(8):
+            events = story_events(ref=f"case-{round_number}", prefix=f"r{round_number}")[:2]
+            start = threading.Barrier(2)
+            answers: dict[str, list[IntakeResult]] = {}
+            threads = [
+                threading.Thread(target=_post_at_once, args=(app, events, start, answers, name))
+                for app, name in ((claims, "one"), (other, "two"))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            one, two = answers["one"], answers["two"]
+            assert [dataclasses.replace(a, created=False) for a in one] == [
+                dataclasses.replace(a, created=False) for a in two
+            ]
+            created = [a.created for a in one + two]
+            assert created.count(True) == 2  # each of the two events, by one of them
+        recorded = [
+            n for n in claims.recorder.select_notifications(1, 1000) if "EventRecorded" in n.topic
+        ]
+        assert len(recorded) == 16
+    finally:
+        other.close()
+
+
+def _post_at_once(
+    app: ClaimsApplication,
+    events: list[IncomingEvent],
+    start: threading.Barrier,
+    answers: dict[str, list[IntakeResult]],
+    name: str,
+) -> None:
+    start.wait(timeout=10)
+    answers[name] = app.intake.record_events(CONTRACT, PROVIDER, events, ACTOR)
+
+
+def _datastore(app: ClaimsApplication) -> Any:
+    recorder: Any = app.recorder
+    return recorder.datastore
