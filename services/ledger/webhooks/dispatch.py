@@ -34,7 +34,13 @@ from standardwebhooks.webhooks import Webhook
 
 from services.ledger.webhooks import store
 from services.ledger.webhooks.store import ACTIVE, DELIVERED, PAUSED, PENDING, SecretBox
-from services.ledger.webhooks.targets import IpNetwork, TargetRefused, check_resolved, check_url
+from services.ledger.webhooks.targets import (
+    IpNetwork,
+    TargetRefused,
+    check_resolved,
+    check_url,
+    checked_transport,
+)
 from shared.background import WorkerState
 from shared.feed.lease import Lease
 from shared.sqlviews import aware
@@ -101,7 +107,7 @@ class Dispatcher:
             timeout=timeout_s,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=concurrency * 2),
+            transport=checked_transport(deny, httpx.Limits(max_connections=concurrency * 2)),
         )
         instrument_client(self._client)  # each delivery a span, its trace in the headers
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhooks")
@@ -242,6 +248,8 @@ class Dispatcher:
                 "POST", url, content=delivery.body.encode(), headers=headers
             ) as response:
                 status = response.status_code
+        except TargetRefused as exc:  # resolved again to connect, to a refused address
+            return Outcome(False, None, f"refused target: {exc}")
         except httpx.TimeoutException as exc:
             return Outcome(False, None, f"timed out ({type(exc).__name__})")
         except (httpx.HTTPError, OSError) as exc:

@@ -1,8 +1,13 @@
 """Where a webhook may be sent: http(s) only, never a link-local or cloud metadata address.
 
-Checked twice: when a subscription is made (the URL as written; a literal address or a known
-metadata name is refused with a 422), and before every delivery (every address the host name
-resolves to then, so a name that later points at a refused address is not followed).
+Checked when a subscription is made (the URL as written; a literal address or a known metadata
+name is refused with a 422), before every delivery (every address the host name resolves to
+then, so a name that later points at a refused address is not followed), and when a delivery
+connects: the dispatcher's client resolves the name once, refuses it if any address is
+refused, and connects to those checked addresses only (:class:`CheckedBackend`). Without that
+last step a name answering with a short time-to-live could resolve to a public address for the
+check and to a metadata address for the connection (DNS rebinding). Through an HTTP proxy
+(``HTTPS_PROXY`` and the like) the proxy resolves names, and it is the proxy's rules that hold.
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -88,10 +97,48 @@ def check_url(url: str, deny: tuple[IpNetwork, ...]) -> str:
     return host
 
 
-def check_resolved(host: str, port: int, deny: tuple[IpNetwork, ...]) -> None:
-    """Refuse a host that resolves, now, to any refused address (:class:`TargetRefused`);
+def check_resolved(host: str, port: int, deny: tuple[IpNetwork, ...]) -> list[str]:
+    """The addresses a host resolves to now, unless any is refused (:class:`TargetRefused`);
     a name that does not resolve raises :class:`OSError` (a failed attempt, retried)."""
+    found: list[str] = []
     for *_, sockaddr in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if _denied(address, deny):
             raise TargetRefused(f"{host} resolves to {address}, in a refused network")
+        found.append(str(sockaddr[0]))
+    return list(dict.fromkeys(found))
+
+
+class CheckedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to addresses it has just checked; TLS
+    still verifies the certificate against the name (httpcore takes it from the URL)."""
+
+    def __init__(self, deny: tuple[IpNetwork, ...]) -> None:
+        super().__init__()
+        self._deny = deny
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: httpcore.ConnectError | None = None
+        for address in check_resolved(host, port, self._deny):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:  # the next address, as a resolver's client does
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} resolves to no address")
+
+
+def checked_transport(deny: tuple[IpNetwork, ...], limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through :class:`CheckedBackend`."""
+    transport = httpx.HTTPTransport(limits=limits)
+    pool = transport._pool  # httpx gives no other way to choose httpcore's network backend
+    if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+        raise RuntimeError("httpx or httpcore changed: cannot check webhook connections")
+    pool._network_backend = CheckedBackend(deny)
+    return transport
