@@ -148,6 +148,26 @@ class Intake:
                 )
 
 
+def serving(
+    stack: ExitStack, folder: str, databases: dict[str, str]
+) -> tuple[Services, TokenSigner]:
+    """The three services started on their databases (stopped with ``stack``), the benchmark's
+    contract registered; and the signer of their development tokens."""
+    services = Services(folder, {name: databases[name] for name in SERVICES})
+    services.start()
+    stack.callback(services.stop)
+    signer = TokenSigner.from_settings(CommonSettings(env="development", data_dir=Path(folder)))
+    httpx.post(
+        f"{services.url('claims')}/v1/contracts",
+        content=rulebook_yaml(),
+        headers={
+            "Authorization": f"Bearer {signer.issue(Role.ADMIN)}",
+            "Content-Type": "application/yaml",
+        },
+    ).raise_for_status()
+    return services, signer
+
+
 def transactions(url: str) -> int:
     """How many transactions a ledger store posted (its stored postings, counted in SQL)."""
     with psycopg.connect(url) as connection:
@@ -172,16 +192,8 @@ def main() -> int:
         }
         say("B2: raw executemany, 100 rows a transaction, 10 s …", flush=True)
         b2 = raw_executemany(databases["bare"], 10.0)
-        services = Services(folder, {name: databases[name] for name in SERVICES})
-        services.start()
-        stack.callback(services.stop)
-        signer = TokenSigner.from_settings(CommonSettings(env="development", data_dir=Path(folder)))
+        services, signer = serving(stack, folder, databases)
         admin = signer.issue(Role.ADMIN)
-        httpx.post(
-            f"{services.url('claims')}/v1/contracts",
-            content=rulebook_yaml(),
-            headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/yaml"},
-        ).raise_for_status()
 
         say(f"intake: {args.participants:,} participants, {args.posters} posters …", flush=True)
         intake = Intake(

@@ -229,6 +229,28 @@ def add_counts(
     connection.execute(statement, list(rows))
 
 
+def insert_rows(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (each with the same keys). On PostgreSQL with ``COPY``, in the connection's
+    transaction: psycopg's ``executemany`` sends a statement a row and spends about 60 µs of
+    Python on each (a third of a metrics rebuild, in a profile), where ``COPY`` writes rows
+    in its C extension."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql" or len(rows) == 1:
+        connection.execute(sa.insert(table), list(rows))
+        return
+    names = list(rows[0])
+    assert all(name in table.c for name in names)
+    driver: Any = connection.connection.driver_connection
+    columns = ", ".join(f'"{name}"' for name in names)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[name] for name in names])
+
+
 def aware(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; every time this project stores is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -24,7 +24,7 @@ from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.identifiers import participant_stream_id
-from shared.sqlviews import add_counts
+from shared.sqlviews import add_counts, insert_rows
 
 # what metrics reads of these feeds; its followers ask for only these
 DECISION_FEED_TYPES = frozenset({feed.ClaimRejected.TYPE})
@@ -83,7 +83,7 @@ class MoneyHandler:
                 row["contract_id"] = opened[row.pop("stream_id")]
             by_outcome = _by_outcome(connection, rows, outcomes)
             kept = [{k: v for k, v in row.items() if k != "claim_id"} for row in rows]
-            connection.execute(sa.insert(money), kept)  # mx_money keeps no claim
+            insert_rows(connection, money, kept)  # mx_money keeps no claim
             add_counts(connection, money_totals, summed(rows, FIGURES), FIGURES)
             per_outcome = summed(by_outcome, OUTCOME_FIGURES, "outcome_id")
             add_counts(connection, outcome_money, per_outcome, OUTCOME_FIGURES)
@@ -95,8 +95,9 @@ def _by_outcome(
     """The page's rows, each taking its claim's outcome (a payment, netting or reversal
     finds it where its claim was accrued); records the page's accruals' outcomes."""
     if outcomes:
-        connection.execute(
-            sa.insert(claim_outcomes),
+        insert_rows(
+            connection,
+            claim_outcomes,
             [{"claim_id": c, "outcome_id": o} for c, o in outcomes.items()],
         )
     wanted = sorted({row["claim_id"] for row in rows} - outcomes.keys())

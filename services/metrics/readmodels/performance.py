@@ -37,7 +37,7 @@ from services.metrics.readmodels.tables import (
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
 from shared.rules.model import RuleBook
-from shared.sqlviews import add_counts
+from shared.sqlviews import add_counts, insert_rows
 
 MAX_PLANS = 64
 CHUNK = 500  # streams per IN (…) list
@@ -183,7 +183,7 @@ class PerformanceProjector:
 
     def _flush(self, connection: Connection, pending: PendingPage) -> None:
         if pending.participant_rows:
-            connection.execute(sa.insert(participants), pending.participant_rows)
+            insert_rows(connection, participants, pending.participant_rows)
         if pending.stored_supersedes:
             connection.execute(
                 sa.update(events)
@@ -202,7 +202,7 @@ class PerformanceProjector:
             )
             for row in pending.event_rows:
                 row["contract_id"] = owners[row["stream_id"]].contract_id
-            connection.execute(sa.insert(events), pending.event_rows)
+            insert_rows(connection, events, pending.event_rows)
         self._recompute(connection, list(pending.dirty))
         pending.__init__()  # type: ignore[misc]
 
@@ -269,7 +269,7 @@ class PerformanceProjector:
                     {"stream_id": stream, "contract_id": owner.contract_id, "contributions": text}
                 )
         if inserts:
-            connection.execute(sa.insert(participant_cube), inserts)
+            insert_rows(connection, participant_cube, inserts)
         if updates:
             connection.execute(
                 sa.update(participant_cube)
