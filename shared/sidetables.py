@@ -75,7 +75,7 @@ class SideTable:
     def find(self, keys: Collection[UUID]) -> dict[UUID, tuple[Any, ...]]:
         """The rows of these keys that exist, by key: one query per 500 keys."""
         found: dict[UUID, tuple[Any, ...]] = {}
-        wanted = list(keys)
+        wanted = list(dict.fromkeys(keys))
         names = ", ".join(self.columns)
         key = self.columns[0]
         for start in range(0, len(wanted), BULK_CHUNK):

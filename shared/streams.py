@@ -25,7 +25,7 @@ def select_streams(
     take 5 ms at any size."""
     table = recorder.events_table_name
     postgres = is_postgres(database_url)
-    ids = list(aggregate_ids)
+    ids = list(dict.fromkeys(aggregate_ids))  # an id named twice is read once
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), BULK_CHUNK):
         chunk = ids[start : start + BULK_CHUNK]

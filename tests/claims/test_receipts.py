@@ -81,7 +81,10 @@ def test_a_receipt_stored_as_an_aggregate_before_still_answers(claims: ClaimsApp
         IntakeReceipt(CONTRACT, PROVIDER, "ev-1", digest, first.participant_id, 2, [], None)
     )
     assert claims.receipts.get(key) == Receipt(first.participant_id, 2, digest, [], [])
+    assert claims.receipts.find([key, key]) == {key: claims.receipts.get(key)}
     head = claims.head_position()
+    with pytest.raises(EventIdReused):  # named twice: read once, then refused as before
+        claims.intake.record_events(CONTRACT, PROVIDER, story_events()[:1] * 2, ACTOR)
     [again] = claims.intake.record_events(CONTRACT, PROVIDER, story_events()[:1], ACTOR)
     assert again == dataclasses.replace(first, created=False)
     assert claims.head_position() == head
