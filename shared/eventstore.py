@@ -47,7 +47,7 @@ from shared.settings import (
     connect_options,
 )
 from shared.storeurls import eventsourcing_env, is_postgres
-from shared.streams import select_streams
+from shared.streams import as_uuid, select_streams
 from shared.tracing import TRACE_KEY, TracingMapper
 
 CONFLICT_ATTEMPTS = 12
@@ -194,7 +194,7 @@ class OutcomesApplication(Application[UUID]):
             aggregate_ids,
             "originator_id, originator_version, topic, state",
         ):
-            originator_id = _as_uuid(row[0])
+            originator_id = as_uuid(row[0])
             stored.setdefault(originator_id, []).append(
                 StoredEvent(originator_id, int(row[1]), str(row[2]), bytes(row[3]))
             )
@@ -216,7 +216,7 @@ class OutcomesApplication(Application[UUID]):
     def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
         """Which of these ids have any stored event: one query per 500 ids."""
         return {
-            _as_uuid(row[0])
+            as_uuid(row[0])
             for row in select_streams(self.recorder, self.database_url, aggregate_ids, None)
         }
 
@@ -380,10 +380,6 @@ class OutcomesApplication(Application[UUID]):
         if row is None:
             return None
         return int(row[0] if not isinstance(row, Mapping) else next(iter(row.values())))
-
-
-def _as_uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _topic_of(event_class: type) -> str:

@@ -15,7 +15,7 @@ BoundedProcessRecorder`, :class:`SideRowsSQLiteRecorder`) insert them with the e
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -24,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from shared.storeurls import is_postgres
-from shared.streams import BULK_CHUNK
+from shared.streams import BULK_CHUNK, as_uuid, row_values
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ class SideTable:
             with self._recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(statement, params)
                 for row in cursor.fetchall():
-                    values = tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
-                    found[_as_uuid(values[0])] = values
+                    values = row_values(row)
+                    found[as_uuid(values[0])] = values
         return found
 
 
@@ -113,7 +113,3 @@ class SideRowsSQLiteRecorder(SQLiteProcessRecorder):
         for side in kwargs.get("side_rows", ()):
             c.executemany(insert_statement(side, side.table, "?"), side.rows)
         return super()._insert_events(c, stored_events, **kwargs)
-
-
-def _as_uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

@@ -171,12 +171,7 @@ class SqlSink:
 
     def position(self) -> int:
         with self._engine.connect() as connection:
-            value = connection.execute(
-                sa.select(feed_positions.c.position).where(
-                    feed_positions.c.upstream == self._upstream
-                )
-            ).scalar_one_or_none()
-        return int(value or 0)
+            return feed_position(connection, self._upstream)
 
     def apply(self, entries: list[FeedEntry]) -> None:
         if not entries:
@@ -207,6 +202,14 @@ class SqlSink:
                 f"{self._upstream}: position is {exists}, page starts at {first}"
             )
         connection.execute(sa.insert(feed_positions).values(upstream=self._upstream, position=last))
+
+
+def feed_position(connection: Connection, upstream: str) -> int:
+    """The position a follower of ``upstream`` has applied up to (0 before its first page)."""
+    found = connection.execute(
+        sa.select(feed_positions.c.position).where(feed_positions.c.upstream == upstream)
+    ).scalar_one_or_none()
+    return int(found or 0)
 
 
 def add_counts(

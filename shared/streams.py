@@ -40,7 +40,7 @@ def select_streams(
             )
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
-            rows += [_values(row) for row in cursor.fetchall()]
+            rows += [row_values(row) for row in cursor.fetchall()]
     return rows
 
 
@@ -69,5 +69,11 @@ def _sqlite_lookup(table: str, columns: str | None, count: int) -> str:
     )
 
 
-def _values(row: Any) -> tuple[Any, ...]:
+def row_values(row: Any) -> tuple[Any, ...]:
+    """A store's row as a tuple (PostgreSQL's cursors give mappings, SQLite's tuples)."""
     return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
+
+
+def as_uuid(value: Any) -> UUID:
+    """An id as a store hands it back (a UUID on PostgreSQL, hex text on SQLite)."""
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -11,7 +11,6 @@ from pathlib import Path as PathLib
 from fastapi import FastAPI
 
 from services.ledger.application import CLAIMS_TYPES, ClaimsFeedSink, LedgerApplication
-from services.ledger.readmodels import payables
 from services.ledger.readmodels import transactions as index
 from services.ledger.routes import audit, books, payments, subscriptions
 from services.ledger.settings import LedgerSettings
@@ -66,11 +65,11 @@ def create_app(
             "by kind (accrual, netting, reversal, payment, overpayment)", "kind", kinds,
         )  # fmt: skip
         index_follower = Follower(
-            payables.INDEX_UPSTREAM,
+            index.INDEX_UPSTREAM,
             LocalFeedSource(application.read_feed, application.feed_signal),
-            CountingSink(SqlSink(engine, payables.INDEX_UPSTREAM, index.apply_entry), _kind, kinds),
+            CountingSink(SqlSink(engine, index.INDEX_UPSTREAM, index.apply_entry), _kind, kinds),
             long_poll_s=0.5,
-            lease=lease_for(settings.store_url(common), payables.INDEX_UPSTREAM),
+            lease=lease_for(settings.store_url(common), index.INDEX_UPSTREAM),
         )
         index_follower.start()
         webhooks = Webhooks(settings, common, engine, application)

@@ -239,7 +239,7 @@ def test_the_index_is_emptied_for_its_follower_to_rebuild_with_what_the_book_lef
                 {"c": CONTRACT, "at": NOW},
             )
             connection.execute(
-                sa.insert(feed_positions).values(upstream=payables.INDEX_UPSTREAM, position=7)
+                sa.insert(feed_positions).values(upstream=index.INDEX_UPSTREAM, position=7)
             )
         migrate(engine, MIGRATIONS, "alembic_version_ledger")
         with engine.connect() as connection:
@@ -247,7 +247,7 @@ def test_the_index_is_emptied_for_its_follower_to_rebuild_with_what_the_book_lef
                 assert (
                     connection.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
                 )
-            assert payables.index_position(connection) == 0
+            assert index.index_position(connection) == 0
     finally:
         engine.dispose()
 
@@ -256,9 +256,9 @@ def test_a_reader_waits_for_the_index_within_a_bound(urls: dict[str, str]) -> No
     engine = create_engine(sqlalchemy_url(urls["ledger"]))
     try:
         migrate(engine, MIGRATIONS, "alembic_version_ledger")
-        assert payables.wait_for_index(engine, lambda position: False, wait_s=0)
+        assert index.wait_for_index(engine, lambda position: False, wait_s=0)
         behind = dt.datetime.now(dt.UTC)
-        assert not payables.wait_for_index(engine, lambda position: True, wait_s=0.05)
+        assert not index.wait_for_index(engine, lambda position: True, wait_s=0.05)
         assert dt.datetime.now(dt.UTC) - behind < dt.timedelta(seconds=2)
     finally:
         engine.dispose()

@@ -6,24 +6,20 @@ accrued it (the list's cursor); payments, nettings and reversals change it. A pa
 what is still outstanding keeps a page's cost independent of how many lines were paid.
 
 The rows are as current as the index: a reader that must see the ledger's own latest postings
-first waits for the index to catch up (:func:`wait_for_index`).
+first waits for the index to catch up
+(:func:`services.ledger.readmodels.transactions.wait_for_index`).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from shared.feed import accounts
 from shared.feed import catalogue as feed
-from shared.sqlviews import feed_positions
 
-INDEX_UPSTREAM = "ledger-index"
 metadata = sa.MetaData()
 
 lines = sa.Table(
@@ -58,12 +54,10 @@ def apply_posting(connection: Connection, contract_id: str, posted: feed.Transac
     kind, claim_id = accounts.Kind(posted.kind), posted.claim_id
     if kind is accounts.Kind.ACCRUAL:
         line = posted.accrual().line
-        latest = connection.execute(
-            sa.select(sa.func.max(lines.c.seq)).where(lines.c.contract_id == contract_id)
-        ).scalar_one()
         connection.execute(
             sa.insert(lines).values(
-                contract_id=contract_id, claim_id=claim_id, seq=(latest or 0) + 1,
+                contract_id=contract_id, claim_id=claim_id,
+                seq=latest_sequence(connection, contract_id) + 1,
                 provider_id=line.provider_id, outcome_id=line.outcome_id,
                 occurred_on=line.occurred_on, accrued_minor=line.accrued,
                 capped_minor=line.capped, cap_id=line.cap_id, paid_minor=0,
@@ -132,32 +126,3 @@ def latest_sequence(connection: Connection, contract_id: str) -> int:
         sa.select(sa.func.max(lines.c.seq)).where(lines.c.contract_id == contract_id)
     ).scalar_one()
     return int(found or 0)
-
-
-def index_position(connection: Connection) -> int:
-    found = connection.execute(
-        sa.select(feed_positions.c.position).where(feed_positions.c.upstream == INDEX_UPSTREAM)
-    ).scalar_one_or_none()
-    return int(found or 0)
-
-
-INDEX_WAIT_S = 2.0  # how long a reader waits for the index to catch up with the ledger
-_PAUSE_S = 0.01
-
-
-def wait_for_index(
-    engine: Engine, newer_than: Callable[[int], bool], wait_s: float = INDEX_WAIT_S
-) -> bool:
-    """Whether the index caught up with the ledger's own feed within ``wait_s``: the feed holds
-    nothing ``newer_than`` its position. It usually has at once (its follower is woken by every
-    recording)."""
-    deadline = time.monotonic() + wait_s
-    pause = threading.Event()
-    while True:
-        with engine.connect() as connection:
-            position = index_position(connection)
-        if not newer_than(position):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(_PAUSE_S)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from services.ledger.errors import BookNotFound, TransactionNotFound
 from services.ledger.readmodels import payables
 from shared.feed import accounts
 from shared.feed import catalogue as feed
 from shared.feed.envelope import FeedEntry
-from shared.sqlviews import aware
+from shared.sqlviews import aware, feed_position
 
 metadata = sa.MetaData()
 
@@ -255,3 +258,31 @@ def _rulebook_versions(connection: Connection, claim_ids: set[str]) -> dict[str,
         if version is not None:
             found[claim_id] = int(version)
     return found
+
+
+# ---- how far the index has got --------------------------------------------------------------
+INDEX_UPSTREAM = "ledger-index"  # the index follower's name in feed_positions
+INDEX_WAIT_S = 2.0  # how long a reader waits for the index to catch up with the ledger
+_PAUSE_S = 0.01
+
+
+def index_position(connection: Connection) -> int:
+    return feed_position(connection, INDEX_UPSTREAM)
+
+
+def wait_for_index(
+    engine: Engine, newer_than: Callable[[int], bool], wait_s: float = INDEX_WAIT_S
+) -> bool:
+    """Whether the index caught up with the ledger's own feed within ``wait_s``: the feed holds
+    nothing ``newer_than`` its position. It usually has at once (its follower is woken by every
+    recording)."""
+    deadline = time.monotonic() + wait_s
+    pause = threading.Event()
+    while True:
+        with engine.connect() as connection:
+            position = index_position(connection)
+        if not newer_than(position):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(_PAUSE_S)

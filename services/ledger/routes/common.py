@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from services.ledger.application import LedgerApplication
 from services.ledger.domain import Book
-from services.ledger.readmodels.payables import wait_for_index
+from services.ledger.readmodels.transactions import wait_for_index
 from services.ledger.schemas import PERIOD_PATTERN
 from shared.auth import Principal, Role, check_contract_scope, require
 from shared.errors import PROBLEM_RESPONSES, Busy, Forbidden
@@ -42,7 +42,7 @@ def readable_book(
 
 def caught_up_index(request: Request) -> Engine:
     """The read models' engine once the transaction index holds the ledger's latest postings
-    (a bounded wait: :func:`~services.ledger.readmodels.payables.wait_for_index`), or 503."""
+    (a bounded wait: :func:`~services.ledger.readmodels.transactions.wait_for_index`), or 503."""
     engine: Engine = request.app.state.engine
     application = ledger(request)
     if not wait_for_index(engine, behind(application, application.head_position())):

@@ -43,7 +43,7 @@ def upgrade() -> None:
     for table in REBUILT:
         connection.execute(sa.delete(table))
     connection.execute(
-        sa.delete(feed_positions).where(feed_positions.c.upstream == payables.INDEX_UPSTREAM)
+        sa.delete(feed_positions).where(feed_positions.c.upstream == index.INDEX_UPSTREAM)
     )
 
 
