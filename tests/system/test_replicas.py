@@ -112,6 +112,12 @@ def test_one_follower_active_per_upstream_and_no_duplicate_effects(
     )
     assert accruals(client.http, survivor, admin) == Counter(verified + more)
     survivors = {p.pid for p in stack_.processes.values()}
+
+    def taken_over() -> bool:  # each standby follower retries its lease on its own cadence
+        held = lease_holders(stack_.store_urls["ledger"])
+        return {f for f, _ in held} == FOLLOWERS["ledger"]
+
+    wait_until(taken_over, "the survivor to hold every ledger follower's lease", 15.0)
     holders = lease_holders(stack_.store_urls["ledger"])
     assert {f for f, _ in holders} == FOLLOWERS["ledger"]
     assert {pid for _, pid in holders} <= survivors
